@@ -1,0 +1,367 @@
+"""The Snapshot: one frozen, plain-data picture of a host and its guests.
+
+Live collection, the demo host and replay all produce these; the UI only renders them.
+`to_json`/`from_json` follow the v1 contract in DESIGN.md exactly (keys may be added,
+never renamed or dropped). Sizes are KiB unless a name says otherwise. In the model,
+maps keyed by a node id or a page size use int keys; JSON turns them into strings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+
+SCHEMA = "kvmtune.snapshot/1"
+
+# libvirt's "unlimited" for memtune values, in KiB (VIR_DOMAIN_MEMORY_PARAM_UNLIMITED).
+MEMTUNE_UNLIMITED_KIB = 9007199254740991
+
+IOTUNE_KEYS = (
+    "total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
+    "total_iops_sec", "read_iops_sec", "write_iops_sec",
+)
+
+
+@dataclass(frozen=True)
+class NodeHugePool:
+    total: int
+    free: int
+    surplus: int
+
+    @property
+    def used(self) -> int:
+        return self.total - self.free
+
+
+@dataclass(frozen=True)
+class HugePool:
+    total: int
+    free: int
+    reserved: int
+    surplus: int
+
+    @property
+    def used(self) -> int:
+        return self.total - self.free
+
+
+@dataclass(frozen=True)
+class Node:
+    id: int
+    cpus: tuple[int, ...]
+    mem_total_kib: int
+    mem_free_kib: int
+    distances: tuple[int, ...] | None = None
+    hugepages: Mapping[int, NodeHugePool] = field(default_factory=dict)
+
+    @property
+    def mem_used_kib(self) -> int:
+        return self.mem_total_kib - self.mem_free_kib
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """One logical host CPU: where it sits, and its cumulative busy/total time."""
+    id: int
+    node: int | None = None
+    socket: int | None = None
+    core: int | None = None
+    busy_s: float | None = None
+    total_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Ksm:
+    run: int
+    pages_shared: int
+    pages_sharing: int
+    pages_unshared: int
+    pages_volatile: int
+    full_scans: int
+    merge_across_nodes: int | None
+    pages_to_scan: int
+    sleep_millisecs: int
+    general_profit: int | None = None
+    pages_scanned: int | None = None
+
+
+@dataclass(frozen=True)
+class Host:
+    hostname: str
+    nodes: tuple[Node, ...] = ()
+    hugepages: Mapping[int, HugePool] = field(default_factory=dict)
+    ksm: Ksm | None = None
+    thp_enabled: str | None = None
+    numa_balancing: int | None = None
+    tuned_profile: str | None = None
+    cpus: tuple[Cpu, ...] = ()
+    thp_defrag: str | None = None
+    mem_total_kib: int | None = None
+    mem_free_kib: int | None = None
+
+    def node(self, node_id: int) -> Node | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+    @property
+    def cpu_ids(self) -> tuple[int, ...]:
+        if self.cpus:
+            return tuple(c.id for c in self.cpus)
+        return tuple(sorted(c for n in self.nodes for c in n.cpus))
+
+    def node_of_cpu(self, cpu: int) -> int | None:
+        for n in self.nodes:
+            if cpu in n.cpus:
+                return n.id
+        return None
+
+
+@dataclass(frozen=True)
+class Vcpu:
+    index: int
+    tid: int | None
+    pcpu: int | None
+    affinity: tuple[int, ...]
+    pinned: bool
+    cpu_time_ns: int | None = None
+
+
+@dataclass(frozen=True)
+class IoThread:
+    id: int
+    affinity: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class NumaTune:
+    mode: str  # strict | preferred | interleave | restrictive
+    nodeset: str | None
+
+
+@dataclass(frozen=True)
+class MemTune:
+    """None = unlimited."""
+    hard_limit_kib: int | None = None
+    soft_limit_kib: int | None = None
+    swap_hard_limit_kib: int | None = None
+
+
+@dataclass(frozen=True)
+class GuestKsm:
+    merging_pages: int | None
+    profit_bytes: int | None
+
+
+@dataclass(frozen=True)
+class MemoryBacking:
+    hugepages: bool = False
+    page_size_kib: int | None = None
+    locked: bool = False
+    nosharepages: bool = False
+
+
+@dataclass(frozen=True)
+class Disk:
+    target: str
+    source: str | None
+    iotune: Mapping[str, int] = field(default_factory=dict)
+    rd_bytes: int | None = None
+    wr_bytes: int | None = None
+    rd_reqs: int | None = None
+    wr_reqs: int | None = None
+    cache: str | None = None
+    io: str | None = None
+    bus: str | None = None
+
+    def limit(self, key: str) -> int:
+        return int(self.iotune.get(key, 0) or 0)
+
+
+@dataclass(frozen=True)
+class Guest:
+    name: str
+    uuid: str
+    id: int | None
+    state: str
+    pid: int | None
+    memory_kib: int
+    vcpus: tuple[Vcpu, ...] = ()
+    emulator_affinity: tuple[int, ...] | None = None
+    numatune: NumaTune | None = None
+    memtune: MemTune | None = None
+    numa_memory_kib: Mapping[int, int] | None = None
+    hugepages: Mapping[int, Mapping[int, int]] | None = None
+    ksm: GuestKsm | None = None
+    blkio_weight: int | None = None
+    disks: tuple[Disk, ...] = ()
+    iothreads: tuple[IoThread, ...] | None = None
+    memory_backing: MemoryBacking | None = None
+    cpu_time_ns: int | None = None
+    nvcpus: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running" or self.state == "paused"
+
+    @property
+    def hugepages_kib(self) -> int:
+        if not self.hugepages:
+            return 0
+        return sum(size * n for size, per_node in self.hugepages.items() for n in per_node.values())
+
+
+@dataclass(frozen=True)
+class Error:
+    source: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    time: float
+    host: Host
+    guests: tuple[Guest, ...] = ()
+    errors: tuple[Error, ...] = ()
+    # True when the guest list could not be read (libvirtd down): the UI greys out.
+    disconnected: bool = False
+
+    def guest(self, name: str) -> Guest | None:
+        return next((g for g in self.guests if g.name == name), None)
+
+    def with_errors(self, *errors: Error) -> "Snapshot":
+        return replace(self, errors=self.errors + tuple(errors))
+
+    # -- JSON ---------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "time": self.time,
+            "host": _host_out(self.host),
+            "guests": [_guest_out(g) for g in self.guests],
+            "errors": [{"source": e.source, "message": e.message} for e in self.errors],
+            "disconnected": self.disconnected,
+        }
+
+    def dumps(self, **kw: Any) -> str:
+        return json.dumps(self.to_json(), **kw)
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "Snapshot":
+        if d.get("schema") != SCHEMA:
+            raise ValueError(f"not a {SCHEMA} document (schema={d.get('schema')!r})")
+        return cls(
+            time=float(d["time"]),
+            host=_host_in(d["host"]),
+            guests=tuple(_guest_in(g) for g in d.get("guests", ())),
+            errors=tuple(Error(e["source"], e["message"]) for e in d.get("errors", ())),
+            disconnected=bool(d.get("disconnected", False)),
+        )
+
+    @classmethod
+    def loads(cls, text: str) -> "Snapshot":
+        return cls.from_json(json.loads(text))
+
+
+# -- JSON helpers (kept next to the classes they mirror) -------------------------------
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """A flat dataclass as a dict of its fields (values must already be JSON-ready)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+def _opt_list(v: Any) -> list | None:
+    return None if v is None else list(v)
+
+
+def _opt_tuple(v: Any) -> tuple | None:
+    return None if v is None else tuple(v)
+
+
+def _host_out(h: Host) -> dict[str, Any]:
+    return {
+        "hostname": h.hostname,
+        "nodes": [{
+            "id": n.id, "cpus": list(n.cpus),
+            "mem_total_kib": n.mem_total_kib, "mem_free_kib": n.mem_free_kib,
+            "distances": _opt_list(n.distances),
+            "hugepages": {str(s): _plain(p) for s, p in n.hugepages.items()},
+        } for n in h.nodes],
+        "hugepages": {str(s): _plain(p) for s, p in h.hugepages.items()},
+        "ksm": None if h.ksm is None else _plain(h.ksm),
+        "thp_enabled": h.thp_enabled,
+        "numa_balancing": h.numa_balancing,
+        "tuned_profile": h.tuned_profile,
+        "cpus": [_plain(c) for c in h.cpus],
+        "thp_defrag": h.thp_defrag,
+        "mem_total_kib": h.mem_total_kib,
+        "mem_free_kib": h.mem_free_kib,
+    }
+
+
+def _host_in(d: Mapping[str, Any]) -> Host:
+    return Host(
+        hostname=d["hostname"],
+        nodes=tuple(Node(
+            id=n["id"], cpus=tuple(n["cpus"]),
+            mem_total_kib=n["mem_total_kib"], mem_free_kib=n["mem_free_kib"],
+            distances=_opt_tuple(n.get("distances")),
+            hugepages={int(s): NodeHugePool(**p) for s, p in n.get("hugepages", {}).items()},
+        ) for n in d.get("nodes", ())),
+        hugepages={int(s): HugePool(**p) for s, p in d.get("hugepages", {}).items()},
+        ksm=None if d.get("ksm") is None else Ksm(**d["ksm"]),
+        thp_enabled=d.get("thp_enabled"),
+        numa_balancing=d.get("numa_balancing"),
+        tuned_profile=d.get("tuned_profile"),
+        cpus=tuple(Cpu(**c) for c in d.get("cpus", ())),
+        thp_defrag=d.get("thp_defrag"),
+        mem_total_kib=d.get("mem_total_kib"),
+        mem_free_kib=d.get("mem_free_kib"),
+    )
+
+
+def _guest_out(g: Guest) -> dict[str, Any]:
+    return {
+        "name": g.name, "uuid": g.uuid, "id": g.id, "state": g.state, "pid": g.pid,
+        "memory_kib": g.memory_kib,
+        "vcpus": [{**_plain(v), "affinity": list(v.affinity)} for v in g.vcpus],
+        "emulator_affinity": _opt_list(g.emulator_affinity),
+        "numatune": None if g.numatune is None else _plain(g.numatune),
+        "memtune": None if g.memtune is None else _plain(g.memtune),
+        "numa_memory_kib": None if g.numa_memory_kib is None
+        else {str(n): v for n, v in g.numa_memory_kib.items()},
+        "hugepages": None if g.hugepages is None
+        else {str(s): {str(n): c for n, c in per.items()} for s, per in g.hugepages.items()},
+        "ksm": None if g.ksm is None else _plain(g.ksm),
+        "blkio_weight": g.blkio_weight,
+        "disks": [{**_plain(k), "iotune": dict(k.iotune)} for k in g.disks],
+        "iothreads": None if g.iothreads is None
+        else [{"id": t.id, "affinity": list(t.affinity)} for t in g.iothreads],
+        "memory_backing": None if g.memory_backing is None else _plain(g.memory_backing),
+        "cpu_time_ns": g.cpu_time_ns,
+        "nvcpus": g.nvcpus,
+    }
+
+
+def _guest_in(d: Mapping[str, Any]) -> Guest:
+    return Guest(
+        name=d["name"], uuid=d["uuid"], id=d.get("id"), state=d["state"], pid=d.get("pid"),
+        memory_kib=d["memory_kib"],
+        vcpus=tuple(Vcpu(**{**v, "affinity": tuple(v["affinity"])}) for v in d.get("vcpus", ())),
+        emulator_affinity=_opt_tuple(d.get("emulator_affinity")),
+        numatune=None if d.get("numatune") is None else NumaTune(**d["numatune"]),
+        memtune=None if d.get("memtune") is None else MemTune(**d["memtune"]),
+        numa_memory_kib=None if d.get("numa_memory_kib") is None
+        else {int(n): v for n, v in d["numa_memory_kib"].items()},
+        hugepages=None if d.get("hugepages") is None
+        else {int(s): {int(n): c for n, c in per.items()} for s, per in d["hugepages"].items()},
+        ksm=None if d.get("ksm") is None else GuestKsm(**d["ksm"]),
+        blkio_weight=d.get("blkio_weight"),
+        disks=tuple(Disk(**{**k, "iotune": dict(k.get("iotune", {}))}) for k in d.get("disks", ())),
+        iothreads=None if d.get("iothreads") is None
+        else tuple(IoThread(t["id"], tuple(t["affinity"])) for t in d["iothreads"]),
+        memory_backing=None if d.get("memory_backing") is None
+        else MemoryBacking(**d["memory_backing"]),
+        cpu_time_ns=d.get("cpu_time_ns"),
+        nvcpus=d.get("nvcpus"),
+    )

@@ -1,0 +1,195 @@
+"""Parsers for the kernel's text files. Pure functions of text; they raise ParseError only.
+
+One place for each format: meminfo (global and per node), memory cgroup numa_stat (v1
+and v2), numa_maps, ksm_stat, /proc/PID/status, task stat, and sysfs's "[selected]" words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PAGE_KIB = 4  # base page size on x86_64; v1 numa_stat counts pages of this size
+
+
+class ParseError(ValueError):
+    """Text that is not in the expected format; the message says what and where."""
+
+
+def _int(tok: str, what: str) -> int:
+    try:
+        v = int(tok)
+    except ValueError:
+        raise ParseError(f"{what}: {tok[:40]!r} is not a number") from None
+    if v < 0:
+        raise ParseError(f"{what}: negative value {v}")
+    return v
+
+
+def meminfo(text: str) -> dict[str, int]:
+    """/proc/meminfo or node*/meminfo -> {"MemTotal": kib, "HugePages_Total": count, ...}.
+
+    Per-node files prefix each line with "Node N "; it is dropped. Values with "kB" are
+    KiB; the rest (HugePages_*) are counts.
+    """
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if ":" not in line:
+            raise ParseError(f"meminfo: no ':' in line {line[:60]!r}")
+        key, _, rest = line.partition(":")
+        key = key.split()[-1] if key.split() else ""
+        parts = rest.split()
+        if not key or not parts:
+            raise ParseError(f"meminfo: malformed line {line[:60]!r}")
+        out[key] = _int(parts[0], f"meminfo {key}")
+    return out
+
+
+def numa_stat_anon(text: str) -> dict[int, int]:
+    """A memory cgroup's memory.numa_stat -> anonymous memory per node, in KiB.
+
+    v1: "anon=4035 N0=4035 N1=0" (pages); v2: "anon N0=16527360 N1=0" (bytes).
+    """
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        head = parts[0]
+        if head.startswith("anon="):        # cgroup v1, pages
+            return _per_node(parts[1:], lambda v: v * PAGE_KIB, "numa_stat v1")
+        if head == "anon":                  # cgroup v2, bytes
+            return _per_node(parts[1:], lambda v: v // 1024, "numa_stat v2")
+    raise ParseError("numa_stat: no anon line")
+
+
+def _per_node(tokens: list[str], scale, what: str) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for tok in tokens:
+        if not tok.startswith("N") or "=" not in tok:
+            raise ParseError(f"{what}: unexpected {tok[:40]!r}")
+        node, _, val = tok[1:].partition("=")
+        out[_int(node, what)] = scale(_int(val, what))
+    return out
+
+
+_NODE_TOK = re.compile(r"^N(\d+)=(\d+)$")
+
+
+@dataclass(frozen=True)
+class NumaMapsTotals:
+    """numa_maps summed like numastat -p: KiB per node in each bucket."""
+    huge: dict[int, dict[int, int]]      # page size KiB -> node -> pages
+    heap: dict[int, int]
+    stack: dict[int, int]
+    private: dict[int, int]              # everything else (numastat's "Private")
+
+    def huge_kib(self) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for size, per in self.huge.items():
+            for node, pages in per.items():
+                out[node] = out.get(node, 0) + pages * size
+        return out
+
+
+def numa_maps(text: str) -> NumaMapsTotals:
+    """/proc/PID/numa_maps -> totals per bucket and node (numastat's Huge/Heap/Stack/Private)."""
+    huge: dict[int, dict[int, int]] = {}
+    heap: dict[int, int] = {}
+    stack: dict[int, int] = {}
+    private: dict[int, int] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) < 2:
+            raise ParseError(f"numa_maps line {lineno}: too short: {line[:60]!r}")
+        try:
+            int(parts[0], 16)
+        except ValueError:
+            raise ParseError(f"numa_maps line {lineno}: bad address {parts[0][:20]!r}") from None
+        pagesize = PAGE_KIB
+        nodes: dict[int, int] = {}
+        for tok in parts[2:]:
+            if tok.startswith("kernelpagesize_kB="):
+                pagesize = _int(tok.split("=", 1)[1], f"numa_maps line {lineno}")
+            else:
+                m = _NODE_TOK.match(tok)
+                if m:
+                    nodes[int(m.group(1))] = int(m.group(2))
+        if not nodes:
+            continue
+        if "huge" in parts[2:]:
+            per = huge.setdefault(pagesize, {})
+            for n, p in nodes.items():
+                per[n] = per.get(n, 0) + p
+            continue
+        bucket = heap if "heap" in parts[2:] else stack if "stack" in parts[2:] else private
+        for n, p in nodes.items():
+            bucket[n] = bucket.get(n, 0) + p * pagesize
+    return NumaMapsTotals(huge, heap, stack, private)
+
+
+def keyed_ints(text: str, what: str) -> dict[str, int]:
+    """Lines of "key value" or "key: value" -> ints (ksm_stat, status). Non-numeric lines are kept out."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.replace(":", " ", 1).split()
+        if len(parts) < 2:
+            continue
+        try:
+            out[parts[0]] = int(parts[1])
+        except ValueError:
+            continue   # "ksm_merge_any: no", "Name: qemu" ...
+    return out
+
+
+def ksm_stat(text: str) -> dict[str, int]:
+    """/proc/PID/ksm_stat -> {"ksm_merging_pages": n, "ksm_process_profit": bytes, ...}."""
+    out = keyed_ints(text, "ksm_stat")
+    if not out:
+        raise ParseError("ksm_stat: no counters")
+    return out
+
+
+def status(text: str) -> dict[str, int]:
+    """/proc/PID/status -> numeric fields (kB fields in KiB): RssAnon, HugetlbPages, ..."""
+    return keyed_ints(text, "status")
+
+
+@dataclass(frozen=True)
+class TaskStat:
+    comm: str
+    state: str
+    utime: int        # clock ticks
+    stime: int
+    processor: int    # the CPU it last ran on
+
+
+def task_stat(text: str) -> TaskStat:
+    """/proc/PID/task/TID/stat. The comm can hold spaces and ')': split after the LAST ')'."""
+    open_ = text.find("(")
+    close = text.rfind(")")
+    if open_ < 0 or close < open_:
+        raise ParseError("task stat: no (comm)")
+    rest = text[close + 1:].split()
+    # field N of proc(5) is rest[N - 3]; processor is field 39.
+    if len(rest) < 37:
+        raise ParseError(f"task stat: {len(rest) + 2} fields, need 39")
+    return TaskStat(
+        comm=text[open_ + 1:close], state=rest[0],
+        utime=_int(rest[11], "task stat utime"), stime=_int(rest[12], "task stat stime"),
+        processor=_int(rest[36], "task stat processor"),
+    )
+
+
+_BRACKETED = re.compile(r"\[([^\]]+)\]")
+
+
+def bracketed(text: str) -> str:
+    """"always [madvise] never" -> "madvise"."""
+    m = _BRACKETED.search(text)
+    if not m:
+        raise ParseError(f"no [selected] word in {text[:60]!r}")
+    return m.group(1)

@@ -1,0 +1,102 @@
+"""Rates from two consecutive Snapshots: the one place where counters become per-second figures.
+
+Everything that shows a rate (CPU %, disk bytes/s and IOPS, KSM scan rate) calls these,
+so the TUI, the lab tests and `snapshot` agree. A counter that went backwards (guest
+restarted, counter reset) or is missing gives None, never a negative rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Guest, Snapshot
+
+
+def per_second(before: int | float | None, after: int | float | None, seconds: float) -> float | None:
+    if before is None or after is None or seconds <= 0 or after < before:
+        return None
+    return (after - before) / seconds
+
+
+@dataclass(frozen=True)
+class DiskRate:
+    rd_bytes_s: float | None
+    wr_bytes_s: float | None
+    rd_iops: float | None
+    wr_iops: float | None
+
+    @property
+    def total_bytes_s(self) -> float | None:
+        if self.rd_bytes_s is None or self.wr_bytes_s is None:
+            return None
+        return self.rd_bytes_s + self.wr_bytes_s
+
+    @property
+    def total_iops(self) -> float | None:
+        if self.rd_iops is None or self.wr_iops is None:
+            return None
+        return self.rd_iops + self.wr_iops
+
+
+@dataclass(frozen=True)
+class GuestRate:
+    cpu_percent: float | None                 # of one host CPU (100 = one CPU busy)
+    vcpu_percent: dict[int, float | None]
+    disks: dict[str, DiskRate]
+
+
+def _same_run(a: Guest, b: Guest) -> bool:
+    """The same running instance: a restart changes the pid/id and resets counters."""
+    return a.pid == b.pid and a.id == b.id
+
+
+def guest_rate(before: Guest | None, after: Guest, seconds: float) -> GuestRate:
+    if before is None or not _same_run(before, after):
+        return GuestRate(None, {v.index: None for v in after.vcpus},
+                         {d.target: DiskRate(None, None, None, None) for d in after.disks})
+    ns = seconds * 1e9
+    cpu = per_second(before.cpu_time_ns, after.cpu_time_ns, ns)
+    old_v = {v.index: v.cpu_time_ns for v in before.vcpus}
+    vcpu = {}
+    for v in after.vcpus:
+        r = per_second(old_v.get(v.index), v.cpu_time_ns, ns)
+        vcpu[v.index] = None if r is None else r * 100
+    old_d = {d.target: d for d in before.disks}
+    disks = {}
+    for d in after.disks:
+        o = old_d.get(d.target)
+        disks[d.target] = DiskRate(
+            per_second(o and o.rd_bytes, d.rd_bytes, seconds),
+            per_second(o and o.wr_bytes, d.wr_bytes, seconds),
+            per_second(o and o.rd_reqs, d.rd_reqs, seconds),
+            per_second(o and o.wr_reqs, d.wr_reqs, seconds),
+        )
+    return GuestRate(None if cpu is None else cpu * 100, vcpu, disks)
+
+
+def guest_rates(before: Snapshot | None, after: Snapshot) -> dict[str, GuestRate]:
+    """Rates for every guest in `after` (None figures where there is no earlier sample)."""
+    seconds = after.time - before.time if before is not None else 0.0
+    old = {g.name: g for g in before.guests} if before is not None else {}
+    return {g.name: guest_rate(old.get(g.name), g, seconds) for g in after.guests}
+
+
+def host_cpu_percent(before: Snapshot | None, after: Snapshot) -> dict[int, float | None]:
+    """Busy % per host CPU (from Host.cpus busy/total seconds)."""
+    old = {c.id: c for c in before.host.cpus} if before is not None else {}
+    out: dict[int, float | None] = {}
+    for c in after.host.cpus:
+        o = old.get(c.id)
+        if o is None or None in (o.busy_s, o.total_s, c.busy_s, c.total_s) or c.total_s <= o.total_s:
+            out[c.id] = None
+            continue
+        out[c.id] = max(0.0, min(100.0, 100 * (c.busy_s - o.busy_s) / (c.total_s - o.total_s)))
+    return out
+
+
+def ksm_scan_rate(before: Snapshot | None, after: Snapshot) -> float | None:
+    """Pages scanned per second, where the kernel exposes pages_scanned."""
+    if before is None or before.host.ksm is None or after.host.ksm is None:
+        return None
+    return per_second(before.host.ksm.pages_scanned, after.host.ksm.pages_scanned,
+                      after.time - before.time)
