@@ -7,6 +7,7 @@ take a Source and cannot tell which one they have.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from .hostfs import HostFS
@@ -23,6 +24,10 @@ class Source:
 
     def before_tick(self) -> None:
         """Called once at the start of every collection (the demo advances its clock here)."""
+
+    def now(self) -> float:
+        """The time stamped on snapshots: wall time live, the simulation's clock in the demo."""
+        return time.time()
 
     def close(self) -> None:
         if self.hv is not None:

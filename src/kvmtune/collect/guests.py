@@ -1,0 +1,232 @@
+"""Guests: libvirt's view (list, bulk stats, settings) joined with the kernel's (/proc, cgroups).
+
+Per tick it reads only what changes: one bulk stats call for every guest, and per
+running guest its vCPU threads, its memory cgroup's numa_stat and its ksm_stat — costs
+that do not grow with guest memory. Settings (pins, numatune, memtune, blkio, iotune,
+XML) are cached and re-read when libvirt reports a change for the guest, when the guest
+restarts, and otherwise at most every `settings_every` seconds. numa_maps (a page-table
+walk) is read only for hugepage-backed guests, once per run and then every
+`numa_maps_every` seconds: hugetlb backing does not move.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..hostfs import HostFSError
+from ..model import Disk, Error, Guest, GuestKsm, IOTUNE_KEYS, MemoryBacking, Vcpu
+from ..parse import ParseError
+from ..source import Source
+from ..virt.interface import (Disconnected, DomainConfig, DomainInfo, GuestGone, GuestStats,
+                              VirtError)
+from . import process
+
+
+@dataclass
+class Settings:
+    """One guest's slow-changing settings, as last read from libvirt."""
+    read_at: float
+    run_id: int | None
+    affinity: list[tuple[int, ...]] | None = None
+    emulator: tuple[int, ...] | None = None
+    iothreads: tuple = None
+    numatune: object = None
+    memtune: object = None
+    blkio_weight: int | None = None
+    config: DomainConfig = field(default_factory=DomainConfig)
+    iotune: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class ProcCache:
+    """Per guest run: what is found once (pid, cgroup dir) and what is read rarely (hugepages)."""
+    run_id: int | None
+    pid: int | None = None
+    cgroup_dir: str | None = None
+    hugepages: dict[int, dict[int, int]] | None = None
+    hugepages_at: float = float("-inf")
+
+
+class GuestCollector:
+    def __init__(self, source: Source, settings_every: float = 30.0, numa_maps_every: float = 60.0,
+                 clock=time.monotonic):
+        self.source = source
+        self.settings_every = settings_every
+        self.numa_maps_every = numa_maps_every
+        self.clock = clock
+        self._settings: dict[str, Settings] = {}
+        self._proc: dict[str, ProcCache] = {}
+
+    def collect(self, online_cpus: tuple[int, ...], errors: list[Error]) -> tuple[tuple[Guest, ...], bool]:
+        """Every guest libvirt knows; (guests, disconnected)."""
+        hv = self.source.hv
+        try:
+            hv.ensure_connected()
+            infos = hv.list_guests()
+            stats = hv.guest_stats()
+        except Disconnected as e:
+            errors.append(Error("libvirt", str(e)))
+            self._settings.clear()
+            return (), True
+        except VirtError as e:
+            errors.append(Error("libvirt", str(e)))
+            return (), False
+        changed = hv.changed_guests()
+        names = {i.name for i in infos}
+        for cache in (self._settings, self._proc):
+            for gone in set(cache) - names:
+                del cache[gone]
+        now = self.clock()
+        guests = []
+        for info in infos:
+            try:
+                settings = self._settings_for(info, changed, now, errors)
+                guests.append(self._guest(info, stats.get(info.name), settings, online_cpus, now, errors))
+            except GuestGone:
+                continue  # went away mid-read: it is simply not in this snapshot
+            except Disconnected as e:
+                errors.append(Error("libvirt", str(e)))
+                return tuple(guests), True
+        return tuple(guests), False
+
+    # -- settings (slow) -----------------------------------------------------------------
+
+    def _settings_for(self, info: DomainInfo, changed: set[str] | None, now: float,
+                      errors: list[Error]) -> Settings:
+        old = self._settings.get(info.name)
+        stale = (old is None or old.run_id != info.id or now - old.read_at >= self.settings_every
+                 or (changed is not None and (info.name in changed or "*" in changed)))
+        if not stale:
+            return old
+        s = self._read_settings(info, now, errors)
+        self._settings[info.name] = s
+        return s
+
+    def _read_settings(self, info: DomainInfo, now: float, errors: list[Error]) -> Settings:
+        hv = self.source.hv
+        name = info.name
+        s = Settings(read_at=now, run_id=info.id)
+
+        def get(what: str, fn, *args):
+            try:
+                return fn(*args)
+            except (GuestGone, Disconnected):
+                raise
+            except VirtError as e:
+                errors.append(Error(f"{name}: {what}", str(e)))
+                return None
+
+        s.config = get("domain XML", hv.domain_config, name) or DomainConfig()
+        s.affinity = get("vcpupin", hv.vcpu_affinity, name)
+        s.emulator = get("emulatorpin", hv.emulator_affinity, name)
+        threads = get("iothreads", hv.iothreads, name)
+        s.iothreads = None if threads is None else tuple(threads)
+        s.numatune = get("numatune", hv.numatune, name)
+        s.memtune = get("memtune", hv.memtune, name)
+        blkio = get("blkiotune", hv.blkio, name)
+        if blkio is not None and blkio.get("weight"):  # 0 = never set
+            s.blkio_weight = int(blkio["weight"])
+        if info.id is not None:  # throttles are a property of a running guest's disks
+            for d in s.config.disks:
+                tune = get(f"blkdeviotune {d.target}", hv.block_iotune, name, d.target)
+                if tune is not None:
+                    s.iotune[d.target] = {k: int(v) for k, v in tune.items() if isinstance(v, int)}
+        return s
+
+    # -- per tick ----------------------------------------------------------------------------
+
+    def _guest(self, info: DomainInfo, stats: GuestStats | None, s: Settings,
+               online: tuple[int, ...], now: float, errors: list[Error]) -> Guest:
+        running = info.id is not None
+        pc = self._proc.get(info.name)
+        if pc is None or pc.run_id != info.id:
+            pc = self._proc[info.name] = ProcCache(info.id)
+        threads: dict = {}
+        numa = hp = ksm = None
+        if running:
+            threads, numa, hp, ksm = self._proc_figures(info, s.config.memory_backing, pc, now, errors)
+        st = stats or GuestStats()
+        vcpus = []
+        default = set(online)
+        count = info.nvcpus if running else len(s.affinity or ())
+        for i in range(count):
+            aff = s.affinity[i] if s.affinity and i < len(s.affinity) else ()
+            th = threads.get(i)
+            vcpus.append(Vcpu(
+                index=i, tid=th.tid if th else None, pcpu=th.pcpu if th else None,
+                affinity=aff, pinned=bool(aff) and not default <= set(aff),
+                cpu_time_ns=st.vcpu_time_ns.get(i, th.cpu_time_ns if th else None)))
+        disks = tuple(Disk(
+            target=d.target, source=d.source,
+            iotune={k: s.iotune.get(d.target, {}).get(k, 0) for k in IOTUNE_KEYS},
+            rd_bytes=st.block[d.target].rd_bytes if d.target in st.block else None,
+            wr_bytes=st.block[d.target].wr_bytes if d.target in st.block else None,
+            rd_reqs=st.block[d.target].rd_reqs if d.target in st.block else None,
+            wr_reqs=st.block[d.target].wr_reqs if d.target in st.block else None,
+            cache=d.cache, io=d.io, bus=d.bus,
+        ) for d in s.config.disks)
+        return Guest(
+            name=info.name, uuid=info.uuid, id=info.id, state=info.state, pid=pc.pid,
+            memory_kib=info.memory_kib, vcpus=tuple(vcpus), emulator_affinity=s.emulator,
+            numatune=s.numatune, memtune=s.memtune, numa_memory_kib=numa, hugepages=hp,
+            ksm=ksm, blkio_weight=s.blkio_weight, disks=disks, iothreads=s.iothreads,
+            memory_backing=s.config.memory_backing, cpu_time_ns=st.cpu_time_ns,
+            nvcpus=info.nvcpus,
+        )
+
+    def _proc_figures(self, info: DomainInfo, backing: MemoryBacking, pc: ProcCache, now: float,
+                      errors: list[Error]):
+        fs = self.source.fs
+        name = info.name
+        threads: dict = {}
+        numa = hp = ksm = None
+
+        def note(what: str, e: Exception) -> None:
+            errors.append(Error(f"{name}: {what}", str(e)))
+
+        try:
+            if pc.pid is None:
+                pc.pid = process.guest_pid(fs, name)
+            if pc.pid is None:
+                errors.append(Error(f"{name}: pid", "no QEMU process found for the guest"))
+                return threads, numa, hp, ksm
+            pid = pc.pid
+        except (HostFSError, ParseError) as e:
+            note("pid", e)
+            return threads, numa, hp, ksm
+        try:
+            threads = process.vcpu_threads(fs, pid)
+        except (HostFSError, ParseError) as e:
+            note("vCPU threads", e)
+            pc.pid = None  # the pid may belong to an earlier run: look it up again next tick
+            return threads, numa, hp, ksm
+        # Hugepages: rare reads, and only where the guest is hugepage-backed.
+        if backing.hugepages and now - pc.hugepages_at >= self.numa_maps_every:
+            try:
+                pc.hugepages = process.hugepages_per_node(fs, pid)
+                pc.hugepages_at = now
+            except (HostFSError, ParseError) as e:
+                note("numa_maps", e)
+        hp = pc.hugepages if backing.hugepages else {}
+        try:
+            if pc.cgroup_dir is None:
+                pc.cgroup_dir = process.memory_cgroup_dir(fs, pid)
+            if pc.cgroup_dir is None:
+                errors.append(Error(f"{name}: memory cgroup", "no memory cgroup for the QEMU process"))
+            else:
+                anon = process.anon_per_node_kib(fs, pc.cgroup_dir)
+                numa = dict(anon)
+                for size, per_node in (hp or {}).items():
+                    for node, pages in per_node.items():
+                        numa[node] = numa.get(node, 0) + pages * size
+        except (HostFSError, ParseError) as e:
+            note("memory per node", e)
+            pc.cgroup_dir = None
+        try:
+            ksm = process.guest_ksm(fs, pid)
+        except (HostFSError, ParseError) as e:
+            if not getattr(e, "missing", False):
+                note("ksm_stat", e)
+        return threads, numa, hp, ksm
+

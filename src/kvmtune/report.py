@@ -1,0 +1,99 @@
+"""`kvmtune snapshot`'s compact text report (plain text, no Textual).
+
+Host nodes with memory and hugepages; per guest its memory per node in MiB (like
+`numastat -c`, but only the guest's RAM: anonymous memory + hugepages, without the
+QEMU binary and libraries that numastat's Private row also counts) and its vCPU
+placement (like `virsh vcpuinfo`).
+"""
+
+from __future__ import annotations
+
+from . import cpuset
+from .model import Guest, Snapshot
+
+
+def _mib(kib: int | None) -> str:
+    return "-" if kib is None else f"{kib / 1024:.0f}"
+
+
+def _table(rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for r in rows:
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+def render_report(snap: Snapshot) -> str:
+    h = snap.host
+    lines = [f"host {h.hostname}"]
+    opts = []
+    if h.ksm is not None:
+        saved = h.ksm.pages_sharing * 4 // 1024
+        opts.append(f"KSM {'on' if h.ksm.run == 1 else 'off' if h.ksm.run == 0 else 'unmerge'}"
+                    f" ({saved} MiB saved)")
+    if h.thp_enabled:
+        opts.append(f"THP {h.thp_enabled}")
+    if h.numa_balancing is not None:
+        opts.append(f"NUMA balancing {'on' if h.numa_balancing else 'off'}")
+    if h.tuned_profile:
+        opts.append(f"tuned {h.tuned_profile}")
+    if opts:
+        lines.append("  " + ", ".join(opts))
+    sizes = sorted({s for n in h.nodes for s in n.hugepages} | set(h.hugepages))
+    rows = [["node", "cpus", "mem MiB", "free MiB"] + [f"huge {_size(s)} used/total" for s in sizes]]
+    for n in h.nodes:
+        rows.append([str(n.id), cpuset.format(n.cpus) or "-", _mib(n.mem_total_kib), _mib(n.mem_free_kib)]
+                    + [f"{n.hugepages[s].used}/{n.hugepages[s].total}" if s in n.hugepages else "-"
+                       for s in sizes])
+    if len(rows) > 1:
+        lines += ["", *_table(rows, right={2, 3})]
+    if snap.disconnected:
+        lines += ["", "guests: not available (no connection to libvirt)"]
+    for g in snap.guests:
+        lines += ["", *_guest(g, [n.id for n in h.nodes])]
+    if snap.errors:
+        lines += ["", "errors:"]
+        lines += [f"  {e.source}: {e.message}" for e in snap.errors]
+    return "\n".join(lines) + "\n"
+
+
+def _size(kib: int) -> str:
+    return f"{kib // (1024 * 1024)}G" if kib >= 1024 * 1024 else f"{kib // 1024}M"
+
+
+def _guest(g: Guest, node_ids: list[int]) -> list[str]:
+    head = f"guest {g.name} ({g.state}"
+    if g.pid is not None:
+        head += f", pid {g.pid}"
+    head += f", {g.memory_kib // 1024} MiB"
+    if g.numatune is not None:
+        head += f", numatune {g.numatune.mode} {g.numatune.nodeset or ''}".rstrip()
+    out = [head + ")"]
+    if g.numa_memory_kib is not None:
+        ids = sorted(set(node_ids) | set(g.numa_memory_kib))
+        huge = {}
+        for size, per in (g.hugepages or {}).items():
+            for n, pages in per.items():
+                huge[n] = huge.get(n, 0) + pages * size
+        rows = [["MiB"] + [f"Node {i}" for i in ids] + ["Total"]]
+        anon = {i: g.numa_memory_kib.get(i, 0) - huge.get(i, 0) for i in ids}
+        if huge:
+            rows.append(["Huge"] + [_mib(huge.get(i, 0)) for i in ids] + [_mib(sum(huge.values()))])
+        rows.append(["Anon"] + [_mib(anon[i]) for i in ids] + [_mib(sum(anon.values()))])
+        rows.append(["Total"] + [_mib(g.numa_memory_kib.get(i, 0)) for i in ids]
+                    + [_mib(sum(g.numa_memory_kib.values()))])
+        out += ["  " + line for line in _table(rows, right=set(range(1, len(ids) + 2)))]
+    if g.vcpus:
+        rows = [["vCPU", "CPU", "affinity", "pinned"]]
+        for v in g.vcpus:
+            rows.append([str(v.index), "-" if v.pcpu is None else str(v.pcpu),
+                         cpuset.format(v.affinity) or "-", "yes" if v.pinned else "no"])
+        out += ["  " + line for line in _table(rows)]
+    if g.emulator_affinity is not None:
+        out.append(f"  emulator affinity {cpuset.format(g.emulator_affinity) or '-'}")
+    for d in g.disks:
+        limits = ", ".join(f"{k}={v}" for k, v in d.iotune.items() if v)
+        out.append(f"  disk {d.target} {d.source or ''} {('limits ' + limits) if limits else 'no limits'}")
+    return out

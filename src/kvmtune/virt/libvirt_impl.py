@@ -1,0 +1,354 @@
+"""The hypervisor interface on libvirt-python, for any URI (qemu:///system, test:///file.xml, ...).
+
+- One bulk call per tick: `getAllDomainStats` gives every guest's state, memory, vCPU
+  count and CPU/vCPU/block counters; `list_guests()` makes it and `guest_stats()` hands
+  out its result (so a tick costs one libvirt round trip however many guests there are).
+- Settings getters are called only when the collector refreshes a guest's settings.
+- Events: lifecycle and tunable events (and our own setters) mark a guest as changed,
+  so settings are re-read as soon as someone — kvmtune or virsh — changes them.
+- The connection is opened lazily and re-opened on the next call after libvirtd comes
+  back; a keepalive makes a dead daemon fail calls in seconds instead of hanging.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Mapping
+
+try:
+    import libvirt
+except ImportError:  # reported by LibvirtHypervisor() with the fix
+    libvirt = None
+
+from .. import cpuset
+from ..model import MEMTUNE_UNLIMITED_KIB, IoThread, MemTune, NumaTune
+from .interface import (BlockCounters, Disconnected, DomainInfo, GuestGone, GuestStats,
+                        Hypervisor, VirtError)
+
+STATES = {0: "no state", 1: "running", 2: "idle", 3: "paused", 4: "in shutdown",
+          5: "shut off", 6: "crashed", 7: "pmsuspended"}
+NUMA_MODES = ("strict", "preferred", "interleave", "restrictive")
+_MEMTUNE_KEYS = {"hard_limit_kib": "hard_limit", "soft_limit_kib": "soft_limit",
+                 "swap_hard_limit_kib": "swap_hard_limit"}
+
+_loop_lock = threading.Lock()
+_loop_started = False
+
+
+def _ensure_event_loop() -> None:
+    """libvirt's default event loop in a daemon thread: needed for events and keepalive.
+
+    It must be registered before the first connection is opened, once per process.
+    """
+    global _loop_started
+    with _loop_lock:
+        if _loop_started:
+            return
+        # libvirt prints every error to stderr by default; ours are raised and shown once.
+        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+        libvirt.virEventRegisterDefaultImpl()
+
+        def run() -> None:
+            while True:
+                libvirt.virEventRunDefaultImpl()
+
+        threading.Thread(target=run, name="libvirt-events", daemon=True).start()
+        _loop_started = True
+
+
+def _scope_flags(scope: str) -> int:
+    if scope == "live":
+        return libvirt.VIR_DOMAIN_AFFECT_LIVE
+    if scope == "config":
+        return libvirt.VIR_DOMAIN_AFFECT_CONFIG
+    if scope == "current":
+        return libvirt.VIR_DOMAIN_AFFECT_CURRENT
+    raise VirtError(f"unknown scope {scope!r} (live, config or current)")
+
+
+class LibvirtHypervisor(Hypervisor):
+    def __init__(self, uri: str):
+        if libvirt is None:
+            raise VirtError("libvirt-python is not installed (pip install libvirt-python; "
+                            "it builds against libvirt-dev and pkg-config)")
+        self.uri = uri
+        self._conn: Any = None
+        self._lock = threading.RLock()
+        self._changed: set[str] = set()
+        self._events_ok = False
+        self._callbacks: list[int] = []
+        self._last_stats: dict[str, GuestStats] | None = None
+        self._ncpus: int | None = None
+
+    # -- connection ------------------------------------------------------------------
+
+    def ensure_connected(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    if self._conn.isAlive():
+                        return
+                except libvirt.libvirtError:
+                    pass
+                self._drop()
+            _ensure_event_loop()
+            try:
+                conn = libvirt.open(self.uri)
+            except libvirt.libvirtError as e:
+                raise Disconnected(f"cannot connect to {self.uri}: {_msg(e)}") from None
+            if conn is None:
+                raise Disconnected(f"cannot connect to {self.uri}")
+            self._conn = conn
+            try:
+                conn.setKeepAlive(5, 3)
+            except libvirt.libvirtError:
+                pass  # local drivers (test://) have no keepalive
+            self._register_events()
+            # Everything may have changed while we were away.
+            self._events_ok_reset()
+
+    def _events_ok_reset(self) -> None:
+        self._ncpus = None
+        with self._lock:
+            self._changed = {"*"}
+
+    def _register_events(self) -> None:
+        self._callbacks = []
+        ok = True
+        for ev in (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, libvirt.VIR_DOMAIN_EVENT_ID_TUNABLE):
+            try:
+                self._callbacks.append(
+                    self._conn.domainEventRegisterAny(None, ev, self._on_event, None))
+            except libvirt.libvirtError:
+                ok = False
+        self._events_ok = ok
+
+    def _on_event(self, conn: Any, dom: Any, *args: Any) -> None:
+        with self._lock:
+            self._changed.add(dom.name())
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        self._events_ok = False
+        if conn is None:
+            return
+        for cb in self._callbacks:
+            try:
+                conn.domainEventDeregisterAny(cb)
+            except libvirt.libvirtError:
+                pass
+        try:
+            conn.close()
+        except libvirt.libvirtError:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def changed_guests(self) -> set[str] | None:
+        with self._lock:
+            if not self._events_ok:
+                return None
+            changed, self._changed = self._changed, set()
+            return changed
+
+    def _call(self, fn, *args: Any) -> Any:
+        """Run one libvirt call, mapping its errors onto the interface's."""
+        if self._conn is None:
+            self.ensure_connected()
+        try:
+            return fn(*args)
+        except libvirt.libvirtError as e:
+            code = e.get_error_code()
+            if code in (libvirt.VIR_ERR_NO_DOMAIN, getattr(libvirt, "VIR_ERR_NO_DOMAIN_METADATA", -1)):
+                raise GuestGone(_msg(e)) from None
+            alive = False
+            try:
+                alive = self._conn is not None and self._conn.isAlive() == 1
+            except libvirt.libvirtError:
+                pass
+            if not alive:
+                with self._lock:
+                    self._drop()
+                raise Disconnected(f"lost the connection to {self.uri}: {_msg(e)}") from None
+            if code == libvirt.VIR_ERR_OPERATION_INVALID and "not running" in _msg(e):
+                raise GuestGone(_msg(e)) from None
+            raise VirtError(_msg(e)) from None
+
+    def _dom(self, name: str) -> Any:
+        self.ensure_connected()
+        return self._call(self._conn.lookupByName, name)
+
+    def host_cpu_count(self) -> int:
+        if self._ncpus is None:
+            self.ensure_connected()
+            try:
+                self._ncpus = int(self._call(self._conn.getCPUMap)[0])
+            except VirtError:
+                self._ncpus = int(self._call(self._conn.getInfo)[2])
+        return self._ncpus
+
+    # -- reads -----------------------------------------------------------------------
+
+    def list_guests(self) -> list[DomainInfo]:
+        self.ensure_connected()
+        groups = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON
+                  | libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+                  | libvirt.VIR_DOMAIN_STATS_BLOCK)
+        records = self._call(self._conn.getAllDomainStats, groups, 0)
+        guests, stats = [], {}
+        for dom, st in records:
+            name = dom.name()
+            state = st.get("state.state")
+            mem = st.get("balloon.current")
+            nvcpus = st.get("vcpu.current")
+            if state is None or mem is None or nvcpus is None:
+                # Drivers with a partial stats API (the test driver gives only "state").
+                try:
+                    info = dom.info()
+                except libvirt.libvirtError:
+                    continue  # gone between the two calls
+                state, mem, nvcpus = info[0], info[2], info[3]
+                st = {**st, "cpu.time": st.get("cpu.time", info[4])}
+            domid = dom.ID()
+            guests.append(DomainInfo(
+                name=name, uuid=dom.UUIDString(), id=domid if domid >= 0 else None,
+                state=STATES.get(int(state), "no state"), memory_kib=int(mem), nvcpus=int(nvcpus)))
+            stats[name] = _stats(st)
+        self._last_stats = stats
+        return guests
+
+    def guest_stats(self) -> dict[str, GuestStats]:
+        if self._last_stats is None:
+            self.list_guests()
+        stats, self._last_stats = self._last_stats or {}, None
+        return stats
+
+    def domain_xml(self, name: str) -> str:
+        dom = self._dom(name)
+        return self._call(dom.XMLDesc, 0)
+
+    def vcpu_affinity(self, name: str) -> list[tuple[int, ...]]:
+        dom = self._dom(name)
+        return [cpuset.from_bools(m) for m in self._call(dom.vcpuPinInfo, 0)]
+
+    def emulator_affinity(self, name: str) -> tuple[int, ...]:
+        dom = self._dom(name)
+        return cpuset.from_bools(self._call(dom.emulatorPinInfo, 0))
+
+    def iothreads(self, name: str) -> list[IoThread]:
+        dom = self._dom(name)
+        return [IoThread(int(i), cpuset.from_bools(m)) for i, m in self._call(dom.ioThreadInfo, 0)]
+
+    def numatune(self, name: str) -> NumaTune | None:
+        dom = self._dom(name)
+        # libvirt reports a mode even where the XML has no <numatune>; only a declared one counts.
+        if "<numatune" not in self._call(dom.XMLDesc, 0):
+            return None
+        p = self._call(dom.numaParameters, 0)
+        mode = int(p.get("numa_mode", 0))
+        return NumaTune(NUMA_MODES[mode] if mode < len(NUMA_MODES) else str(mode),
+                        p.get("numa_nodeset") or None)
+
+    def memtune(self, name: str) -> MemTune:
+        dom = self._dom(name)
+        p = self._call(dom.memoryParameters, 0)
+
+        def lim(key: str) -> int | None:
+            v = p.get(key)
+            return None if v is None or int(v) >= MEMTUNE_UNLIMITED_KIB else int(v)
+        return MemTune(lim("hard_limit"), lim("soft_limit"), lim("swap_hard_limit"))
+
+    def blkio(self, name: str) -> dict[str, object]:
+        dom = self._dom(name)
+        return dict(self._call(dom.blkioParameters, 0))
+
+    def block_iotune(self, name: str, disk: str) -> dict[str, int]:
+        dom = self._dom(name)
+        return dict(self._call(dom.blockIoTune, disk, 0))
+
+    # -- setters -----------------------------------------------------------------------
+
+    def _changed_by_us(self, name: str) -> None:
+        with self._lock:
+            self._changed.add(name)
+
+    def _cpumap(self, cpus: tuple[int, ...]) -> tuple[bool, ...]:
+        try:
+            return cpuset.to_bools(cpus, self.host_cpu_count())
+        except cpuset.CpusetError as e:
+            raise VirtError(str(e)) from None
+
+    def pin_vcpu(self, name: str, vcpu: int, cpus: tuple[int, ...], scope: str = "live") -> None:
+        dom = self._dom(name)
+        self._call(dom.pinVcpuFlags, vcpu, self._cpumap(cpus), _scope_flags(scope))
+        self._changed_by_us(name)
+
+    def pin_emulator(self, name: str, cpus: tuple[int, ...], scope: str = "live") -> None:
+        dom = self._dom(name)
+        self._call(dom.pinEmulator, self._cpumap(cpus), _scope_flags(scope))
+        self._changed_by_us(name)
+
+    def pin_iothread(self, name: str, iothread: int, cpus: tuple[int, ...], scope: str = "live") -> None:
+        dom = self._dom(name)
+        self._call(dom.pinIOThread, iothread, self._cpumap(cpus), _scope_flags(scope))
+        self._changed_by_us(name)
+
+    def set_numatune(self, name: str, mode: str | None, nodeset: str | None, scope: str = "live") -> None:
+        params: dict[str, Any] = {}
+        if mode is not None:
+            if mode not in NUMA_MODES:
+                raise VirtError(f"unknown numatune mode {mode!r} ({', '.join(NUMA_MODES)})")
+            params["numa_mode"] = NUMA_MODES.index(mode)
+        if nodeset is not None:
+            params["numa_nodeset"] = nodeset
+        dom = self._dom(name)
+        self._call(dom.setNumaParameters, params, _scope_flags(scope))
+        self._changed_by_us(name)
+
+    def set_memtune(self, name: str, values: Mapping[str, int | None], scope: str = "live") -> None:
+        params = {}
+        for key, v in values.items():
+            if key not in _MEMTUNE_KEYS:
+                raise VirtError(f"unknown memtune value {key!r}")
+            params[_MEMTUNE_KEYS[key]] = MEMTUNE_UNLIMITED_KIB if v is None else int(v)
+        dom = self._dom(name)
+        self._call(dom.setMemoryParameters, params, _scope_flags(scope))
+        self._changed_by_us(name)
+
+    def set_blkio(self, name: str, values: Mapping[str, object], scope: str = "live") -> None:
+        dom = self._dom(name)
+        self._call(dom.setBlkioParameters, dict(values), _scope_flags(scope))
+        self._changed_by_us(name)
+
+    def set_block_iotune(self, name: str, disk: str, values: Mapping[str, object], scope: str = "live") -> None:
+        dom = self._dom(name)
+        self._call(dom.setBlockIoTune, disk, dict(values), _scope_flags(scope))
+        self._changed_by_us(name)
+
+
+def _msg(e: Exception) -> str:
+    if libvirt is not None and isinstance(e, libvirt.libvirtError):
+        return (e.get_error_message() or str(e)).strip()
+    return str(e)
+
+
+def _stats(st: Mapping[str, Any]) -> GuestStats:
+    vcpu = {}
+    for i in range(int(st.get("vcpu.current", 0) or 0)):
+        t = st.get(f"vcpu.{i}.time")
+        if t is not None:
+            vcpu[i] = int(t)
+    block = {}
+    for i in range(int(st.get("block.count", 0) or 0)):
+        name = st.get(f"block.{i}.name")
+        if name is None or f"block.{i}.backingIndex" in st and name in block:
+            continue
+        block[name] = BlockCounters(
+            rd_bytes=st.get(f"block.{i}.rd.bytes"), wr_bytes=st.get(f"block.{i}.wr.bytes"),
+            rd_reqs=st.get(f"block.{i}.rd.reqs"), wr_reqs=st.get(f"block.{i}.wr.reqs"))
+    cpu = st.get("cpu.time")
+    mem = st.get("balloon.current")
+    return GuestStats(cpu_time_ns=None if cpu is None else int(cpu), vcpu_time_ns=vcpu,
+                      block=block, balloon_current_kib=None if mem is None else int(mem))

@@ -1,0 +1,102 @@
+"""The guest collector through the real libvirt-python code path, on the libvirt test driver.
+
+Each test gets its own copy of the host XML (test:///<abs path>), so state never leaks.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
+
+from kvmtune.collect import Collector  # noqa: E402
+from kvmtune.model import Snapshot  # noqa: E402
+from kvmtune.source import open_live  # noqa: E402
+from kvmtune.virt.interface import GuestGone  # noqa: E402
+
+HOST_XML = Path(__file__).parent.parent / "fixtures" / "libvirt" / "two-guests.xml"
+
+
+@pytest.fixture
+def source(tmp_path):
+    xml = tmp_path / "host.xml"
+    shutil.copy(HOST_XML, xml)
+    src = open_live(f"test://{xml}")
+    yield src
+    src.close()
+
+
+def test_every_guest_with_its_settings(source):
+    snap = Collector(source).collect()
+    assert not snap.disconnected
+    by = {g.name: g for g in snap.guests}
+    assert set(by) == {"alpha", "beta"}
+    a = by["alpha"]
+    assert a.uuid == "6695eb01-f6a4-8304-79aa-97f2502e193f"
+    assert a.state == "running" and a.id is not None
+    assert a.memory_kib == 131072
+    assert [v.affinity for v in a.vcpus] == [(1,), tuple(range(8))]
+    assert a.vcpus[0].pinned
+    assert a.emulator_affinity == (2, 3)
+    assert a.numatune is not None and (a.numatune.mode, a.numatune.nodeset) == ("strict", "0")
+    assert a.memtune.hard_limit_kib == 1048576 and a.memtune.soft_limit_kib is None
+    assert a.blkio_weight == 500
+    (disk,) = a.disks
+    assert (disk.target, disk.source, disk.cache, disk.io) == ("vda", "/guest/alpha.img", "none", "native")
+    assert disk.iotune["total_bytes_sec"] == 1048576 and disk.iotune["read_iops_sec"] == 0
+    b = by["beta"]
+    assert b.numatune is None          # no <numatune> in its XML
+    assert b.memtune.hard_limit_kib is None
+    assert b.blkio_weight is None and b.disks == ()
+
+
+def test_settings_follow_our_own_changes(source):
+    c = Collector(source)
+    c.collect()
+    source.hv.pin_vcpu("alpha", 1, (4, 5), scope="current")  # the test driver takes flags 0 only
+    source.hv.set_memtune("alpha", {"hard_limit_kib": None, "soft_limit_kib": 524288})
+    source.hv.set_block_iotune("alpha", "vda", {"total_bytes_sec": 0, "total_iops_sec": 500, "total_iops_sec_max": 1000})
+    a = c.collect().guest("alpha")
+    assert a.vcpus[1].affinity == (4, 5)
+    assert a.memtune.hard_limit_kib is None and a.memtune.soft_limit_kib == 524288
+    assert a.disks[0].iotune["total_iops_sec"] == 500 and a.disks[0].iotune["total_bytes_sec"] == 0
+
+
+def test_settings_are_cached_between_ticks(source):
+    """A change made behind kvmtune's back (no event from the test driver) shows after the refresh period."""
+    c = Collector(source, settings_every=3600)
+    c.collect()
+    dom = source.hv._conn.lookupByName("alpha")  # behind the collector (the test driver shares state only within one connection)
+    dom.pinVcpuFlags(1, (False, False, False, False, False, False, True, False), 0)
+    assert c.collect().guest("alpha").vcpus[1].affinity == tuple(range(8))
+    c.guests.settings_every = 0
+    assert c.collect().guest("alpha").vcpus[1].affinity == (6,)
+
+
+def test_guest_destroyed_between_ticks(source):
+    c = Collector(source)
+    c.collect()
+    source.hv._conn.lookupByName("beta").destroy()
+    beta = c.collect().guest("beta")
+    assert beta is not None and beta.state == "shut off" and beta.id is None and beta.pid is None
+
+
+def test_vanished_guest_raises_guest_gone(source):
+    with pytest.raises(GuestGone):
+        source.hv.vcpu_affinity("no-such-guest")
+
+
+def test_json_round_trip_of_a_collected_snapshot(source):
+    snap = Collector(source).collect()
+    assert Snapshot.loads(snap.dumps()) == snap
+
+
+def test_unreachable_uri_gives_a_snapshot_with_an_error(tmp_path):
+    src = open_live(f"test://{tmp_path}/missing.xml")
+    snap = Collector(src).collect()
+    assert snap.disconnected and snap.guests == ()
+    assert any(e.source == "libvirt" for e in snap.errors)
+    assert snap.host.hostname  # host figures still come
