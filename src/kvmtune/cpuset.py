@@ -20,7 +20,7 @@ MAX_ID = 1 << 16
 
 def _num(text: str, whole: str) -> int:
     t = text.strip()
-    if not t.isdigit():
+    if not (t.isascii() and t.isdigit()):   # str.isdigit() also accepts "²", which int() refuses
         raise CpusetError(f"bad CPU list {whole!r}: {text.strip()!r} is not a number")
     n = int(t)
     if n >= MAX_ID:

@@ -193,3 +193,33 @@ def bracketed(text: str) -> str:
     if not m:
         raise ParseError(f"no [selected] word in {text[:60]!r}")
     return m.group(1)
+
+
+@dataclass(frozen=True)
+class CpuTicks:
+    """One `cpuN` line of /proc/stat, in clock ticks."""
+    busy: int
+    total: int
+
+
+def proc_stat_cpus(text: str) -> dict[int, CpuTicks]:
+    """/proc/stat -> per-CPU busy/total ticks (the aggregate "cpu" line is left out).
+
+    total = user+nice+system+idle+iowait+irq+softirq+steal (guest time is already inside
+    user/nice, as psutil counts it); busy = total - idle - iowait.
+    """
+    out: dict[int, CpuTicks] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts or not parts[0].startswith("cpu") or parts[0] == "cpu":
+            continue
+        cpu = _int(parts[0][3:], "stat cpu id")
+        if len(parts) < 5:
+            raise ParseError(f"stat: {parts[0]} has {len(parts) - 1} fields, need 4")
+        ticks = [_int(t, f"stat {parts[0]}") for t in parts[1:9]]
+        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+        total = sum(ticks)
+        out[cpu] = CpuTicks(busy=total - idle, total=total)
+    if not out:
+        raise ParseError("stat: no cpuN lines")
+    return out

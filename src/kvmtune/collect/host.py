@@ -1,0 +1,212 @@
+"""The host: NUMA nodes, hugepage pools, KSM, THP, NUMA balancing, tuned, CPUs, memory.
+
+`collect_host` runs every tick, so it reads only small sysfs/procfs files. Each area is
+read on its own: a missing, malformed or unreadable file adds one `Error` naming the
+path and leaves that field None (or the node out); it never raises.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Callable, TypeVar
+
+from .. import cpuset, parse
+from ..hostfs import HostFS, HostFSError
+from ..model import Cpu, Error, Host, HugePool, Ksm, Node, NodeHugePool
+
+T = TypeVar("T")
+
+NODE_DIR = "sys/devices/system/node"
+HUGE_DIR = "sys/kernel/mm/hugepages"
+KSM_DIR = "sys/kernel/mm/ksm"
+THP_DIR = "sys/kernel/mm/transparent_hugepage"
+CPU_DIR = "sys/devices/system/cpu"
+
+KSM_REQUIRED = ("run", "pages_shared", "pages_sharing", "pages_unshared", "pages_volatile",
+                "full_scans", "pages_to_scan", "sleep_millisecs")
+# Absent on older kernels (general_profit, pages_scanned: 6.1+) or without NUMA (merge_across_nodes).
+KSM_OPTIONAL = ("merge_across_nodes", "general_profit", "pages_scanned")
+
+_POOL = re.compile(r"^hugepages-(\d+)kB$")
+_NODE = re.compile(r"^node(\d+)$")
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _read(fs: HostFS, rel: str, parser: Callable[[str], T]) -> T:
+    """Read and parse one file; any parse failure becomes a HostFSError naming the path."""
+    text = fs.read_text(rel).replace("\0", "")   # captured trees (hwloc) end some files in NUL
+    try:
+        return parser(text)
+    except ValueError as e:   # ParseError, CpusetError, int()
+        raise HostFSError(fs.show(rel), f"malformed: {e}") from None
+
+
+def _first_int(text: str) -> int:
+    parts = text.split()
+    if not parts:
+        raise ValueError("empty")
+    return int(parts[0])
+
+
+def _int(fs: HostFS, rel: str) -> int:
+    return _read(fs, rel, _first_int)
+
+
+def _guard(errors: list[Error], area: str, fn: Callable[[], T], default: T) -> T:
+    try:
+        return fn()
+    except (OSError, ValueError) as e:   # HostFSError is an OSError
+        errors.append(Error(area, str(e)))
+        return default
+
+
+def collect_host(fs: HostFS, errors: list[Error]) -> Host:
+    nodes = _nodes(fs, errors)
+    meminfo = _guard(errors, "host.meminfo", lambda: _read(fs, "proc/meminfo", parse.meminfo), None)
+    return Host(
+        hostname=_guard(errors, "host.hostname",
+                        lambda: fs.read_str("proc/sys/kernel/hostname"), "unknown"),
+        nodes=nodes,
+        hugepages=_hugepages(fs, meminfo, errors),
+        ksm=_guard(errors, "host.ksm", lambda: _ksm(fs), None),
+        thp_enabled=_guard(errors, "host.thp",
+                           lambda: _read(fs, f"{THP_DIR}/enabled", parse.bracketed), None),
+        thp_defrag=_guard(errors, "host.thp",
+                          lambda: _read(fs, f"{THP_DIR}/defrag", parse.bracketed), None),
+        numa_balancing=_guard(errors, "host.numa_balancing",
+                              lambda: _int(fs, "proc/sys/kernel/numa_balancing"), None),
+        tuned_profile=_tuned(fs, errors),
+        cpus=_guard(errors, "host.cpus", lambda: _cpus(fs, nodes, errors), ()),
+        mem_total_kib=None if meminfo is None else meminfo.get("MemTotal"),
+        mem_free_kib=None if meminfo is None else meminfo.get("MemFree"),
+    )
+
+
+# -- nodes ---------------------------------------------------------------------------------
+
+def _node_ids(fs: HostFS) -> tuple[int, ...]:
+    if fs.exists(f"{NODE_DIR}/online"):
+        return _read(fs, f"{NODE_DIR}/online", cpuset.parse)
+    # Some trees (and old kernels) lack `online`: the nodeN directories are the nodes.
+    return tuple(sorted(int(m.group(1)) for e in fs.listdir(NODE_DIR) if (m := _NODE.match(e))))
+
+
+def _nodes(fs: HostFS, errors: list[Error]) -> tuple[Node, ...]:
+    ids = _guard(errors, "host.nodes", lambda: _node_ids(fs), ())
+    out = []
+    for i in ids:
+        d = f"{NODE_DIR}/node{i}"
+        node = _guard(errors, "host.nodes", lambda: _node(fs, i, d, errors), None)
+        if node is not None:
+            out.append(node)
+    return tuple(out)
+
+
+def _node(fs: HostFS, i: int, d: str, errors: list[Error]) -> Node:
+    cpus = _read(fs, f"{d}/cpulist", cpuset.parse)   # "" for a memory-only node
+    mem = _read(fs, f"{d}/meminfo", parse.meminfo)
+    if "MemTotal" not in mem or "MemFree" not in mem:
+        raise HostFSError(fs.show(f"{d}/meminfo"), "malformed: no MemTotal/MemFree")
+    distances = _guard(errors, "host.nodes", lambda: _read(
+        fs, f"{d}/distance", lambda t: tuple(int(x) for x in t.split())), None)
+    return Node(id=i, cpus=cpus, mem_total_kib=mem["MemTotal"], mem_free_kib=mem["MemFree"],
+                distances=distances, hugepages=_node_pools(fs, f"{d}/hugepages", errors))
+
+
+def _pool_sizes(fs: HostFS, d: str) -> list[tuple[int, str]]:
+    """(size KiB, dir) of each hugepage pool under d; none when the kernel has no hugetlb."""
+    if not fs.exists(d):
+        return []
+    return sorted((int(m.group(1)), f"{d}/{e}") for e in fs.listdir(d) if (m := _POOL.match(e)))
+
+
+def _node_pools(fs: HostFS, d: str, errors: list[Error]) -> dict[int, NodeHugePool]:
+    pools: dict[int, NodeHugePool] = {}
+    for size, p in _guard(errors, "host.hugepages", lambda: _pool_sizes(fs, d), []):
+        pool = _guard(errors, "host.hugepages", lambda: NodeHugePool(
+            total=_int(fs, f"{p}/nr_hugepages"), free=_int(fs, f"{p}/free_hugepages"),
+            surplus=_int(fs, f"{p}/surplus_hugepages")), None)
+        if pool is not None:
+            pools[size] = pool
+    return pools
+
+
+# -- global hugepage pools ---------------------------------------------------------------
+
+def _hugepages(fs: HostFS, meminfo: dict[str, int] | None, errors: list[Error]) -> dict[int, HugePool]:
+    if not fs.exists(HUGE_DIR):
+        # No sysfs pools in this tree: proc/meminfo still describes the default-size pool.
+        if meminfo and "Hugepagesize" in meminfo and "HugePages_Total" in meminfo:
+            return {meminfo["Hugepagesize"]: HugePool(
+                total=meminfo["HugePages_Total"], free=meminfo.get("HugePages_Free", 0),
+                reserved=meminfo.get("HugePages_Rsvd", 0), surplus=meminfo.get("HugePages_Surp", 0))}
+        return {}
+    pools: dict[int, HugePool] = {}
+    for size, p in _guard(errors, "host.hugepages", lambda: _pool_sizes(fs, HUGE_DIR), []):
+        pool = _guard(errors, "host.hugepages", lambda: HugePool(
+            total=_int(fs, f"{p}/nr_hugepages"), free=_int(fs, f"{p}/free_hugepages"),
+            reserved=_int(fs, f"{p}/resv_hugepages"), surplus=_int(fs, f"{p}/surplus_hugepages")),
+            None)
+        if pool is not None:
+            pools[size] = pool
+    return pools
+
+
+# -- KSM, tuned --------------------------------------------------------------------------------
+
+def _ksm(fs: HostFS) -> Ksm:
+    values = {k: _int(fs, f"{KSM_DIR}/{k}") for k in KSM_REQUIRED}
+    for k in KSM_OPTIONAL:
+        values[k] = _int(fs, f"{KSM_DIR}/{k}") if fs.exists(f"{KSM_DIR}/{k}") else None
+    return Ksm(**values)
+
+
+def _tuned(fs: HostFS, errors: list[Error]) -> str | None:
+    # No file means tuned is not installed: a normal state, not an error.
+    if not fs.exists("etc/tuned/active_profile"):
+        return None
+    return _guard(errors, "host.tuned", lambda: fs.read_str("etc/tuned/active_profile") or None, None)
+
+
+# -- CPUs ----------------------------------------------------------------------------------------
+
+def _cpus(fs: HostFS, nodes: tuple[Node, ...], errors: list[Error]) -> tuple[Cpu, ...]:
+    """Online CPUs with node/socket/core and cumulative busy/total seconds.
+
+    Times come from proc/stat parsed through HostFS rather than psutil: pointing psutil
+    at another root means setting the module-global psutil.PROCFS_PATH, which races with
+    any other thread using psutil while the collector runs in a worker thread.
+    """
+    online = _read(fs, f"{CPU_DIR}/online", cpuset.parse)
+    node_of = {c: n.id for n in nodes for c in n.cpus}
+    ticks = _guard(errors, "host.cpus", lambda: _read(fs, "proc/stat", parse.proc_stat_cpus), {})
+    out = []
+    topo_errors: list[Error] = []   # one entry for the host, not one per CPU
+    for c in online:
+        socket, core = _topology(fs, c, topo_errors)
+        t = ticks.get(c)
+        out.append(Cpu(id=c, node=node_of.get(c), socket=socket, core=core,
+                       busy_s=None if t is None else t.busy / _TICK,
+                       total_s=None if t is None else t.total / _TICK))
+    if topo_errors:
+        more = f" (and {len(topo_errors) - 1} more)" if len(topo_errors) > 1 else ""
+        errors.append(Error("host.cpus", topo_errors[0].message + more))
+    return tuple(out)
+
+
+# A CPU's socket and core never change while the machine runs: read them once per tree
+# (half the per-tick file reads on a big host otherwise). Failures are not cached.
+_TOPOLOGY: dict[tuple[str, int], tuple[int, int]] = {}
+
+
+def _topology(fs: HostFS, cpu: int, errors: list[Error]) -> tuple[int | None, int | None]:
+    key = (str(fs.root), cpu)
+    if key in _TOPOLOGY:
+        return _TOPOLOGY[key]
+    topo = f"{CPU_DIR}/cpu{cpu}/topology"
+    socket = _guard(errors, "host.cpus", lambda: _int(fs, f"{topo}/physical_package_id"), None)
+    core = _guard(errors, "host.cpus", lambda: _int(fs, f"{topo}/core_id"), None)
+    if socket is not None and core is not None and len(_TOPOLOGY) < 65536:
+        _TOPOLOGY[key] = (socket, core)
+    return socket, core

@@ -1,0 +1,173 @@
+"""Per-guest readers of /proc and the memory cgroup: the kernel's side of a running guest.
+
+Each function reads one thing for one QEMU process through HostFS and raises
+HostFSError/ParseError on failure; the guest collector turns that into an errors entry.
+All but `hugepages_per_node` are cheap enough for every tick.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from .. import parse
+from ..hostfs import HostFS, HostFSError
+from ..model import GuestKsm
+
+_VCPU_COMM = re.compile(r"^CPU (\d+)/(?:KVM|TCG)$")
+_TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
+def guest_pid(fs: HostFS, name: str) -> int | None:
+    """The QEMU pid of a running guest: libvirt's pid file, else a scan of proc/*/cmdline.
+
+    None when no process is found. The scan (costly on a busy host) runs only when the
+    pid file is missing, e.g. for a guest started by another libvirt or by hand.
+    """
+    if not name or "/" in name or name in (".", ".."):
+        return None
+    try:
+        text = fs.read_str(f"run/libvirt/qemu/{name}.pid")
+    except HostFSError as e:
+        if not e.missing:
+            raise
+        return _scan_cmdlines(fs, name)
+    try:
+        pid = int(text)
+    except ValueError:
+        raise parse.ParseError(f"{fs.show(f'run/libvirt/qemu/{name}.pid')}: not a pid: {text[:20]!r}") from None
+    return pid if fs.exists(f"proc/{pid}") else None
+
+
+def _qemu_name(value: str) -> str:
+    """The guest name in a QEMU `-name` value: "guest=a,,b,debug-threads=on" -> "a,b".
+
+    QEMU escapes a comma inside an option value by doubling it.
+    """
+    if value.startswith("guest="):
+        value = value[len("guest="):]
+    out, i = [], 0
+    while i < len(value):
+        if value[i] == ",":
+            if value[i + 1:i + 2] != ",":
+                break
+            i += 1
+        out.append(value[i])
+        i += 1
+    return "".join(out)
+
+
+def _scan_cmdlines(fs: HostFS, name: str) -> int | None:
+    for entry in fs.listdir("proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            args = fs.read_bytes(f"proc/{entry}/cmdline").decode("utf-8", "replace").split("\0")
+        except HostFSError:
+            continue   # exited or unreadable: not ours to report
+        for i, arg in enumerate(args[:-1]):
+            if arg == "-name" and _qemu_name(args[i + 1]) == name:
+                return int(entry)
+    return None
+
+
+@dataclass(frozen=True)
+class VcpuThread:
+    tid: int
+    pcpu: int            # the CPU it last ran on (task stat field 39)
+    cpu_time_ns: int     # utime + stime
+
+
+def vcpu_threads(fs: HostFS, pid: int) -> dict[int, VcpuThread]:
+    """vCPU index -> its thread, from the threads named "CPU N/KVM" or "CPU N/TCG"."""
+    out: dict[int, VcpuThread] = {}
+    for tid in fs.listdir(f"proc/{pid}/task"):
+        d = f"proc/{pid}/task/{tid}"
+        try:
+            m = _VCPU_COMM.match(fs.read_str(f"{d}/comm"))
+            if not m:
+                continue
+            st = parse.task_stat(fs.read_text(f"{d}/stat"))
+        except HostFSError as e:
+            if e.missing:
+                continue   # the thread exited between listdir and read
+            raise
+        out[int(m.group(1))] = VcpuThread(int(tid), st.processor, (st.utime + st.stime) * _TICK_NS)
+    return out
+
+
+def memory_cgroup_dir(fs: HostFS, pid: int) -> str | None:
+    """The HostFS-relative directory holding the process's memory.numa_stat, or None.
+
+    v1: the `memory` controller line; v2: the `0::` line. Under v2 libvirt puts QEMU in a
+    threaded child (".../libvirt/emulator") that has no memory files, so walk up to the
+    nearest directory that has them.
+    """
+    v1 = v2 = None
+    for line in fs.read_text(f"proc/{pid}/cgroup").splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if "memory" in parts[1].split(","):
+            v1 = parts[2]
+        elif parts[0] == "0" and parts[1] == "":
+            v2 = parts[2]
+    if v1 is not None:
+        base, path = "sys/fs/cgroup/memory", v1
+    elif v2 is not None:
+        base, path = "sys/fs/cgroup", v2
+    else:
+        return None
+    parts = [p for p in path.split("/") if p and p not in (".", "..")]
+    for n in range(len(parts), -1, -1):
+        d = "/".join([base, *parts[:n]])
+        if fs.exists(f"{d}/memory.numa_stat"):
+            return d
+    return "/".join([base, *parts])
+
+
+def anon_per_node_kib(fs: HostFS, cgroup_dir: str) -> dict[int, int]:
+    """Anonymous memory per node (KiB) from the cgroup's memory.numa_stat (v1 or v2)."""
+    rel = f"{cgroup_dir}/memory.numa_stat"
+    try:
+        return parse.numa_stat_anon(fs.read_text(rel))
+    except parse.ParseError as e:
+        raise parse.ParseError(f"{fs.show(rel)}: {e}") from None
+
+
+def hugepages_per_node(fs: HostFS, pid: int) -> dict[int, dict[int, int]]:
+    """page size KiB -> node -> pages, from numa_maps `huge` lines.
+
+    Costly: the kernel walks the page tables on every read; call it at a slow cadence.
+    """
+    rel = f"proc/{pid}/numa_maps"
+    try:
+        huge = parse.numa_maps(fs.read_text(rel)).huge
+    except parse.ParseError as e:
+        raise parse.ParseError(f"{fs.show(rel)}: {e}") from None
+    return {size: dict(per) for size, per in huge.items()}
+
+
+def guest_ksm(fs: HostFS, pid: int) -> GuestKsm | None:
+    """KSM for one process: ksm_stat (6.1+), else ksm_merging_pages (5.19+), else None."""
+    rel = f"proc/{pid}/ksm_stat"
+    try:
+        text = fs.read_text(rel)
+    except HostFSError as e:
+        if not e.missing:
+            raise
+    else:
+        try:
+            v = parse.ksm_stat(text)
+        except parse.ParseError as e:
+            raise parse.ParseError(f"{fs.show(rel)}: {e}") from None
+        return GuestKsm(v.get("ksm_merging_pages"), v.get("ksm_process_profit"))
+    try:
+        return GuestKsm(fs.read_int(f"proc/{pid}/ksm_merging_pages"), None)
+    except HostFSError as e:
+        if not e.missing:
+            raise
+    if not fs.exists(f"proc/{pid}"):
+        raise HostFSError(fs.show(f"proc/{pid}"), "not found (the process exited)", 2)
+    return None

@@ -1,0 +1,163 @@
+"""The Snapshot model: lossless JSON both ways, and the v1 contract's keys and types."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from kvmtune.model import (SCHEMA, Cpu, Disk, Error, Guest, GuestKsm, Host, HugePool, IoThread, Ksm,
+                           MemoryBacking, MemTune, Node, NodeHugePool, NumaTune, Snapshot, Vcpu)
+
+FULL = Snapshot(
+    time=1700000000.25,
+    host=Host(
+        hostname="hv1",
+        nodes=(Node(0, (0, 1, 2, 3), 8388608, 4194304, (10, 20), {2048: NodeHugePool(64, 32, 1)}),
+               Node(2, (), 4194304, 1048576, None, {})),
+        hugepages={2048: HugePool(64, 32, 4, 1), 1048576: HugePool(1, 1, 0, 0)},
+        ksm=Ksm(1, 10, 250, 7, 3, 42, 1, 100, 20, 1015808, 123456),
+        thp_enabled="madvise", numa_balancing=1, tuned_profile="virtual-host",
+        cpus=(Cpu(0, 0, 0, 0, 1.5, 10.0), Cpu(1)), thp_defrag="never",
+        mem_total_kib=12582912, mem_free_kib=5242880),
+    guests=(
+        Guest(name="web1", uuid="6695eb01-f6a4-8304-79aa-97f2502e193f", id=3, state="running", pid=4242,
+              memory_kib=1048576,
+              vcpus=(Vcpu(0, 4250, 3, (2, 3), True, 150), Vcpu(1, None, None, (0, 1, 2, 3), False, None)),
+              emulator_affinity=(0, 1), numatune=NumaTune("strict", "0"),
+              memtune=MemTune(2097152, None, None), numa_memory_kib={0: 4000, 2: 131072},
+              hugepages={2048: {2: 64}}, ksm=GuestKsm(5, 20480), blkio_weight=500,
+              disks=(Disk("vda", "/var/lib/libvirt/images/web1.qcow2",
+                          {"total_bytes_sec": 1048576, "read_bytes_sec": 0, "write_bytes_sec": 0,
+                           "total_iops_sec": 0, "read_iops_sec": 0, "write_iops_sec": 0},
+                          1, 2, 3, 4, "none", "native", "virtio"),),
+              iothreads=(IoThread(1, (3,)),), memory_backing=MemoryBacking(True, 2048, False, True),
+              cpu_time_ns=999, nvcpus=2),
+        Guest(name="off", uuid="u2", id=None, state="shut off", pid=None, memory_kib=131072),
+    ),
+    errors=(Error("host.ksm", "/sys/kernel/mm/ksm/run: not found"),),
+    disconnected=False,
+)
+
+
+def test_round_trip_both_ways():
+    d = FULL.to_json()
+    text = json.dumps(d)
+    back = Snapshot.loads(text)
+    assert back == FULL
+    assert json.loads(back.dumps()) == json.loads(text)
+    assert Snapshot.from_json(json.loads(text)).to_json() == d
+
+
+def test_schema_is_checked():
+    with pytest.raises(ValueError, match="kvmtune.snapshot/1"):
+        Snapshot.from_json({**FULL.to_json(), "schema": "other/2"})
+
+
+INT, STR, FLOAT = int, str, float
+OPT = lambda t: (t, type(None))  # noqa: E731
+NUM_MAP = "map"   # {"<int>": ...}
+
+# The v1 contract of DESIGN.md, key by key.
+CONTRACT = {
+    "": {"schema": STR, "time": FLOAT, "host": dict, "guests": list, "errors": list},
+    "host": {"hostname": STR, "nodes": list, "hugepages": dict, "ksm": OPT(dict),
+             "thp_enabled": OPT(STR), "numa_balancing": OPT(INT), "tuned_profile": OPT(STR)},
+    "node": {"id": INT, "cpus": list, "mem_total_kib": INT, "mem_free_kib": INT,
+             "distances": OPT(list), "hugepages": dict},
+    "node_pool": {"total": INT, "free": INT, "surplus": INT},
+    "pool": {"total": INT, "free": INT, "reserved": INT, "surplus": INT},
+    "ksm": {"run": INT, "pages_shared": INT, "pages_sharing": INT, "pages_unshared": INT,
+            "pages_volatile": INT, "full_scans": INT, "merge_across_nodes": OPT(INT),
+            "pages_to_scan": INT, "sleep_millisecs": INT, "general_profit": OPT(INT)},
+    "guest": {"name": STR, "uuid": STR, "id": OPT(INT), "state": STR, "pid": OPT(INT),
+              "memory_kib": INT, "vcpus": list, "emulator_affinity": OPT(list),
+              "numatune": OPT(dict), "memtune": OPT(dict), "numa_memory_kib": OPT(dict),
+              "hugepages": OPT(dict), "ksm": OPT(dict), "blkio_weight": OPT(INT), "disks": list},
+    "vcpu": {"index": INT, "tid": OPT(INT), "pcpu": OPT(INT), "affinity": list, "pinned": bool,
+             "cpu_time_ns": OPT(INT)},
+    "numatune": {"mode": STR, "nodeset": OPT(STR)},
+    "memtune": {"hard_limit_kib": OPT(INT), "soft_limit_kib": OPT(INT), "swap_hard_limit_kib": OPT(INT)},
+    "guest_ksm": {"merging_pages": OPT(INT), "profit_bytes": OPT(INT)},
+    "disk": {"target": STR, "source": OPT(STR), "iotune": dict, "rd_bytes": OPT(INT),
+             "wr_bytes": OPT(INT), "rd_reqs": OPT(INT), "wr_reqs": OPT(INT)},
+    "iotune": {k: INT for k in ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
+                                "total_iops_sec", "read_iops_sec", "write_iops_sec")},
+    "error": {"source": STR, "message": STR},
+}
+
+
+def check(obj, part):
+    for key, typ in CONTRACT[part].items():
+        assert key in obj, f"{part}.{key} missing"
+        assert isinstance(obj[key], typ) and not (typ is INT and isinstance(obj[key], bool)), \
+            f"{part}.{key}: {obj[key]!r} is not {typ}"
+
+
+def test_contract_keys_and_types():
+    d = json.loads(FULL.dumps())
+    check(d, "")
+    assert d["schema"] == SCHEMA == "kvmtune.snapshot/1"
+    check(d["host"], "host")
+    check(d["host"]["ksm"], "ksm")
+    for n in d["host"]["nodes"]:
+        check(n, "node")
+        assert all(isinstance(c, int) for c in n["cpus"])
+        for size, pool in n["hugepages"].items():
+            assert size.isdigit()
+            check(pool, "node_pool")
+    assert set(d["host"]["hugepages"]) == {"2048", "1048576"}
+    for pool in d["host"]["hugepages"].values():
+        check(pool, "pool")
+    web, off = d["guests"]
+    for g in (web, off):
+        check(g, "guest")
+    for v in web["vcpus"]:
+        check(v, "vcpu")
+    check(web["numatune"], "numatune")
+    check(web["memtune"], "memtune")
+    assert web["memtune"]["soft_limit_kib"] is None          # null = unlimited
+    check(web["ksm"], "guest_ksm")
+    assert web["numa_memory_kib"] == {"0": 4000, "2": 131072}
+    assert web["hugepages"] == {"2048": {"2": 64}}
+    for disk in web["disks"]:
+        check(disk, "disk")
+        check(disk["iotune"], "iotune")
+    check(d["errors"][0], "error")
+    assert (off["id"], off["pid"], off["numatune"], off["numa_memory_kib"]) == (None, None, None, None)
+
+
+def test_derived_properties():
+    assert FULL.host.node(2).cpus == () and FULL.host.node(5) is None
+    assert FULL.host.node_of_cpu(3) == 0 and FULL.host.node_of_cpu(9) is None
+    assert FULL.guests[0].hugepages_kib == 64 * 2048
+    assert FULL.guest("off").running is False and FULL.guest("web1").running
+
+
+_opt_int = st.none() | st.integers(0, 2**53)
+_nodes = st.lists(st.builds(Node, id=st.integers(0, 63), cpus=st.lists(st.integers(0, 255), unique=True).map(tuple),
+                            mem_total_kib=st.integers(0, 2**40), mem_free_kib=st.integers(0, 2**40),
+                            distances=st.none() | st.lists(st.integers(10, 255)).map(tuple),
+                            hugepages=st.dictionaries(st.sampled_from([2048, 1048576]),
+                                                      st.builds(NodeHugePool, st.integers(0, 9999),
+                                                                st.integers(0, 9999), st.integers(0, 99)))),
+                  max_size=4).map(tuple)
+_guests = st.lists(st.builds(
+    Guest, name=st.text(min_size=1, max_size=20), uuid=st.uuids().map(str), id=_opt_int,
+    state=st.sampled_from(["running", "paused", "shut off"]), pid=_opt_int, memory_kib=st.integers(0, 2**40),
+    vcpus=st.lists(st.builds(Vcpu, st.integers(0, 64), _opt_int, _opt_int,
+                             st.lists(st.integers(0, 255)).map(tuple), st.booleans(), _opt_int), max_size=3).map(tuple),
+    numa_memory_kib=st.none() | st.dictionaries(st.integers(0, 63), st.integers(0, 2**40)),
+    hugepages=st.none() | st.dictionaries(st.sampled_from([2048, 1048576]),
+                                          st.dictionaries(st.integers(0, 63), st.integers(0, 9999))),
+    memtune=st.none() | st.builds(MemTune, _opt_int, _opt_int, _opt_int),
+), max_size=3).map(tuple)
+
+
+@settings(max_examples=100, deadline=None)
+@given(time=st.floats(0, 2e9, allow_nan=False), nodes=_nodes, guests=_guests,
+       hostname=st.text(max_size=30), errors=st.lists(st.builds(Error, st.text(), st.text()), max_size=3))
+def test_round_trip_any_snapshot(time, nodes, guests, hostname, errors):
+    snap = Snapshot(time, Host(hostname, nodes), guests, tuple(errors))
+    assert Snapshot.loads(snap.dumps()) == snap

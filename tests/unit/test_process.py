@@ -1,0 +1,222 @@
+"""Per-guest /proc + cgroup readers, on generated trees and on real QEMU captures."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+
+from kvmtune.collect import process
+from kvmtune.hostfs import HostFS, HostFSError
+from kvmtune.model import GuestKsm
+from kvmtune.parse import ParseError
+
+TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
+def guest_tree(tmp_path, tree, **kw):
+    args = dict(pid=4242, name="web1", vcpus={0: (4250, 3, 150), 1: (4251, 1, 20)},
+                anon_pages={0: 1000, 1: 3000})
+    args.update(kw)
+    return HostFS(tree.write_tree(tmp_path, tree.guest_files(**args)))
+
+
+def test_pid_from_pid_file(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    assert process.guest_pid(fs, "web1") == 4242
+    assert process.guest_pid(fs, "other") is None
+
+
+def test_pid_file_of_an_exited_process(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    (tmp_path / "run/libvirt/qemu/gone.pid").write_text("999")
+    assert process.guest_pid(fs, "gone") is None
+
+
+def test_pid_from_cmdline_when_no_pid_file(tmp_path, tree):
+    f = tree.guest_files(4242, "a,b", {0: (4250, 0, 1)}, {0: 1})
+    del f["run/libvirt/qemu/a,b.pid"]
+    # QEMU doubles a comma inside a value; a guest whose name is a prefix must not match
+    f["proc/4242/cmdline"] = b"qemu-system-x86_64\0-name\0guest=a,,b,debug-threads=on\0"
+    f["proc/77/cmdline"] = b"qemu-system-x86_64\0-name\0guest=a,debug-threads=on\0"
+    f["proc/88/cmdline"] = b"qemu-system-x86_64\0-name\0plain\0"
+    f["proc/self/cmdline"] = b"x\0"
+    fs = HostFS(tree.write_tree(tmp_path, f))
+    assert process.guest_pid(fs, "a,b") == 4242
+    assert process.guest_pid(fs, "a") == 77
+    assert process.guest_pid(fs, "plain") == 88
+    assert process.guest_pid(fs, "b") is None
+
+
+def test_pid_never_leaves_the_run_dir(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    assert process.guest_pid(fs, "../../proc/4242/x") is None
+    assert process.guest_pid(fs, "") is None
+
+
+def test_pid_file_garbage(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    (tmp_path / "run/libvirt/qemu/web1.pid").write_text("12ab")
+    with pytest.raises(ParseError, match="web1.pid"):
+        process.guest_pid(fs, "web1")
+
+
+def test_vcpu_threads(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    assert process.vcpu_threads(fs, 4242) == {
+        0: process.VcpuThread(4250, 3, 150 * TICK_NS), 1: process.VcpuThread(4251, 1, 20 * TICK_NS)}
+
+
+def test_vcpu_thread_exiting_mid_read_is_skipped(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    os.remove(tmp_path / "proc/4242/task/4251/stat")
+    assert set(process.vcpu_threads(fs, 4242)) == {0}
+
+
+def test_vcpu_threads_of_a_gone_process(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    with pytest.raises(HostFSError) as e:
+        process.vcpu_threads(fs, 999)
+    assert e.value.missing
+
+
+def test_vcpu_thread_bad_stat(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    (tmp_path / "proc/4242/task/4251/stat").write_text("4251 (CPU 1/KVM) S 1 2")
+    with pytest.raises(ParseError):
+        process.vcpu_threads(fs, 4242)
+
+
+@pytest.mark.parametrize("cgroup,expected", [
+    ("v1", "sys/fs/cgroup/memory/machine/qemu-1-web1.libvirt-qemu"),
+    ("v2", "sys/fs/cgroup/machine.slice/machine-qemu\\x2d1\\x2dweb1.scope/libvirt"),
+])
+def test_memory_cgroup_and_anon(tmp_path, tree, cgroup, expected):
+    fs = guest_tree(tmp_path, tree, cgroup=cgroup)
+    d = process.memory_cgroup_dir(fs, 4242)
+    assert d == expected
+    assert process.anon_per_node_kib(fs, d) == {0: 4000, 1: 12000}
+
+
+def test_no_memory_cgroup(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    (tmp_path / "proc/4242/cgroup").write_text("3:cpu,cpuacct:/machine\n1:name=systemd:/\n")
+    assert process.memory_cgroup_dir(fs, 4242) is None
+
+
+def test_malformed_numa_stat_names_the_file(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    d = process.memory_cgroup_dir(fs, 4242)
+    (tmp_path / d / "memory.numa_stat").write_text("anon=5 N0=x\n")
+    with pytest.raises(ParseError, match="memory.numa_stat"):
+        process.anon_per_node_kib(fs, d)
+
+
+def test_hugepages_per_node(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree, huge_2m={0: 64, 1: 32})
+    assert process.hugepages_per_node(fs, 4242) == {2048: {0: 64, 1: 32}}
+    fs = guest_tree(tmp_path / "b", tree)
+    assert process.hugepages_per_node(fs, 4242) == {}
+
+
+def test_guest_ksm(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    assert process.guest_ksm(fs, 4242) == GuestKsm(5, 20480)
+    # older kernels: only ksm_merging_pages
+    os.remove(tmp_path / "proc/4242/ksm_stat")
+    (tmp_path / "proc/4242/ksm_merging_pages").write_text("7\n")
+    assert process.guest_ksm(fs, 4242) == GuestKsm(7, None)
+    # no per-process KSM in this kernel
+    os.remove(tmp_path / "proc/4242/ksm_merging_pages")
+    assert process.guest_ksm(fs, 4242) is None
+    with pytest.raises(HostFSError):
+        process.guest_ksm(fs, 999)
+
+
+# -- real QEMU captures --------------------------------------------------------------------
+
+CAPTURES = ["guest1", "guest2", "iogen"]
+# captures whose task files were copied after a vCPU thread had moved since `virsh vcpuinfo`
+PLACEMENT_MOVED = {"guest2", "iogen"}
+
+
+def capture_tree(src, root):
+    """The capture laid out as a host: proc/PID/..., the v1 memory cgroup, the pid file."""
+    status = (src / "status").read_text()
+    pid = int(re.search(r"^Pid:\s+(\d+)", status, re.M).group(1))
+    xml = (src / "domain.xml").read_text()
+    name = re.search(r"<name>([^<]+)</name>", xml).group(1)
+    dom_id = re.search(r"<domain [^>]*id='(\d+)'", xml).group(1)
+    cg = f"/machine/qemu-{dom_id}-{name}.libvirt-qemu"
+    p = root / "proc" / str(pid)
+    p.mkdir(parents=True)
+    for f in ("status", "numa_maps", "ksm_stat"):
+        shutil.copy(src / f, p / f)
+    shutil.copytree(src / "task", p / "task")
+    (p / "cgroup").write_text(f"10:cpuset:{cg}/emulator\n6:memory:{cg}\n1:name=systemd:/\n")
+    (root / f"sys/fs/cgroup/memory{cg}").mkdir(parents=True)
+    shutil.copy(src / "cgroup-v1-memory.numa_stat", root / f"sys/fs/cgroup/memory{cg}/memory.numa_stat")
+    (root / "run/libvirt/qemu").mkdir(parents=True)
+    (root / f"run/libvirt/qemu/{name}.pid").write_text(str(pid))
+    return HostFS(root), name, status
+
+
+def vcpuinfo(text):
+    """virsh vcpuinfo -> {vcpu: (cpu, seconds or None)}."""
+    out = {}
+    for block in text.strip().split("\n\n"):
+        kv = dict(re.findall(r"^([^:]+):\s+(.*)$", block, re.M))
+        t = kv.get("CPU time")
+        out[int(kv["VCPU"])] = (int(kv["CPU"]), float(t.rstrip("s")) if t else None)
+    return out
+
+
+def numastat_huge_mb(text):
+    cols = [int(n) for n in re.findall(r"Node (\d+)", text)]
+    row = re.search(r"^Huge\s+(.*)$", text, re.M).group(1).split()
+    return dict(zip(cols, map(float, row)))
+
+
+@pytest.mark.parametrize("capture", CAPTURES)
+def test_lab_capture(shared_fixtures, tmp_path, capture):
+    src = shared_fixtures / "lab-captures" / capture
+    fs, name, status = capture_tree(src, tmp_path)
+    pid = process.guest_pid(fs, name)
+    assert pid is not None
+    # memory per node: the cgroup's anon + numa_maps hugepages vs RssAnon + HugetlbPages
+    anon = process.anon_per_node_kib(fs, process.memory_cgroup_dir(fs, pid))
+    huge = process.hugepages_per_node(fs, pid)
+    total = sum(anon.values()) + sum(size * n for size, per in huge.items() for n in per.values())
+    kib = {k: int(re.search(rf"^{k}:\s+(\d+) kB", status, re.M).group(1)) for k in ("RssAnon", "HugetlbPages")}
+    want = kib["RssAnon"] + kib["HugetlbPages"]
+    assert abs(total - want) <= max(2048, want * 0.05), (total, want)
+    # hugepages per node vs numastat -p's Huge row (MB)
+    huge_mb = {n: sum(size * per.get(n, 0) for size, per in huge.items()) / 1024
+               for n in numastat_huge_mb((src / "numastat-p.txt").read_text())}
+    assert huge_mb == pytest.approx(numastat_huge_mb((src / "numastat-p.txt").read_text()), abs=0.01)
+    # vCPU placement and time vs virsh vcpuinfo
+    threads = process.vcpu_threads(fs, pid)
+    virsh = vcpuinfo((src / "virsh-vcpuinfo.txt").read_text())
+    assert set(threads) == set(virsh)
+    # What each thread's stat file says (field 39), split independently of parse.task_stat.
+    in_file = {i: int((src / "task" / str(t.tid) / "stat").read_text().rsplit(")", 1)[1].split()[36])
+               for i, t in threads.items()}
+    assert {i: t.pcpu for i, t in threads.items()} == in_file
+    if capture in PLACEMENT_MOVED:
+        # virsh read the same field a moment before the task files were copied, and the
+        # (sleeping) TCG threads ran on another CPU in between: virsh's CPU differs.
+        assert {i: cpu for i, (cpu, _) in virsh.items()} != in_file
+        assert all(t.pcpu in (0, 1) for t in threads.values())   # "CPU Affinity: yy"
+    else:
+        assert {i: t.pcpu for i, t in threads.items()} == {i: cpu for i, (cpu, _) in virsh.items()}
+    for i, (_, secs) in virsh.items():
+        if secs is not None:   # virsh prints one decimal
+            assert threads[i].cpu_time_ns / 1e9 == pytest.approx(secs, abs=0.051)
+    assert process.guest_ksm(fs, pid) == GuestKsm(0, 0)
+
+
+def test_guest2_is_hugepage_backed(shared_fixtures, tmp_path):
+    fs, name, _ = capture_tree(shared_fixtures / "lab-captures" / "guest2", tmp_path)
+    assert process.hugepages_per_node(fs, process.guest_pid(fs, name)) == {2048: {0: 64}}
