@@ -1,0 +1,340 @@
+"""The demo's hypervisor: `kvmtune.virt.interface.Hypervisor` on the simulated guests.
+
+It follows libvirt's rules where an admin would meet them (live vs config scope, a
+running guest's numatune mode cannot change, throttle groups reset together, blkio
+weight range), with libvirt's wording in its errors, so actions behave as on a real host.
+"""
+
+from __future__ import annotations
+
+import threading
+import xml.etree.ElementTree as ET
+from typing import Iterable, Mapping
+
+from .. import cpuset
+from ..model import IoThread, MemTune, NumaTune
+from ..virt.interface import (SCOPES, BlockCounters, Disconnected, DomainInfo, GuestGone,
+                              GuestStats, Hypervisor, VirtError)
+from . import scenario as sc
+from .state import ALL_CPUS, IOTUNE_ALL, SimGuest, Tunables
+
+NUMA_MODES = ("strict", "preferred", "interleave", "restrictive")
+MEMTUNE_KEYS = ("hard_limit_kib", "soft_limit_kib", "swap_hard_limit_kib")
+_IOTUNE_GROUPS = (
+    ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec"),
+    ("total_iops_sec", "read_iops_sec", "write_iops_sec"),
+    ("total_bytes_sec_max", "read_bytes_sec_max", "write_bytes_sec_max"),
+    ("total_iops_sec_max", "read_iops_sec_max", "write_iops_sec_max"),
+    ("size_iops_sec",),
+    ("total_bytes_sec_max_length", "read_bytes_sec_max_length", "write_bytes_sec_max_length"),
+    ("total_iops_sec_max_length", "read_iops_sec_max_length", "write_iops_sec_max_length"),
+)
+
+
+class SimHypervisor(Hypervisor):
+    uri = "demo:///"
+
+    def __init__(self, guests: list[SimGuest], lock: threading.RLock):
+        self._guests = {g.name: g for g in guests}
+        self._order = [g.name for g in guests]
+        self.lock = lock
+        self.available = True        # False simulates libvirtd being down
+        self._changed: set[str] = set(self._order)   # the first call reports everything
+
+    # -- connection ----------------------------------------------------------------------
+    def _up(self) -> None:
+        if not self.available:
+            raise Disconnected("cannot connect to the demo hypervisor: libvirtd is not running (simulated)")
+
+    def ensure_connected(self) -> None:
+        self._up()
+
+    def close(self) -> None:
+        pass
+
+    def host_cpu_count(self) -> int:
+        self._up()
+        return sc.NCPUS
+
+    def changed_guests(self) -> set[str] | None:
+        self._up()
+        with self.lock:
+            out, self._changed = self._changed, set()
+            return out
+
+    def _guest(self, name: str) -> SimGuest:
+        self._up()
+        g = self._guests.get(name)
+        if g is None:
+            raise GuestGone(f"Domain not found: no domain with matching name '{name}'")
+        return g
+
+    # -- reads ---------------------------------------------------------------------------
+    def list_guests(self) -> list[DomainInfo]:
+        self._up()
+        with self.lock:
+            return [DomainInfo(g.name, g.uuid, g.dom_id, g.state, g.spec.memory_kib, g.spec.vcpus)
+                    for g in (self._guests[n] for n in self._order)]
+
+    def guest_stats(self) -> dict[str, GuestStats]:
+        self._up()
+        with self.lock:
+            out = {}
+            for g in self._guests.values():
+                if not g.running:
+                    continue
+                vcpu = {i: int(ns) for i, ns in enumerate(g.vcpu_ns)}
+                out[g.name] = GuestStats(
+                    cpu_time_ns=sum(vcpu.values()) + int(g.emu_ns), vcpu_time_ns=vcpu,
+                    block={d.spec.target: BlockCounters(int(d.rd_bytes), int(d.wr_bytes),
+                                                        int(d.rd_reqs), int(d.wr_reqs))
+                           for d in g.disks},
+                    balloon_current_kib=g.spec.memory_kib)
+            return out
+
+    def domain_xml(self, name: str) -> str:
+        with self.lock:
+            return _domain_xml(self._guest(name))
+
+    def vcpu_affinity(self, name: str) -> list[tuple[int, ...]]:
+        with self.lock:
+            return [p or ALL_CPUS for p in self._guest(name).current.vcpu_pins]
+
+    def emulator_affinity(self, name: str) -> tuple[int, ...]:
+        with self.lock:
+            return self._guest(name).current.emulator_pin or ALL_CPUS
+
+    def iothreads(self, name: str) -> list[IoThread]:
+        with self.lock:
+            return [IoThread(t, p or ALL_CPUS)
+                    for t, p in sorted(self._guest(name).current.iothread_pins.items())]
+
+    def numatune(self, name: str) -> NumaTune | None:
+        with self.lock:
+            return self._guest(name).current.numatune
+
+    def memtune(self, name: str) -> MemTune:
+        with self.lock:
+            return self._guest(name).current.memtune
+
+    def blkio(self, name: str) -> dict[str, object]:
+        with self.lock:
+            t = self._guest(name).current
+            return {"weight": t.blkio_weight, "device_weight": t.device_weight}
+
+    def block_iotune(self, name: str, disk: str) -> dict[str, int]:
+        with self.lock:
+            t = self._guest(name).current
+            if disk not in t.iotune:
+                raise VirtError(f"invalid argument: disk '{disk}' was not found in the domain config")
+            return dict(t.iotune[disk])
+
+    # -- setters -------------------------------------------------------------------------
+    def _targets(self, g: SimGuest, scope: str) -> list[Tunables]:
+        """The settings a change in `scope` lands in (virsh --live / --config / --current)."""
+        if scope not in SCOPES:
+            raise VirtError(f"invalid argument: scope {scope!r} is not one of {', '.join(SCOPES)}")
+        if scope == "live" and not g.running:
+            raise GuestGone("Requested operation is not valid: domain is not running")
+        if scope == "config" or (scope == "current" and not g.running):
+            return [g.config]
+        return [g.live]
+
+    def _set(self, name: str, scope: str, change) -> None:
+        """Apply `change(tunables, live)` to each target; validation raises before anything moves."""
+        with self.lock:
+            g = self._guest(name)
+            for t in self._targets(g, scope):
+                change(t, t is g.live and g.running)
+            self._changed.add(name)
+
+    def pin_vcpu(self, name: str, vcpu: int, cpus: tuple[int, ...], scope: str = "live") -> None:
+        cpus = _cpus(cpus)
+        g = self._guest(name)
+        if not 0 <= vcpu < g.spec.vcpus:
+            raise VirtError(f"invalid argument: vcpu {vcpu} is out of range of live cpu count {g.spec.vcpus}")
+
+        def change(t: Tunables, live: bool) -> None:
+            t.vcpu_pins[vcpu] = None if cpus == ALL_CPUS else cpus
+        self._set(name, scope, change)
+
+    def pin_emulator(self, name: str, cpus: tuple[int, ...], scope: str = "live") -> None:
+        cpus = _cpus(cpus)
+
+        def change(t: Tunables, live: bool) -> None:
+            t.emulator_pin = None if cpus == ALL_CPUS else cpus
+        self._set(name, scope, change)
+
+    def pin_iothread(self, name: str, iothread: int, cpus: tuple[int, ...], scope: str = "live") -> None:
+        cpus = _cpus(cpus)
+
+        def change(t: Tunables, live: bool) -> None:
+            if iothread not in t.iothread_pins:
+                raise VirtError(f"invalid argument: cannot find IOThread '{iothread}' in iothreadpin")
+            t.iothread_pins[iothread] = None if cpus == ALL_CPUS else cpus
+        self._set(name, scope, change)
+
+    def set_numatune(self, name: str, mode: str | None, nodeset: str | None, scope: str = "live") -> None:
+        if mode is not None and mode not in NUMA_MODES:
+            raise VirtError(f"invalid argument: unsupported numatune mode: '{mode}'")
+        if nodeset is not None:
+            try:
+                nodes = cpuset.parse(nodeset)
+            except cpuset.CpusetError as e:
+                raise VirtError(f"invalid argument: {e}") from None
+            if not nodes:
+                raise VirtError("invalid argument: nodeset is empty")
+            bad = [n for n in nodes if n >= sc.NODES]
+            if bad:
+                raise VirtError(f"unsupported configuration: NUMA node {bad[0]} is unavailable")
+            nodeset = cpuset.format(nodes)
+
+        def change(t: Tunables, live: bool) -> None:
+            old = t.numatune
+            if live and mode is not None and old is not None and old.mode != mode:
+                raise VirtError("Requested operation is not valid: can't change numatune mode for running domain")
+            new_mode = mode or (old.mode if old else "strict")
+            if live and nodeset is not None and new_mode not in ("strict", "restrictive"):
+                raise VirtError("Requested operation is not valid: change of nodeset for running domain "
+                                "requires strict or restrictive numa mode")
+            t.numatune = NumaTune(new_mode, nodeset if nodeset is not None else (old.nodeset if old else None))
+        self._set(name, scope, change)
+
+    def set_memtune(self, name: str, values: Mapping[str, int | None], scope: str = "live") -> None:
+        for k, v in values.items():
+            if k not in MEMTUNE_KEYS:
+                raise VirtError(f"invalid argument: unsupported memtune parameter '{k}'")
+            if v is not None and (not isinstance(v, int) or v <= 0):
+                raise VirtError(f"invalid argument: {k} must be a positive number of KiB, not {v!r}")
+
+        def change(t: Tunables, live: bool) -> None:
+            new = MemTune(**{k: values.get(k, getattr(t.memtune, k)) for k in MEMTUNE_KEYS})
+            if new.hard_limit_kib and new.swap_hard_limit_kib and new.hard_limit_kib > new.swap_hard_limit_kib:
+                raise VirtError("invalid argument: memory hard_limit tunable value must be lower "
+                                "than or equal to swap_hard_limit")
+            t.memtune = new
+        self._set(name, scope, change)
+
+    def set_blkio(self, name: str, values: Mapping[str, object], scope: str = "live") -> None:
+        for k, v in values.items():
+            if k == "weight":
+                if not isinstance(v, int) or not 100 <= v <= 1000:
+                    raise VirtError("invalid argument: out of blkio weight range.")
+            elif k == "device_weight":
+                _check_device_weight(v)
+            else:
+                raise VirtError(f"invalid argument: unsupported blkiotune parameter '{k}'")
+
+        def change(t: Tunables, live: bool) -> None:
+            t.blkio_weight = int(values.get("weight", t.blkio_weight))
+            t.device_weight = str(values.get("device_weight", t.device_weight))
+        self._set(name, scope, change)
+
+    def set_block_iotune(self, name: str, disk: str, values: Mapping[str, object], scope: str = "live") -> None:
+        for k, v in values.items():
+            if k not in IOTUNE_ALL:
+                raise VirtError(f"invalid argument: unsupported blkdeviotune parameter '{k}'")
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise VirtError(f"invalid argument: {k} must be a whole number >= 0, not {v!r}")
+
+        def change(t: Tunables, live: bool) -> None:
+            if disk not in t.iotune:
+                raise VirtError(f"invalid argument: disk '{disk}' was not found in the domain config")
+            new = dict(t.iotune[disk])
+            for group in _IOTUNE_GROUPS:   # like libvirt: setting one of a group resets the others
+                if any(k in values for k in group):
+                    for k in group:
+                        new[k] = int(values.get(k, 0))
+            _check_iotune(new)
+            t.iotune[disk] = new
+        self._set(name, scope, change)
+
+
+def _cpus(cpus: Iterable[int]) -> tuple[int, ...]:
+    out = tuple(sorted(set(int(c) for c in cpus)))
+    if not out:
+        raise VirtError("invalid argument: Empty cpu list for pinning")
+    if out[0] < 0 or out[-1] >= sc.NCPUS:
+        raise VirtError(f"invalid argument: CPU {out[-1]} does not exist (the host has {sc.NCPUS})")
+    return out
+
+
+def _check_device_weight(v: object) -> None:
+    parts = str(v).split(",") if v else []
+    if len(parts) % 2:
+        raise VirtError(f"invalid argument: unable to parse blkio device weight '{v}'")
+    for w in parts[1::2]:
+        if not w.isdigit() or not (int(w) == 0 or 100 <= int(w) <= 1000):
+            raise VirtError(f"invalid argument: unable to parse blkio device weight '{v}'")
+
+
+def _check_iotune(t: dict[str, int]) -> None:
+    for unit in ("bytes", "iops"):
+        if t[f"total_{unit}_sec"] and (t[f"read_{unit}_sec"] or t[f"write_{unit}_sec"]):
+            raise VirtError(f"invalid argument: total and read/write of {unit}_sec cannot be set at the same time")
+        for w in ("total", "read", "write"):
+            base, top = t[f"{w}_{unit}_sec"], t[f"{w}_{unit}_sec_max"]
+            if top and not base:
+                raise VirtError(f"invalid argument: value '{w}_{unit}_sec_max' cannot be set if "
+                                f"'{w}_{unit}_sec' is not set")
+            if top and top < base:
+                raise VirtError(f"invalid argument: {w}_{unit}_sec_max must be >= {w}_{unit}_sec")
+
+
+def _domain_xml(g: SimGuest) -> str:
+    """The guest's XML as `virsh dumpxml` shows it (the parts kvmtune and an admin look at)."""
+    t, s = g.current, g.spec
+    d = ET.Element("domain", type="kvm", **({"id": str(g.dom_id)} if g.running else {}))
+    ET.SubElement(d, "name").text = s.name
+    ET.SubElement(d, "uuid").text = g.uuid
+    ET.SubElement(d, "memory", unit="KiB").text = str(s.memory_kib)
+    ET.SubElement(d, "currentMemory", unit="KiB").text = str(s.memory_kib)
+    if s.hugepage_kib:
+        hp = ET.SubElement(ET.SubElement(d, "memoryBacking"), "hugepages")
+        ET.SubElement(hp, "page", size=str(s.hugepage_kib), unit="KiB")
+    ET.SubElement(d, "vcpu", placement="static").text = str(s.vcpus)
+    if t.iothread_pins:
+        ET.SubElement(d, "iothreads").text = str(len(t.iothread_pins))
+    pins = [(i, p) for i, p in enumerate(t.vcpu_pins) if p]
+    io_pins = [(i, p) for i, p in sorted(t.iothread_pins.items()) if p]
+    if pins or t.emulator_pin or io_pins:
+        ct = ET.SubElement(d, "cputune")
+        for i, p in pins:
+            ET.SubElement(ct, "vcpupin", vcpu=str(i), cpuset=cpuset.format(p))
+        if t.emulator_pin:
+            ET.SubElement(ct, "emulatorpin", cpuset=cpuset.format(t.emulator_pin))
+        for i, p in io_pins:
+            ET.SubElement(ct, "iothreadpin", iothread=str(i), cpuset=cpuset.format(p))
+    if t.numatune is not None:
+        attrs = {"mode": t.numatune.mode}
+        if t.numatune.nodeset:
+            attrs["nodeset"] = t.numatune.nodeset
+        ET.SubElement(ET.SubElement(d, "numatune"), "memory", **attrs)
+    mt = t.memtune
+    if any(getattr(mt, k) is not None for k in MEMTUNE_KEYS):
+        m = ET.SubElement(d, "memtune")
+        for k in MEMTUNE_KEYS:
+            if getattr(mt, k) is not None:
+                ET.SubElement(m, k[:-4], unit="KiB").text = str(getattr(mt, k))
+    if t.blkio_weight:
+        ET.SubElement(ET.SubElement(d, "blkiotune"), "weight").text = str(t.blkio_weight)
+    os_ = ET.SubElement(d, "os")
+    ET.SubElement(os_, "type", arch="x86_64", machine="pc-q35-7.2").text = "hvm"
+    ET.SubElement(d, "cpu", mode="host-passthrough", check="none", migratable="on")
+    dev = ET.SubElement(d, "devices")
+    ET.SubElement(dev, "emulator").text = "/usr/bin/qemu-system-x86_64"
+    for k in g.disks:
+        block = k.spec.fmt == "raw"
+        disk = ET.SubElement(dev, "disk", type="block" if block else "file", device="disk")
+        ET.SubElement(disk, "driver", name="qemu", type=k.spec.fmt, cache="none",
+                      io="native" if block else "threads")
+        ET.SubElement(disk, "source", **{"dev" if block else "file": k.spec.source})
+        ET.SubElement(disk, "target", dev=k.spec.target, bus="virtio")
+        tune = {key: v for key, v in t.iotune.get(k.spec.target, {}).items() if v}
+        if tune:
+            it = ET.SubElement(disk, "iotune")
+            for key, v in tune.items():
+                ET.SubElement(it, key).text = str(v)
+    ET.SubElement(dev, "memballoon", model="virtio")
+    ET.indent(d)
+    return ET.tostring(d, encoding="unicode") + "\n"

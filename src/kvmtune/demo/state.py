@@ -1,0 +1,153 @@
+"""The demo's mutable state: one SimGuest per guest, with libvirt's settings and the kernel's figures.
+
+The hypervisor (hypervisor.py) reads and changes the settings; the simulator
+(simulator.py) advances the figures and writes them into the sys/proc tree.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import uuid as uuidlib
+from dataclasses import dataclass, field
+
+from ..model import MemTune, NumaTune
+from . import scenario as sc
+
+ALL_CPUS = tuple(range(sc.NCPUS))
+# Every throttle value libvirt's blkdeviotune reports (group_name, a string, left out).
+IOTUNE_ALL = tuple(
+    [f"{w}_{u}_sec" for u in ("bytes", "iops") for w in ("total", "read", "write")]
+    + [f"{w}_{u}_sec_max" for u in ("bytes", "iops") for w in ("total", "read", "write")]
+    + ["size_iops_sec"]
+    + [f"{w}_{u}_sec_max_length" for u in ("bytes", "iops") for w in ("total", "read", "write")])
+QEMU_OVERHEAD_KIB = 28 * 1024        # QEMU's own anonymous memory (heap, thread stacks)
+
+
+@dataclass
+class Tunables:
+    """What libvirt stores for a guest (one copy live, one persistent)."""
+    vcpu_pins: list[tuple[int, ...] | None]          # None = not pinned (all CPUs)
+    emulator_pin: tuple[int, ...] | None = None
+    iothread_pins: dict[int, tuple[int, ...] | None] = field(default_factory=dict)
+    numatune: NumaTune | None = None
+    memtune: MemTune = MemTune()
+    blkio_weight: int = 0
+    device_weight: str = ""
+    iotune: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class DiskState:
+    spec: sc.DiskSpec
+    demand: float = 1.0            # random-walk multiplier on the spec's rates
+    rd_bytes: float = 0.0
+    wr_bytes: float = 0.0
+    rd_reqs: float = 0.0
+    wr_reqs: float = 0.0
+
+
+@dataclass
+class SimGuest:
+    spec: sc.GuestSpec
+    uuid: str
+    live: Tunables
+    config: Tunables
+    disks: list[DiskState]
+    dom_id: int | None = None
+    pid: int | None = None
+    anon: dict[int, float] = field(default_factory=dict)          # KiB per node
+    huge: dict[int, int] = field(default_factory=dict)            # hugepages held per node
+    vcpu_load: list[float] = field(default_factory=list)
+    vcpu_cpu: list[int] = field(default_factory=list)
+    vcpu_ns: list[float] = field(default_factory=list)
+    emu_ns: float = 0.0
+    emu_cpu: int = 0
+    ksm_merging: float = 0.0        # pages
+    ksm_scanned: float = 0.0        # pages scanned in this guest, cumulative
+    mem_key: tuple = ()             # what the memory files were last written from
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def running(self) -> bool:
+        return self.dom_id is not None
+
+    @property
+    def state(self) -> str:
+        return "running" if self.running else "shut off"
+
+    @property
+    def current(self) -> Tunables:
+        """libvirt's "current" settings: live while running, else the persistent ones."""
+        return self.live if self.running else self.config
+
+    def vcpu_affinity(self, i: int) -> tuple[int, ...]:
+        return self.live.vcpu_pins[i] or ALL_CPUS
+
+    def tids(self) -> dict[str, int]:
+        """Thread name -> tid: main thread, helpers, vCPUs, iothreads (deterministic from the pid)."""
+        p = self.pid
+        out = {"qemu-system-x86": p, "call_rcu": p + 1, "IO mon_iothread": p + 3}
+        for i in range(self.spec.vcpus):
+            out[f"CPU {i}/KVM"] = p + 4 + i
+        for t in range(1, self.spec.iothreads + 1):
+            out[f"IO iothread{t}"] = p + 4 + self.spec.vcpus + t
+        return out
+
+    @property
+    def mergeable(self) -> bool:
+        return self.spec.hugepage_kib is None and self.spec.ksm_share > 0
+
+    def ram_kib(self) -> float:
+        return sum(self.anon.values())
+
+
+def build(spec: sc.GuestSpec, rng: random.Random, dom_id: int | None, pid: int | None) -> SimGuest:
+    """A guest in its start state: settings from the spec, figures as if it had run a while."""
+    tun = Tunables(
+        vcpu_pins=list(spec.pins) if spec.pins else [None] * spec.vcpus,
+        emulator_pin=spec.emulator_pin,
+        iothread_pins={t: spec.iothread_pins.get(t) for t in range(1, spec.iothreads + 1)},
+        numatune=NumaTune(*spec.numatune) if spec.numatune else None,
+        memtune=MemTune(hard_limit_kib=spec.hard_limit_kib, soft_limit_kib=spec.soft_limit_kib),
+        blkio_weight=spec.blkio_weight,
+        iotune={d.target: {k: int(d.iotune.get(k, 0)) for k in IOTUNE_ALL} for d in spec.disks},
+    )
+    g = SimGuest(spec=spec, uuid=str(uuidlib.UUID(int=rng.getrandbits(128), version=4)),
+                 live=tun, config=copy.deepcopy(tun),
+                 disks=[DiskState(d, demand=rng.uniform(0.7, 1.3)) for d in spec.disks])
+    if dom_id is None:
+        return g
+    g.dom_id, g.pid = dom_id, pid
+    uptime = rng.uniform(2, 40) * 86400
+    if spec.hugepage_kib:
+        for node, share in spec.mem_nodes.items():
+            g.huge[node] = round(spec.memory_kib * share / spec.hugepage_kib)
+        ram = 0.0
+    else:
+        ram = spec.memory_kib * spec.touched
+    home = max(spec.mem_nodes, key=spec.mem_nodes.get)
+    for node, share in spec.mem_nodes.items():
+        g.anon[node] = ram * share
+    g.anon[home] = g.anon.get(home, 0.0) + QEMU_OVERHEAD_KIB
+    g.vcpu_load = [min(1.0, max(0.0, rng.gauss(spec.load, 0.08))) for _ in range(spec.vcpus)]
+    g.vcpu_ns = [uptime * 1e9 * spec.load * rng.uniform(0.8, 1.2) for _ in range(spec.vcpus)]
+    g.emu_ns = sum(g.vcpu_ns) * 0.03
+    g.vcpu_cpu = [rng.choice(sc.node_cpus(home)) for _ in range(spec.vcpus)]
+    for i in range(spec.vcpus):
+        aff = g.vcpu_affinity(i)
+        if g.vcpu_cpu[i] not in aff:
+            g.vcpu_cpu[i] = aff[i % len(aff)]
+    g.emu_cpu = (spec.emulator_pin or sc.node_cpus(home))[0]
+    pages = g.ram_kib() / 4
+    g.ksm_scanned = pages * rng.uniform(3, 20)
+    g.ksm_merging = pages * spec.ksm_share * spec.ksm_start if g.mergeable else 0.0
+    for d in g.disks:
+        d.rd_bytes = d.spec.read_bps * uptime * 0.3
+        d.wr_bytes = d.spec.write_bps * uptime * 0.3
+        d.rd_reqs = d.rd_bytes / (d.spec.req_kib * 1024)
+        d.wr_reqs = d.wr_bytes / (d.spec.req_kib * 1024)
+    return g

@@ -1,0 +1,372 @@
+"""The demo host: its shape, its guests, and that changes show in the following snapshots.
+
+Everything goes through the ordinary collectors (`Collector`) on the demo's own tree and
+simulated hypervisor, the way `kvmtune --demo` runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from kvmtune import analysis, parse
+from kvmtune.collect import Collector
+from kvmtune.demo import DT, open_demo
+from kvmtune.rates import guest_rates, host_cpu_percent
+from kvmtune.virt.interface import Disconnected, GuestGone, Hypervisor, VirtError
+
+GIB = 1024 * 1024
+MIB = 1024          # KiB
+MB = 1024 * 1024    # bytes
+
+
+@pytest.fixture
+def demo():
+    src = open_demo(seed=1)
+    yield src
+    src.close()
+
+
+def ticks(src, n):
+    c = Collector(src)
+    return [c.collect() for _ in range(n)]
+
+
+def test_host_shape(demo):
+    snap = ticks(demo, 1)[0]
+    h = snap.host
+    assert not snap.errors
+    assert [n.id for n in h.nodes] == [0, 1, 2, 3]
+    assert h.node(0).distances == (10, 16, 32, 32) and h.node(3).distances == (32, 32, 16, 10)
+    assert sorted(c for n in h.nodes for c in n.cpus) == list(range(64))
+    assert all(len(n.cpus) == 16 for n in h.nodes)
+    assert 500 * GIB < sum(n.mem_total_kib for n in h.nodes) <= 512 * GIB
+    # SMT: CPU c and c+32 are siblings (same socket and core), two sockets of 16 cores.
+    cpus = {c.id: c for c in h.cpus}
+    assert len(cpus) == 64
+    assert all((cpus[c].socket, cpus[c].core) == (cpus[c + 32].socket, cpus[c + 32].core) for c in range(32))
+    assert len({(c.socket, c.core) for c in h.cpus}) == 32 and {c.socket for c in h.cpus} == {0, 1}
+    # hugepage pools, partly in use, per node consistent with the global files
+    for size in (2048, 1048576):
+        pool = h.hugepages[size]
+        assert 0 < pool.free < pool.total
+        assert pool.total == sum(n.hugepages[size].total for n in h.nodes)
+        assert pool.free == sum(n.hugepages[size].free for n in h.nodes)
+    assert h.ksm.run == 1 and h.ksm.pages_sharing > 0 and h.ksm.merge_across_nodes == 1
+    assert (h.thp_enabled, h.numa_balancing, h.tuned_profile) == ("madvise", 1, "virtual-host")
+    assert h.hostname == "hv-demo-01"
+
+
+def test_showcase_guests_show_what_the_guide_flags(demo):
+    before, snap = ticks(demo, 2)
+    assert not snap.errors
+    assert len(snap.guests) >= 8
+    rates = guest_rates(before, snap)
+    warn = {g.name: {w.code for w in analysis.guest_warnings(g, snap.host, rates[g.name])}
+            for g in snap.guests}
+    # spread over two nodes though it fits in one
+    ana = snap.guest("analytics")
+    assert [n for n, _, _ in analysis.memory_nodes(ana, 0.1)] == [2, 3] and "split" in warn["analytics"]
+    # pinned vCPUs, no numatune
+    br = snap.guest("build-runner")
+    assert all(v.pinned for v in br.vcpus) and br.numatune is None
+    assert "pinned-no-numatune" in warn["build-runner"]
+    # 1 GiB hugepages, on node 1, matching its size
+    db = snap.guest("db-primary")
+    assert db.memory_backing.hugepages and db.memory_backing.page_size_kib == 1048576
+    assert db.hugepages == {1048576: {1: 32}} and warn["db-primary"] == set()
+    assert snap.host.node(1).hugepages[1048576].total - snap.host.node(1).hugepages[1048576].free == 32
+    # a throttled disk running at its limit
+    bk = snap.guest("backup-01")
+    vdb = next(d for d in bk.disks if d.target == "vdb")
+    assert vdb.iotune["total_bytes_sec"] == 50 * MB
+    assert 0.95 * 50 * MB <= rates["backup-01"].disks["vdb"].total_bytes_s <= 50 * MB
+    assert "at-limit" in warn["backup-01"]
+    # two guests KSM merges, growing
+    for name in ("web-01", "web-02"):
+        assert snap.guest(name).ksm.merging_pages > before.guest(name).ksm.merging_pages > 0
+    # hard_limit close to its use
+    assert "hard-limit-close" in warn["cache-01"]
+    # one shut off
+    off = snap.guest("legacy-erp")
+    assert off.state == "shut off" and off.pid is None and off.id is None
+    # memory per node agrees with the tree's own RssAnon (+ hugepages)
+    for g in snap.guests:
+        if g.running:
+            status = parse.status(demo.fs.read_text(f"proc/{g.pid}/status"))
+            assert sum(g.numa_memory_kib.values()) == status["RssAnon"] + status["HugetlbPages"]
+
+
+def test_vcpu_load_and_host_cpu_time_advance(demo):
+    a, b = ticks(demo, 2)
+    assert b.time - a.time == DT
+    rate = guest_rates(a, b)["analytics"]
+    assert 10 < rate.cpu_percent < 1700          # 16 vCPUs around 60 % each
+    busy = host_cpu_percent(a, b)
+    assert all(v is not None and 0 <= v <= 100 for v in busy.values())
+    # a pinned busy guest's CPUs are busier than a CPU nobody is pinned to on an idle node
+    br = b.guest("build-runner")
+    assert sum(busy[v.pcpu] for v in br.vcpus) / len(br.vcpus) > 20
+
+
+def test_pin_moves_the_vcpu_thread(demo):
+    c = Collector(demo)
+    c.collect()
+    demo.hv.pin_vcpu("web-01", 0, (20, 21))
+    snap = c.collect()
+    v = snap.guest("web-01").vcpus[0]
+    assert v.affinity == (20, 21) and v.pinned and v.pcpu in (20, 21)
+    st = parse.task_stat(demo.fs.read_text(f"proc/{snap.guest('web-01').pid}/task/{v.tid}/stat"))
+    assert st.processor in (20, 21)
+    for _ in range(5):
+        assert c.collect().guest("web-01").vcpus[0].pcpu in (20, 21)
+
+
+def test_numatune_strict_migrates_memory_over_a_few_ticks(demo):
+    c = Collector(demo)
+    start = c.collect().guest("analytics").numa_memory_kib
+    total = sum(start.values())
+    demo.hv.set_numatune("analytics", "strict", "2")
+    seen = [c.collect().guest("analytics") for _ in range(5)]
+    assert seen[0].numatune.mode == "strict" and seen[0].numatune.nodeset == "2"
+    first = seen[0].numa_memory_kib
+    assert start[3] > first[3] > 0                   # moving, not there at once
+    last = seen[-1].numa_memory_kib
+    assert last[3] == 0 and last[2] == pytest.approx(total, rel=0.001)
+
+
+def test_ksm_run_controls_merging(demo):
+    c = Collector(demo)
+    c.collect()
+
+    def merging():
+        return c.collect().guest("web-01").ksm.merging_pages
+
+    a, b = merging(), merging()
+    assert b > a
+    demo.fs.write_text("sys/kernel/mm/ksm/run", "0")
+    x, y = merging(), merging()
+    assert x == y and c.collect().host.ksm.run == 0
+    demo.fs.write_text("sys/kernel/mm/ksm/pages_to_scan", "10000")
+    demo.fs.write_text("sys/kernel/mm/ksm/run", "1")
+    p, q = merging(), merging()
+    assert q - p > 5 * (b - a)                       # 10x the scan rate merges faster
+    demo.fs.write_text("sys/kernel/mm/ksm/run", "2")
+    snap = c.collect()
+    assert snap.guest("web-01").ksm.merging_pages == 0
+    assert snap.host.ksm.pages_shared == 0 and snap.host.ksm.pages_sharing == 0
+
+
+def test_ksm_unmerge_is_answered_between_ticks(demo):
+    """The kernel unmerges at once on run=2: actions wait for it without a collection."""
+    import time
+    demo.fs.write_text("sys/kernel/mm/ksm/run", "2")
+    deadline = time.monotonic() + 5
+    while demo.fs.read_int("sys/kernel/mm/ksm/pages_shared") > 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert demo.fs.read_str("sys/kernel/mm/ksm/run") == "2"
+
+
+def test_merge_across_nodes_is_refused_while_pages_are_shared(demo):
+    c = Collector(demo)
+    demo.fs.write_text("sys/kernel/mm/ksm/merge_across_nodes", "0")
+    assert c.collect().host.ksm.merge_across_nodes == 1     # EBUSY: put back
+    demo.fs.write_text("sys/kernel/mm/ksm/run", "2")
+    c.collect()
+    demo.fs.write_text("sys/kernel/mm/ksm/merge_across_nodes", "0")
+    assert c.collect().host.ksm.merge_across_nodes == 0
+
+
+def test_disk_limit_caps_traffic(demo):
+    c = Collector(demo)
+    a = c.collect()
+    demo.hv.set_block_iotune("backup-01", "vdb", {"total_bytes_sec": 0})
+    b, d = c.collect(), c.collect()
+    free = guest_rates(b, d)["backup-01"].disks["vdb"].total_bytes_s
+    assert free > 100e6 and d.guest("backup-01").disks[1].iotune["total_bytes_sec"] == 0
+    demo.hv.set_block_iotune("backup-01", "vdb", {"write_bytes_sec": 10 * MB, "read_iops_sec": 5})
+    e, f = c.collect(), c.collect()
+    r = guest_rates(e, f)["backup-01"].disks["vdb"]
+    assert 0.95 * 10 * MB <= r.wr_bytes_s <= 10 * MB and r.rd_iops <= 5
+    assert a.guest("backup-01").disks[1].iotune["total_bytes_sec"] == 50 * MB
+
+
+def test_hugepage_pool_writes_change_free_counts(demo):
+    c = Collector(demo)
+    h = c.collect().host
+    p2 = h.hugepages[2048]
+    demo.fs.write_text("sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", str(p2.total + 400))
+    h2 = c.collect().host
+    assert h2.hugepages[2048].total == p2.total + 400 and h2.hugepages[2048].free == p2.free + 400
+    assert sum(n.hugepages[2048].total for n in h2.nodes) == p2.total + 400
+    assert [n.hugepages[2048].total - h.node(n.id).hugepages[2048].total for n in h2.nodes] == [100] * 4
+    assert h2.node(2).mem_free_kib < h.node(2).mem_free_kib - 150 * MIB
+    # per node, and never below what guests hold (mail-01 holds 2048 pages on node 0)
+    demo.fs.write_text("sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages", "0")
+    h3 = c.collect().host
+    assert h3.node(0).hugepages[2048].total == 2048 and h3.node(0).hugepages[2048].free == 0
+    assert h3.hugepages[2048].total == h2.hugepages[2048].total - (h2.node(0).hugepages[2048].total - 2048)
+
+
+def test_thp_and_numa_balancing_writes(demo):
+    c = Collector(demo)
+    demo.fs.write_text("sys/kernel/mm/transparent_hugepage/enabled", "never")
+    demo.fs.write_text("proc/sys/kernel/numa_balancing", "0")
+    h = c.collect().host
+    assert h.thp_enabled == "never" and h.numa_balancing == 0
+    assert demo.fs.read_str("sys/kernel/mm/transparent_hugepage/enabled") == "always madvise [never]"
+    demo.fs.write_text("sys/kernel/mm/transparent_hugepage/enabled", "sometimes")   # EINVAL
+    assert c.collect().host.thp_enabled == "never"
+
+
+def test_same_seed_same_snapshots():
+    runs = []
+    for seed in (5, 5, 6):
+        src = open_demo(seed=seed)
+        try:
+            c = Collector(src)
+            snaps = [c.collect() for _ in range(3)]
+            src.hv.pin_vcpu("web-02", 1, (3,))
+            src.hv.set_numatune("build-runner", "strict", "2")
+            snaps += [c.collect() for _ in range(3)]
+            runs.append([s.to_json() for s in snaps])
+        finally:
+            src.close()
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+    assert [s["time"] for s in runs[0]] == [1735700000.0 + DT * i for i in range(1, 7)]
+
+
+def test_close_removes_the_tree():
+    src = open_demo()
+    root = src.fs.root
+    assert (root / "proc/stat").exists()
+    src.close()
+    assert not os.path.exists(root)
+
+
+def test_scale_mode():
+    src = open_demo(seed=3, guests=300)
+    try:
+        c = Collector(src)
+        a, b = c.collect(), c.collect()
+        assert len(b.guests) == 300 and not b.errors
+        running = [g for g in b.guests if g.running]
+        assert len(running) >= 280
+        assert all(g.numa_memory_kib and len(g.vcpus) == g.nvcpus for g in running)
+        assert any(g.hugepages for g in running) and any(v.pinned for g in running for v in g.vcpus)
+        for size, pool in b.host.hugepages.items():
+            assert 0 <= pool.free <= pool.total
+        rates = guest_rates(a, b)
+        assert all(rates[g.name].cpu_percent is not None for g in running)
+    finally:
+        src.close()
+
+
+# -- the hypervisor interface: libvirt's rules -------------------------------------------------
+
+def test_hypervisor_is_complete(demo):
+    assert isinstance(demo.hv, Hypervisor) and demo.hv.host_cpu_count() == 64
+    assert demo.hv.changed_guests() == {g.name for g in demo.hv.list_guests()}   # first call: all
+    assert demo.hv.changed_guests() == set()
+    demo.hv.set_memtune("cache-01", {"hard_limit_kib": 20 * GIB})
+    demo.hv.set_blkio("web-01", {"weight": 300})
+    assert demo.hv.changed_guests() == {"cache-01", "web-01"}
+    assert demo.hv.memtune("cache-01").hard_limit_kib == 20 * GIB
+    assert demo.hv.blkio("web-01")["weight"] == 300
+    cfg = demo.hv.domain_config("db-primary")
+    assert [d.target for d in cfg.disks] == ["vda", "vdb"] and cfg.memory_backing.page_size_kib == 1048576
+    assert [t.affinity for t in demo.hv.iothreads("db-primary")] == [(42,)]
+    assert demo.hv.emulator_affinity("db-primary") == (40, 41)
+    demo.hv.pin_iothread("db-primary", 1, (11,))
+    demo.hv.pin_emulator("db-primary", (12, 13))
+    xml = demo.hv.domain_xml("db-primary")
+    assert "<iothreadpin iothread=\"1\" cpuset=\"11\" />" in xml and "<emulatorpin cpuset=\"12-13\" />" in xml
+
+
+def test_hypervisor_refuses_like_libvirt(demo):
+    hv = demo.hv
+    with pytest.raises(GuestGone):
+        hv.numatune("no-such-guest")
+    with pytest.raises(VirtError, match="can't change numatune mode"):
+        hv.set_numatune("db-primary", "interleave", "0-1")
+    with pytest.raises(VirtError, match="does not exist"):
+        hv.pin_vcpu("web-01", 0, (64,))
+    with pytest.raises(VirtError, match="out of range"):
+        hv.pin_vcpu("web-01", 9, (1,))
+    with pytest.raises(VirtError, match="unavailable"):
+        hv.set_numatune("web-01", "strict", "4")
+    with pytest.raises(VirtError, match="cannot be set at the same time"):
+        hv.set_block_iotune("backup-01", "vdb", {"total_bytes_sec": 1000, "read_bytes_sec": 1000})
+    hv.set_block_iotune("backup-01", "vdb", {"read_bytes_sec": 1000})   # resets total, as libvirt does
+    assert hv.block_iotune("backup-01", "vdb")["total_bytes_sec"] == 0
+    with pytest.raises(VirtError, match="weight range"):
+        hv.set_blkio("web-01", {"weight": 5})
+    with pytest.raises(VirtError, match="swap_hard_limit"):
+        hv.set_memtune("cache-01", {"swap_hard_limit_kib": 1 * GIB})
+    with pytest.raises(GuestGone, match="not running"):
+        hv.pin_vcpu("legacy-erp", 0, (1,), scope="live")
+    hv.pin_vcpu("legacy-erp", 0, (1,), scope="config")
+    assert hv.vcpu_affinity("legacy-erp")[0] == (1,)
+    hv.available = False
+    with pytest.raises(Disconnected):
+        hv.ensure_connected()
+    snap = Collector(demo).collect()
+    assert snap.disconnected and snap.host.nodes
+
+
+# -- through the action objects and the Executor, as the TUI and CLI apply them -----------------
+
+def test_actions_show_their_effect_in_the_following_snapshots(demo, tmp_path):
+    actions = pytest.importorskip("kvmtune.actions")
+    ex = actions.Executor(demo, log_path=str(tmp_path / "audit.log"))
+    c = Collector(demo)
+    snap = c.collect()
+
+    def run(action):
+        r = ex.run(action, snap, confirmed=True)
+        assert r.status == "applied", r.message
+        return r
+
+    run(actions.VcpuPin("web-02", 2, (44,)))
+    run(actions.NumaTune("analytics", None, "3"))   # libvirt: no mode change while running
+    run(actions.BlkDevIoTune("web-01", "vda", {"read_bytes_sec": 256 * 1024}))
+    run(actions.KsmSet({"run": 0}))
+    snaps = [c.collect() for _ in range(5)]
+    first, last = snaps[0], snaps[-1]
+    v = first.guest("web-02").vcpus[2]
+    assert v.affinity == (44,) and v.pcpu == 44
+    assert first.guest("analytics").numa_memory_kib[2] > last.guest("analytics").numa_memory_kib[2] == 0
+    assert guest_rates(snaps[1], snaps[2])["web-01"].disks["vda"].rd_bytes_s <= 256 * 1024
+    assert first.host.ksm.run == 0
+    assert first.guest("web-01").ksm.merging_pages == last.guest("web-01").ksm.merging_pages
+    # undo (newest first) puts KSM back to run=1, and merging resumes
+    assert ex.undo(last, confirmed=True).status == "applied"
+    a, b = c.collect(), c.collect()
+    assert b.host.ksm.run == 1 and b.guest("web-01").ksm.merging_pages > a.guest("web-01").ksm.merging_pages
+
+
+def test_host_actions_and_move_through_the_executor(demo, tmp_path):
+    actions = pytest.importorskip("kvmtune.actions")
+    ex = actions.Executor(demo, log_path=str(tmp_path / "audit.log"))
+    c = Collector(demo)
+    snap = c.collect()
+    # merge_across_nodes while pages are shared: the action unmerges first (run=2) and waits
+    # for the kernel; the demo answers between ticks, as a kernel does.
+    r = ex.run(actions.KsmSet({"merge_across_nodes": 0}), snap, confirmed=True)
+    assert r.status == "applied", r.message
+    r = ex.run(actions.HugepagePool(2048, None, snap.host.hugepages[2048].total + 40), snap, confirmed=True)
+    assert r.status == "applied", r.message
+    r = ex.run(actions.MoveToNode("build-runner", (2,)), snap, confirmed=True)
+    assert r.status == "applied", r.message
+    after = [c.collect() for _ in range(5)]
+    h = after[0].host
+    assert h.ksm.merge_across_nodes == 0 and h.ksm.run == 1
+    assert h.hugepages[2048].total == snap.host.hugepages[2048].total + 40
+    br = after[-1].guest("build-runner")
+    assert br.numatune is not None and br.numatune.nodeset == "2"
+    assert set(br.numa_memory_kib) == {0, 1, 2, 3} and br.numa_memory_kib[3] == 0
+    assert all(after[-1].host.node_of_cpu(v.pcpu) == 2 for v in br.vcpus)
+    assert "split" not in {w.code for w in analysis.guest_warnings(br, after[-1].host)}
