@@ -12,6 +12,7 @@ walk) is read only for hugepage-backed guests, once per run and then every
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass, field
 
 from ..hostfs import HostFSError
@@ -46,6 +47,7 @@ class ProcCache:
     cgroup_dir: str | None = None
     hugepages: dict[int, dict[int, int]] | None = None
     hugepages_at: float = float("-inf")
+    thread_names: dict[str, int | None] = field(default_factory=dict)
 
 
 class GuestCollector:
@@ -95,7 +97,10 @@ class GuestCollector:
     def _settings_for(self, info: DomainInfo, changed: set[str] | None, now: float,
                       errors: list[Error]) -> Settings:
         old = self._settings.get(info.name)
-        stale = (old is None or old.run_id != info.id or now - old.read_at >= self.settings_every
+        # Spread periodic refreshes over [period/2, period] by name, so a host with many
+        # guests does not re-read everybody's settings on the same tick.
+        period = self.settings_every * (0.5 + (zlib.crc32(info.name.encode()) % 1000) / 2000)
+        stale = (old is None or old.run_id != info.id or now - old.read_at >= period
                  or (changed is not None and (info.name in changed or "*" in changed)))
         if not stale:
             return old
@@ -196,7 +201,7 @@ class GuestCollector:
             note("pid", e)
             return threads, numa, hp, ksm
         try:
-            threads = process.vcpu_threads(fs, pid)
+            threads = process.vcpu_threads(fs, pid, pc.thread_names)
         except (HostFSError, ParseError) as e:
             note("vCPU threads", e)
             pc.pid = None  # the pid may belong to an earlier run: look it up again next tick

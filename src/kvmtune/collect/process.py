@@ -79,21 +79,31 @@ class VcpuThread:
     cpu_time_ns: int     # utime + stime
 
 
-def vcpu_threads(fs: HostFS, pid: int) -> dict[int, VcpuThread]:
-    """vCPU index -> its thread, from the threads named "CPU N/KVM" or "CPU N/TCG"."""
+def vcpu_threads(fs: HostFS, pid: int, names: dict[str, int | None] | None = None
+                 ) -> dict[int, VcpuThread]:
+    """vCPU index -> its thread, from the threads named "CPU N/KVM" or "CPU N/TCG".
+
+    `names` is an optional per-process cache (tid -> vCPU index, None for other threads):
+    QEMU names a thread once, so with it a tick reads only each vCPU thread's stat.
+    """
     out: dict[int, VcpuThread] = {}
+    if names is None:
+        names = {}
     for tid in fs.listdir(f"proc/{pid}/task"):
         d = f"proc/{pid}/task/{tid}"
         try:
-            m = _VCPU_COMM.match(fs.read_str(f"{d}/comm"))
-            if not m:
+            if tid not in names:
+                m = _VCPU_COMM.match(fs.read_str(f"{d}/comm"))
+                names[tid] = int(m.group(1)) if m else None
+            index = names[tid]
+            if index is None:
                 continue
             st = parse.task_stat(fs.read_text(f"{d}/stat"))
         except HostFSError as e:
             if e.missing:
                 continue   # the thread exited between listdir and read
             raise
-        out[int(m.group(1))] = VcpuThread(int(tid), st.processor, (st.utime + st.stime) * _TICK_NS)
+        out[index] = VcpuThread(int(tid), st.processor, (st.utime + st.stime) * _TICK_NS)
     return out
 
 
