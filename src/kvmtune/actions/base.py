@@ -1,0 +1,185 @@
+"""The Action shape every tuning step shares, and the checks several of them use.
+
+An Action is plain data plus: `validate(snap)` (problems; touches nothing), `risks(snap)`
+(the guide's warnings that need confirmation), `commands()` (the virsh/sysfs equivalent,
+argvs shown with `display`), `before(source)` (the values it will change, read back),
+`apply(source)` and `inverse(before)` (the action that restores `before`).
+`params()` + `from_params()` let the audit log rebuild an action for undo.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, ClassVar
+
+from .. import cpuset
+from ..model import Guest, Snapshot
+from ..source import Source
+from ..virt.interface import SCOPES
+
+
+class ActionError(Exception):
+    """An action could not be carried out for a reason that is not the hypervisor's or kernel's."""
+
+
+# Every concrete action class, by kind (filled by `register`), so a logged entry can be rebuilt.
+KINDS: dict[str, type["Action"]] = {}
+
+
+def register(cls: type["Action"]) -> type["Action"]:
+    KINDS[cls.kind] = cls
+    return cls
+
+
+def display(argv: list[str]) -> str:
+    """One command as a user would type it. `echo V > PATH` keeps its redirection unquoted."""
+    if len(argv) == 4 and argv[0] == "echo" and argv[2] == ">":
+        return f"echo {shlex.quote(argv[1])} > {shlex.quote(argv[3])}"
+    return shlex.join(argv)
+
+
+class Action:
+    kind: ClassVar[str] = ""
+    target: str = "host"
+    scope: str = "live"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.target!r}, {self.params()!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is type(self) and other.target == self.target  # type: ignore[attr-defined]
+                and other.params() == self.params())  # type: ignore[attr-defined]
+
+    # -- what subclasses provide --------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        """JSON-ready parameters; `from_params(target, params())` rebuilds the action."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_params(cls, target: str, params: dict[str, Any]) -> "Action":
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line for a user: what this does."""
+        return " ; ".join(display(c) for c in self.commands())
+
+    def bind(self, snap: Snapshot) -> None:
+        """Resolve what depends on the host (e.g. "all vCPUs", "unpin") from the snapshot."""
+
+    def validate(self, snap: Snapshot) -> list[str]:
+        return []
+
+    def risks(self, snap: Snapshot) -> list[str]:
+        return []
+
+    def commands(self) -> list[list[str]]:
+        raise NotImplementedError
+
+    def before(self, source: Source) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def apply(self, source: Source) -> None:
+        raise NotImplementedError
+
+    def inverse(self, before: dict[str, Any]) -> "Action":
+        raise NotImplementedError
+
+
+def rebuild(kind: str, target: str, params: dict[str, Any]) -> Action:
+    cls = KINDS.get(kind)
+    if cls is None:
+        raise ActionError(f"unknown action kind {kind!r}")
+    return cls.from_params(target, params)
+
+
+# -- checks shared by the guest actions ------------------------------------------------------
+
+def scope_flag(scope: str) -> str:
+    if scope not in SCOPES:
+        raise ActionError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    return f"--{scope}"
+
+
+def find_guest(snap: Snapshot, name: str, scope: str, problems: list[str]) -> Guest | None:
+    """The guest, or None with a problem recorded (missing; not running for a live change)."""
+    if scope not in SCOPES:
+        problems.append(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    g = snap.guest(name)
+    if g is None:
+        if snap.disconnected:
+            problems.append(f"cannot check guest {name!r}: the hypervisor is not reachable")
+        else:
+            problems.append(f"no guest named {name!r}")
+        return None
+    if scope == "live" and not g.running:
+        problems.append(f"guest {name!r} is {g.state}: a live change needs it running "
+                        "(use --config to change its saved definition)")
+    return g
+
+
+def check_cpus(snap: Snapshot, cpus: tuple[int, ...], problems: list[str]) -> None:
+    if not cpus:
+        problems.append("the CPU list is empty")
+        return
+    online = set(snap.host.cpu_ids)
+    if not online:
+        return  # the host figures are missing; libvirt will check
+    bad = [c for c in cpus if c not in online]
+    if bad:
+        problems.append(f"no such online CPU: {cpuset.format(bad)} (online: {cpuset.format(online)})")
+
+
+def check_nodes(snap: Snapshot, nodes: tuple[int, ...], problems: list[str]) -> None:
+    if not nodes:
+        problems.append("the node set is empty")
+        return
+    known = {n.id for n in snap.host.nodes}
+    if not known:
+        return
+    bad = [n for n in nodes if n not in known]
+    if bad:
+        problems.append(f"no such online NUMA node: {cpuset.format(bad)} (online: {cpuset.format(known)})")
+
+
+def strict_memory_problem(snap: Snapshot, g: Guest, nodes: tuple[int, ...]) -> str | None:
+    """A strict nodeset must hold the guest: its RAM minus what already lives there <= free."""
+    host_nodes = [snap.host.node(n) for n in nodes]
+    if any(n is None for n in host_nodes):
+        return None
+    free = sum(n.mem_free_kib for n in host_nodes)  # type: ignore[union-attr]
+    already = sum((g.numa_memory_kib or {}).get(n, 0) for n in nodes)
+    # hugepage-backed memory does not move with numatune; only the rest must fit.
+    need = max(0, g.memory_kib - g.hugepages_kib - already)
+    if need > free:
+        return (f"node(s) {cpuset.format(nodes)} have {free // 1024} MiB free but guest {g.name!r} "
+                f"needs {need // 1024} MiB more there; free memory first or pick more nodes")
+    return None
+
+
+def parse_cpus(text: str) -> tuple[int, ...]:
+    """A CPU/node list from a user (raises cpuset.CpusetError with a clear message)."""
+    return cpuset.parse(text)
+
+
+def default_cpus(source: Source, guest: str) -> tuple[int, ...]:
+    """The CPUs a guest may use when unpinned: its <vcpu cpuset=...>, else every online CPU."""
+    online: tuple[int, ...] = ()
+    try:
+        online = cpuset.parse(source.fs.read_str("sys/devices/system/cpu/online"))
+    except (OSError, cpuset.CpusetError):
+        pass
+    if not online:
+        assert source.hv is not None
+        online = tuple(range(source.hv.host_cpu_count()))
+    assert source.hv is not None
+    cfg = source.hv.domain_config(guest).vcpu_cpuset
+    if cfg:
+        allowed = set(cpuset.parse(cfg)) & set(online)
+        if allowed:
+            return tuple(sorted(allowed))
+    return online
+
+
+def need_hv(source: Source) -> None:
+    if source.hv is None:
+        raise ActionError("no hypervisor connection (this source is host-only)")

@@ -1,0 +1,322 @@
+"""`kvmtune apply ACTION ...`, `kvmtune undo [ID]`, `kvmtune log`.
+
+Argument order and option names follow virsh where virsh has them. Exit 0 applied (or a
+valid dry run), 2 invalid/refused/unconfirmed (one clear line), 1 the hypervisor or the
+kernel said no (its message).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from typing import Any, Callable
+
+from .. import cpuset
+from ..model import MEMTUNE_UNLIMITED_KIB
+from .base import Action, display
+from .executor import Executor, Result
+from .guest import (IOTUNE_INT_KEYS, BlkDevIoTune, BlkioTune, EmulatorPin, IoThreadPin, MemTune,
+                    MoveToNode, NumaTune, VcpuPin, parse_device_weights)
+from .host import THP_MODES, HugepagePool, KsmSet, NumaBalancing, ThpEnabled
+
+_S = argparse.SUPPRESS
+_KEEP = object()   # memtune: an option not given (None already means unlimited)
+
+
+def _cli():  # kvmtune.cli imports this module; import it back lazily
+    from .. import cli
+    return cli
+
+
+# -- argument types -------------------------------------------------------------------------------
+
+_SCALE = {"": 1, "b": 1 / 1024, "k": 1, "kib": 1, "kb": 1000 / 1024, "m": 1024, "mib": 1024,
+          "mb": 1000 ** 2 / 1024, "g": 1024 ** 2, "gib": 1024 ** 2, "gb": 1000 ** 3 / 1024,
+          "t": 1024 ** 3, "tib": 1024 ** 3, "tb": 1000 ** 4 / 1024}
+
+
+def kib(text: str) -> int | None:
+    """A memtune size like virsh takes it: KiB by default, K/M/G/T suffixes, -1/unlimited. None = unlimited."""
+    t = text.strip().lower()
+    if t in ("unlimited", "-1"):
+        return None
+    m = re.fullmatch(r"(\d+)\s*([a-z]*)", t)
+    if not m or m.group(2) not in _SCALE:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 2048, 512M, 4G, unlimited)")
+    v = int(int(m.group(1)) * _SCALE[m.group(2)])
+    return None if v >= MEMTUNE_UNLIMITED_KIB else v
+
+
+def page_size(text: str) -> int:
+    v = kib(text)
+    if v is None or v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a page size (e.g. 2048, 2M, 1G)")
+    return v
+
+
+def cpulist(text: str) -> tuple[int, ...]:
+    try:
+        ids = cpuset.parse(text)
+    except cpuset.CpusetError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if not ids:
+        raise argparse.ArgumentTypeError("the list is empty")
+    return ids
+
+
+def cpulist_or_unpin(text: str) -> tuple[int, ...] | None:
+    return None if text.strip().lower() == "unpin" else cpulist(text)
+
+
+def nonneg(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return v
+
+
+def vcpu_or_all(text: str) -> int | None:
+    return None if text.strip().lower() == "all" else nonneg(text)
+
+
+def on_off(text: str) -> bool:
+    t = text.strip().lower()
+    if t in ("on", "1", "yes", "true"):
+        return True
+    if t in ("off", "0", "no", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r}: say on or off")
+
+
+# -- parsers ---------------------------------------------------------------------------------------
+
+def _common(p: argparse.ArgumentParser) -> None:
+    _cli().add_source_args(p)
+    g = p.add_argument_group("safety")
+    g.add_argument("--dry-run", action="store_true", default=_S,
+                   help="show the equivalent command and the validation result; change nothing")
+    g.add_argument("-y", "--yes", action="store_true", default=False,
+                   help="confirm changes the tuning guide warns about")
+    g.add_argument("--read-only", action="store_true", default=_S, help="refuse every change")
+    g.add_argument("--log", metavar="FILE", default=None,
+                   help="audit log (default $XDG_STATE_HOME/kvmtune/actions.log)")
+
+
+def _scope(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    for s, h in (("live", "change the running guest (the default for a running guest)"),
+                 ("config", "change the saved definition (the default for a stopped guest)"),
+                 ("current", "the guest's current state, as virsh")):
+        g.add_argument(f"--{s}", dest="scope", action="store_const", const=s, help=h)
+    p.set_defaults(scope=None)
+
+
+def register(subparsers: Any) -> None:
+    ap = subparsers.add_parser(
+        "apply", help="apply one tuning action (validated, shown as virsh, logged, undoable)",
+        description="Apply one tuning step of the RHEL 7 Virtualization Tuning Guide. The equivalent "
+                    "virsh/sysfs command is shown; every attempt is logged; `kvmtune undo` reverts it.")
+    acts = ap.add_subparsers(dest="action", metavar="ACTION", required=True,
+                             parser_class=type(ap))
+
+    def add(name: str, help: str, build: Callable[[argparse.Namespace], Action], guest: bool = True,
+            ) -> argparse.ArgumentParser:
+        p = acts.add_parser(name, help=help, description=help)
+        if guest:
+            p.add_argument("guest", metavar="GUEST", help="guest (domain) name")
+        p.set_defaults(func=cmd_apply, build=build)
+        return p
+
+    p = add("vcpupin", "pin a vCPU (or all) to host CPUs, or unpin it",
+            lambda a: VcpuPin(a.guest, a.vcpu, a.cpulist, a.scope or "live"))
+    p.add_argument("vcpu", metavar="VCPU", type=vcpu_or_all, help="vCPU index, or 'all'")
+    p.add_argument("cpulist", metavar="LIST", type=cpulist_or_unpin,
+                   help="host CPU list (e.g. 2-3,6), or 'unpin' for every CPU the guest may use")
+    _scope(p)
+
+    p = add("emulatorpin", "pin the guest's emulator threads to host CPUs, or unpin them",
+            lambda a: EmulatorPin(a.guest, a.cpulist, a.scope or "live"))
+    p.add_argument("cpulist", metavar="LIST", type=cpulist_or_unpin, help="host CPU list, or 'unpin'")
+    _scope(p)
+
+    p = add("iothreadpin", "pin one I/O thread to host CPUs",
+            lambda a: IoThreadPin(a.guest, a.iothread, a.cpulist, a.scope or "live"))
+    p.add_argument("iothread", metavar="ID", type=nonneg, help="I/O thread id")
+    p.add_argument("cpulist", metavar="LIST", type=cpulist, help="host CPU list")
+    _scope(p)
+
+    p = add("numatune", "set the guest's NUMA memory mode and/or nodeset",
+            lambda a: NumaTune(a.guest, a.mode, None if a.nodeset is None else cpuset.format(a.nodeset),
+                               a.scope or "live"))
+    p.add_argument("--mode", choices=("strict", "preferred", "interleave", "restrictive"))
+    p.add_argument("--nodeset", type=cpulist, metavar="LIST", help="NUMA nodes, e.g. 0 or 0-1")
+    _scope(p)
+
+    p = add("memtune", "set memory limits (KiB by default; K/M/G suffixes; 'unlimited')",
+            lambda a: MemTune(a.guest, scope=a.scope or "live", **{k: getattr(a, k) for k in
+                              ("hard", "soft", "swap_hard") if getattr(a, k) is not _KEEP}))
+    p.add_argument("--hard-limit", dest="hard", type=kib, default=_KEEP, metavar="SIZE")
+    p.add_argument("--soft-limit", dest="soft", type=kib, default=_KEEP, metavar="SIZE")
+    p.add_argument("--swap-hard-limit", dest="swap_hard", type=kib, default=_KEEP, metavar="SIZE")
+    _scope(p)
+
+    p = add("blkiotune", "set the guest's block I/O weight and/or per-device weights",
+            lambda a: BlkioTune(a.guest, a.weight, a.device_weights, a.scope or "live"))
+    p.add_argument("--weight", type=nonneg, metavar="N", help="100-1000")
+    p.add_argument("--device-weights", type=_device_weights, metavar="PATH,N[,PATH,N]",
+                   help="per host device, 100-1000; 0 removes a device's weight")
+    _scope(p)
+
+    p = add("blkdeviotune", "throttle one disk (bytes and IOPS limits; 0 removes a limit)",
+            lambda a: BlkDevIoTune(a.guest, a.disk, {k: getattr(a, k) for k in IOTUNE_INT_KEYS + ("group_name",)
+                                                      if getattr(a, k) is not None}, a.scope or "live"))
+    p.add_argument("disk", metavar="DISK", help="disk target, e.g. vda")
+    for k in IOTUNE_INT_KEYS:
+        p.add_argument("--" + k.replace("_", "-"), dest=k, type=nonneg, metavar="N")
+    p.add_argument("--group-name", dest="group_name", metavar="NAME", help="share limits with other disks")
+    _scope(p)
+
+    p = add("move", "move a guest to NUMA node(s): vCPUs, emulator and memory (numatune strict) together",
+            lambda a: MoveToNode(a.guest, a.node, a.scope or "live"))
+    p.add_argument("--node", type=cpulist, metavar="LIST", required=True, help="NUMA node(s), e.g. 1")
+    _scope(p)
+
+    p = add("ksm", "set KSM: run 0/1/2, pages_to_scan, sleep_millisecs, merge_across_nodes",
+            lambda a: KsmSet({k: getattr(a, k) for k in ("run", "pages_to_scan", "sleep_millisecs",
+                                                          "merge_across_nodes") if getattr(a, k) is not None}),
+            guest=False)
+    p.add_argument("--run", type=nonneg, choices=(0, 1, 2), metavar="0|1|2",
+                   help="0 stop, 1 run, 2 stop and unmerge every page")
+    p.add_argument("--pages-to-scan", type=nonneg, metavar="N")
+    p.add_argument("--sleep-millisecs", type=nonneg, metavar="MS")
+    p.add_argument("--merge-across-nodes", type=nonneg, choices=(0, 1), metavar="0|1")
+
+    p = add("hugepages", "set a hugepage pool (per node or host-wide)",
+            lambda a: HugepagePool(a.size, a.node, a.count), guest=False)
+    p.add_argument("--size", type=page_size, default=2048, metavar="SIZE",
+                   help="page size, KiB or with a suffix (default 2048 = 2M)")
+    p.add_argument("--count", type=nonneg, required=True, metavar="N", help="pages in the pool")
+    p.add_argument("--node", type=nonneg, metavar="N", help="NUMA node (default: host-wide)")
+
+    p = add("numa-balancing", "turn automatic NUMA balancing on or off",
+            lambda a: NumaBalancing(a.state), guest=False)
+    p.add_argument("state", metavar="on|off", type=on_off)
+
+    p = add("thp", "set transparent hugepages (enabled)", lambda a: ThpEnabled(a.mode), guest=False)
+    p.add_argument("mode", choices=THP_MODES)
+
+    for p in acts.choices.values():
+        _common(p)
+
+    up = subparsers.add_parser("undo", help="revert the last applied action, or action ID",
+                               description="Revert an applied action from the value logged before it. "
+                                           "Without ID: the most recent one not undone yet.")
+    up.add_argument("id", metavar="ID", nargs="?", type=nonneg, help="audit log entry id (see `kvmtune log`)")
+    _common(up)
+    up.set_defaults(func=cmd_undo)
+
+    lp = subparsers.add_parser("log", help="list the audit log of tuning actions",
+                               description="List the audit log, oldest first.")
+    lp.add_argument("--json", action="store_true", help="print the entries as JSON lines")
+    lp.add_argument("-n", "--last", type=nonneg, metavar="N", help="only the last N entries")
+    lp.add_argument("--log", metavar="FILE", default=None, help="audit log to read")
+    lp.set_defaults(func=cmd_log)
+
+
+def _device_weights(text: str) -> dict[str, int]:
+    from .base import ActionError
+    try:
+        return parse_device_weights(text)
+    except ActionError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+# -- commands ----------------------------------------------------------------------------------------
+
+def _executor(args: argparse.Namespace):
+    source = _cli().open_source(args)
+    ex = Executor(source, log_path=args.log, read_only=getattr(args, "read_only", False),
+                  dry_run=getattr(args, "dry_run", False))
+    return source, ex
+
+
+def _snapshot(source):
+    from ..collect import Collector
+    return Collector(source).collect()
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    source, ex = _executor(args)
+    try:
+        snap = _snapshot(source)
+        if getattr(args, "scope", "x") is None:   # virsh's default: live when running, else config
+            g = snap.guest(args.guest)
+            args.scope = "config" if g is not None and not g.running else "live"
+        try:
+            action = args.build(args)
+        except (ValueError, cpuset.CpusetError) as e:
+            raise _cli().CliError(str(e)) from None
+        return _report(ex.run(action, snap, confirmed=args.yes))
+    finally:
+        source.close()
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    source, ex = _executor(args)
+    try:
+        return _report(ex.undo(_snapshot(source), args.id, confirmed=args.yes))
+    finally:
+        source.close()
+
+
+def _report(r: Result) -> int:
+    for c in r.commands:
+        print(display(c))
+    if r.status in ("applied", "dry-run"):
+        for risk in r.risks:
+            print(f"risk (confirmed): {risk}" if r.status == "applied" else f"risk: {risk}")
+        ref = f" (#{r.entry_id}; `kvmtune undo {r.entry_id}` reverts it)" if r.entry_id else ""
+        print(r.message + ref)
+        return r.exit_code
+    err = sys.stderr
+    if r.status == "needs-confirmation":
+        for risk in r.risks:
+            print(f"kvmtune: risk: {risk}", file=err)
+        print("kvmtune: not applied: re-run with --yes to confirm", file=err)
+    else:
+        print(f"kvmtune: {r.message}", file=err)
+        for p in r.problems[1:]:
+            print(f"kvmtune: also: {p}", file=err)
+    return r.exit_code
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from .auditlog import AuditLog
+    entries = AuditLog(args.log).entries()
+    if args.last is not None:
+        entries = entries[-args.last:] if args.last else []
+    if args.json:
+        for e in entries:
+            print(json.dumps(e))
+        return 0
+    if not entries:
+        print(f"no actions logged yet ({AuditLog(args.log).path})")
+        return 0
+    rows = [("ID", "TIME", "USER", "RESULT", "ACTION", "TARGET", "COMMAND")]
+    for e in entries:
+        t = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(e.get("time") or 0)))
+        result = str(e.get("result", "?")) + (f" (undo #{e['undo_of']})" if e.get("undo_of") else "")
+        cmds = e.get("commands") or []
+        cmd = (cmds[0] + (f" (+{len(cmds) - 1})" if len(cmds) > 1 else "")) if cmds else ""
+        rows.append((str(e.get("id", "?")), t, str(e.get("user", "?")), result, str(e.get("action", "?")),
+                     str(e.get("target", "?")), cmd))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    return 0

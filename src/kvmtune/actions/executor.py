@@ -1,0 +1,198 @@
+"""The Executor: validate -> risks -> (dry run) -> read before -> apply -> read after -> log.
+
+The CLI and the TUI both go through here, so every attempt follows the same rules and
+lands in the audit log the same way. Undo rebuilds the logged action and applies its
+inverse from the logged "before".
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..hostfs import HostFSError
+from ..model import Snapshot
+from ..source import Source
+from ..virt.interface import VirtError
+from .auditlog import AuditLog, AuditLogError
+from .base import Action, ActionError, display, rebuild
+
+APPLIED, DRY_RUN, INVALID, NEEDS_CONFIRMATION, REFUSED, FAILED = (
+    "applied", "dry-run", "invalid", "needs-confirmation", "refused", "failed")
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str
+    message: str
+    problems: list[str] = field(default_factory=list)
+    risks: list[str] = field(default_factory=list)
+    commands: list[list[str]] = field(default_factory=list)
+    entry_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (APPLIED, DRY_RUN)
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's: 0 applied (or a valid dry run), 1 the hypervisor/kernel said no, 2 otherwise."""
+        return 0 if self.ok else 1 if self.status == FAILED else 2
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "?"
+
+
+class Executor:
+    def __init__(self, source: Source, log_path: str | None = None, read_only: bool = False,
+                 dry_run: bool = False):
+        self.source = source
+        self.log = AuditLog(log_path)
+        self.read_only = read_only
+        self.dry_run = dry_run
+
+    def entries(self) -> list[dict]:
+        return self.log.entries()
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, action: Action, snap: Snapshot, confirmed: bool = False) -> Result:
+        return self._run(action, snap, confirmed)
+
+    def _run(self, action: Action, snap: Snapshot, confirmed: bool,
+             extra_risks: list[str] | None = None, undo_of: int | None = None) -> Result:
+        what = f"{action.kind} {action.target}"
+        if self.read_only:
+            return Result(REFUSED, f"read-only mode: {what} was not applied",
+                          commands=self._commands(action))
+        try:
+            problems = action.validate(snap)
+            risks = [] if problems else action.risks(snap) + list(extra_risks or [])
+        except (ActionError, ValueError) as e:
+            problems, risks = [str(e)], []
+        cmds = self._commands(action)
+        if problems:
+            r = Result(INVALID, f"{what}: {problems[0]}", problems, [], cmds)
+            return self._logged(action, snap, r, None, None, undo_of) if not self.dry_run else r
+        if self.dry_run:
+            note = f" (needs confirmation: {len(risks)} risk(s))" if risks else ""
+            return Result(DRY_RUN, f"dry run: {what} is valid{note}; nothing changed", [], risks, cmds)
+        if risks and not confirmed:
+            r = Result(NEEDS_CONFIRMATION, f"{what} needs confirmation: {risks[0]}", [], risks, cmds)
+            return self._logged(action, snap, r, None, None, undo_of)
+        try:
+            self.log.check_writable()  # no change that cannot be logged
+        except AuditLogError as e:
+            return Result(REFUSED, f"{e}; nothing changed", [], risks, cmds)
+        try:
+            before = action.before(self.source)
+        except (VirtError, HostFSError, ActionError) as e:
+            r = Result(FAILED, f"{what}: cannot read the current values: {e}", [], risks, cmds)
+            return self._logged(action, snap, r, None, None, undo_of)
+        error = None
+        try:
+            action.apply(self.source)
+        except (VirtError, HostFSError, ActionError) as e:
+            error = str(e)
+        try:
+            after: Any = action.before(self.source)
+        except (VirtError, HostFSError, ActionError) as e:
+            after = {"error": str(e)}
+        if error is not None:
+            r = Result(FAILED, f"{what}: {error}", [], risks, cmds)
+        else:
+            r = Result(APPLIED, f"applied: {what}" + _shortfall(action, after), [], risks, cmds)
+        return self._logged(action, snap, r, before, after, undo_of)
+
+    @staticmethod
+    def _commands(action: Action) -> list[list[str]]:
+        try:
+            return action.commands()
+        except (ActionError, ValueError):
+            return []
+
+    def _logged(self, action: Action, snap: Snapshot, r: Result, before: Any, after: Any,
+                undo_of: int | None) -> Result:
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "user": _user(),
+            "host": snap.host.hostname or socket.gethostname(),
+            "source": self.source.label,
+            "action": action.kind,
+            "target": action.target,
+            "parameters": action.params(),
+            "commands": [display(c) for c in r.commands],
+            "before": before,
+            "after": after,
+            "result": r.status,
+            "message": r.message,
+        }
+        if r.problems:
+            entry["problems"] = r.problems
+        if r.risks:
+            entry["risks"] = r.risks
+            entry["confirmed"] = r.status in (APPLIED, FAILED)
+        if undo_of is not None:
+            entry["undo_of"] = undo_of
+        try:
+            eid = self.log.append(entry)
+        except AuditLogError as e:
+            if r.status == APPLIED:  # the change happened; say the log did not record it
+                return Result(r.status, f"{r.message} (but {e})", r.problems, r.risks, r.commands)
+            return r
+        return Result(r.status, r.message, r.problems, r.risks, r.commands, eid)
+
+    # -- undo --------------------------------------------------------------------------------
+    def undoable(self) -> list[dict]:
+        """Applied entries not undone yet and not undos themselves, newest last."""
+        entries = self.entries()
+        undone = {e.get("undo_of") for e in entries if e.get("result") == APPLIED}
+        return [e for e in entries if e.get("result") == APPLIED and e.get("undo_of") is None
+                and e.get("id") not in undone and e.get("before") is not None]
+
+    def undo(self, snap: Snapshot, entry_id: int | None = None, confirmed: bool = False) -> Result:
+        candidates = self.undoable()
+        if entry_id is None:
+            if not candidates:
+                return Result(INVALID, "nothing to undo: no applied action in the log "
+                                       f"{self.log.path} that is not undone already")
+            entry = candidates[-1]
+        else:
+            entry = next((e for e in candidates if e.get("id") == entry_id), None)
+            if entry is None:
+                known = next((e for e in self.entries() if e.get("id") == entry_id), None)
+                why = ("no such entry" if known is None else
+                       f"it was {known.get('result')}" if known.get("result") != APPLIED else
+                       "it is an undo itself" if known.get("undo_of") is not None else "it was undone already")
+                return Result(INVALID, f"cannot undo #{entry_id}: {why}")
+        try:
+            action = rebuild(entry["action"], entry["target"], entry.get("parameters") or {})
+            inverse = action.inverse(entry["before"])
+        except (ActionError, KeyError, TypeError, ValueError) as e:
+            return Result(INVALID, f"cannot undo #{entry['id']}: the log entry is unusable ({e})")
+        action.bind(snap)
+        extra = []
+        try:
+            now = action.before(self.source)
+            if entry.get("after") is not None and now != entry["after"]:
+                extra.append(f"{entry['action']} {entry['target']} changed since #{entry['id']} "
+                             f"(now {now}, after #{entry['id']} it was {entry['after']}): "
+                             f"undo overwrites that")
+        except (VirtError, HostFSError, ActionError):
+            pass
+        return self._run(inverse, snap, confirmed, extra, undo_of=entry["id"])
+
+
+def _shortfall(action: Action, after: Any) -> str:
+    """The kernel may grant fewer hugepages than asked (fragmented memory): say so."""
+    if action.kind == "hugepages" and isinstance(after, dict) and after.get("count") is not None:
+        want = action.params()["count"]
+        if after["count"] != want:
+            return f" (the kernel set {after['count']} of the {want} pages asked: not enough free contiguous memory)"
+    return ""

@@ -1,0 +1,307 @@
+"""Host actions: KSM, hugepage pools, NUMA balancing, THP — sysfs/procfs writes via HostFS.
+
+Their "virsh equivalent" is the `echo V > /sys/...` line an admin would type; it is only
+ever displayed (see base.display), never run.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping
+
+from .. import parse
+from ..model import Snapshot
+from ..source import Source
+from .base import Action, ActionError, register
+
+KSM_DIR = "sys/kernel/mm/ksm"
+# Writable KSM knobs, in the order they are written (merge_across_nodes before run).
+KSM_KEYS = ("merge_across_nodes", "pages_to_scan", "sleep_millisecs", "run")
+UNMERGE_TIMEOUT_S = 60.0
+
+
+def _echo(rel: str, value: object) -> list[str]:
+    return ["echo", str(value), ">", "/" + rel]
+
+
+@register
+class KsmSet(Action):
+    """Set KSM knobs. Changing merge_across_nodes while pages are shared needs the
+    documented sequence (run=2 to unmerge, then the change): done when confirmed."""
+    kind = "ksm"
+
+    def __init__(self, values: Mapping[str, int]):
+        self.target = "host"
+        self.values = {k: int(values[k]) for k in KSM_KEYS if k in values}
+        self._unknown = sorted(set(values) - set(KSM_KEYS))
+        self._unmerge = False
+
+    def params(self) -> dict[str, Any]:
+        return {"values": dict(self.values)}
+
+    @classmethod
+    def from_params(cls, target: str, p: dict[str, Any]) -> "KsmSet":
+        return cls(p.get("values", {}))
+
+    def validate(self, snap: Snapshot) -> list[str]:
+        problems = [f"unknown KSM setting {k!r} (known: {', '.join(KSM_KEYS)})" for k in self._unknown]
+        if not self.values and not problems:
+            problems.append("give at least one KSM setting, e.g. --run 1")
+        if snap.host.ksm is None:
+            problems.append("this host has no KSM (/sys/kernel/mm/ksm is missing)")
+            return problems
+        v = self.values
+        if "run" in v and v["run"] not in (0, 1, 2):
+            problems.append(f"run must be 0 (stop), 1 (run) or 2 (stop and unmerge), not {v['run']}")
+        if "pages_to_scan" in v and not 0 < v["pages_to_scan"] <= 100000:
+            problems.append(f"pages_to_scan must be 1-100000, not {v['pages_to_scan']}")
+        if "sleep_millisecs" in v and not 0 <= v["sleep_millisecs"] <= 3_600_000:
+            problems.append(f"sleep_millisecs must be 0-3600000, not {v['sleep_millisecs']}")
+        if "merge_across_nodes" in v:
+            if v["merge_across_nodes"] not in (0, 1):
+                problems.append(f"merge_across_nodes must be 0 or 1, not {v['merge_across_nodes']}")
+            elif snap.host.ksm.merge_across_nodes is None:
+                problems.append("this kernel has no merge_across_nodes (not a NUMA build)")
+        return problems
+
+    def _needs_unmerge(self, snap: Snapshot) -> bool:
+        k = snap.host.ksm
+        return (k is not None and "merge_across_nodes" in self.values
+                and self.values["merge_across_nodes"] != k.merge_across_nodes
+                and (k.pages_shared > 0 or k.pages_sharing > 0))
+
+    def bind(self, snap: Snapshot) -> None:
+        self._unmerge = self._needs_unmerge(snap)
+
+    def risks(self, snap: Snapshot) -> list[str]:
+        out = []
+        k = snap.host.ksm
+        self.bind(snap)
+        if self._unmerge:
+            mib = k.pages_sharing * 4 // 1024  # type: ignore[union-attr]
+            out.append(f"the kernel refuses merge_across_nodes while pages are shared "
+                       f"({k.pages_shared} shared now): kvmtune will first unmerge every KSM page "  # type: ignore[union-attr]
+                       f"(run=2, the documented sequence), which needs about {mib} MiB more memory, "
+                       f"then set it and restore run")
+        if self.values.get("run") == 2 and k is not None and k.pages_sharing:
+            out.append(f"run=2 unmerges all KSM pages: about {k.pages_sharing * 4 // 1024} MiB "
+                       f"more memory in use")
+        return out
+
+    def commands(self) -> list[list[str]]:
+        out = []
+        if self._unmerge:
+            out.append(_echo(f"{KSM_DIR}/run", 2))
+        for k in KSM_KEYS:
+            if k in self.values:
+                out.append(_echo(f"{KSM_DIR}/{k}", self.values[k]))
+        return out
+
+    def before(self, source: Source) -> dict[str, Any]:
+        keys = set(self.values) | ({"run"} if "merge_across_nodes" in self.values else set())
+        return {"values": {k: source.fs.read_int(f"{KSM_DIR}/{k}") for k in KSM_KEYS if k in keys}}
+
+    def apply(self, source: Source) -> None:
+        fs = source.fs
+        values = dict(self.values)
+        if "merge_across_nodes" in values:
+            want = values["merge_across_nodes"]
+            if fs.read_int(f"{KSM_DIR}/merge_across_nodes") != want:
+                if fs.read_int(f"{KSM_DIR}/pages_shared") > 0:
+                    if not self._unmerge:
+                        raise ActionError("KSM pages are shared: merge_across_nodes needs run=2 first "
+                                          "(confirm to let kvmtune do it)")
+                    run_was = fs.read_int(f"{KSM_DIR}/run")
+                    fs.write_text(f"{KSM_DIR}/run", "2")
+                    _wait_unmerged(source)
+                    values.setdefault("run", run_was)  # restore it afterwards
+        for k in KSM_KEYS:
+            if k in values:
+                fs.write_text(f"{KSM_DIR}/{k}", str(values[k]))
+
+    def inverse(self, before: dict[str, Any]) -> "KsmSet":
+        return KsmSet(before["values"])
+
+
+def _wait_unmerged(source: Source) -> None:
+    deadline = time.monotonic() + UNMERGE_TIMEOUT_S
+    while source.fs.read_int(f"{KSM_DIR}/pages_shared") > 0:
+        if time.monotonic() > deadline:
+            raise ActionError(f"KSM pages still shared after {UNMERGE_TIMEOUT_S:.0f} s of run=2; "
+                              "try again later")
+        time.sleep(0.1)
+
+
+# -- hugepage pools ---------------------------------------------------------------------------
+
+def hugepage_path(size_kib: int, node: int | None) -> str:
+    if node is None:
+        return f"sys/kernel/mm/hugepages/hugepages-{size_kib}kB/nr_hugepages"
+    return f"sys/devices/system/node/node{node}/hugepages/hugepages-{size_kib}kB/nr_hugepages"
+
+
+@register
+class HugepagePool(Action):
+    """Set the number of persistent hugepages of one size, on one node or host-wide."""
+    kind = "hugepages"
+
+    def __init__(self, size_kib: int, node: int | None, count: int):
+        self.target = "host"
+        self.size_kib, self.node, self.count = int(size_kib), node, int(count)
+
+    def params(self) -> dict[str, Any]:
+        return {"size_kib": self.size_kib, "node": self.node, "count": self.count}
+
+    @classmethod
+    def from_params(cls, target: str, p: dict[str, Any]) -> "HugepagePool":
+        return cls(p["size_kib"], p.get("node"), p["count"])
+
+    def _pool(self, snap: Snapshot) -> tuple[int, int, int] | None:
+        """(total, free, reserved) now for this size and node."""
+        if self.node is None:
+            hp = snap.host.hugepages.get(self.size_kib)
+            return None if hp is None else (hp.total, hp.free, hp.reserved)
+        n = snap.host.node(self.node)
+        hp = None if n is None else n.hugepages.get(self.size_kib)
+        return None if hp is None else (hp.total, hp.free, 0)
+
+    def validate(self, snap: Snapshot) -> list[str]:
+        if self.count < 0:
+            return [f"the page count must be 0 or more, not {self.count}"]
+        if self.node is not None and snap.host.node(self.node) is None:
+            known = ",".join(str(n.id) for n in snap.host.nodes) or "none"
+            return [f"no such online NUMA node: {self.node} (online: {known})"]
+        pool = self._pool(snap)
+        if pool is None:
+            sizes = ", ".join(f"{s}" for s in sorted(snap.host.hugepages)) or "none"
+            return [f"this host has no {self.size_kib} KiB hugepages (sizes in KiB: {sizes})"]
+        grow_kib = (self.count - pool[0]) * self.size_kib
+        if self.node is not None:
+            free = snap.host.node(self.node).mem_free_kib  # type: ignore[union-attr]
+            where = f"node {self.node}"
+        else:
+            free = snap.host.mem_free_kib if snap.host.mem_free_kib is not None \
+                else sum(n.mem_free_kib for n in snap.host.nodes)
+            where = "the host"
+        if grow_kib > 0 and grow_kib > free:
+            fits = pool[0] + free // self.size_kib
+            return [f"{self.count} pages of {self.size_kib} KiB need {grow_kib // 1024} MiB more but "
+                    f"{where} has {free // 1024} MiB free (at most {fits} pages fit)"]
+        return []
+
+    def risks(self, snap: Snapshot) -> list[str]:
+        pool = self._pool(snap)
+        if pool is None:
+            return []
+        total, free, reserved = pool
+        held = total - free + reserved
+        if self.count < held:
+            holders = []
+            for g in snap.guests:
+                per = (g.hugepages or {}).get(self.size_kib, {})
+                n = per.get(self.node, 0) if self.node is not None else sum(per.values())
+                if n:
+                    holders.append(f"{g.name} {n}")
+            who = f" ({', '.join(holders)})" if holders else ""
+            return [f"shrinking the {self.size_kib} KiB pool to {self.count} pages, below the {held} "
+                    f"in use or reserved{who}: the kernel cannot free those; they stay as surplus "
+                    f"pages and new guests needing hugepages will fail to start"]
+        return []
+
+    def commands(self) -> list[list[str]]:
+        return [_echo(hugepage_path(self.size_kib, self.node), self.count)]
+
+    def before(self, source: Source) -> dict[str, Any]:
+        return {"count": source.fs.read_int(hugepage_path(self.size_kib, self.node))}
+
+    def apply(self, source: Source) -> None:
+        source.fs.write_text(hugepage_path(self.size_kib, self.node), str(self.count))
+
+    def inverse(self, before: dict[str, Any]) -> "HugepagePool":
+        return HugepagePool(self.size_kib, self.node, before["count"])
+
+
+# -- NUMA balancing, THP ----------------------------------------------------------------------
+
+NUMA_BALANCING = "proc/sys/kernel/numa_balancing"
+THP_ENABLED = "sys/kernel/mm/transparent_hugepage/enabled"
+THP_MODES = ("always", "madvise", "never")
+
+
+@register
+class NumaBalancing(Action):
+    """Automatic NUMA balancing on (1) or off (0); other kernel values are restored as they were."""
+    kind = "numa_balancing"
+
+    def __init__(self, on: bool | int):
+        self.target = "host"
+        self.value = int(on)
+
+    def params(self) -> dict[str, Any]:
+        return {"value": self.value}
+
+    @classmethod
+    def from_params(cls, target: str, p: dict[str, Any]) -> "NumaBalancing":
+        return cls(p["value"])
+
+    def validate(self, snap: Snapshot) -> list[str]:
+        if snap.host.numa_balancing is None:
+            return ["this kernel has no automatic NUMA balancing (/proc/sys/kernel/numa_balancing)"]
+        if self.value not in (0, 1, 2, 3):
+            return [f"numa_balancing must be 0 or 1, not {self.value}"]
+        return []
+
+    def commands(self) -> list[list[str]]:
+        return [_echo(NUMA_BALANCING, self.value)]
+
+    def before(self, source: Source) -> dict[str, Any]:
+        return {"value": source.fs.read_int(NUMA_BALANCING)}
+
+    def apply(self, source: Source) -> None:
+        source.fs.write_text(NUMA_BALANCING, str(self.value))
+
+    def inverse(self, before: dict[str, Any]) -> "NumaBalancing":
+        return NumaBalancing(before["value"])
+
+
+@register
+class ThpEnabled(Action):
+    kind = "thp"
+
+    def __init__(self, mode: str):
+        self.target = "host"
+        self.mode = mode
+
+    def params(self) -> dict[str, Any]:
+        return {"mode": self.mode}
+
+    @classmethod
+    def from_params(cls, target: str, p: dict[str, Any]) -> "ThpEnabled":
+        return cls(p["mode"])
+
+    def validate(self, snap: Snapshot) -> list[str]:
+        if self.mode not in THP_MODES:
+            return [f"THP mode must be one of {', '.join(THP_MODES)}, not {self.mode!r}"]
+        if snap.host.thp_enabled is None:
+            return ["this kernel has no transparent hugepages (/sys/kernel/mm/transparent_hugepage)"]
+        return []
+
+    def commands(self) -> list[list[str]]:
+        return [_echo(THP_ENABLED, self.mode)]
+
+    def before(self, source: Source) -> dict[str, Any]:
+        text = source.fs.read_text(THP_ENABLED)
+        if text.strip() in THP_MODES:   # a plain file (a test tree) holds just the word written
+            return {"mode": text.strip()}
+        try:
+            return {"mode": parse.bracketed(text)}
+        except parse.ParseError as e:
+            raise ActionError(str(e)) from None
+
+    def apply(self, source: Source) -> None:
+        source.fs.write_text(THP_ENABLED, self.mode)
+
+    def inverse(self, before: dict[str, Any]) -> "ThpEnabled":
+        return ThpEnabled(before["mode"])
+
+
