@@ -1,0 +1,156 @@
+"""Memory: per-guest NUMA memory vs /proc/PID/status and `numastat -p`, host hugepage
+pools vs /proc/meminfo and sysfs, KSM vs sysfs while it merges the lab guests' pages."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit import GUESTS, HUGE, guest_pid, run, wait_for
+
+KSM = Path("/sys/kernel/mm/ksm")
+
+
+def numbers(path: str) -> dict[str, int]:
+    """`Key:  123 [kB]` lines of /proc/PID/status or /proc/meminfo (read here, not by kvmtune's parser)."""
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        m = re.match(r"(\w+):\s+(\d+)( kB)?$", line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+def numastat_rows(pid: int) -> tuple[list[int], dict[str, list[float]]]:
+    """`numastat -p PID`: the node ids of its header and each row's per-node MB."""
+    nodes, rows = [], {}
+    for line in run(["numastat", "-p", str(pid)]).splitlines():
+        words = line.split()
+        if words[:1] == ["Node"] or "Node" in words:
+            nodes = [int(w) for a, w in zip(words, words[1:]) if a == "Node"]
+        elif words and words[0] in ("Huge", "Heap", "Stack", "Private"):
+            rows[words[0]] = [float(w) for w in words[1:1 + len(nodes)]]
+    return nodes, rows
+
+
+def test_guest_memory_matches_proc_status(fresh_collector):
+    """numa_memory_kib (cgroup numa_stat anon + hugepages) is the guest's RAM as the host
+    holds it: RssAnon + HugetlbPages of the QEMU process, within 2 MiB or 5 %.
+    A guest that has just (re)started still grows, so /proc is read just before and just
+    after kvmtune, and a reading while it moves is retried."""
+    def ram(pid: int) -> int:
+        st = numbers(f"/proc/{pid}/status")
+        return st["RssAnon"] + st.get("HugetlbPages", 0)
+
+    def mismatches() -> list[str]:
+        pids = {name: guest_pid(name) for name in GUESTS}
+        before = {name: ram(pid) for name, pid in pids.items()}
+        snap = fresh_collector.collect()
+        after = {name: ram(pid) for name, pid in pids.items()}
+        bad = []
+        for name in GUESTS:
+            g = snap.guest(name)
+            assert g is not None and g.pid == pids[name] and g.numa_memory_kib, (name, snap.errors)
+            got = sum(g.numa_memory_kib.values())
+            if not any(abs(got - e) <= max(2048, 0.05 * e) for e in (before[name], after[name])):
+                bad.append(f"{name}: kvmtune {got} KiB, /proc/PID/status {before[name]}..{after[name]} KiB")
+        return bad
+
+    bad = []
+    for _ in range(10):
+        bad = mismatches()
+        if not bad:
+            break
+        time.sleep(1)
+    assert not bad
+
+
+def test_hugepage_guest_matches_numastat_huge_row(fresh_collector):
+    """Only the Huge row is comparable: numastat's Private row also counts the file-mapped
+    QEMU binary and libraries (~25 MiB), which are not the guest's memory."""
+    g = fresh_collector.collect().guest(HUGE)
+    assert g.pid == guest_pid(HUGE)
+    assert g.memory_backing is not None and g.memory_backing.hugepages
+    assert g.hugepages_kib == 128 * 1024            # the whole guest, in 2 MiB pages
+    nodes, rows = numastat_rows(g.pid)
+    per_node_mib = {n: 0.0 for n in nodes}
+    for size_kib, by_node in g.hugepages.items():
+        for node, pages in by_node.items():
+            per_node_mib[node] += pages * size_kib / 1024
+    assert per_node_mib == pytest.approx(dict(zip(nodes, rows["Huge"])), abs=0.01)
+
+
+def test_host_hugepage_pools_match_meminfo_and_sysfs(fresh_collector):
+    host = fresh_collector.collect().host
+    mi = numbers("/proc/meminfo")
+    default = mi["Hugepagesize"]
+    pool = host.hugepages[default]
+    assert (pool.total, pool.free, pool.reserved, pool.surplus) == (
+        mi["HugePages_Total"], mi["HugePages_Free"], mi["HugePages_Rsvd"], mi["HugePages_Surp"])
+    assert pool.total >= 128 and pool.used >= 64      # lab.sh's reservation; the huge guest holds 64
+    for d in Path("/sys/kernel/mm/hugepages").iterdir():
+        size = int(d.name.removeprefix("hugepages-").removesuffix("kB"))
+        p = host.hugepages[size]
+        read = lambda f: int((d / f).read_text())    # noqa: E731
+        assert (p.total, p.free, p.reserved, p.surplus) == (
+            read("nr_hugepages"), read("free_hugepages"), read("resv_hugepages"), read("surplus_hugepages"))
+        # Per-node pools add up to the global one.
+        assert sum(n.hugepages[size].total for n in host.nodes) == p.total
+        for n in host.nodes:
+            nd = Path(f"/sys/devices/system/node/node{n.id}/hugepages/{d.name}")
+            assert (n.hugepages[size].total, n.hugepages[size].free) == (
+                int((nd / "nr_hugepages").read_text()), int((nd / "free_hugepages").read_text()))
+
+
+@pytest.fixture
+def ksm_restored():
+    """Remember the KSM settings and put them back (unmerging first if KSM was off)."""
+    keys = ("run", "pages_to_scan", "sleep_millisecs")
+    saved = {k: (KSM / k).read_text().strip() for k in keys}
+    yield
+    if saved["run"] == "0":
+        (KSM / "run").write_text("2")             # unmerge what the test merged
+    for k in ("pages_to_scan", "sleep_millisecs", "run"):
+        (KSM / k).write_text(saved[k])
+
+
+def ksm_sysfs() -> dict[str, int]:
+    return {f.name: int(f.read_text()) for f in KSM.iterdir()
+            if f.name != "advisor_mode" and f.read_text().strip().lstrip("-").isdigit()}
+
+
+def test_ksm_merges_and_matches_sysfs(fresh_collector, ksm_restored):
+    (KSM / "run").write_text("2")                 # start unmerged, so there is growth to see
+    (KSM / "pages_to_scan").write_text("2000")
+    (KSM / "sleep_millisecs").write_text("10")
+    (KSM / "run").write_text("1")
+    s1 = fresh_collector.collect()
+    assert s1.host.ksm.run == 1
+    grown = wait_for(lambda: int((KSM / "pages_sharing").read_text()) > s1.host.ksm.pages_sharing, 60)
+    assert grown, "KSM merged nothing in 60 s"
+    s2 = fresh_collector.collect()
+    assert s2.host.ksm.pages_sharing > s1.host.ksm.pages_sharing
+
+    # Freeze the counters (run=0 keeps merged pages) and compare every figure exactly.
+    (KSM / "run").write_text("0")
+    time.sleep(0.5)
+    snap = fresh_collector.collect()
+    sysfs = ksm_sysfs()
+    k = snap.host.ksm
+    assert k.run == 0 and k.pages_sharing > 0
+    for field in ("pages_shared", "pages_sharing", "pages_unshared", "pages_volatile", "full_scans",
+                  "merge_across_nodes", "pages_to_scan", "sleep_millisecs", "general_profit",
+                  "pages_scanned"):
+        if field in sysfs:
+            assert getattr(k, field) == sysfs[field], field
+    # Per guest: ksm_stat as kvmtune reads it vs the kernel's separate ksm_merging_pages file.
+    merging = 0
+    for name in GUESTS:
+        g = snap.guest(name)
+        expected = int(Path(f"/proc/{g.pid}/ksm_merging_pages").read_text())
+        assert g.ksm is not None and g.ksm.merging_pages == expected, name
+        merging += expected
+    assert merging > 0
