@@ -13,6 +13,9 @@ import os
 from pathlib import Path
 
 
+_CHUNK = 65536   # most sysfs/procfs files fit in one read
+
+
 class HostFSError(OSError):
     def __init__(self, path: str, reason: str, err: int | None = None):
         super().__init__(err or 0, f"{path}: {reason}")
@@ -57,11 +60,18 @@ class HostFS:
         return "/" + rel.lstrip("/")
 
     def read_bytes(self, rel: str) -> bytes:
+        # os.open/os.read: a buffered file object per read cost more than the read itself.
         try:
-            with open(self.path(rel), "rb") as f:
-                return f.read()
+            fd = os.open(self.path(rel), os.O_RDONLY)
+            try:
+                chunks = []
+                while chunk := os.read(fd, _CHUNK):
+                    chunks.append(chunk)
+            finally:
+                os.close(fd)
         except OSError as e:
             raise HostFSError(self.show(rel), _reason(e), e.errno) from None
+        return b"".join(chunks)
 
     def read_text(self, rel: str) -> str:
         return self.read_bytes(rel).decode("utf-8", "replace")

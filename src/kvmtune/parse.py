@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 PAGE_KIB = 4  # base page size on x86_64; v1 numa_stat counts pages of this size
 
@@ -53,9 +54,9 @@ def numa_stat_anon(text: str) -> dict[int, int]:
     v1: "anon=4035 N0=4035 N1=0" (pages); v2: "anon N0=16527360 N1=0" (bytes).
     """
     for line in text.splitlines():
-        parts = line.split()
-        if not parts:
+        if "anon" not in line:   # cheap skip: only the anon line is split into tokens
             continue
+        parts = line.split()
         head = parts[0]
         if head.startswith("anon="):        # cgroup v1, pages
             return _per_node(parts[1:], lambda v: v * PAGE_KIB, "numa_stat v1")
@@ -136,12 +137,12 @@ def keyed_ints(text: str, what: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in text.splitlines():
         parts = line.replace(":", " ", 1).split()
-        if len(parts) < 2:
-            continue
+        if len(parts) < 2 or not parts[1][-1].isdigit():
+            continue   # "ksm_merge_any: no", "Name: qemu" ... (every int ends in a digit)
         try:
             out[parts[0]] = int(parts[1])
         except ValueError:
-            continue   # "ksm_merge_any: no", "Name: qemu" ...
+            continue
     return out
 
 
@@ -158,8 +159,7 @@ def status(text: str) -> dict[str, int]:
     return keyed_ints(text, "status")
 
 
-@dataclass(frozen=True)
-class TaskStat:
+class TaskStat(NamedTuple):      # parsed per vCPU per tick: cheaper to build than a frozen dataclass
     comm: str
     state: str
     utime: int        # clock ticks

@@ -37,6 +37,8 @@ class Settings:
     blkio_weight: int | None = None
     config: DomainConfig = field(default_factory=DomainConfig)
     iotune: dict[str, dict[str, int]] = field(default_factory=dict)
+    # per disk target: every IOTUNE_KEYS value (0 = unset), built once per read, not per tick
+    disk_iotune: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,6 +78,7 @@ class GuestCollector:
             return (), False
         changed = hv.changed_guests()
         names = {i.name for i in infos}
+        online = frozenset(online_cpus)
         for cache in (self._settings, self._proc):
             for gone in set(cache) - names:
                 del cache[gone]
@@ -84,7 +87,7 @@ class GuestCollector:
         for info in infos:
             try:
                 settings = self._settings_for(info, changed, now, errors)
-                guests.append(self._guest(info, stats.get(info.name), settings, online_cpus, now, errors))
+                guests.append(self._guest(info, stats.get(info.name), settings, online, now, errors))
             except GuestGone:
                 continue  # went away mid-read: it is simply not in this snapshot
             except Disconnected as e:
@@ -137,12 +140,15 @@ class GuestCollector:
                 tune = get(f"blkdeviotune {d.target}", hv.block_iotune, name, d.target)
                 if tune is not None:
                     s.iotune[d.target] = {k: int(v) for k, v in tune.items() if isinstance(v, int)}
+        for d in s.config.disks:
+            tune = s.iotune.get(d.target, {})
+            s.disk_iotune[d.target] = {k: tune.get(k, 0) for k in IOTUNE_KEYS}
         return s
 
     # -- per tick ----------------------------------------------------------------------------
 
     def _guest(self, info: DomainInfo, stats: GuestStats | None, s: Settings,
-               online: tuple[int, ...], now: float, errors: list[Error]) -> Guest:
+               online: frozenset[int], now: float, errors: list[Error]) -> Guest:
         running = info.id is not None
         pc = self._proc.get(info.name)
         if pc is None or pc.run_id != info.id:
@@ -153,29 +159,30 @@ class GuestCollector:
             threads, numa, hp, ksm = self._proc_figures(info, s.config.memory_backing, pc, now, errors)
         st = stats or GuestStats()
         vcpus = []
-        default = set(online)
         count = info.nvcpus if running else len(s.affinity or ())
         for i in range(count):
             aff = s.affinity[i] if s.affinity and i < len(s.affinity) else ()
             th = threads.get(i)
             vcpus.append(Vcpu(
                 index=i, tid=th.tid if th else None, pcpu=th.pcpu if th else None,
-                affinity=aff, pinned=bool(aff) and not default <= set(aff),
+                affinity=aff, pinned=bool(aff) and not online.issubset(aff),
                 cpu_time_ns=st.vcpu_time_ns.get(i, th.cpu_time_ns if th else None)))
-        disks = tuple(Disk(
-            target=d.target, source=d.source,
-            iotune={k: s.iotune.get(d.target, {}).get(k, 0) for k in IOTUNE_KEYS},
-            rd_bytes=st.block[d.target].rd_bytes if d.target in st.block else None,
-            wr_bytes=st.block[d.target].wr_bytes if d.target in st.block else None,
-            rd_reqs=st.block[d.target].rd_reqs if d.target in st.block else None,
-            wr_reqs=st.block[d.target].wr_reqs if d.target in st.block else None,
-            cache=d.cache, io=d.io, bus=d.bus,
-        ) for d in s.config.disks)
+        disks = []
+        for d in s.config.disks:
+            b = st.block.get(d.target)
+            disks.append(Disk(
+                target=d.target, source=d.source, iotune=s.disk_iotune[d.target],
+                rd_bytes=b.rd_bytes if b is not None else None,
+                wr_bytes=b.wr_bytes if b is not None else None,
+                rd_reqs=b.rd_reqs if b is not None else None,
+                wr_reqs=b.wr_reqs if b is not None else None,
+                cache=d.cache, io=d.io, bus=d.bus,
+            ))
         return Guest(
             name=info.name, uuid=info.uuid, id=info.id, state=info.state, pid=pc.pid,
             memory_kib=info.memory_kib, vcpus=tuple(vcpus), emulator_affinity=s.emulator,
             numatune=s.numatune, memtune=s.memtune, numa_memory_kib=numa, hugepages=hp,
-            ksm=ksm, blkio_weight=s.blkio_weight, disks=disks, iothreads=s.iothreads,
+            ksm=ksm, blkio_weight=s.blkio_weight, disks=tuple(disks), iothreads=s.iothreads,
             memory_backing=s.config.memory_backing, cpu_time_ns=st.cpu_time_ns,
             nvcpus=info.nvcpus,
         )
@@ -220,8 +227,7 @@ class GuestCollector:
             if pc.cgroup_dir is None:
                 errors.append(Error(f"{name}: memory cgroup", "no memory cgroup for the QEMU process"))
             else:
-                anon = process.anon_per_node_kib(fs, pc.cgroup_dir)
-                numa = dict(anon)
+                numa = process.anon_per_node_kib(fs, pc.cgroup_dir)   # a fresh dict: add to it
                 for size, per_node in (hp or {}).items():
                     for node, pages in per_node.items():
                         numa[node] = numa.get(node, 0) + pages * size
