@@ -9,16 +9,22 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: demo test test-fast setup bench screenshots lab-up lab-down clean
 
-$(VENV)/.installed: pyproject.toml
-	scripts/ensure-packages.sh $(BUILD_PKGS)
+# The demo needs no hypervisor and no system packages: the package alone.
+$(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+# Tests and live hosts add libvirt-python (built against libvirt-dev) and the test tools.
+$(VENV)/.installed: $(VENV)/.base
+	scripts/ensure-packages.sh $(BUILD_PKGS)
 	$(PY) -m pip install -q -e '.[test,libvirt]'
 	touch $@
 
 setup: $(VENV)/.installed
 
-demo: setup
+demo: $(VENV)/.base
 	$(VENV)/bin/kvmtune --demo
 
 # unit, libvirt (test driver) and ui tiers: no root, no daemon.
