@@ -49,14 +49,20 @@ def add_source_args(p: argparse.ArgumentParser, host_only: bool = False, sub: bo
                        help="skip libvirt: host figures only")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return v
+def int_at_least(lowest: int):
+    """An argparse type: a whole number >= lowest, with a one-line message otherwise."""
+    def convert(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if v < lowest:
+            raise argparse.ArgumentTypeError(f"{text!r} must be {lowest} or more")
+        return v
+    return convert
+
+
+_positive_int = int_at_least(1)
 
 
 def _positive_float(text: str) -> float:

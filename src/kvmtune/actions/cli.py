@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable
 
 from .. import cpuset
+from ..cli import int_at_least
 from ..model import MEMTUNE_UNLIMITED_KIB
 from .base import Action, display
 from .executor import Executor, Result
@@ -71,14 +72,7 @@ def cpulist_or_unpin(text: str) -> tuple[int, ...] | None:
     return None if text.strip().lower() == "unpin" else cpulist(text)
 
 
-def nonneg(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return v
+nonneg = int_at_least(0)
 
 
 def vcpu_or_all(text: str) -> int | None:
