@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""UI-thread cost with 1000 demo guests (a benchmark: prints figures, never fails).
+
+1. A refresh: the time the UI thread spends taking a new snapshot (rates, header, guest
+   table, visible pane) — the target is <= 50 ms.
+2. Key latency while a poll runs: a pane key pressed while the collector thread works,
+   until the pane shows — the target is <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+
+async def bench(guests: int, rounds: int) -> None:
+    from kvmtune.collect import Collector
+    from kvmtune.demo import open_demo
+    from kvmtune.ui.app import KvmtuneApp
+    from kvmtune.ui.panes import PANES
+    from kvmtune.ui.table import GuestTable
+
+    src = open_demo(seed=1, guests=guests)
+    collector = Collector(src)
+    app = KvmtuneApp(src, None, interval=3600, collector=collector)
+    async with app.run_test(size=(160, 50)) as pilot:
+        while app.ticks < 1 or app._polling:
+            await pilot.pause(0.05)
+        frames = []
+        for _ in range(rounds + 1):            # collected and derived off the UI thread, as in the app
+            frames.append(await asyncio.to_thread(lambda: app._frame(collector.collect())))
+        app._take(frames[0])
+        await pilot.pause()
+
+        refresh, paint = [], []
+        for f in frames[1:]:
+            t0 = time.perf_counter()
+            app._take(f)                       # all the UI thread does with a new snapshot
+            t1 = time.perf_counter()
+            await pilot.pause()                # let Textual paint the changes
+            t2 = time.perf_counter()
+            refresh.append(t1 - t0)
+            paint.append(t2 - t0)
+        rows = app.query_one(GuestTable).row_count
+
+        sort = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            await pilot.press("s")             # a new order of every row
+            sort.append(time.perf_counter() - t0)
+
+        # key latency: from the key event to the new pane's text being set
+        shown: list[float] = []
+        render = app._render_pane
+
+        def timed_render() -> None:
+            render()
+            shown.append(time.perf_counter())
+        app._render_pane = timed_render
+        latency = []
+        for i in range(rounds):
+            app.start_poll()                   # a real poll in its thread worker
+            await asyncio.sleep(0.1)
+            busy = app._polling
+            shown.clear()
+            t0 = time.perf_counter()
+            await pilot.press(str((i % (len(PANES) - 1)) + 2))
+            if shown:
+                latency.append((shown[0] - t0, busy))
+            while app._polling:
+                await pilot.pause(0.05)
+            await pilot.press("1")
+    src.close()
+
+    def ms(xs):
+        return f"median {statistics.median(xs) * 1000:6.1f} ms   max {max(xs) * 1000:6.1f} ms"
+
+    print(f"guests: {guests} (table rows {rows}), rounds: {rounds}")
+    print(f"table refresh, UI thread (target <= 50 ms):  {ms(refresh)}")
+    print(f"  ... including Textual's paint:            {ms(paint)}")
+    print(f"re-sort (new order of every row), key to screen: {ms(sort)}")
+    during = [t for t, busy in latency if busy]
+    print(f"key latency while a poll runs (target <= 100 ms): {ms(during or [t for t, _ in latency])}"
+          f"   ({len(during)}/{len(latency)} presses landed during a poll)")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--guests", type=int, default=1000)
+    p.add_argument("--rounds", type=int, default=5)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as state:
+        os.environ["XDG_STATE_HOME"] = state
+        asyncio.run(bench(args.guests, args.rounds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

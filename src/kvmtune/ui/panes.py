@@ -1,0 +1,397 @@
+"""Text of the header, the six detail panes and the host view, as Textual markup.
+
+Pure functions of Snapshots (and rates from `kvmtune.rates`); the figures and warnings
+come from `kvmtune.analysis`. Colours are theme variables ($warning, $error, ...) so
+`t` recolours everything and NO_COLOR drops them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Mapping
+
+from textual.markup import escape
+
+from .. import analysis as a
+from .. import cpuset
+from ..model import Guest, Snapshot
+from ..rates import GuestRate, ksm_scan_rate
+
+PANES = (
+    ("numa", "NUMA memory"),
+    ("vcpu", "vCPU placement"),
+    ("huge", "Hugepages"),
+    ("ksm", "KSM"),
+    ("block", "Block I/O"),
+    ("settings", "Settings"),
+)
+
+MUTED = "$text-muted"
+
+
+def _bar_width(width: int, used: int) -> int:
+    return max(6, min(40, width - used))
+
+
+def size_label(kib: int) -> str:
+    """Hugepage size as people say it: 2048 -> "2M", 1048576 -> "1G"."""
+    return a.fmt_kib(kib).replace(".0", "")
+
+
+# -- header ------------------------------------------------------------------------------
+
+def header(snap: Snapshot | None, *, view_seconds: float, interval: float,
+           badges: list[str], width: int = 80, compact: bool = False) -> str:
+    if snap is None:
+        return f"[b]kvmtune[/]  [{MUTED}]collecting the first snapshot…[/]  " + _badges(badges)
+    h = snap.host
+    ksm = "off"
+    if h.ksm is not None:
+        ksm = ("on " if h.ksm.run == 1 else "off ") + a.fmt_kib(a.ksm_saved_kib(h)) + " saved"
+    nb = {None: "?", 0: "off", 1: "on"}.get(h.numa_balancing, str(h.numa_balancing))
+    up = int(view_seconds)
+    # (plain text, markup) pieces, wrapped whole so a narrow terminal never splits one
+    pieces = [(h.hostname, f"[b]{escape(h.hostname)}[/]"),
+              *((t, escape(t)) for t in (
+                  f"up {up // 3600}:{up // 60 % 60:02d}:{up % 60:02d}", f"KSM {ksm}",
+                  f"THP {h.thp_enabled or '?'}", f"NUMA-bal {nb}", f"tuned {h.tuned_profile or '-'}",
+                  f"every {interval:g}s")),
+              *((f" {b} ", _badges([b])) for b in badges)]
+    head, cur, used = [], [], 0
+    for plain, markup in pieces:
+        if cur and used + 2 + len(plain) > width - 2:
+            head.append("  ".join(cur))
+            cur, used = [], 0
+        cur.append(markup)
+        used += len(plain) + (2 if used else 0)
+    head.append("  ".join(cur))
+    lines = head
+    cw = min(17, max((len(cpuset.format(n.cpus)) for n in h.nodes), default=1))
+    if compact:
+        # small terminal: nodes side by side, hugepages only in pane 3
+        cell = 3 + cw + 1 + 8 + 1 + 11
+        per_line = max(1, (width - 2) // (cell + 2))
+        bw = 8 + max(0, (width - 2) // per_line - cell - 2)
+        cells = []
+        for n in h.nodes:
+            frac = n.mem_used_kib / n.mem_total_kib if n.mem_total_kib else None
+            cells.append(f"[b]N{n.id:<2}[/]{cpuset.format(n.cpus) or '-':<{cw}.{cw}} [$primary]{a.bar(frac, bw)}[/] "
+                         f"{a.fmt_kib(n.mem_used_kib):>5}/{a.fmt_kib(n.mem_total_kib):<5}")
+        for i in range(0, len(cells), per_line):
+            lines.append("  ".join(cells[i:i + per_line]))
+        warns = a.host_warnings(h)
+        if warns:
+            lines.append(f"[$warning]! {escape(warns[0].text)}[/]"
+                         + (f" [{MUTED}](+{len(warns) - 1}, H)[/]" if len(warns) > 1 else ""))
+        return "\n".join(lines)
+    bw = _bar_width(width, 50 + cw)
+    for n in h.nodes:
+        frac = n.mem_used_kib / n.mem_total_kib if n.mem_total_kib else None
+        huge = " ".join(
+            f"{size_label(s)} {p.used}/{p.total}" for s, p in sorted(n.hugepages.items()) if p.total)
+        lines.append(
+            f"[b]N{n.id:<2}[/] cpu {cpuset.format(n.cpus) or '-':<{cw}.{cw}} "
+            f"[$primary]{a.bar(frac, bw)}[/] {a.fmt_kib(n.mem_used_kib):>5}/{a.fmt_kib(n.mem_total_kib):<5}"
+            + (f" huge {huge}" if huge else ""))
+    for w in a.host_warnings(h):
+        lines.append(f"[$warning]! {escape(w.text)}[/] [{MUTED}]§{w.section}[/]")
+    return "\n".join(lines)
+
+
+def _badges(badges: list[str]) -> str:
+    style = {"DISCONNECTED": "b $error", "READ-ONLY": "b $warning", "DRY-RUN": "b $accent"}
+    return " ".join(f"[reverse {style.get(b, 'b')}] {b} [/]" for b in badges)
+
+
+# -- 1. NUMA memory --------------------------------------------------------------------------
+
+def numa_pane(snap: Snapshot, g: Guest, width: int = 80) -> str:
+    h = snap.host
+    mem = g.numa_memory_kib or {}
+    huge_per_node: dict[int, int] = {}
+    for size, per in (g.hugepages or {}).items():
+        for node, count in per.items():
+            huge_per_node[node] = huge_per_node.get(node, 0) + size * count
+    total = sum(mem.values()) or 1
+    vnodes = a.vcpu_nodes(g, h)
+    bw = _bar_width(width, 46)
+    out = [f"[b]{escape(g.name)}[/]  memory {a.fmt_kib(g.memory_kib)}  locality "
+           f"{_locality(a.locality(g, h))}  numatune {_numatune(g)}"]
+    for n in h.nodes:
+        kib = mem.get(n.id, 0)
+        huge = min(kib, huge_per_node.get(n.id, 0))
+        cells = round(bw * kib / total) if mem else 0
+        hcells = min(cells, round(bw * huge / total)) if mem else 0
+        bar = f"[$accent]{'▓' * hcells}[/][$primary]{'█' * (cells - hcells)}[/]{'░' * (bw - cells)}"
+        mark = "vCPUs" if n.id in vnodes else ""
+        out.append(f"node {n.id:<2} {bar} {a.fmt_kib(kib):>6} {a.fmt_pct(kib / total):>4}"
+                   f"{'  huge ' + a.fmt_kib(huge) if huge else ''}  {mark}")
+    if not mem:
+        out.append(f"[{MUTED}]no per-node figures (guest not running or cgroup unreadable)[/]")
+    out.append(f"[{MUTED}]█ normal  [$accent]▓[/] hugepages  'vCPUs' = its vCPUs run there[/]")
+    out += _warnings(g, h, codes={"split", "remote", "pinned-no-numatune", "numatune-elsewhere"})
+    return "\n".join(out)
+
+
+def _numatune(g: Guest) -> str:
+    if g.numatune is None:
+        return f"[{MUTED}]none[/]"
+    return f"{g.numatune.mode} {escape(g.numatune.nodeset or '-')}"
+
+
+def _locality(loc: float | None) -> str:
+    if loc is None:
+        return "-"
+    style = "$success" if loc >= a.LOW_LOCALITY else "$warning" if loc >= 0.5 else "$error"
+    return f"[{style}]{a.fmt_pct(loc)}[/]"
+
+
+def _warnings(g: Guest, host, rate: GuestRate | None = None, codes: set[str] | None = None) -> list[str]:
+    return [f"[$warning]! {escape(w.text)}[/] [{MUTED}]§{w.section}[/]"
+            for w in a.guest_warnings(g, host, rate) if codes is None or w.code in codes]
+
+
+# -- 2. vCPU placement -----------------------------------------------------------------------
+
+def vcpu_pane(snap: Snapshot, prev: Snapshot | None, g: Guest,
+              cpu_pct: Mapping[int, float | None], rate: GuestRate | None, width: int = 80) -> str:
+    h = snap.host
+    moved = a.moved_vcpus(prev.guest(g.name) if prev else None, g)
+    running_on: dict[int, list[int]] = {}
+    for v in g.vcpus:
+        if v.pcpu is not None:
+            running_on.setdefault(v.pcpu, []).append(v.index)
+    out = [f"[b]host CPUs[/] [{MUTED}](id+load; [reverse]v[/] = a vCPU runs there; SMT siblings side by side)[/]"]
+    out += cpu_map(snap, cpu_pct, running_on, width=width)
+    out.append("")
+    out.append(f"[b]{'vCPU':<5}{'now':>4} {'node':>4} {'load':>5}  allowed[/]")
+    for v in g.vcpus:
+        node = h.node_of_cpu(v.pcpu) if v.pcpu is not None else None
+        pct = (rate.vcpu_percent.get(v.index) if rate else None)
+        now = "-" if v.pcpu is None else str(v.pcpu)
+        line = (f"{v.index:<5}{now:>4} {'-' if node is None else node:>4} {a.fmt_pct(pct, False):>5}  "
+                f"{cpuset.format(v.affinity) or '-'}{' [b]pinned[/]' if v.pinned else ''}")
+        out.append(f"[reverse $accent]{line} moved[/]" if v.index in moved else line)
+    emu = "-" if g.emulator_affinity is None else cpuset.format(g.emulator_affinity)
+    out.append(f"emulator  {emu}")
+    for t in g.iothreads or ():
+        out.append(f"iothread {t.id}  {cpuset.format(t.affinity)}")
+    out += _warnings(g, h, codes={"vcpu-across-nodes", "vcpus-across-nodes", "emulator-elsewhere",
+                                  "pinned-no-numatune"})
+    return "\n".join(out)
+
+
+def cpu_rows(snap: Snapshot, width: int = 80) -> list[tuple[str, list[list[int]]]]:
+    """Host CPUs as picker/map lines: (label, cores) per line, grouped by node and socket,
+    SMT siblings (same core) together; a socket too wide for `width` continues on more lines."""
+    cpus = {c.id: c for c in snap.host.cpus}
+    idw = len(str(max(snap.host.cpu_ids, default=0)))
+    lines = []
+    for n in snap.host.nodes:
+        sockets: dict[object, dict[object, list[int]]] = {}
+        for cid in n.cpus:
+            c = cpus.get(cid)
+            core = c.core if c is not None and c.core is not None else ("cpu", cid)
+            sockets.setdefault(c.socket if c else None, {}).setdefault(core, []).append(cid)
+        for sock, cores in sorted(sockets.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+            groups = [sorted(ids) for ids in sorted(cores.values(), key=min)]
+            per_core = max(len(g) for g in groups) * (idw + 1) + 1
+            per_line = max(1, (width - 8) // per_core)
+            label = f"N{n.id}" + (f" s{sock}" if sock is not None else "")
+            for i in range(0, len(groups), per_line):
+                lines.append((label if i == 0 else "", groups[i:i + per_line]))
+    return lines
+
+
+def cpu_map(snap: Snapshot, cpu_pct: Mapping[int, float | None],
+            running_on: Mapping[int, list[int]] | None = None,
+            marked: set[int] | None = None, cursor: int | None = None, width: int = 80) -> list[str]:
+    """One line per `cpu_rows` line. Each CPU is its id and a mark: its load (a block
+    glyph), "v" reversed where one of the guest's vCPUs runs, "*" when `marked` (a
+    picker's choice); `cursor` is underlined."""
+    idw = len(str(max(snap.host.cpu_ids, default=0)))
+    out = []
+    for label, groups in cpu_rows(snap, width):
+        cells = " ".join("".join(_cpu_cell(c, idw, cpu_pct.get(c), (running_on or {}).get(c), marked, cursor)
+                                 for c in g) for g in groups)
+        out.append(f"[b]{label:<6}[/]{cells}")
+    return out
+
+
+def _cpu_cell(cid: int, idw: int, pct: float | None, vcpus: list[int] | None,
+              marked: set[int] | None, cursor: int | None) -> str:
+    text = f"{cid:>{idw}}"
+    style = []
+    if marked is not None:
+        text += "*" if cid in marked else "·"
+        if cid in marked:
+            style.append("reverse $success")
+    elif vcpus:
+        text += "v"
+        style.append("reverse $accent")
+    else:
+        text += _load_glyph(pct)
+        if pct is not None and pct >= 80:
+            style.append("$error")
+    if cursor == cid:
+        style.append("underline b")
+    return f"[{' '.join(style)}]{text}[/]" if style else text
+
+
+def _load_glyph(pct: float | None) -> str:
+    if pct is None:
+        return " "
+    return a.SPARKS[min(8, max(1, round(pct / 12.5)))]
+
+
+# -- 3. hugepages ------------------------------------------------------------------------
+
+def huge_pane(snap: Snapshot, g: Guest) -> str:
+    h = snap.host
+    sizes = a.hugepage_sizes(snap)
+    if not sizes:
+        return f"[{MUTED}]this host has no hugepage pools[/]"
+    out = [f"[b]{'pool':<10}{'node':>5}{'total':>8}{'used':>8}{'free':>8}{'surplus':>9}[/]"]
+    for s in sizes:
+        for n in h.nodes:
+            p = n.hugepages.get(s)
+            if p is not None:
+                out.append(f"{size_label(s):<10}{n.id:>5}{p.total:>8}{p.used:>8}{p.free:>8}{p.surplus:>9}")
+        gp = h.hugepages.get(s)
+        if gp is not None:
+            out.append(f"[b]{size_label(s):<10}{'all':>5}{gp.total:>8}{gp.used:>8}{gp.free:>8}"
+                       f"{gp.surplus:>9}[/]  reserved {gp.reserved}")
+    out.append("")
+    out.append("[b]held by guests[/]")
+    any_ = False
+    for s in sizes:
+        for name, per in a.hugepage_holders(snap, s):
+            any_ = True
+            mark = "[b]>[/]" if name == g.name else " "
+            nodes = "  ".join(f"N{n}:{c}" for n, c in sorted(per.items()))
+            out.append(f"{mark} {escape(name):<24} {size_label(s):>4} x {sum(per.values()):<6} {nodes}")
+    if not any_:
+        out.append(f"[{MUTED}]no guest holds hugepages[/]")
+    mb = g.memory_backing
+    out.append("")
+    out.append(f"{escape(g.name)}: " + (
+        f"backed by {size_label(mb.page_size_kib or 2048)} hugepages" if mb and mb.hugepages
+        else "not hugepage-backed (memoryBacking has no <hugepages/>)"))
+    return "\n".join(out)
+
+
+# -- 4. KSM ------------------------------------------------------------------------------
+
+def ksm_pane(snap: Snapshot, prev: Snapshot | None, g: Guest) -> str:
+    k = snap.host.ksm
+    if k is None:
+        return f"[{MUTED}]KSM is not available on this host[/]"
+    ratio = a.ksm_ratio(snap.host)
+    scan = ksm_scan_rate(prev, snap)
+    mac = {None: "?", 0: "0 (per node)", 1: "1 (across nodes)"}.get(k.merge_across_nodes,
+                                                                   str(k.merge_across_nodes))
+    out = [
+        f"run {'[b $success]1 on[/]' if k.run == 1 else k.run}   saved [b]{a.fmt_kib(a.ksm_saved_kib(snap.host))}[/]"
+        f"   sharing ratio {'-' if ratio is None else f'{ratio:.1f}'}   scan {a.fmt_count(scan)}/s"
+        f"   full scans {k.full_scans}",
+        f"pages shared {k.pages_shared}  sharing {k.pages_sharing}  unshared {k.pages_unshared}"
+        f"  volatile {k.pages_volatile}",
+        f"pages_to_scan {k.pages_to_scan}  sleep_millisecs {k.sleep_millisecs}"
+        f"  merge_across_nodes {mac}"
+        + ("" if k.general_profit is None else f"  general_profit {a.fmt_bytes(k.general_profit)}"),
+        "",
+    ]
+    if g.ksm is None:
+        out.append(f"{escape(g.name)}: [{MUTED}]no per-guest KSM figures[/]")
+    else:
+        out.append(f"{escape(g.name)}: merging pages {g.ksm.merging_pages if g.ksm.merging_pages is not None else '-'}"
+                   f"  profit {a.fmt_bytes(g.ksm.profit_bytes)}")
+    if g.memory_backing is not None and g.memory_backing.nosharepages:
+        out.append(f"[{MUTED}]memoryBacking <nosharepages/>: KSM skips this guest[/]")
+    out += [f"[$warning]! {escape(w.text)}[/] [{MUTED}]§{w.section}[/]"
+            for w in a.host_warnings(snap.host) if w.code.startswith("ksm")]
+    return "\n".join(out)
+
+
+# -- 5. block I/O ------------------------------------------------------------------------
+
+def block_pane(g: Guest, rate: GuestRate | None, history: Mapping[str, deque], width: int = 80) -> str:
+    if not g.disks:
+        return f"[{MUTED}]{escape(g.name)} has no disks[/]"
+    sw = max(8, min(40, width - 50))
+    out = [f"blkio weight {g.blkio_weight if g.blkio_weight is not None else '-'}"]
+    for d in g.disks:
+        r = rate.disks.get(d.target) if rate else None
+        hit = a.at_limit(d.iotune, r)
+        hist = history.get(d.target, ())
+        top = d.limit("total_bytes_sec") or None
+        out.append("")
+        out.append(f"[b]{escape(d.target)}[/] {escape(d.source or '-')}"
+                   + (f"  [reverse b $error] at limit: {hit} [/]" if hit else ""))
+        out.append(f"  read  {a.fmt_rate(r.rd_bytes_s if r else None):>9} {a.fmt_count(r.rd_iops if r else None):>6} IOPS"
+                   f"  [$primary]{a.sparkline([x[0] for x in hist], sw, top)}[/]")
+        out.append(f"  write {a.fmt_rate(r.wr_bytes_s if r else None):>9} {a.fmt_count(r.wr_iops if r else None):>6} IOPS"
+                   f"  [$accent]{a.sparkline([x[1] for x in hist], sw, top)}[/]")
+        limits = [f"{k.replace('_sec', '/s')}={_limit(k, d.limit(k))}" for k in
+                  ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
+                   "total_iops_sec", "read_iops_sec", "write_iops_sec") if d.limit(k)]
+        out.append("  limits " + (" ".join(limits) if limits else f"[{MUTED}]none[/]"))
+    return "\n".join(out)
+
+
+def _limit(key: str, v: int) -> str:
+    return a.fmt_rate(v) if "bytes" in key else str(v)
+
+
+# -- 6. settings -------------------------------------------------------------------------
+
+def settings_pane(g: Guest) -> str:
+    def kib(v):
+        return "unlimited" if v is None else f"{v} KiB ({a.fmt_kib(v)})"
+    out = ["[b]<numatune>[/]  " + ("none" if g.numatune is None else
+                                     f"<memory mode='{g.numatune.mode}' nodeset='{escape(g.numatune.nodeset or '')}'/>")]
+    mt = g.memtune
+    out.append("[b]<memtune>[/]   " + ("-" if mt is None else
+               f"hard_limit {kib(mt.hard_limit_kib)}  soft_limit {kib(mt.soft_limit_kib)}  "
+               f"swap_hard_limit {kib(mt.swap_hard_limit_kib)}"))
+    mb = g.memory_backing
+    if mb is None:
+        out.append("[b]<memoryBacking>[/] -")
+    else:
+        parts = [f"hugepages{' ' + size_label(mb.page_size_kib) if mb.page_size_kib else ''}"
+                 if mb.hugepages else "", "locked" if mb.locked else "",
+                 "nosharepages" if mb.nosharepages else ""]
+        out.append("[b]<memoryBacking>[/] " + (" ".join(p for p in parts if p) or "none"))
+    out.append(f"[b]<blkiotune>[/] weight {g.blkio_weight if g.blkio_weight is not None else '-'}")
+    out.append("[b]<cputune>[/]   " + "  ".join(
+        f"vcpupin {v.index}={cpuset.format(v.affinity)}" for v in g.vcpus if v.pinned)
+        + (f"  emulatorpin={cpuset.format(g.emulator_affinity)}" if g.emulator_affinity else ""))
+    for d in g.disks:
+        out.append(f"[b]disk {escape(d.target)}[/] bus {escape(d.bus or '-')} cache {escape(d.cache or '-')} "
+                   f"io {escape(d.io or '-')}  {escape(d.source or '')}")
+    out.append(f"[{MUTED}]state {escape(g.state)}  pid {g.pid or '-'}  uuid {g.uuid}[/]")
+    return "\n".join(out)
+
+
+# -- host view ---------------------------------------------------------------------------
+
+def host_view(snap: Snapshot, cpu_pct: Mapping[int, float | None], width: int = 80) -> str:
+    out = [f"[b]{escape(snap.host.hostname)}[/] — every node: CPUs, memory, hugepages, guests", ""]
+    out += cpu_map(snap, cpu_pct, width=width)
+    bw = _bar_width(width, 40)
+    for u in a.node_summary(snap):
+        n = snap.host.node(u.node)
+        frac = u.mem_used_kib / u.mem_total_kib if u.mem_total_kib else None
+        out.append("")
+        out.append(f"[b]node {u.node}[/]  CPUs {cpuset.format(u.cpus) or '-'}  "
+                   f"[$primary]{a.bar(frac, bw)}[/] {a.fmt_kib(u.mem_used_kib)}/{a.fmt_kib(u.mem_total_kib)}")
+        for s, p in sorted(n.hugepages.items()):
+            out.append(f"  hugepages {size_label(s)}: {p.used}/{p.total} used, {p.free} free")
+        names = sorted(set(u.guests_kib) | set(u.vcpu_guests),
+                       key=lambda x: -u.guests_kib.get(x, 0))
+        for name in names:
+            out.append(f"  {escape(name):<24} mem {a.fmt_kib(u.guests_kib.get(name)) if name in u.guests_kib else '-':>6}"
+                       f"  vCPUs here {u.vcpu_guests.get(name, 0)}")
+        if not names:
+            out.append(f"  [{MUTED}]no guest uses this node[/]")
+    return "\n".join(out)

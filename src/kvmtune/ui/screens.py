@@ -1,0 +1,151 @@
+"""The screens over the main view: help, host view, audit log, confirmation."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Label, Static
+
+from . import panes
+
+HELP_TEXT = {
+    "pin": "pin the selected guest's vCPU(s): a picker of host CPUs grouped by node",
+    "unpin": "unpin vCPU(s): back to every CPU the guest may use",
+    "emulatorpin": "pin the emulator threads",
+    "move": "move the guest to a node: vCPUs + emulator + numatune together",
+    "numatune": "numatune mode and nodeset",
+    "memtune": "memtune hard/soft/swap limits",
+    "throttle": "disk throttles (blkdeviotune)",
+    "weight": "blkio weight",
+    "ksm_toggle": "KSM on/off",
+    "ksm_settings": "KSM settings (pages_to_scan, sleep, merge_across_nodes)",
+    "hugepages": "hugepage pool size per node",
+    "undo": "undo the last action",
+    "log": "the audit log",
+    "host": "host view: every node's CPUs, memory, hugepages and guests",
+    "theme": "next colour theme",
+    "filter": "filter guests by name",
+    "help": "this help",
+    "quit": "quit",
+}
+
+
+class _Closable(Screen):
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(_Closable, ModalScreen):
+    BINDINGS = [*_Closable.BINDINGS, Binding("question_mark", "close", "Close", show=False)]
+
+    def __init__(self, bindings, disabled: set[str]) -> None:
+        super().__init__()
+        self.bindings_list = bindings
+        self.disabled = disabled
+
+    def compose(self) -> ComposeResult:
+        lines = ["[b]kvmtune keys[/]", ""]
+        for b in self.bindings_list:
+            key = b.key_display or b.key
+            what = HELP_TEXT.get(b.action)
+            if what is None:
+                continue
+            off = b.key in self.disabled
+            line = f"  [b]{key:>3}[/]  {what}" + ("  [$text-muted](disabled: read-only)[/]" if off else "")
+            lines.append(f"[$text-muted]{line}[/]" if off else line)
+        lines += [
+            "",
+            "  [b]1-6[/] / [b]Tab[/]  detail panes: " + ", ".join(t for _, t in panes.PANES),
+            "  [b]s[/] [b]>[/] / [b]<[/]  sort by the next / previous column   [b]S[/]  reverse the order",
+            "  [b]↑ ↓[/]  select a guest   [b]Ctrl+P[/]  command palette   [b]Esc[/]  close",
+        ]
+        with VerticalScroll(id="help"):
+            yield Static("\n".join(lines))
+
+
+class HostScreen(_Closable):
+    """`H`: every node's CPUs, memory, hugepages, and which guests use it. Follows refreshes."""
+
+    BINDINGS = [*_Closable.BINDINGS, Binding("H", "close", "Back", show=False)]
+
+    def __init__(self, app) -> None:
+        super().__init__()
+        self.main = app
+
+    def compose(self) -> ComposeResult:
+        yield Label("Host view  [$text-muted](Esc back)[/]", id="host-title")
+        with VerticalScroll():
+            yield Static(id="host-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._drawn_tick = -1
+        self._draw()
+        self.set_interval(0.5, self._draw)
+
+    def _draw(self) -> None:
+        m = self.main
+        if m.snap is not None and m.ticks != self._drawn_tick:   # redraw on new snapshots only
+            self._drawn_tick = m.ticks
+            self.query_one("#host-body", Static).update(
+                panes.host_view(m.snap, m.cpu_pct, self.size.width))
+
+
+class LogScreen(_Closable):
+    BINDINGS = [*_Closable.BINDINGS, Binding("L", "close", "Back", show=False)]
+
+    def __init__(self, entries: list[dict]) -> None:
+        super().__init__()
+        self.entries = entries
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"Audit log  [$text-muted]({len(self.entries)} entries, newest first; Esc back)[/]")
+        lines = []
+        for e in reversed(self.entries):
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.get("time", 0)))
+            undo = f" undo of #{e['undo_of']}" if e.get("undo_of") is not None else ""
+            lines.append(f"#{e.get('id', '?'):<4} {when} {e.get('result', '?'):<18} "
+                         f"{e.get('action', '?')} {e.get('target', '?')}{undo}")
+            cmds = e.get("commands") or []
+            lines += [f"      $ {c}" for c in cmds[:2]]
+            if len(cmds) > 2:
+                lines.append(f"      … {len(cmds) - 2} more")
+            if e.get("message"):
+                lines.append(f"      {e['message']}")
+        with VerticalScroll():
+            yield Static("\n".join(x.replace("[", r"\[") for x in lines) or "[$text-muted]no entries yet[/]",
+                         id="log-body")
+        yield Footer()
+
+
+class ConfirmScreen(ModalScreen):
+    """Names each risk; y applies, n or Esc declines."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Apply anyway"),
+                Binding("n", "answer(False)", "Cancel"),
+                Binding("escape", "answer(False)", "Cancel", show=False)]
+
+    def __init__(self, risks: list[str], commands: list[list[str]]) -> None:
+        super().__init__()
+        self.risks = risks
+        self.commands = commands
+
+    def compose(self) -> ComposeResult:
+        from ..actions import display
+        with Vertical(id="confirm"):
+            yield Label("[b $warning]Confirm: this change carries a risk[/]")
+            yield Static("\n".join(f"[$warning]⚠ {r.replace('[', chr(92) + '[')}[/]" for r in self.risks))
+            shown = ["$ " + display(c).replace("[", r"\[") for c in self.commands[:4]]
+            if len(self.commands) > 4:
+                shown.append(f"[$text-muted]… and {len(self.commands) - 4} more like these[/]")
+            yield Static("\n".join(shown))
+            yield Static("[b]y[/] apply anyway · [b]n[/] / Esc cancel")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -1,0 +1,341 @@
+"""The app on the demo host, driven by the real keys (Pilot)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from kvmtune import analysis
+from kvmtune.ui.app import KvmtuneApp
+from kvmtune.ui.forms import ActionForm, CpuPicker
+from kvmtune.ui.panes import PANES
+from kvmtune.ui.screens import ConfirmScreen, HelpScreen, HostScreen, LogScreen
+from kvmtune.ui.table import GuestTable
+from textual.widgets import Input, Static, TabbedContent
+
+from uikit import demo_app, idle, next_tick, ready, wait_for
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
+
+
+def table(app) -> GuestTable:
+    return app.query_one(GuestTable)
+
+
+async def select(pilot, app, name: str) -> None:
+    table(app).select(name)
+    await pilot.pause()
+    assert app.selected_guest().name == name
+
+
+async def confirm_if_asked(pilot, app) -> None:
+    await wait_for(pilot, lambda: not app._busy, what="the action")
+    await pilot.pause()
+    if isinstance(app.screen, ConfirmScreen):
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app._busy, what="the confirmed action")
+    await pilot.pause()
+
+
+async def test_starts_with_header_table_and_six_panes():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        assert table(app).row_count == len(app.snap.guests) > 0
+        header = str(app.query_one("#header", Static).content)
+        assert app.snap.host.hostname in header and "N0" in header
+        tabs = app.query_one(TabbedContent)
+        for i, (key, _) in enumerate(PANES):
+            await pilot.press(str(i + 1))
+            assert tabs.active == f"tab-{key}"
+            assert str(app.query_one(f"#pane-{key}", Static).content).strip()
+        await pilot.press("tab")
+        assert tabs.active == "tab-numa"
+        await pilot.press("q")
+    assert app.return_code in (0, None)
+
+
+async def test_selection_and_scroll_survive_refreshes():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("down", "down", "down")
+        chosen = table(app).selected
+        await next_tick(pilot, app)
+        await next_tick(pilot, app)
+        assert table(app).selected == chosen
+
+
+async def test_sort_keys_and_filter():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        names = [g.name for g in app.snap.guests]
+        assert table(app)._order == sorted(names)
+        await pilot.press("S")
+        assert table(app)._order == sorted(names, reverse=True)
+        await pilot.press("S", "s", "s")        # state, then vCPUs
+        assert app.sort_key == "vcpus"
+        vc = [len(app.snap.guest(n).vcpus) for n in table(app)._order]
+        assert vc == sorted(vc)
+        await pilot.press("<")
+        assert app.sort_key == "state"
+        await pilot.press("slash", "w", "e", "b")
+        assert app.name_filter == "web"
+        assert table(app)._order and all("web" in n for n in table(app)._order)
+        await pilot.press("enter")
+        await next_tick(pilot, app)
+        assert all("web" in n for n in table(app)._order)      # the filter holds across refreshes
+        await pilot.press("slash", "escape")
+        assert app.name_filter == "" and table(app).row_count == len(names)
+
+
+async def test_pin_through_the_picker_shows_in_next_snapshot_and_audit_log(state_home):
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        name = "dns-01"
+        await select(pilot, app, name)
+        before = app.snap.guest(name).vcpus[0].affinity
+        await pilot.press("p")
+        assert isinstance(app.screen, ActionForm)
+        picker = app.screen.query_one(CpuPicker)
+        assert picker.has_focus
+        await pilot.press("right", "right", "space")          # CPU in the 3rd picker slot
+        want = picker.order[2]
+        assert app.screen.query_one("#f-cpus", Input).value == str(want)
+        assert "virsh vcpupin dns-01" in str(app.screen.query_one("#command", Static).content)
+        await pilot.press("enter")
+        await confirm_if_asked(pilot, app)
+        assert "applied" in app.status_text
+        await idle(pilot, app)
+        await next_tick(pilot, app)
+        g = app.snap.guest(name)
+        assert all(v.affinity == (want,) and v.pinned for v in g.vcpus), (before, g.vcpus)
+        entries = app.executor.entries()
+        assert entries[-1]["action"] == "vcpupin" and entries[-1]["result"] == "applied"
+        assert entries[-1]["target"] == name
+        assert (state_home / "kvmtune" / "actions.log").is_file()
+        assert "P" == table(app)._cells[name][7][0]               # the pinned marker
+
+
+async def test_move_puts_vcpus_emulator_and_numatune_on_one_node_and_undo_restores():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        name = "build-runner"                       # split over nodes 2-3 in the demo
+        await select(pilot, app, name)
+        g0 = app.snap.guest(name)
+        node = analysis.best_node(g0, app.snap.host)
+        await pilot.press("M")
+        assert isinstance(app.screen, ActionForm)
+        assert app.screen.query_one("#f-nodes", Input).value == str(node)
+        await pilot.press("enter")
+        await confirm_if_asked(pilot, app)
+        assert "applied" in app.status_text, app.status_text
+        await idle(pilot, app)
+        await next_tick(pilot, app)
+        g = app.snap.guest(name)
+        cpus = set(app.snap.host.node(node).cpus)
+        assert all(set(v.affinity) <= cpus for v in g.vcpus)
+        assert set(g.emulator_affinity) <= cpus
+        assert g.numatune is not None and g.numatune.nodeset == str(node)
+        await pilot.press("z")
+        await confirm_if_asked(pilot, app)
+        assert app.status_text.startswith("undo: applied"), app.status_text
+        await idle(pilot, app)
+        await next_tick(pilot, app)
+        g = app.snap.guest(name)
+        assert [v.affinity for v in g.vcpus] == [v.affinity for v in g0.vcpus]
+        assert g.emulator_affinity == g0.emulator_affinity
+        if g0.numatune is not None:
+            assert g.numatune == g0.numatune
+        # else: libvirt can neither remove a live numatune nor change a strict one while the
+        # guest runs, so the undo keeps the move's (the actions' documented behaviour)
+
+
+async def test_read_only_refuses_and_shows_action_keys_disabled():
+    app = demo_app(read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        aff = [v.affinity for v in app.snap.guests[0].vcpus]
+        for key in ("p", "M", "z", "k"):
+            await pilot.press(key)
+            assert len(app.screen_stack) == 1
+            assert "read-only" in app.status_text
+        assert app.check_action("pin", ()) is None          # shown, greyed out
+        assert "READ-ONLY" in str(app.query_one("#header", Static).content)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "disabled" in str(app.screen.query_one(Static).content)
+        await pilot.press("escape")
+        await next_tick(pilot, app)
+        assert [v.affinity for v in app.snap.guests[0].vcpus] == aff
+        assert app.executor.entries() == []
+        # even a direct call is refused by the executor
+        from kvmtune.actions import VcpuPin
+        r = app.executor.run(VcpuPin(app.snap.guests[0].name, 0, (1,)), app.snap)
+        assert r.status == "refused"
+
+
+async def test_invalid_input_applies_nothing():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        name = "dns-01"
+        await select(pilot, app, name)
+        aff = app.snap.guest(name).vcpus[0].affinity
+        await pilot.press("p", "shift+tab")                  # picker -> the CPU list field
+        assert app.screen.query_one("#f-cpus", Input).has_focus
+        await pilot.press(*"999")
+        problems = str(app.screen.query_one("#problems", Static).content)
+        assert "999" in problems
+        await pilot.press("enter")
+        assert isinstance(app.screen, ActionForm)             # still open: nothing applied
+        await pilot.press("ctrl+u", *"1-x")
+        assert "not a number" in str(app.screen.query_one("#problems", Static).content)
+        await pilot.press("enter", "escape")
+        assert len(app.screen_stack) == 1 and app.status_text == "cancelled"
+        await pilot.press("m")                               # memtune: a hard_limit that is no size
+        await pilot.press(*"lots", "enter")
+        assert isinstance(app.screen, ActionForm)
+        assert "not a size" in str(app.screen.query_one("#problems", Static).content)
+        await pilot.press("escape")
+        await next_tick(pilot, app)
+        assert app.snap.guest(name).vcpus[0].affinity == aff
+        assert app.executor.entries() == []
+
+
+async def test_dry_run_changes_nothing_and_says_what_it_would_run():
+    app = demo_app(dry_run=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        await select(pilot, app, "dns-01")
+        aff = app.snap.guest("dns-01").vcpus[0].affinity
+        await pilot.press("p", "space", "enter")
+        await idle(pilot, app)
+        assert "dry run" in app.status_text and "virsh vcpupin" in app.status_text
+        await next_tick(pilot, app)
+        assert app.snap.guest("dns-01").vcpus[0].affinity == aff
+
+
+async def test_help_host_view_log_and_theme():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "H")
+        assert isinstance(app.screen, HostScreen)
+        await pilot.pause(0.1)
+        body = str(app.screen.query_one("#host-body", Static).content)
+        assert "node 0" in body and "node 3" in body
+        await pilot.press("escape", "L")
+        assert isinstance(app.screen, LogScreen)
+        await pilot.press("escape")
+        first = app.theme
+        await pilot.press("t")
+        assert app.theme != first and app.theme.startswith("kvmtune-")
+        await pilot.press("t", "t")
+        assert app.theme == first
+
+
+async def test_keys_inside_a_form_do_not_trigger_app_actions():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("p")
+        await pilot.press("q", "M", "H")              # in the picker: no quit, no new screens
+        assert isinstance(app.screen, ActionForm) and len(app.screen_stack) == 2
+        await pilot.press("escape")
+        assert len(app.screen_stack) == 1
+
+
+class SlowCollector:
+    """Wraps a collector; counts how many collections overlap."""
+
+    def __init__(self, inner, delay: float):
+        self.inner, self.delay = inner, delay
+        self.running = self.max_running = self.calls = 0
+        self.lock = threading.Lock()
+
+    def collect(self):
+        with self.lock:
+            self.running += 1
+            self.calls += 1
+            self.max_running = max(self.max_running, self.running)
+        try:
+            time.sleep(self.delay)
+            return self.inner.collect()
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+async def test_polls_never_overlap_even_when_slower_than_the_interval():
+    from kvmtune.collect import Collector
+    from kvmtune.demo import open_demo
+    src = open_demo(seed=1)
+    slow = SlowCollector(Collector(src), 0.2)
+    app = KvmtuneApp(src, None, interval=0.01, collector=slow)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: slow.calls >= 4, what="four polls")
+        for _ in range(5):
+            app.start_poll()                          # a burst of "refresh now" requests
+        await wait_for(pilot, lambda: slow.calls >= 7, what="more polls")
+        assert slow.max_running == 1
+        assert app.check_action("pin", ()) is None    # no executor: actions greyed out
+
+
+class Flaky:
+    """A collector that fails, or loses libvirt, when told to."""
+
+    def __init__(self, inner):
+        self.inner, self.mode = inner, "ok"
+
+    def collect(self):
+        snap = self.inner.collect()
+        if self.mode == "raise":
+            raise RuntimeError("boom")
+        if self.mode == "disconnected":
+            return replace(snap, guests=(), disconnected=True)
+        return snap
+
+
+async def test_disconnected_keeps_last_guests_greyed_and_errors_are_one_line():
+    from kvmtune.collect import Collector
+    from kvmtune.demo import open_demo
+    src = open_demo(seed=1)
+    flaky = Flaky(Collector(src))
+    app = KvmtuneApp(src, None, interval=3600, collector=flaky)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        n = table(app).row_count
+        flaky.mode = "disconnected"
+        await next_tick(pilot, app)
+        assert "DISCONNECTED" in str(app.query_one("#header", Static).content)
+        assert table(app).row_count == n and table(app).has_class("stale")
+        flaky.mode = "raise"
+        app.start_poll()
+        await wait_for(pilot, lambda: "collection failed: boom" in app.status_text, what="the error")
+        flaky.mode = "ok"
+        await next_tick(pilot, app)
+        assert not table(app).has_class("stale")
+        assert "DISCONNECTED" not in str(app.query_one("#header", Static).content)
+
+
+async def test_command_palette_reaches_the_actions():
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for what in ("Pin", "Move", "Undo", "Host view", "The audit log", "Next colour theme"):
+            assert any(t.startswith(what) for t in titles), (what, titles)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"host view")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, HostScreen), what="the host view")

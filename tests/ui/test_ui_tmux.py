@@ -1,0 +1,121 @@
+"""`kvmtune --demo` in a real terminal (tmux) at 80x24: the table, every pane title, q exits 0.
+
+Each test runs its own tmux server (-L) so nothing is shared with a user's sessions;
+the command is passed as an argv (tmux runs it without a shell).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kvmtune.ui.panes import PANES
+
+pytestmark = pytest.mark.timeout(120)
+
+if shutil.which("tmux") is None:
+    pytest.skip("tmux is not installed (apt-get install tmux)", allow_module_level=True)
+
+
+class Tmux:
+    def __init__(self, tmp: Path, env: dict[str, str]):
+        self.sock = f"kvmtune-test-{os.getpid()}-{id(self)}"
+        self.env = env
+
+    def run(self, *args: str, check: bool = True) -> str:
+        return subprocess.run(["tmux", "-L", self.sock, *args], check=check, capture_output=True,
+                              text=True, env=self.env, timeout=20).stdout
+
+    def start(self, argv: list[str]) -> None:
+        self.run("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "80", "-y", "24", *argv)
+        self.run("set-option", "-t", "t", "remain-on-exit", "on")
+
+    def screen(self, colours: bool = False) -> str:
+        return self.run("capture-pane", "-p", *(["-e"] if colours else []), "-t", "t")
+
+    def keys(self, *keys: str) -> None:
+        for k in keys:        # one at a time: "Escape" then a letter must not become Alt+letter
+            self.run("send-keys", "-t", "t", k)
+            time.sleep(0.3)
+
+    def wait(self, text: str, timeout: float = 30.0) -> str:
+        end = time.monotonic() + timeout
+        while True:
+            s = self.screen()
+            if text in s:
+                return s
+            if time.monotonic() > end:
+                raise AssertionError(f"{text!r} never appeared; screen:\n{s}")
+            time.sleep(0.2)
+
+    def exit_status(self, timeout: float = 15.0) -> int:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            out = self.run("display-message", "-p", "-t", "t", "#{pane_dead} #{pane_dead_status}").split()
+            if len(out) == 2 and out[0] == "1":      # dead, and its status is known
+                return int(out[1])
+            time.sleep(0.2)
+        raise AssertionError("kvmtune did not exit")
+
+    def kill(self) -> None:
+        self.run("kill-server", check=False)
+
+
+@pytest.fixture
+def tmux(tmp_path):
+    env = {**os.environ, "TERM": "xterm-256color", "XDG_STATE_HOME": str(tmp_path / "state")}
+    env.pop("NO_COLOR", None)
+    t = Tmux(tmp_path, env)
+    yield t
+    t.kill()
+
+
+# xterm-256 colours without hue: the grey ramp, the cube's diagonal, black/white/greys
+GREYS = set(range(232, 256)) | {16, 59, 102, 145, 188, 231} | {0, 7, 8, 15}
+
+KVMTUNE = [sys.executable, "-m", "kvmtune.cli", "--demo"]
+
+
+def test_demo_in_tmux_shows_table_and_every_pane_and_q_exits_0(tmux):
+    tmux.start(KVMTUNE)
+    s = tmux.wait("build-runner")
+    assert "Name" in s and "Local" in s and "hv-demo-01" in s
+    for i, (_, title) in enumerate(PANES):
+        assert f"{i + 1} {title}" in s          # every pane's tab title is on screen at 80x24
+    lines = s.splitlines()
+    assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+    for key, expect in (("2", "host CPUs"), ("3", "pool"), ("4", "sharing ratio"),
+                        ("5", "read"), ("6", "<numatune>"), ("1", "locality")):
+        tmux.keys(key)
+        tmux.wait(expect)
+    tmux.keys("H")
+    tmux.wait("Host view")
+    tmux.keys("Escape")
+    tmux.keys("?")
+    tmux.wait("kvmtune keys")
+    tmux.keys("Escape")
+    tmux.keys("q")
+    assert tmux.exit_status() == 0
+
+
+def test_no_color_has_no_colour_codes(tmux):
+    tmux.env["NO_COLOR"] = "1"
+    tmux.start(["env", "NO_COLOR=1", *KVMTUNE, "--read-only"])
+    s = tmux.wait("build-runner")
+    assert "READ-ONLY" in s
+    # Textual renders NO_COLOR as monochrome: shades of grey only, no hue anywhere
+    coloured = tmux.screen(colours=True)
+    codes = {int(n) for n in re.findall(r"[34]8;5;(\d+)", coloured)}
+    assert codes and codes <= GREYS, sorted(codes - GREYS)
+    assert "38;2;" not in coloured and "48;2;" not in coloured
+    tmux.keys("p")
+    tmux.wait("read-only: 'p' (pin) is disabled")
+    tmux.keys("q")
+    assert tmux.exit_status() == 0
