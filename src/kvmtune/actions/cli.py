@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from typing import Any, Callable
 
-from .. import cpuset
+from .. import cpuset, units
 from ..cli import int_at_least
-from ..model import MEMTUNE_UNLIMITED_KIB
 from .base import Action, display
 from .executor import Executor, Result
 from .guest import (IOTUNE_INT_KEYS, BlkDevIoTune, BlkioTune, EmulatorPin, IoThreadPin, MemTune,
@@ -34,21 +32,12 @@ def _cli():  # kvmtune.cli imports this module; import it back lazily
 
 # -- argument types -------------------------------------------------------------------------------
 
-_SCALE = {"": 1, "b": 1 / 1024, "k": 1, "kib": 1, "kb": 1000 / 1024, "m": 1024, "mib": 1024,
-          "mb": 1000 ** 2 / 1024, "g": 1024 ** 2, "gib": 1024 ** 2, "gb": 1000 ** 3 / 1024,
-          "t": 1024 ** 3, "tib": 1024 ** 3, "tb": 1000 ** 4 / 1024}
-
-
 def kib(text: str) -> int | None:
-    """A memtune size like virsh takes it: KiB by default, K/M/G/T suffixes, -1/unlimited. None = unlimited."""
-    t = text.strip().lower()
-    if t in ("unlimited", "-1"):
-        return None
-    m = re.fullmatch(r"(\d+)\s*([a-z]*)", t)
-    if not m or m.group(2) not in _SCALE:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 2048, 512M, 4G, unlimited)")
-    v = int(int(m.group(1)) * _SCALE[m.group(2)])
-    return None if v >= MEMTUNE_UNLIMITED_KIB else v
+    """A memtune size like virsh takes it (see units.parse_kib). None = unlimited."""
+    try:
+        return units.parse_kib(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def page_size(text: str) -> int:

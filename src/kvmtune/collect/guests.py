@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from ..hostfs import HostFSError
-from ..model import Disk, Error, Guest, GuestKsm, IOTUNE_KEYS, MemoryBacking, Vcpu
+from ..model import Disk, Error, Guest, IOTUNE_KEYS, MemoryBacking, Vcpu
 from ..parse import ParseError
 from ..source import Source
 from ..virt.interface import (Disconnected, DomainConfig, DomainInfo, GuestGone, GuestStats,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..model import IoThread, MemoryBacking, MemTune, NumaTune
+from ..units import to_kib
 
 SCOPES = ("live", "config", "current")
 
@@ -194,7 +195,10 @@ def parse_domain_xml(xml: str) -> DomainConfig:
         if hp is not None:
             page = hp.find("page")
             if page is not None and page.get("size"):
-                size = _kib(page.get("size"), page.get("unit", "KiB"))
+                try:
+                    size = to_kib(int(page.get("size")), page.get("unit", "KiB"))
+                except ValueError:
+                    size = None
         backing = MemoryBacking(
             hugepages=hp is not None, page_size_kib=size,
             locked=mb.find("locked") is not None,
@@ -203,15 +207,3 @@ def parse_domain_xml(xml: str) -> DomainConfig:
     vcpu = root.find("vcpu")
     return DomainConfig(disks=tuple(disks), memory_backing=backing,
                         vcpu_cpuset=vcpu.get("cpuset") if vcpu is not None else None)
-
-
-_UNITS = {"b": 1 / 1024, "bytes": 1 / 1024, "k": 1, "kib": 1, "kb": 1000 / 1024,
-          "m": 1024, "mib": 1024, "mb": 1000 * 1000 / 1024,
-          "g": 1024 ** 2, "gib": 1024 ** 2, "gb": 1000 ** 3 / 1024}
-
-
-def _kib(value: str, unit: str) -> int | None:
-    try:
-        return int(int(value) * _UNITS.get(unit.lower(), 1))
-    except ValueError:
-        return None

@@ -1,0 +1,22 @@
+import pytest
+
+from kvmtune.model import MEMTUNE_UNLIMITED_KIB
+from kvmtune.units import parse_kib, to_kib
+
+
+@pytest.mark.parametrize("text,kib", [("2G", 2 * 1024 * 1024), ("512M", 524288), ("1048576", 1048576),
+                                      ("unlimited", None), ("-1", None), ("2GiB", 2097152),
+                                      ("64k", 64), ("1gb", 976562), (str(MEMTUNE_UNLIMITED_KIB), None)])
+def test_parse_kib(text, kib):
+    assert parse_kib(text) == kib
+
+
+@pytest.mark.parametrize("text", ["", "abc", "-5", "2X", "G", "1.5g"])
+def test_parse_kib_rejects(text):
+    with pytest.raises(ValueError):
+        parse_kib(text)
+
+
+def test_xml_units():
+    assert to_kib(1, "GiB") == 1048576 and to_kib(2048, "KiB") == 2048 and to_kib(2048, "") == 2048
+    assert to_kib(4096, "bytes") == 4
