@@ -171,6 +171,9 @@ def vcpu_pane(snap: Snapshot, prev: Snapshot | None, g: Guest,
         now = "-" if v.pcpu is None else str(v.pcpu)
         line = (f"{v.index:<5}{now:>4} {'-' if node is None else node:>4} {a.fmt_pct(pct, False):>5}  "
                 f"{cpuset.format(v.affinity) or '-'}{' [b]pinned[/]' if v.pinned else ''}")
+        if v.pcpu is not None and v.affinity and v.pcpu not in v.affinity:
+            # The kernel reports where a thread last ran; an idle vCPU keeps that until it wakes.
+            line += f" [{MUTED}](idle: last ran there before the pin)[/]"
         out.append(f"[reverse $accent]{line} moved[/]" if v.index in moved else line)
     emu = "-" if g.emulator_affinity is None else cpuset.format(g.emulator_affinity)
     out.append(f"emulator  {emu}")
