@@ -36,8 +36,10 @@ test-fast: setup
 # lab is taken down afterwards whatever the result.
 test: setup
 	@rc=0; \
-	if scripts/lab.sh can-run; then scripts/lab.sh up || rc=$$?; fi; \
-	if [ $$rc = 0 ]; then $(PYTEST) -q -rs tests || rc=$$?; fi; \
+	if scripts/lab.sh can-run; then \
+		scripts/lab.sh up || { rc=$$?; echo "make test: lab-up failed (exit $$rc): the lab tier skips, the run fails" >&2; }; \
+	fi; \
+	$(PYTEST) -q -rs tests || rc=$$?; \
 	if [ "$${CI:-}" = true ]; then scripts/lab.sh down || true; fi; \
 	exit $$rc
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from . import cpuset
 from .model import Guest, Host, Snapshot
+from .parse import PAGE_KIB
 from .rates import DiskRate, GuestRate
 
 # A node holding less than this share of a guest's memory does not make it "split":
@@ -246,9 +247,6 @@ def hugepage_sizes(snap: Snapshot) -> list[int]:
     return sorted(sizes)
 
 
-PAGE_KIB = 4
-
-
 def ksm_saved_kib(host: Host) -> int | None:
     """Memory KSM saves: pages_sharing are the duplicates it removed."""
     if host.ksm is None:
@@ -351,13 +349,3 @@ def sparkline(values, width: int, top: float | None = None) -> str:
         return (SPARKS[1] * len(vals)).rjust(width)
     s = "".join(SPARKS[min(8, max(1 if v > 0 else 0, round(8 * v / hi)))] for v in vals)
     return s.rjust(width)
-
-
-def parse_amount(text: str) -> int:
-    """A whole number with an optional binary suffix ("1M" = 1048576), as throttles take."""
-    t = text.strip().lower()
-    mult = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}.get(t[-1:], 1) if t else 1
-    num = t[:-1] if mult != 1 else t
-    if not num.isdigit():
-        raise ValueError(f"{text.strip()!r} is not a whole number (suffixes k, M, G allowed)")
-    return int(num) * mult

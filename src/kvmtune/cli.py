@@ -7,7 +7,11 @@ unexpected failure prints one line, never a traceback, and exits 1.
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import signal
 import sys
+import threading
 
 from . import __version__
 from .source import DEFAULT_URI, Source
@@ -40,8 +44,8 @@ def add_source_args(p: argparse.ArgumentParser, host_only: bool = False, sub: bo
                    help="read DIR/sys and DIR/proc instead of the host's (default /)")
     g.add_argument("--demo", action="store_true", default=d(False),
                    help="use the bundled simulated demo host instead of a real one")
-    g.add_argument("--demo-guests", metavar="N", type=_positive_int, default=d(None),
-                   help="with --demo: a demo host with N guests (scale mode)")
+    g.add_argument("--demo-guests", metavar="N", type=_demo_guests, default=d(None),
+                   help=f"with --demo: a demo host with N guests (scale mode, at most {MAX_DEMO_GUESTS})")
     g.add_argument("--seed", metavar="N", type=int, default=d(1),
                    help="with --demo: the simulation's seed (default 1)")
     if host_only:
@@ -62,7 +66,14 @@ def int_at_least(lowest: int):
     return convert
 
 
-_positive_int = int_at_least(1)
+MAX_DEMO_GUESTS = 5000
+
+
+def _demo_guests(text: str) -> int:
+    n = int_at_least(1)(text)
+    if n > MAX_DEMO_GUESTS:
+        raise argparse.ArgumentTypeError(f"{text!r}: the demo host holds at most {MAX_DEMO_GUESTS} guests")
+    return n
 
 
 def _positive_float(text: str) -> float:
@@ -70,8 +81,8 @@ def _positive_float(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds more than 0")
     return v
 
 
@@ -154,7 +165,16 @@ def cmd_tui(args: argparse.Namespace) -> int:
         source.close()
 
 
+def _exit_on_signal(signum: int, _frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # A dropped SSH session (SIGHUP) or a kill (SIGTERM) unwinds like an exit, so every
+    # `finally: source.close()` runs (the demo's temp tree is removed, libvirt closed).
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _exit_on_signal)
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None) or cmd_tui
@@ -167,6 +187,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # HostFSError, AuditLogError...: their text names the path and the reason
+        print(f"kvmtune: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: one line for the user; KVMTUNE_DEBUG=1 shows the traceback
+        if os.environ.get("KVMTUNE_DEBUG"):
+            raise
+        print(f"kvmtune: internal error: {type(e).__name__}: {e} (KVMTUNE_DEBUG=1 shows where)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -47,11 +47,6 @@ class HostFS:
         # Plain string joins: building a pathlib.Path per read was a third of a tick's cost.
         self._prefix = str(self.root).rstrip("/") + "/"
 
-    @property
-    def is_live(self) -> bool:
-        """True when this is the running host's own tree (writes affect the kernel)."""
-        return self.root.resolve() == Path("/")
-
     def path(self, rel: str) -> str:
         return self._prefix + rel.lstrip("/")
 

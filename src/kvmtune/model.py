@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
+from . import cpuset
+
 SCHEMA = "kvmtune.snapshot/1"
 
 # libvirt's "unlimited" for memtune values, in KiB (VIR_DOMAIN_MEMORY_PARAM_UNLIMITED).
@@ -198,6 +200,7 @@ class Guest:
     memory_backing: MemoryBacking | None = None
     cpu_time_ns: int | None = None
     nvcpus: int | None = None
+    vcpu_cpuset: str | None = None   # <vcpu cpuset=...> as in the XML: its default CPUs
 
     @property
     def running(self) -> bool:
@@ -208,6 +211,21 @@ class Guest:
         if not self.hugepages:
             return 0
         return sum(size * n for size, per_node in self.hugepages.items() for n in per_node.values())
+
+
+def default_cpus(online: tuple[int, ...], vcpu_cpuset: str | None) -> tuple[int, ...]:
+    """The CPUs a guest may use when nothing pins it: its <vcpu cpuset>, else every online CPU.
+
+    A vCPU is "pinned" when its affinity is narrower than this; "unpin" restores it.
+    """
+    if vcpu_cpuset:
+        try:
+            allowed = set(cpuset.parse(vcpu_cpuset)) & set(online)
+        except cpuset.CpusetError:
+            allowed = set()
+        if allowed:
+            return tuple(sorted(allowed))
+    return tuple(online)
 
 
 @dataclass(frozen=True)
@@ -227,6 +245,9 @@ class Snapshot:
 
     def guest(self, name: str) -> Guest | None:
         return next((g for g in self.guests if g.name == name), None)
+
+    def default_cpus(self, g: Guest) -> tuple[int, ...]:
+        return default_cpus(self.host.cpu_ids, g.vcpu_cpuset)
 
     def with_errors(self, *errors: Error) -> "Snapshot":
         return replace(self, errors=self.errors + tuple(errors))
@@ -340,6 +361,7 @@ def _guest_out(g: Guest) -> dict[str, Any]:
         "memory_backing": None if g.memory_backing is None else _plain(g.memory_backing),
         "cpu_time_ns": g.cpu_time_ns,
         "nvcpus": g.nvcpus,
+        "vcpu_cpuset": g.vcpu_cpuset,
     }
 
 
@@ -364,4 +386,5 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
         else MemoryBacking(**d["memory_backing"]),
         cpu_time_ns=d.get("cpu_time_ns"),
         nvcpus=d.get("nvcpus"),
+        vcpu_cpuset=d.get("vcpu_cpuset"),
     )

@@ -9,6 +9,7 @@ placement (like `virsh vcpuinfo`).
 from __future__ import annotations
 
 from . import cpuset
+from .analysis import ksm_saved_kib
 from .model import Guest, Snapshot
 
 
@@ -30,7 +31,7 @@ def render_report(snap: Snapshot) -> str:
     lines = [f"host {h.hostname}"]
     opts = []
     if h.ksm is not None:
-        saved = h.ksm.pages_sharing * 4 // 1024
+        saved = ksm_saved_kib(h) // 1024
         opts.append(f"KSM {'on' if h.ksm.run == 1 else 'off' if h.ksm.run == 0 else 'unmerge'}"
                     f" ({saved} MiB saved)")
     if h.thp_enabled:

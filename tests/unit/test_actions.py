@@ -336,3 +336,22 @@ def test_inverse_restores_before():
     assert inv.values == {"total_bytes_sec": 0, "read_bytes_sec": 7}
     assert KsmSet({"run": 0}).inverse({"values": {"run": 1}}).values == {"run": 1}
     assert HugepagePool(2048, 0, 5).inverse({"count": 9}).count == 9
+
+
+def test_throttle_above_qemus_limit_is_invalid_not_a_crash():
+    from kvmtune.actions.guest import THROTTLE_MAX, iotune_problems
+    assert iotune_problems({"total_bytes_sec": THROTTLE_MAX}) == []
+    (p,) = iotune_problems({"total_bytes_sec": 2 ** 64})
+    assert "at most 1000000000000000" in p
+
+
+def test_unpin_goes_back_to_the_guests_own_default_cpus():
+    """<vcpu cpuset='2-3'> is where an unpinned vCPU (and the emulator) may run, not every CPU."""
+    from dataclasses import replace
+    snap = replace(SNAP, guests=(_guest("cs", vcpu_cpuset="2-3"),))
+    unpin = VcpuPin("cs", None, None)
+    assert unpin.validate(snap) == []
+    assert [c[4] for c in unpin.commands()] == ["2-3", "2-3"]
+    emu = EmulatorPin("cs", None)
+    emu.bind(snap)
+    assert emu.commands()[0][3] == "2-3"

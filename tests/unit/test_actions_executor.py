@@ -239,3 +239,19 @@ def test_unwritable_log_refuses_before_changing_anything(host, tmp_path):
     r = ex.run(NumaBalancing(False), snap_of(host))
     assert r.status == "refused" and "cannot open the audit log" in r.message
     assert read(host, "proc/sys/kernel/numa_balancing") == "1"
+
+
+def test_undo_never_replays_an_entry_made_on_another_source(host, tmp_path):
+    """The log is shared by every host and the demo: an entry from elsewhere is not undone here."""
+    log = tmp_path / "actions.log"
+    r = Executor(host, str(log)).run(NumaBalancing(True), snap_of(host))
+    assert r.status == "applied"
+    other = Source(host.fs, None, "qemu+ssh://elsewhere/system")
+    ex = Executor(other, str(log))
+    before = read(host, "proc/sys/kernel/numa_balancing")
+    u = ex.undo(snap_of(other))
+    assert u.status == "invalid" and "nothing to undo on qemu+ssh://elsewhere/system" in u.message
+    u = ex.undo(snap_of(other), r.entry_id)
+    assert u.status == "invalid" and "not here" in u.message
+    assert read(host, "proc/sys/kernel/numa_balancing") == before
+    assert Executor(host, str(log)).undo(snap_of(host)).status == "applied"   # its own source may

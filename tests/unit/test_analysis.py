@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from kvmtune import analysis as a
-from kvmtune.model import Disk, GuestKsm, MemoryBacking, MemTune, NumaTune, Snapshot, Vcpu
+from kvmtune.model import GuestKsm, MemoryBacking, MemTune, NumaTune, Snapshot
 from kvmtune.rates import guest_rates
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "snapshot-2node.json"
@@ -199,12 +199,3 @@ def test_bar_and_sparkline():
     assert a.sparkline([], 3) == "   "
     assert len(a.sparkline(range(100), 10)) == 10
     assert a.sparkline([1, None, 1], 3, top=2) == "▄ ▄"
-
-
-def test_parse_amount():
-    assert a.parse_amount("1M") == 1048576
-    assert a.parse_amount("0") == 0
-    assert a.parse_amount(" 200 ") == 200
-    for bad in ("", "1.5M", "-1", "x"):
-        with pytest.raises(ValueError):
-            a.parse_amount(bad)

@@ -15,7 +15,7 @@ import pytest
 from kvmtune import cpuset
 from kvmtune.collect.host import collect_host
 from kvmtune.hostfs import HostFS
-from kvmtune.model import Cpu, HugePool, Ksm, NodeHugePool
+from kvmtune.model import HugePool, Ksm, NodeHugePool
 
 TICK = os.sysconf("SC_CLK_TCK")
 

@@ -24,7 +24,6 @@ def test_reads(fs):
     assert fs.listdir("sys/a") == ["empty", "n", "word"]
     assert fs.exists("sys/a/n") and not fs.exists("sys/a/zz")
     assert fs.show("sys/a/n") == "/sys/a/n"
-    assert not fs.is_live and HostFS("/").is_live
 
 
 @pytest.mark.parametrize("call,arg,reason,missing", [

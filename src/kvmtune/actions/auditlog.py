@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,14 @@ class AuditLog:
         try:
             if flags & os.O_CREAT:
                 self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            return os.open(self.path, flags, 0o600)
+            fd = os.open(self.path, flags | os.O_NONBLOCK, 0o600)
         except OSError as e:
             raise AuditLogError(e.errno or 0, f"cannot open the audit log {self.path}: "
                                               f"{e.strerror or e}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory, /dev/zero, a FIFO...
+            os.close(fd)
+            raise AuditLogError(0, f"the audit log {self.path} is not a regular file")
+        return fd
 
     def check_writable(self) -> None:
         os.close(self._open(os.O_WRONLY | os.O_APPEND | os.O_CREAT))
@@ -48,7 +53,7 @@ class AuditLog:
             with open(fd, "r+", encoding="utf-8", closefd=False) as f:
                 last = 0
                 for e in _lines(f):
-                    last = max(last, int(e.get("id") or 0))
+                    last = max(last, e["id"])
                 entry = {"id": last + 1, **entry}
                 line = json.dumps(entry, sort_keys=False, separators=(",", ":")) + "\n"
                 os.write(fd, line.encode("utf-8"))
@@ -60,12 +65,16 @@ class AuditLog:
             os.close(fd)
 
     def entries(self) -> list[dict[str, Any]]:
-        """Every entry, oldest first; [] when there is no log yet. Torn lines are skipped."""
+        """Every entry, oldest first; [] when there is no log yet. Torn or foreign lines are skipped."""
         if not self.path.exists():
             return []
         fd = self._open(os.O_RDONLY)
-        with open(fd, encoding="utf-8") as f:
-            return list(_lines(f))
+        try:
+            with open(fd, encoding="utf-8", errors="replace") as f:
+                return list(_lines(f))
+        except OSError as e:
+            raise AuditLogError(e.errno or 0, f"cannot read the audit log {self.path}: "
+                                              f"{e.strerror or e}") from None
 
 
 def _lines(f: Any) -> Any:
@@ -77,5 +86,6 @@ def _lines(f: Any) -> Any:
             e = json.loads(line)
         except ValueError:
             continue
-        if isinstance(e, dict):
+        # Entries are ours: a line without an integer id was not written by kvmtune.
+        if isinstance(e, dict) and type(e.get("id")) is int:
             yield e

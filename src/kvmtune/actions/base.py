@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from .. import cpuset
 from ..model import Guest, Snapshot
+from ..model import default_cpus as model_default_cpus
 from ..source import Source
 from ..virt.interface import SCOPES
 
@@ -156,13 +157,8 @@ def strict_memory_problem(snap: Snapshot, g: Guest, nodes: tuple[int, ...]) -> s
     return None
 
 
-def parse_cpus(text: str) -> tuple[int, ...]:
-    """A CPU/node list from a user (raises cpuset.CpusetError with a clear message)."""
-    return cpuset.parse(text)
-
-
 def default_cpus(source: Source, guest: str) -> tuple[int, ...]:
-    """The CPUs a guest may use when unpinned: its <vcpu cpuset=...>, else every online CPU."""
+    """Like Snapshot.default_cpus, read from the host (for an action applied without a snapshot)."""
     online: tuple[int, ...] = ()
     try:
         online = cpuset.parse(source.fs.read_str("sys/devices/system/cpu/online"))
@@ -172,12 +168,7 @@ def default_cpus(source: Source, guest: str) -> tuple[int, ...]:
         assert source.hv is not None
         online = tuple(range(source.hv.host_cpu_count()))
     assert source.hv is not None
-    cfg = source.hv.domain_config(guest).vcpu_cpuset
-    if cfg:
-        allowed = set(cpuset.parse(cfg)) & set(online)
-        if allowed:
-            return tuple(sorted(allowed))
-    return online
+    return model_default_cpus(online, source.hv.domain_config(guest).vcpu_cpuset)
 
 
 def need_hv(source: Source) -> None:

@@ -293,7 +293,9 @@ def cmd_log(args: argparse.Namespace) -> int:
         return 0
     rows = [("ID", "TIME", "USER", "RESULT", "ACTION", "TARGET", "COMMAND")]
     for e in entries:
-        t = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(e.get("time") or 0)))
+        when = e.get("time")
+        t = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+             if isinstance(when, (int, float)) else "?")
         result = str(e.get("result", "?")) + (f" (undo #{e['undo_of']})" if e.get("undo_of") else "")
         cmds = e.get("commands") or []
         cmd = (cmds[0] + (f" (+{len(cmds) - 1})" if len(cmds) > 1 else "")) if cmds else ""

@@ -100,6 +100,8 @@ class Executor:
             action.apply(self.source)
         except (VirtError, HostFSError, ActionError) as e:
             error = str(e)
+        except Exception as e:  # a bug, not the host's answer: still logged, never a traceback
+            error = f"internal error: {type(e).__name__}: {e}"
         try:
             after: Any = action.before(self.source)
         except (VirtError, HostFSError, ActionError) as e:
@@ -149,25 +151,31 @@ class Executor:
         return Result(r.status, r.message, r.problems, r.risks, r.commands, eid)
 
     # -- undo --------------------------------------------------------------------------------
-    def undoable(self) -> list[dict]:
-        """Applied entries not undone yet and not undos themselves, newest last."""
+    def undoable(self, hostname: str | None = None) -> list[dict]:
+        """Applied entries of this source (and host) not undone yet and not undos themselves,
+        newest last. The log is shared by every host and the demo: an entry made elsewhere
+        must never be replayed here."""
         entries = self.entries()
         undone = {e.get("undo_of") for e in entries if e.get("result") == APPLIED}
         return [e for e in entries if e.get("result") == APPLIED and e.get("undo_of") is None
-                and e.get("id") not in undone and e.get("before") is not None]
+                and e.get("id") not in undone and e.get("before") is not None
+                and e.get("source") == self.source.label
+                and (hostname is None or e.get("host") == hostname)]
 
     def undo(self, snap: Snapshot, entry_id: int | None = None, confirmed: bool = False) -> Result:
-        candidates = self.undoable()
+        candidates = self.undoable(snap.host.hostname)
         if entry_id is None:
             if not candidates:
-                return Result(INVALID, "nothing to undo: no applied action in the log "
-                                       f"{self.log.path} that is not undone already")
+                return Result(INVALID, f"nothing to undo on {self.source.label}: no applied action "
+                                       f"in the log {self.log.path} that is not undone already")
             entry = candidates[-1]
         else:
             entry = next((e for e in candidates if e.get("id") == entry_id), None)
             if entry is None:
                 known = next((e for e in self.entries() if e.get("id") == entry_id), None)
                 why = ("no such entry" if known is None else
+                       f"it was made on {known.get('source')} at {known.get('host')}, not here"
+                       if (known.get("source"), known.get("host")) != (self.source.label, snap.host.hostname) else
                        f"it was {known.get('result')}" if known.get("result") != APPLIED else
                        "it is an undo itself" if known.get("undo_of") is not None else "it was undone already")
                 return Result(INVALID, f"cannot undo #{entry_id}: {why}")

@@ -67,7 +67,7 @@ class VcpuPin(Action):
             return
         n = _nvcpus(g)
         idx = list(range(n)) if self.vcpu is None else [self.vcpu]
-        cpus = self.cpus if self.cpus is not None else snap.host.cpu_ids
+        cpus = self.cpus if self.cpus is not None else snap.default_cpus(g)
         if cpus:
             self._bound = {i: tuple(cpus) for i in idx}
 
@@ -88,15 +88,20 @@ class VcpuPin(Action):
 
     def risks(self, snap: Snapshot) -> list[str]:
         g = snap.guest(self.target)
-        if g is None or self.cpus is None or self.pins is not None:
-            return []
-        # vCPUs that will be confined to this set: the ones pinned now plus those already inside it.
-        targets = set(range(_nvcpus(g))) if self.vcpu is None else {self.vcpu}
-        inside = {v.index for v in g.vcpus if v.pinned and set(v.affinity) <= set(self.cpus)}
+        if g is None or (self.cpus is None and self.pins is None):
+            return []  # unpinning confines nothing
+        if self.pins is not None:   # several vCPUs, each to its own list
+            targets = set(self.pins)
+            cpus = {c for cs in self.pins.values() for c in cs}
+        else:
+            targets = set(range(_nvcpus(g))) if self.vcpu is None else {self.vcpu}
+            cpus = set(self.cpus)
+        # vCPUs that will be confined to these CPUs: the ones pinned now plus those already inside.
+        inside = {v.index for v in g.vcpus if v.pinned and set(v.affinity) <= cpus}
         count = len(targets | inside)
-        if count > len(self.cpus):
-            return [f"overcommit: {count} vCPUs of {g.name!r} would share {len(self.cpus)} CPU(s) "
-                    f"({cpuset.format(self.cpus)}); the guide advises at most one vCPU per CPU"]
+        if count > len(cpus):
+            return [f"overcommit: {count} vCPUs of {g.name!r} would share {len(cpus)} CPU(s) "
+                    f"({cpuset.format(cpus)}); the guide advises at most one vCPU per CPU"]
         return []
 
     def commands(self) -> list[list[str]]:
@@ -150,8 +155,9 @@ class EmulatorPin(Action):
         return cls(target, _ids(p.get("cpus")), p.get("scope", "live"))
 
     def bind(self, snap: Snapshot) -> None:
-        if self.cpus is None and snap.host.cpu_ids:
-            self._bound = tuple(snap.host.cpu_ids)
+        g = snap.guest(self.target)
+        if self.cpus is None and g is not None and snap.default_cpus(g):
+            self._bound = snap.default_cpus(g)
 
     def validate(self, snap: Snapshot) -> list[str]:
         self.bind(snap)
@@ -497,6 +503,9 @@ IOTUNE_INT_KEYS = (IOTUNE_BASE + tuple(f"{k}_max" for k in IOTUNE_BASE)
 IOTUNE_KEYS = IOTUNE_INT_KEYS + ("group_name",)
 
 
+THROTTLE_MAX = 10 ** 15  # QEMU's THROTTLE_VALUE_MAX; libvirt refuses more
+
+
 def iotune_problems(values: Mapping[str, object]) -> list[str]:
     problems = []
     for k, v in values.items():
@@ -504,6 +513,8 @@ def iotune_problems(values: Mapping[str, object]) -> list[str]:
             problems.append(f"unknown throttle {k!r}")
         elif k != "group_name" and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
             problems.append(f"{k} must be a whole number >= 0, not {v!r}")
+        elif k != "group_name" and v > THROTTLE_MAX:
+            problems.append(f"{k} must be at most {THROTTLE_MAX} (QEMU's limit), not {v}")
     if problems:
         return problems
     for unit in ("bytes_sec", "iops_sec"):

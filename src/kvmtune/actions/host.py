@@ -10,6 +10,7 @@ import time
 from typing import Any, Mapping
 
 from .. import parse
+from ..analysis import ksm_saved_kib
 from ..model import Snapshot
 from ..source import Source
 from .base import Action, ActionError, register
@@ -78,13 +79,13 @@ class KsmSet(Action):
         k = snap.host.ksm
         self.bind(snap)
         if self._unmerge:
-            mib = k.pages_sharing * 4 // 1024  # type: ignore[union-attr]
+            mib = ksm_saved_kib(snap.host) // 1024  # type: ignore[operator]
             out.append(f"the kernel refuses merge_across_nodes while pages are shared "
                        f"({k.pages_shared} shared now): kvmtune will first unmerge every KSM page "  # type: ignore[union-attr]
                        f"(run=2, the documented sequence), which needs about {mib} MiB more memory, "
                        f"then set it and restore run")
         if self.values.get("run") == 2 and k is not None and k.pages_sharing:
-            out.append(f"run=2 unmerges all KSM pages: about {k.pages_sharing * 4 // 1024} MiB "
+            out.append(f"run=2 unmerges all KSM pages: about {ksm_saved_kib(snap.host) // 1024} MiB "
                        f"more memory in use")
         return out
 
@@ -248,7 +249,7 @@ class NumaBalancing(Action):
         if snap.host.numa_balancing is None:
             return ["this kernel has no automatic NUMA balancing (/proc/sys/kernel/numa_balancing)"]
         if self.value not in (0, 1, 2, 3):
-            return [f"numa_balancing must be 0 or 1, not {self.value}"]
+            return [f"numa_balancing must be 0 (off), 1 (on), 2 or 3 (memory tiering modes), not {self.value}"]
         return []
 
     def commands(self) -> list[list[str]]:

@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from ..hostfs import HostFSError
-from ..model import Disk, Error, Guest, IOTUNE_KEYS, MemoryBacking, Vcpu
+from ..model import IOTUNE_KEYS, Disk, Error, Guest, MemoryBacking, Vcpu, default_cpus
 from ..parse import ParseError
 from ..source import Source
 from ..virt.interface import (Disconnected, DomainConfig, DomainInfo, GuestGone, GuestStats,
@@ -159,13 +159,15 @@ class GuestCollector:
             threads, numa, hp, ksm = self._proc_figures(info, s.config.memory_backing, pc, now, errors)
         st = stats or GuestStats()
         vcpus = []
+        default = online if not s.config.vcpu_cpuset else frozenset(
+            default_cpus(tuple(sorted(online)), s.config.vcpu_cpuset))
         count = info.nvcpus if running else len(s.affinity or ())
         for i in range(count):
             aff = s.affinity[i] if s.affinity and i < len(s.affinity) else ()
             th = threads.get(i)
             vcpus.append(Vcpu(
                 index=i, tid=th.tid if th else None, pcpu=th.pcpu if th else None,
-                affinity=aff, pinned=bool(aff) and not online.issubset(aff),
+                affinity=aff, pinned=bool(aff) and not default.issubset(aff),
                 cpu_time_ns=st.vcpu_time_ns.get(i, th.cpu_time_ns if th else None)))
         disks = []
         for d in s.config.disks:
@@ -184,7 +186,7 @@ class GuestCollector:
             numatune=s.numatune, memtune=s.memtune, numa_memory_kib=numa, hugepages=hp,
             ksm=ksm, blkio_weight=s.blkio_weight, disks=tuple(disks), iothreads=s.iothreads,
             memory_backing=s.config.memory_backing, cpu_time_ns=st.cpu_time_ns,
-            nvcpus=info.nvcpus,
+            nvcpus=info.nvcpus, vcpu_cpuset=s.config.vcpu_cpuset,
         )
 
     def _proc_figures(self, info: DomainInfo, backing: MemoryBacking, pc: ProcCache, now: float,

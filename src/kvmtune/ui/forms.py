@@ -339,7 +339,7 @@ def throttle_form(snap: Snapshot, g: Guest) -> ActionForm:
         if d is None:
             raise ValueError(f"{g.name} has no disk {target!r} (disks: "
                              f"{', '.join(x.target for x in g.disks) or 'none'})")
-        return act.BlkDevIoTune(g.name, target, {k: a.parse_amount(v[k]) for k in THROTTLES})
+        return act.BlkDevIoTune(g.name, target, {k: units.parse_scaled(v[k]) for k in THROTTLES})
     return ActionForm(f"b  disk throttles of {g.name}", [
         Field("disk", "disk", disk.target if disk else "", "e.g. vda"),
         *[Field(k, k.replace("_sec", "/s"), str(disk.limit(k) if disk else 0), "0 = no limit; 1M = 1048576")
@@ -349,7 +349,7 @@ def throttle_form(snap: Snapshot, g: Guest) -> ActionForm:
 
 def weight_form(snap: Snapshot, g: Guest) -> ActionForm:
     def build(v: dict[str, str]) -> act.Action:
-        return act.BlkioWeight(g.name, a.parse_amount(v["weight"]))
+        return act.BlkioWeight(g.name, units.parse_whole(v["weight"]))
     return ActionForm(f"w  blkio weight of {g.name}", [
         Field("weight", "weight", str(g.blkio_weight or 500), "100-1000"),
     ], build, snap)
@@ -359,7 +359,7 @@ def ksm_toggle_form(snap: Snapshot) -> ActionForm:
     run = snap.host.ksm.run if snap.host.ksm else 0
 
     def build(v: dict[str, str]) -> act.Action:
-        return act.KsmSet({"run": a.parse_amount(v["run"])})
+        return act.KsmSet({"run": units.parse_whole(v["run"])})
     return ActionForm(f"k  KSM {'off' if run == 1 else 'on'}", [
         Field("run", "run", "0" if run == 1 else "1", "0 stop, 1 run, 2 stop and unmerge"),
     ], build, snap)
@@ -371,7 +371,7 @@ def ksm_settings_form(snap: Snapshot) -> ActionForm:
            "merge_across_nodes": k.merge_across_nodes if k and k.merge_across_nodes is not None else 1}
 
     def build(v: dict[str, str]) -> act.Action:
-        changed = {key: a.parse_amount(v[key]) for key in cur if v[key].strip() != str(cur[key])}
+        changed = {key: units.parse_whole(v[key]) for key in cur if v[key].strip() != str(cur[key])}
         if not changed:
             raise ValueError("change at least one value")
         return act.KsmSet(changed)
@@ -388,8 +388,8 @@ def hugepages_form(snap: Snapshot) -> ActionForm:
         if size is None:
             raise ValueError("give a page size, e.g. 2M")
         node = v["node"].strip()
-        return act.HugepagePool(size, None if node in ("", "all") else a.parse_amount(node),
-                                a.parse_amount(v["count"]))
+        return act.HugepagePool(size, None if node in ("", "all") else units.parse_whole(node),
+                                units.parse_whole(v["count"]))
     return ActionForm("h  hugepage pool", [
         Field("size", "page size", panes.size_label(sizes[0]), "2M or 1G"),
         Field("node", "node", "all", "all, or a node id"),

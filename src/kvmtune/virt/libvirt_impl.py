@@ -155,17 +155,18 @@ class LibvirtHypervisor(Hypervisor):
 
     def _call(self, fn, *args: Any) -> Any:
         """Run one libvirt call, mapping its errors onto the interface's."""
-        if self._conn is None:
-            self.ensure_connected()
         try:
             return fn(*args)
+        except (OverflowError, TypeError) as e:  # a value libvirt's C types cannot hold
+            raise VirtError(f"value out of range: {e}") from None
         except libvirt.libvirtError as e:
             code = e.get_error_code()
-            if code in (libvirt.VIR_ERR_NO_DOMAIN, getattr(libvirt, "VIR_ERR_NO_DOMAIN_METADATA", -1)):
+            if code == libvirt.VIR_ERR_NO_DOMAIN:
                 raise GuestGone(_msg(e)) from None
             alive = False
             try:
-                alive = self._conn is not None and self._conn.isAlive() == 1
+                conn = self._conn
+                alive = conn is not None and conn.isAlive() == 1
             except libvirt.libvirtError:
                 pass
             if not alive:
@@ -176,27 +177,35 @@ class LibvirtHypervisor(Hypervisor):
                 raise GuestGone(_msg(e)) from None
             raise VirtError(_msg(e)) from None
 
-    def _dom(self, name: str) -> Any:
+    def _connection(self) -> Any:
+        """The open connection, taken under the lock: another thread may drop it at any time."""
         self.ensure_connected()
-        return self._call(self._conn.lookupByName, name)
+        with self._lock:
+            conn = self._conn
+        if conn is None:
+            raise Disconnected(f"lost the connection to {self.uri}")
+        return conn
+
+    def _dom(self, name: str) -> Any:
+        return self._call(self._connection().lookupByName, name)
 
     def host_cpu_count(self) -> int:
         if self._ncpus is None:
-            self.ensure_connected()
+            conn = self._connection()
             try:
-                self._ncpus = int(self._call(self._conn.getCPUMap)[0])
+                self._ncpus = int(self._call(conn.getCPUMap)[0])
             except VirtError:
-                self._ncpus = int(self._call(self._conn.getInfo)[2])
+                self._ncpus = int(self._call(conn.getInfo)[2])
         return self._ncpus
 
     # -- reads -----------------------------------------------------------------------
 
     def list_guests(self) -> list[DomainInfo]:
-        self.ensure_connected()
+        conn = self._connection()
         groups = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON
                   | libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
                   | libvirt.VIR_DOMAIN_STATS_BLOCK)
-        records = self._call(self._conn.getAllDomainStats, groups, 0)
+        records = self._call(conn.getAllDomainStats, groups, 0)
         guests, stats = [], {}
         for dom, st in records:
             name = dom.name()
