@@ -108,9 +108,12 @@ def test_demo_in_tmux_shows_table_and_every_pane_and_q_exits_0(tmux):
 def test_no_color_has_no_colour_codes(tmux):
     tmux.env["NO_COLOR"] = "1"
     tmux.start(["env", "NO_COLOR=1", *KVMTUNE, "--read-only"])
-    s = tmux.wait("build-runner")
-    assert "READ-ONLY" in s
-    # Textual renders NO_COLOR as monochrome: shades of grey only, no hue anywhere
+    tmux.wait("build-runner")
+    s = tmux.wait("READ-ONLY")
+    # Textual renders NO_COLOR as monochrome: shades of grey only, no hue anywhere. Capture
+    # after the first refresh has painted (under load the first frame can still be settling).
+    tmux.wait("every 2s")
+    time.sleep(1.0)
     coloured = tmux.screen(colours=True)
     codes = {int(n) for n in re.findall(r"[34]8;5;(\d+)", coloured)}
     assert codes and codes <= GREYS, sorted(codes - GREYS)
