@@ -93,10 +93,7 @@ def open_source(args: argparse.Namespace) -> Source:
     if args.demo:
         if args.connect or args.root != "/":
             raise CliError("--demo cannot be combined with --connect or --root")
-        try:
-            from .demo import open_demo
-        except ImportError:
-            raise CliError("the demo host is not available in this build") from None
+        from .demo import open_demo
         return open_demo(seed=args.seed, guests=args.demo_guests)
     from .hostfs import HostFS, HostFSError
     from .source import open_live
@@ -127,12 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_args(s, host_only=True)
     s.set_defaults(func=cmd_snapshot)
 
-    try:
-        from .actions.cli import register
-    except ImportError:
-        pass
-    else:
-        register(sub)
+    from .actions.cli import register
+    register(sub)
     return p
 
 

@@ -55,6 +55,16 @@ class Tmux:
                 raise AssertionError(f"{text!r} never appeared; screen:\n{s}")
             time.sleep(0.2)
 
+    def wait_gone(self, text: str, timeout: float = 30.0) -> str:
+        end = time.monotonic() + timeout
+        while True:
+            s = self.screen()
+            if text not in s:
+                return s
+            if time.monotonic() > end:
+                raise AssertionError(f"{text!r} never went away; screen:\n{s}")
+            time.sleep(0.2)
+
     def exit_status(self, timeout: float = 15.0) -> int:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -62,7 +72,7 @@ class Tmux:
             if len(out) == 2 and out[0] == "1":      # dead, and its status is known
                 return int(out[1])
             time.sleep(0.2)
-        raise AssertionError("kvmtune did not exit")
+        raise AssertionError(f"kvmtune did not exit; screen:\n{self.screen()}")
 
     def kill(self) -> None:
         self.run("kill-server", check=False)
@@ -95,12 +105,16 @@ def test_demo_in_tmux_shows_table_and_every_pane_and_q_exits_0(tmux):
                         ("5", "read"), ("6", "<numatune>"), ("1", "locality")):
         tmux.keys(key)
         tmux.wait(expect)
+    # Each key waits for the screen it leads to: under load a key sent before the previous
+    # one was handled lands on the wrong screen (or ESC + q arrive together as Alt+q).
     tmux.keys("H")
     tmux.wait("Host view")
     tmux.keys("Escape")
+    tmux.wait_gone("Host view")
     tmux.keys("?")
     tmux.wait("kvmtune keys")
     tmux.keys("Escape")
+    tmux.wait_gone("kvmtune keys")
     tmux.keys("q")
     assert tmux.exit_status() == 0
 

@@ -18,6 +18,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.events import Key, Resize
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from ..model import Snapshot
@@ -51,6 +52,14 @@ class Frame:
 
 class Collects(Protocol):
     def collect(self) -> Snapshot: ...
+
+
+class _Call(Message):
+    """A callable a worker thread hands to the UI thread."""
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        super().__init__()
+        self.fn = fn
 
 
 class KvmtuneApp(App):
@@ -166,13 +175,22 @@ class KvmtuneApp(App):
         self._polling = True
         self._collect()
 
+    def _from_thread(self, fn: Callable[..., None], *args: Any) -> None:
+        """Hand a worker's result to the UI thread without waiting for it. (call_from_thread
+        blocks on a future: if the app quits meanwhile, the worker, and so the process, hangs.)"""
+        self.post_message(_Call(partial(fn, *args)))
+
+    @on(_Call)
+    def _run_call(self, message: "_Call") -> None:
+        message.fn()
+
     @work(thread=True, exclusive=False, group="poll", exit_on_error=False)
     def _collect(self) -> None:
         try:
             frame, error = self._frame(self.collector.collect()), None
         except Exception as e:  # a collector bug must not kill the view: say it, keep polling
             frame, error = None, f"collection failed: {e}"
-        self.call_from_thread(self._got_frame, frame, error)
+        self._from_thread(self._got_frame, frame, error)
 
     def _frame(self, snap: Snapshot) -> Frame:
         """Everything derived from a new snapshot, computed in the poll thread so the UI
@@ -480,9 +498,9 @@ class KvmtuneApp(App):
             else:
                 result = self.executor.run(action, snap, confirmed=confirmed)
         except Exception as e:  # never a traceback on screen
-            self.call_from_thread(self._executed, action, None, f"failed: {e}")
+            self._from_thread(self._executed, action, None, f"failed: {e}")
             return
-        self.call_from_thread(self._executed, action, result, None)
+        self._from_thread(self._executed, action, result, None)
 
     def _executed(self, action: Any, result: Any, error: str | None) -> None:
         self._busy = False
@@ -511,13 +529,8 @@ class KvmtuneApp(App):
 
 def run_app(source: Source, args: argparse.Namespace) -> int:
     """`kvmtune` with no command: the full-screen view on `source`."""
-    executor = None
-    try:
-        from ..actions import Executor
-    except ImportError:
-        pass
-    else:
-        executor = Executor(source, read_only=args.read_only, dry_run=args.dry_run)
+    from ..actions import Executor
+    executor = Executor(source, read_only=args.read_only, dry_run=args.dry_run)
     app = KvmtuneApp(source, executor, interval=args.interval, read_only=args.read_only,
                      dry_run=args.dry_run, theme=getattr(args, "theme", None))
     app.run()
