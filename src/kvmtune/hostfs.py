@@ -72,7 +72,8 @@ class HostFS:
         return self.read_bytes(rel).decode("utf-8", "replace")
 
     def read_str(self, rel: str) -> str:
-        return self.read_text(rel).strip()
+        """A one-value file, stripped (NULs too: captured trees such as hwloc's end files in one)."""
+        return self.read_text(rel).replace("\0", "").strip()
 
     def read_int(self, rel: str) -> int:
         text = self.read_str(rel)

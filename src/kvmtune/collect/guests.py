@@ -36,9 +36,8 @@ class Settings:
     memtune: object = None
     blkio_weight: int | None = None
     config: DomainConfig = field(default_factory=DomainConfig)
-    iotune: dict[str, dict[str, int]] = field(default_factory=dict)
     # per disk target: every IOTUNE_KEYS value (0 = unset), built once per read, not per tick
-    disk_iotune: dict[str, dict[str, int]] = field(default_factory=dict)
+    iotune: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -135,14 +134,11 @@ class GuestCollector:
         blkio = get("blkiotune", hv.blkio, name)
         if blkio is not None and blkio.get("weight"):  # 0 = never set
             s.blkio_weight = int(blkio["weight"])
-        if info.id is not None:  # throttles are a property of a running guest's disks
-            for d in s.config.disks:
-                tune = get(f"blkdeviotune {d.target}", hv.block_iotune, name, d.target)
-                if tune is not None:
-                    s.iotune[d.target] = {k: int(v) for k, v in tune.items() if isinstance(v, int)}
         for d in s.config.disks:
-            tune = s.iotune.get(d.target, {})
-            s.disk_iotune[d.target] = {k: tune.get(k, 0) for k in IOTUNE_KEYS}
+            # throttles are a property of a running guest's disks
+            tune = (get(f"blkdeviotune {d.target}", hv.block_iotune, name, d.target)
+                    if info.id is not None else None) or {}
+            s.iotune[d.target] = {k: int(tune.get(k) or 0) for k in IOTUNE_KEYS}
         return s
 
     # -- per tick ----------------------------------------------------------------------------
@@ -173,7 +169,7 @@ class GuestCollector:
         for d in s.config.disks:
             b = st.block.get(d.target)
             disks.append(Disk(
-                target=d.target, source=d.source, iotune=s.disk_iotune[d.target],
+                target=d.target, source=d.source, iotune=s.iotune[d.target],
                 rd_bytes=b.rd_bytes if b is not None else None,
                 wr_bytes=b.wr_bytes if b is not None else None,
                 rd_reqs=b.rd_reqs if b is not None else None,

@@ -42,17 +42,6 @@ def _read(fs: HostFS, rel: str, parser: Callable[[str], T]) -> T:
         raise HostFSError(fs.show(rel), f"malformed: {e}") from None
 
 
-def _first_int(text: str) -> int:
-    parts = text.split()
-    if not parts:
-        raise ValueError("empty")
-    return int(parts[0])
-
-
-def _int(fs: HostFS, rel: str) -> int:
-    return _read(fs, rel, _first_int)
-
-
 def _guard(errors: list[Error], area: str, fn: Callable[[], T], default: T) -> T:
     try:
         return fn()
@@ -75,7 +64,7 @@ def collect_host(fs: HostFS, errors: list[Error]) -> Host:
         thp_defrag=_guard(errors, "host.thp",
                           lambda: _read(fs, f"{THP_DIR}/defrag", parse.bracketed), None),
         numa_balancing=_guard(errors, "host.numa_balancing",
-                              lambda: _int(fs, "proc/sys/kernel/numa_balancing"), None),
+                              lambda: fs.read_int("proc/sys/kernel/numa_balancing"), None),
         tuned_profile=_tuned(fs, errors),
         cpus=_guard(errors, "host.cpus", lambda: _cpus(fs, nodes, errors), ()),
         mem_total_kib=None if meminfo is None else meminfo.get("MemTotal"),
@@ -125,8 +114,8 @@ def _node_pools(fs: HostFS, d: str, errors: list[Error]) -> dict[int, NodeHugePo
     pools: dict[int, NodeHugePool] = {}
     for size, p in _guard(errors, "host.hugepages", lambda: _pool_sizes(fs, d), []):
         pool = _guard(errors, "host.hugepages", lambda: NodeHugePool(
-            total=_int(fs, f"{p}/nr_hugepages"), free=_int(fs, f"{p}/free_hugepages"),
-            surplus=_int(fs, f"{p}/surplus_hugepages")), None)
+            total=fs.read_int(f"{p}/nr_hugepages"), free=fs.read_int(f"{p}/free_hugepages"),
+            surplus=fs.read_int(f"{p}/surplus_hugepages")), None)
         if pool is not None:
             pools[size] = pool
     return pools
@@ -145,8 +134,8 @@ def _hugepages(fs: HostFS, meminfo: dict[str, int] | None, errors: list[Error]) 
     pools: dict[int, HugePool] = {}
     for size, p in _guard(errors, "host.hugepages", lambda: _pool_sizes(fs, HUGE_DIR), []):
         pool = _guard(errors, "host.hugepages", lambda: HugePool(
-            total=_int(fs, f"{p}/nr_hugepages"), free=_int(fs, f"{p}/free_hugepages"),
-            reserved=_int(fs, f"{p}/resv_hugepages"), surplus=_int(fs, f"{p}/surplus_hugepages")),
+            total=fs.read_int(f"{p}/nr_hugepages"), free=fs.read_int(f"{p}/free_hugepages"),
+            reserved=fs.read_int(f"{p}/resv_hugepages"), surplus=fs.read_int(f"{p}/surplus_hugepages")),
             None)
         if pool is not None:
             pools[size] = pool
@@ -156,9 +145,9 @@ def _hugepages(fs: HostFS, meminfo: dict[str, int] | None, errors: list[Error]) 
 # -- KSM, tuned --------------------------------------------------------------------------------
 
 def _ksm(fs: HostFS) -> Ksm:
-    values = {k: _int(fs, f"{KSM_DIR}/{k}") for k in KSM_REQUIRED}
+    values = {k: fs.read_int(f"{KSM_DIR}/{k}") for k in KSM_REQUIRED}
     for k in KSM_OPTIONAL:
-        values[k] = _int(fs, f"{KSM_DIR}/{k}") if fs.exists(f"{KSM_DIR}/{k}") else None
+        values[k] = fs.read_int(f"{KSM_DIR}/{k}") if fs.exists(f"{KSM_DIR}/{k}") else None
     return Ksm(**values)
 
 
@@ -205,8 +194,8 @@ def _topology(fs: HostFS, cpu: int, errors: list[Error]) -> tuple[int | None, in
     if key in _TOPOLOGY:
         return _TOPOLOGY[key]
     topo = f"{CPU_DIR}/cpu{cpu}/topology"
-    socket = _guard(errors, "host.cpus", lambda: _int(fs, f"{topo}/physical_package_id"), None)
-    core = _guard(errors, "host.cpus", lambda: _int(fs, f"{topo}/core_id"), None)
+    socket = _guard(errors, "host.cpus", lambda: fs.read_int(f"{topo}/physical_package_id"), None)
+    core = _guard(errors, "host.cpus", lambda: fs.read_int(f"{topo}/core_id"), None)
     if socket is not None and core is not None and len(_TOPOLOGY) < 65536:
         _TOPOLOGY[key] = (socket, core)
     return socket, core
