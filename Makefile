@@ -29,15 +29,20 @@ demo: $(VENV)/.base
 
 # unit, libvirt (test driver) and ui tiers: no root, no daemon.
 test-fast: setup
-	$(PYTEST) -q tests/unit tests/libvirt tests/ui
+	$(PYTEST) -q -rs tests/unit tests/libvirt tests/ui
 
-# All four tiers. The lab tier brings up a real libvirtd + QEMU guests when it can
-# (root on Debian); otherwise its tests skip with one line saying why. Under CI the
-# lab is taken down afterwards whatever the result.
+# All four tiers. The lab tier brings up a real libvirtd + QEMU guests when it can (root on
+# Debian); elsewhere its tests skip with one line saying why. Under CI (CI=true) a lab that
+# cannot run or come up fails the run, and so does any skipped lab or libvirt test
+# (tests/conftest.py); the lab is taken down afterwards whatever the result.
 test: setup
 	@rc=0; \
-	if scripts/lab.sh can-run; then \
-		scripts/lab.sh up || { rc=$$?; echo "make test: lab-up failed (exit $$rc): the lab tier skips, the run fails" >&2; }; \
+	if why=$$(scripts/lab.sh can-run); then \
+		scripts/lab.sh up || { rc=$$?; echo "make test: lab-up failed (exit $$rc, see the lab: lines above): the run fails" >&2; }; \
+	elif [ "$${CI:-}" = true ]; then \
+		echo "make test: CI=true and the lab tier cannot run: $$why" >&2; rc=1; \
+	else \
+		echo "$$why" >&2; \
 	fi; \
 	$(PYTEST) -q -rs tests || rc=$$?; \
 	if [ "$${CI:-}" = true ]; then scripts/lab.sh down || true; fi; \

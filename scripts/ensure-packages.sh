@@ -4,7 +4,9 @@
 set -euo pipefail
 missing=()
 for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    # Capture, then test: `dpkg-query | grep -q` under pipefail fails when grep exits first.
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || status=
+    [[ $status == *"install ok installed"* ]] || missing+=("$p")
 done
 ((${#missing[@]})) || exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

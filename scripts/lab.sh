@@ -5,7 +5,8 @@
 #   lab.sh up              install, prepare, start the daemons and the kvmtune-lab-* guests (idempotent)
 #   lab.sh down            remove exactly what `up` made (packages and qemu.conf settings stay)
 #   lab.sh status          daemons, hugepages and guests; exit 1 when the lab is not fully up
-#   lab.sh stop-libvirtd   stop the libvirtd that `up` started (by its recorded pid)
+#   lab.sh stop-libvirtd   stop the libvirtd that `up` started (by its recorded pid); exit 1 if it is not ours
+#   lab.sh owns-libvirtd   exit 0 when the running libvirtd is the one `up` started, else one line why
 #   lab.sh start-libvirtd  start it again the way `up` does and wait until it answers
 #
 # State (pids, what was reserved/mounted, disks, the cached guest kernel) lives in $LAB.
@@ -114,10 +115,11 @@ prepare_kernel() {
     fi
     mkdir -p "$LAB/cache"
     local deb
-    deb=$(ls "$LAB"/cache/linux-image-*-amd64_*.deb 2>/dev/null | head -n1 || true)
+    deb=$(first_file "$LAB"/cache/linux-image-*-amd64_*.deb)
     if [ -z "$deb" ]; then
         local dep
-        kernel_dep() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2}' | head -n1; }
+        # awk stops reading itself: no `| head` whose early exit would fail the pipeline
+        kernel_dep() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}'; }
         dep=$(kernel_dep || true)
         if [ -z "$dep" ]; then        # no package lists yet on a fresh machine
             apt-get update -qq >/dev/null
@@ -126,7 +128,7 @@ prepare_kernel() {
         [ -n "$dep" ] || die "cannot tell which kernel linux-image-amd64 depends on"
         log "downloading $dep"
         (cd "$LAB/cache" && apt-get download -q "$dep" >/dev/null 2>&1) || die "apt-get download $dep failed"
-        deb=$(ls "$LAB"/cache/"$dep"_*.deb | head -n1)
+        deb=$(first_file "$LAB"/cache/"$dep"_*.deb)
     fi
     "$HERE/lab/build-initramfs.sh" "$deb" "$LAB"
 }
@@ -153,13 +155,47 @@ start_guests() {
 
 # -- subcommands ----------------------------------------------------------------------------
 
+# Under `set -o pipefail`, never end a pipeline with `grep -q` (or `head`): it exits at its
+# first match, the writer dies of SIGPIPE and the whole pipeline counts as failed. These
+# helpers capture a command's output first and test it afterwards.
+installed() {   # package is installed
+    local status
+    status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || return 1
+    [[ $status == *"install ok installed"* ]]
+}
+
+candidate() {   # apt knows an installable version of the package
+    local policy
+    policy=$(apt-cache policy "$1" 2>/dev/null) || return 1
+    [[ $policy =~ Candidate:\ [0-9] ]]
+}
+
+first_file() {   # the first existing path among the arguments (a glob's expansion)
+    local f
+    for f in "$@"; do [ -e "$f" ] && { echo "$f"; return 0; }; done
+    return 0
+}
+
 cmd_can_run() {
     [ "$(id -u)" = 0 ] || { echo "lab: skipped: not root (the lab tier needs root)"; exit 1; }
     [ -r /etc/debian_version ] && command -v apt-get >/dev/null ||
         { echo "lab: skipped: not a Debian machine"; exit 1; }
-    dpkg-query -W -f='${Status}' qemu-system-x86 2>/dev/null | grep -q "install ok installed" ||
-        apt-cache policy qemu-system-x86 2>/dev/null | grep -qE 'Candidate: [0-9]' ||
-        { echo "lab: skipped: qemu-system-x86 is not installable here"; exit 1; }
+    installed qemu-system-x86 && return 0
+    candidate qemu-system-x86 && return 0
+    # A fresh machine may have no package lists yet: fetch them once and ask again.
+    apt-get update -qq >/dev/null 2>&1 || true
+    candidate qemu-system-x86 ||
+        { echo "lab: skipped: qemu-system-x86 is not installable here (apt-cache policy has no candidate)"; exit 1; }
+}
+
+cmd_owns_libvirtd() {   # exit 0 when the running libvirtd is the one `up` started
+    daemon_pid libvirtd >/dev/null && return 0
+    if answering; then
+        echo "lab: the libvirtd answering on $URI was not started by lab.sh (no live pid in $LAB/libvirtd.pid)"
+    else
+        echo "lab: no libvirtd started by lab.sh is running"
+    fi
+    exit 1
 }
 
 cmd_up() {
@@ -220,8 +256,9 @@ case ${1:-} in
     down) cmd_down ;;
     status) cmd_status ;;
     start-libvirtd) mkdir -p "$LAB"; start_libvirtd ;;
-    stop-libvirtd) stop_daemon libvirtd ;;
+    stop-libvirtd) cmd_owns_libvirtd >&2; stop_daemon libvirtd ;;
+    owns-libvirtd) cmd_owns_libvirtd ;;
     -h|--help|help)
         sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' ;;
-    *) echo "usage: lab.sh can-run|up|down|status|start-libvirtd|stop-libvirtd (--help)" >&2; exit 2 ;;
+    *) echo "usage: lab.sh can-run|up|down|status|start-libvirtd|stop-libvirtd|owns-libvirtd (--help)" >&2; exit 2 ;;
 esac

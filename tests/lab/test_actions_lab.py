@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,25 +19,6 @@ pytestmark = pytest.mark.lab
 
 URI = "qemu:///system"
 PLAIN1, PLAIN2, HUGE, IO = ("kvmtune-lab-plain1", "kvmtune-lab-plain2", "kvmtune-lab-huge", "kvmtune-lab-io")
-
-
-def _lab_missing() -> str | None:
-    if shutil.which("virsh") is None:
-        return "virsh is not installed"
-    try:
-        p = subprocess.run(["virsh", "-c", URI, "list", "--name"], capture_output=True, text=True, timeout=20)
-    except subprocess.TimeoutExpired:
-        return f"{URI} does not answer"
-    if p.returncode != 0:
-        return f"{URI} is not reachable ({p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode})"
-    running = set(p.stdout.split())
-    missing = [g for g in (PLAIN1, PLAIN2, HUGE, IO) if g not in running]
-    return f"lab guests not running: {', '.join(missing)} (make lab-up)" if missing else None
-
-
-_why = _lab_missing()
-if _why:
-    pytest.skip(f"lab tier: {_why}", allow_module_level=True)
 
 
 def virsh(*args: str) -> str:

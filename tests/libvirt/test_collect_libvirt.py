@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 
-libvirt = pytest.importorskip("libvirt", reason="libvirt-python is not installed")
-
-from kvmtune.collect import Collector  # noqa: E402
-from kvmtune.model import Snapshot  # noqa: E402
-from kvmtune.source import open_live  # noqa: E402
-from kvmtune.virt.interface import GuestGone  # noqa: E402
+from kvmtune.collect import Collector
+from kvmtune.model import Snapshot
+from kvmtune.source import open_live
+from kvmtune.virt.interface import GuestGone
 
 HOST_XML = Path(__file__).parent.parent / "fixtures" / "libvirt" / "two-guests.xml"
 

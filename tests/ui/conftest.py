@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-
 import pytest
-
-pytest.importorskip("textual")
 
 
 @pytest.fixture(autouse=True)

@@ -320,7 +320,7 @@ def test_hypervisor_refuses_like_libvirt(demo):
 # -- through the action objects and the Executor, as the TUI and CLI apply them -----------------
 
 def test_actions_show_their_effect_in_the_following_snapshots(demo, tmp_path):
-    actions = pytest.importorskip("kvmtune.actions")
+    from kvmtune import actions
     ex = actions.Executor(demo, log_path=str(tmp_path / "audit.log"))
     c = Collector(demo)
     snap = c.collect()
@@ -349,7 +349,7 @@ def test_actions_show_their_effect_in_the_following_snapshots(demo, tmp_path):
 
 
 def test_host_actions_and_move_through_the_executor(demo, tmp_path):
-    actions = pytest.importorskip("kvmtune.actions")
+    from kvmtune import actions
     ex = actions.Executor(demo, log_path=str(tmp_path / "audit.log"))
     c = Collector(demo)
     snap = c.collect()
