@@ -1,18 +1,22 @@
 """What the figures mean: locality, node summaries and the tuning guide's warnings.
 
 Plain functions over Snapshots (no Textual), so the TUI, `snapshot` and tests share
-them. Section numbers in warnings refer to the RHEL 7 Virtualization Tuning Guide.
-Also the formatting helpers for sizes and rates, so every view prints them alike.
+them. Section numbers in warnings refer to the RHEL 7 Virtualization Tuning Guide. A
+warning names its fix as an action kind (`fix`); each front end says how to apply it
+(the TUI shows the key). Number formatting lives in fmt.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Iterable, Mapping
+
 from . import cpuset
+from .fmt import fmt_kib
 from .model import Guest, Host, Snapshot
-from .parse import PAGE_KIB
 from .rates import DiskRate, GuestRate
+from .vocab import PAGE_KIB
 
 # A node holding less than this share of a guest's memory does not make it "split":
 # QEMU's own allocations and page cache leave a little on other nodes on any host.
@@ -27,7 +31,7 @@ AT_LIMIT = 0.95
 
 # -- placement ---------------------------------------------------------------------------
 
-def nodes_of_cpus(host: Host, cpus) -> set[int]:
+def nodes_of_cpus(host: Host, cpus: Iterable[int]) -> set[int]:
     out = set()
     for c in cpus:
         n = host.node_of_cpu(c)
@@ -106,6 +110,7 @@ class Finding:
     code: str      # stable id, for tests and filters
     text: str      # one line for a user: what is wrong and what to do
     section: str   # the guide's section
+    fix: str | None = None   # the action kind that fixes it ("move", "numatune", ...)
 
 
 def guest_warnings(guest: Guest, host: Host, rate: GuestRate | None = None) -> list[Finding]:
@@ -119,7 +124,7 @@ def guest_warnings(guest: Guest, host: Host, rate: GuestRate | None = None) -> l
     if multi and len(split) > 1 and fit:
         out.append(Finding(
             "split", f"memory split over nodes {cpuset.format(n for n, _, _ in split)} though it "
-            f"fits on node {fit[0]}: move it (M) — vcpupin + numatune strict on one node", "8.4.1"))
+            f"fits on node {fit[0]}: move it — vcpupin + numatune strict on one node", "8.4.1", "move"))
     loc = locality(guest, host)
     if multi and loc is not None and loc < LOW_LOCALITY:
         out.append(Finding(
@@ -128,7 +133,8 @@ def guest_warnings(guest: Guest, host: Host, rate: GuestRate | None = None) -> l
     pinned = [v for v in guest.vcpus if v.pinned]
     if pinned and guest.numatune is None:
         out.append(Finding(
-            "pinned-no-numatune", "vCPUs pinned without numatune: set both together (n)", "8.4.1"))
+            "pinned-no-numatune", "vCPUs pinned without numatune: set both together", "8.4.1",
+            "numatune"))
     if multi and pinned:
         if any(len(nodes_of_cpus(host, v.affinity)) > 1 for v in pinned):
             out.append(Finding("vcpu-across-nodes",
@@ -151,7 +157,8 @@ def guest_warnings(guest: Guest, host: Host, rate: GuestRate | None = None) -> l
         cpu_nodes = nodes_of_cpus(host, [c for v in pinned for c in v.affinity])
         if emu and cpu_nodes and not emu <= cpu_nodes:
             out.append(Finding("emulator-elsewhere",
-                               "emulator threads run off the vCPUs' node: pin them too (e)", "8.4.4"))
+                               "emulator threads run off the vCPUs' node: pin them too", "8.4.4",
+                               "emulatorpin"))
     mt = guest.memtune
     if mt is not None and mt.hard_limit_kib is not None:
         used = guest_memory_kib(guest)
@@ -183,14 +190,14 @@ def host_warnings(host: Host) -> list[Finding]:
     k = host.ksm
     if k is not None and k.run == 1 and len(host.nodes) > 1 and k.merge_across_nodes == 1:
         out.append(Finding("ksm-across-nodes",
-                           "KSM merges across nodes: set merge_across_nodes=0 (K)", "8.5"))
+                           "KSM merges across nodes: set merge_across_nodes=0", "8.5", "ksm"))
     if host.numa_balancing == 0 and len(host.nodes) > 1:
         out.append(Finding("numa-balancing-off",
                            "automatic NUMA balancing is off on a NUMA host", "8.3"))
     return out
 
 
-def at_limit(iotune, rate: DiskRate | None) -> str | None:
+def at_limit(iotune: Mapping[str, int], rate: DiskRate | None) -> str | None:
     """Which throttle a disk is hitting ("total_bytes_sec"...), or None."""
     if rate is None or not iotune:
         return None
@@ -278,74 +285,3 @@ def moved_vcpus(before: Guest | None, after: Guest) -> set[int]:
     return {v.index for v in after.vcpus
             if v.index in old and old[v.index] is not None and v.pcpu is not None
             and old[v.index] != v.pcpu}
-
-
-# -- formatting --------------------------------------------------------------------------
-
-def _scaled(value: float, units: tuple[str, ...], step: float = 1024.0) -> str:
-    i = 0
-    while abs(value) >= step and i < len(units) - 1:
-        value /= step
-        i += 1
-    if i == 0 or value >= 100:
-        return f"{value:.0f}{units[i]}"
-    return f"{value:.1f}{units[i]}"
-
-
-def fmt_kib(kib: int | float | None) -> str:
-    """1536 -> "1.5M" (binary units, no "i": a column stays narrow)."""
-    if kib is None:
-        return "-"
-    return _scaled(float(kib), ("K", "M", "G", "T", "P"))
-
-
-def fmt_bytes(n: int | float | None) -> str:
-    if n is None:
-        return "-"
-    return _scaled(float(n), ("B", "K", "M", "G", "T"))
-
-
-def fmt_rate(bytes_per_s: float | None) -> str:
-    """Bytes/s as decimal MB/s-style figures ("1.2M/s"), the way throttles are set."""
-    if bytes_per_s is None:
-        return "-"
-    return _scaled(float(bytes_per_s), ("B", "k", "M", "G"), step=1000.0) + "/s"
-
-
-def fmt_pct(share: float | None, of_one: bool = True) -> str:
-    """0.873 -> "87%" (of_one) or 87.3 -> "87%"."""
-    if share is None:
-        return "-"
-    return f"{share * 100 if of_one else share:.0f}%"
-
-
-def fmt_count(n: float | None) -> str:
-    if n is None:
-        return "-"
-    return _scaled(float(n), ("", "k", "M", "G"), step=1000.0)
-
-
-def bar(fraction: float | None, width: int, full: str = "█", empty: str = "░") -> str:
-    """A fixed-width text bar for 0..1 (clamped); blanks when unknown."""
-    if width <= 0:
-        return ""
-    if fraction is None:
-        return " " * width
-    f = max(0.0, min(1.0, fraction))
-    n = round(f * width)
-    return full * n + empty * (width - n)
-
-
-SPARKS = " ▁▂▃▄▅▆▇█"
-
-
-def sparkline(values, width: int, top: float | None = None) -> str:
-    """The last `width` values as block characters scaled to `top` (default: their max)."""
-    vals = [0.0 if v is None else float(v) for v in list(values)[-width:]]
-    if not vals:
-        return " " * width
-    hi = top if top else max(vals)
-    if hi <= 0:
-        return (SPARKS[1] * len(vals)).rjust(width)
-    s = "".join(SPARKS[min(8, max(1 if v > 0 else 0, round(8 * v / hi)))] for v in vals)
-    return s.rjust(width)

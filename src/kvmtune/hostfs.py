@@ -1,46 +1,28 @@
 """HostFS: every read (and write) of sys/ and proc/ goes through here.
 
 `HostFS("/")` is the real host; `HostFS(tmpdir)` reads a captured or simulated tree.
-One error policy: any failure raises `HostFSError`, whose message names the path and
-the reason (missing, permission denied, not a number...). Collectors catch it per area
-and turn it into a `Snapshot.errors` entry.
+One error policy: a failure raises a `HostFSError` subclass (errors.py) whose message
+names the path as it is on the host and the reason. A read given a `default` returns it
+when the file is missing (FileMissing), so callers never test exists() and then read.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
+from typing import Any, TypeVar, overload
 
+from .errors import AccessDenied, FileMissing, HostFSError, ProcessGone
+
+__all__ = ["AccessDenied", "FileMissing", "HostFS", "HostFSError", "ProcessGone"]
 
 _CHUNK = 65536   # most sysfs/procfs files fit in one read
-
-
-class HostFSError(OSError):
-    def __init__(self, path: str, reason: str, err: int | None = None):
-        super().__init__(err or 0, f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
-        self.err = err
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-    @property
-    def missing(self) -> bool:
-        return self.err in (errno.ENOENT, errno.ESRCH, errno.ENOTDIR)
-
-
-def _reason(e: OSError) -> str:
-    if isinstance(e, PermissionError):
-        return "permission denied (run as root to read it)"
-    if isinstance(e, FileNotFoundError):
-        return "not found"
-    return e.strerror or str(e)
+_RAISE: Any = object()
+T = TypeVar("T")
 
 
 class HostFS:
-    def __init__(self, root: str | os.PathLike = "/"):
+    def __init__(self, root: str | os.PathLike[str] = "/"):
         self.root = Path(root)
         if not self.root.is_dir():
             raise HostFSError(str(root), "not a directory")
@@ -54,7 +36,15 @@ class HostFS:
         """The path as a user would type it on the host: /sys/... (for messages and echo lines)."""
         return "/" + rel.lstrip("/")
 
-    def read_bytes(self, rel: str) -> bytes:
+    def _error(self, rel: str, e: OSError) -> HostFSError:
+        return HostFSError.from_os(self.show(rel), e)
+
+    @overload
+    def read_bytes(self, rel: str) -> bytes: ...
+    @overload
+    def read_bytes(self, rel: str, default: T) -> bytes | T: ...
+
+    def read_bytes(self, rel: str, default: Any = _RAISE) -> Any:
         # os.open/os.read: a buffered file object per read cost more than the read itself.
         try:
             fd = os.open(self.path(rel), os.O_RDONLY)
@@ -65,18 +55,40 @@ class HostFS:
             finally:
                 os.close(fd)
         except OSError as e:
-            raise HostFSError(self.show(rel), _reason(e), e.errno) from None
+            err = self._error(rel, e)
+            if default is not _RAISE and isinstance(err, FileMissing):
+                return default
+            raise err from None
         return b"".join(chunks)
 
-    def read_text(self, rel: str) -> str:
-        return self.read_bytes(rel).decode("utf-8", "replace")
+    @overload
+    def read_text(self, rel: str) -> str: ...
+    @overload
+    def read_text(self, rel: str, default: T) -> str | T: ...
 
-    def read_str(self, rel: str) -> str:
+    def read_text(self, rel: str, default: Any = _RAISE) -> Any:
+        data = self.read_bytes(rel, _RAISE if default is _RAISE else None)
+        return default if data is None else data.decode("utf-8", "replace")
+
+    @overload
+    def read_str(self, rel: str) -> str: ...
+    @overload
+    def read_str(self, rel: str, default: T) -> str | T: ...
+
+    def read_str(self, rel: str, default: Any = _RAISE) -> Any:
         """A one-value file, stripped (NULs too: captured trees such as hwloc's end files in one)."""
-        return self.read_text(rel).replace("\0", "").strip()
+        text = self.read_text(rel, _RAISE if default is _RAISE else None)
+        return default if text is None else text.replace("\0", "").strip()
 
-    def read_int(self, rel: str) -> int:
-        text = self.read_str(rel)
+    @overload
+    def read_int(self, rel: str) -> int: ...
+    @overload
+    def read_int(self, rel: str, default: T) -> int | T: ...
+
+    def read_int(self, rel: str, default: Any = _RAISE) -> Any:
+        text = self.read_str(rel, _RAISE if default is _RAISE else None)
+        if text is None:
+            return default
         try:
             return int(text.split()[0])
         except (ValueError, IndexError):
@@ -85,11 +97,19 @@ class HostFS:
     def exists(self, rel: str) -> bool:
         return os.path.exists(self.path(rel))
 
-    def listdir(self, rel: str) -> list[str]:
+    @overload
+    def listdir(self, rel: str) -> list[str]: ...
+    @overload
+    def listdir(self, rel: str, default: T) -> list[str] | T: ...
+
+    def listdir(self, rel: str, default: Any = _RAISE) -> Any:
         try:
             return sorted(os.listdir(self.path(rel)))
         except OSError as e:
-            raise HostFSError(self.show(rel), _reason(e), e.errno) from None
+            err = self._error(rel, e)
+            if default is not _RAISE and isinstance(err, FileMissing):
+                return default
+            raise err from None
 
     def write_text(self, rel: str, value: str) -> None:
         """Write a sysfs/procfs file (actions only). The kernel's refusal comes back as HostFSError."""
@@ -97,4 +117,4 @@ class HostFS:
             with open(self.path(rel), "w") as f:
                 f.write(value)
         except OSError as e:
-            raise HostFSError(self.show(rel), _reason(e), e.errno) from None
+            raise self._error(rel, e) from None

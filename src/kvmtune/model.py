@@ -13,16 +13,11 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from . import cpuset
+from .vocab import MEMTUNE_UNLIMITED_KIB, NumaMode
+
+__all__ = ["MEMTUNE_UNLIMITED_KIB", "SCHEMA"]   # (and the classes below)
 
 SCHEMA = "kvmtune.snapshot/1"
-
-# libvirt's "unlimited" for memtune values, in KiB (VIR_DOMAIN_MEMORY_PARAM_UNLIMITED).
-MEMTUNE_UNLIMITED_KIB = 9007199254740991
-
-IOTUNE_KEYS = (
-    "total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
-    "total_iops_sec", "read_iops_sec", "write_iops_sec",
-)
 
 
 @dataclass(frozen=True)
@@ -136,7 +131,7 @@ class IoThread:
 
 @dataclass(frozen=True)
 class NumaTune:
-    mode: str  # strict | preferred | interleave | restrictive
+    mode: NumaMode
     nodeset: str | None
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
-PAGE_KIB = 4  # base page size on x86_64; v1 numa_stat counts pages of this size
+from .errors import ParseError
+from .vocab import PAGE_KIB
 
-
-class ParseError(ValueError):
-    """Text that is not in the expected format; the message says what and where."""
+__all__ = ["PAGE_KIB", "ParseError"]   # (and the parsers below)
 
 
 def _int(tok: str, what: str) -> int:
@@ -65,7 +64,7 @@ def numa_stat_anon(text: str) -> dict[int, int]:
     raise ParseError("numa_stat: no anon line")
 
 
-def _per_node(tokens: list[str], scale, what: str) -> dict[int, int]:
+def _per_node(tokens: list[str], scale: Callable[[int], int], what: str) -> dict[int, int]:
     out: dict[int, int] = {}
     for tok in tokens:
         if not tok.startswith("N") or "=" not in tok:

@@ -1,13 +1,13 @@
-"""Where snapshots come from: a HostFS plus (optionally) a hypervisor.
+"""What actions and collectors work on: a HostFS plus (optionally) a hypervisor.
 
-The live host is `HostFS("/")` + libvirt; the demo host is a simulated tree + a
-simulated hypervisor (its `before_tick` steps the simulation). Collectors and actions
-take a Source and cannot tell which one they have.
+The live host is `HostFS("/")` + libvirt; the demo host is a simulated tree + a simulated
+hypervisor (demo.DemoSource). Collectors and actions take a Source and cannot tell which
+one they have. How snapshots follow each other in time (the demo's clock, a replay's
+position) is the feed's business (feed.py), not the source's.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from .hostfs import HostFS
@@ -16,18 +16,11 @@ from .virt.interface import Hypervisor
 DEFAULT_URI = "qemu:///system"
 
 
-@dataclass
+@dataclass(eq=False)
 class Source:
     fs: HostFS
     hv: Hypervisor | None
     label: str
-
-    def before_tick(self) -> None:
-        """Called once at the start of every collection (the demo advances its clock here)."""
-
-    def now(self) -> float:
-        """The time stamped on snapshots: wall time live, the simulation's clock in the demo."""
-        return time.time()
 
     def close(self) -> None:
         if self.hv is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from .model import MEMTUNE_UNLIMITED_KIB
+from .vocab import MEMTUNE_UNLIMITED_KIB
 
 # KiB per unit, with virsh's and libvirt XML's spellings (k = KiB; kb = 1000 bytes).
 KIB_PER_UNIT = {"": 1, "b": 1 / 1024, "bytes": 1 / 1024, "k": 1, "kib": 1, "kb": 1000 / 1024,

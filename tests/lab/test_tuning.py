@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from kvmtune.model import IOTUNE_KEYS
+from kvmtune.vocab import IOTUNE_BASE as IOTUNE_KEYS
 
 from labkit import PLAIN1, colon_table, restart_guest, virsh, wait_for
 

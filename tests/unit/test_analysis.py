@@ -173,29 +173,3 @@ def test_moved_vcpus(snap):
 
 def test_is_pinned(snap):
     assert a.is_pinned(snap.guest("web1")) and not a.is_pinned(snap.guest("db1"))
-
-
-@pytest.mark.parametrize("kib,text", [(None, "-"), (0, "0K"), (1023, "1023K"), (1536, "1.5M"),
-                                      (1048576, "1.0G"), (500 * 1024 * 1024, "500G")])
-def test_fmt_kib(kib, text):
-    assert a.fmt_kib(kib) == text
-
-
-def test_fmt_rate_and_others():
-    assert a.fmt_rate(None) == "-"
-    assert a.fmt_rate(999) == "999B/s"
-    assert a.fmt_rate(1_500_000) == "1.5M/s"
-    assert a.fmt_bytes(2048) == "2.0K"
-    assert a.fmt_pct(0.873) == "87%"
-    assert a.fmt_pct(87.3, of_one=False) == "87%"
-    assert a.fmt_count(12_345) == "12.3k"
-
-
-def test_bar_and_sparkline():
-    assert a.bar(0.5, 4) == "██░░"
-    assert a.bar(2.0, 3) == "███"
-    assert a.bar(None, 3) == "   "
-    assert a.sparkline([0, 4, 8], 5) == "  " + " ▄█"
-    assert a.sparkline([], 3) == "   "
-    assert len(a.sparkline(range(100), 10)) == 10
-    assert a.sparkline([1, None, 1], 3, top=2) == "▄ ▄"

@@ -1,6 +1,6 @@
 """The demo host: its shape, its guests, and that changes show in the following snapshots.
 
-Everything goes through the ordinary collectors (`Collector`) on the demo's own tree and
+Everything goes through the ordinary collectors (the demo feed runs a `Collector`) on the demo's own tree and
 simulated hypervisor, the way `kvmtune --demo` runs.
 """
 
@@ -11,8 +11,8 @@ import os
 import pytest
 
 from kvmtune import analysis, parse
-from kvmtune.collect import Collector
-from kvmtune.demo import DT, open_demo
+
+from kvmtune.demo import DT, DemoFeed, open_demo
 from kvmtune.rates import guest_rates, host_cpu_percent
 from kvmtune.virt.interface import Disconnected, GuestGone, Hypervisor, VirtError
 
@@ -29,8 +29,8 @@ def demo():
 
 
 def ticks(src, n):
-    c = Collector(src)
-    return [c.collect() for _ in range(n)]
+    c = DemoFeed(src)
+    return [c.next() for _ in range(n)]
 
 
 def test_host_shape(demo):
@@ -111,24 +111,24 @@ def test_vcpu_load_and_host_cpu_time_advance(demo):
 
 
 def test_pin_moves_the_vcpu_thread(demo):
-    c = Collector(demo)
-    c.collect()
+    c = DemoFeed(demo)
+    c.next()
     demo.hv.pin_vcpu("web-01", 0, (20, 21))
-    snap = c.collect()
+    snap = c.next()
     v = snap.guest("web-01").vcpus[0]
     assert v.affinity == (20, 21) and v.pinned and v.pcpu in (20, 21)
     st = parse.task_stat(demo.fs.read_text(f"proc/{snap.guest('web-01').pid}/task/{v.tid}/stat"))
     assert st.processor in (20, 21)
     for _ in range(5):
-        assert c.collect().guest("web-01").vcpus[0].pcpu in (20, 21)
+        assert c.next().guest("web-01").vcpus[0].pcpu in (20, 21)
 
 
 def test_numatune_strict_migrates_memory_over_a_few_ticks(demo):
-    c = Collector(demo)
-    start = c.collect().guest("analytics").numa_memory_kib
+    c = DemoFeed(demo)
+    start = c.next().guest("analytics").numa_memory_kib
     total = sum(start.values())
     demo.hv.set_numatune("analytics", "strict", "2")
-    seen = [c.collect().guest("analytics") for _ in range(5)]
+    seen = [c.next().guest("analytics") for _ in range(5)]
     assert seen[0].numatune.mode == "strict" and seen[0].numatune.nodeset == "2"
     first = seen[0].numa_memory_kib
     assert start[3] > first[3] > 0                   # moving, not there at once
@@ -137,23 +137,23 @@ def test_numatune_strict_migrates_memory_over_a_few_ticks(demo):
 
 
 def test_ksm_run_controls_merging(demo):
-    c = Collector(demo)
-    c.collect()
+    c = DemoFeed(demo)
+    c.next()
 
     def merging():
-        return c.collect().guest("web-01").ksm.merging_pages
+        return c.next().guest("web-01").ksm.merging_pages
 
     a, b = merging(), merging()
     assert b > a
     demo.fs.write_text("sys/kernel/mm/ksm/run", "0")
     x, y = merging(), merging()
-    assert x == y and c.collect().host.ksm.run == 0
+    assert x == y and c.next().host.ksm.run == 0
     demo.fs.write_text("sys/kernel/mm/ksm/pages_to_scan", "10000")
     demo.fs.write_text("sys/kernel/mm/ksm/run", "1")
     p, q = merging(), merging()
     assert q - p > 5 * (b - a)                       # 10x the scan rate merges faster
     demo.fs.write_text("sys/kernel/mm/ksm/run", "2")
-    snap = c.collect()
+    snap = c.next()
     assert snap.guest("web-01").ksm.merging_pages == 0
     assert snap.host.ksm.pages_shared == 0 and snap.host.ksm.pages_sharing == 0
 
@@ -170,55 +170,55 @@ def test_ksm_unmerge_is_answered_between_ticks(demo):
 
 
 def test_merge_across_nodes_is_refused_while_pages_are_shared(demo):
-    c = Collector(demo)
+    c = DemoFeed(demo)
     demo.fs.write_text("sys/kernel/mm/ksm/merge_across_nodes", "0")
-    assert c.collect().host.ksm.merge_across_nodes == 1     # EBUSY: put back
+    assert c.next().host.ksm.merge_across_nodes == 1     # EBUSY: put back
     demo.fs.write_text("sys/kernel/mm/ksm/run", "2")
-    c.collect()
+    c.next()
     demo.fs.write_text("sys/kernel/mm/ksm/merge_across_nodes", "0")
-    assert c.collect().host.ksm.merge_across_nodes == 0
+    assert c.next().host.ksm.merge_across_nodes == 0
 
 
 def test_disk_limit_caps_traffic(demo):
-    c = Collector(demo)
-    a = c.collect()
+    c = DemoFeed(demo)
+    a = c.next()
     demo.hv.set_block_iotune("backup-01", "vdb", {"total_bytes_sec": 0})
-    b, d = c.collect(), c.collect()
+    b, d = c.next(), c.next()
     free = guest_rates(b, d)["backup-01"].disks["vdb"].total_bytes_s
     assert free > 100e6 and d.guest("backup-01").disks[1].iotune["total_bytes_sec"] == 0
     demo.hv.set_block_iotune("backup-01", "vdb", {"write_bytes_sec": 10 * MB, "read_iops_sec": 5})
-    e, f = c.collect(), c.collect()
+    e, f = c.next(), c.next()
     r = guest_rates(e, f)["backup-01"].disks["vdb"]
     assert 0.95 * 10 * MB <= r.wr_bytes_s <= 10 * MB and r.rd_iops <= 5
     assert a.guest("backup-01").disks[1].iotune["total_bytes_sec"] == 50 * MB
 
 
 def test_hugepage_pool_writes_change_free_counts(demo):
-    c = Collector(demo)
-    h = c.collect().host
+    c = DemoFeed(demo)
+    h = c.next().host
     p2 = h.hugepages[2048]
     demo.fs.write_text("sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", str(p2.total + 400))
-    h2 = c.collect().host
+    h2 = c.next().host
     assert h2.hugepages[2048].total == p2.total + 400 and h2.hugepages[2048].free == p2.free + 400
     assert sum(n.hugepages[2048].total for n in h2.nodes) == p2.total + 400
     assert [n.hugepages[2048].total - h.node(n.id).hugepages[2048].total for n in h2.nodes] == [100] * 4
     assert h2.node(2).mem_free_kib < h.node(2).mem_free_kib - 150 * MIB
     # per node, and never below what guests hold (mail-01 holds 2048 pages on node 0)
     demo.fs.write_text("sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages", "0")
-    h3 = c.collect().host
+    h3 = c.next().host
     assert h3.node(0).hugepages[2048].total == 2048 and h3.node(0).hugepages[2048].free == 0
     assert h3.hugepages[2048].total == h2.hugepages[2048].total - (h2.node(0).hugepages[2048].total - 2048)
 
 
 def test_thp_and_numa_balancing_writes(demo):
-    c = Collector(demo)
+    c = DemoFeed(demo)
     demo.fs.write_text("sys/kernel/mm/transparent_hugepage/enabled", "never")
     demo.fs.write_text("proc/sys/kernel/numa_balancing", "0")
-    h = c.collect().host
+    h = c.next().host
     assert h.thp_enabled == "never" and h.numa_balancing == 0
     assert demo.fs.read_str("sys/kernel/mm/transparent_hugepage/enabled") == "always madvise [never]"
     demo.fs.write_text("sys/kernel/mm/transparent_hugepage/enabled", "sometimes")   # EINVAL
-    assert c.collect().host.thp_enabled == "never"
+    assert c.next().host.thp_enabled == "never"
 
 
 def test_same_seed_same_snapshots():
@@ -226,11 +226,11 @@ def test_same_seed_same_snapshots():
     for seed in (5, 5, 6):
         src = open_demo(seed=seed)
         try:
-            c = Collector(src)
-            snaps = [c.collect() for _ in range(3)]
+            c = DemoFeed(src)
+            snaps = [c.next() for _ in range(3)]
             src.hv.pin_vcpu("web-02", 1, (3,))
             src.hv.set_numatune("build-runner", "strict", "2")
-            snaps += [c.collect() for _ in range(3)]
+            snaps += [c.next() for _ in range(3)]
             runs.append([s.to_json() for s in snaps])
         finally:
             src.close()
@@ -250,8 +250,8 @@ def test_close_removes_the_tree():
 def test_scale_mode():
     src = open_demo(seed=3, guests=300)
     try:
-        c = Collector(src)
-        a, b = c.collect(), c.collect()
+        c = DemoFeed(src)
+        a, b = c.next(), c.next()
         assert len(b.guests) == 300 and not b.errors
         running = [g for g in b.guests if g.running]
         assert len(running) >= 280
@@ -313,7 +313,7 @@ def test_hypervisor_refuses_like_libvirt(demo):
     hv.available = False
     with pytest.raises(Disconnected):
         hv.ensure_connected()
-    snap = Collector(demo).collect()
+    snap = DemoFeed(demo).next()
     assert snap.disconnected and snap.host.nodes
 
 
@@ -322,8 +322,8 @@ def test_hypervisor_refuses_like_libvirt(demo):
 def test_actions_show_their_effect_in_the_following_snapshots(demo, tmp_path):
     from kvmtune import actions
     ex = actions.Executor(demo, log_path=str(tmp_path / "audit.log"))
-    c = Collector(demo)
-    snap = c.collect()
+    c = DemoFeed(demo)
+    snap = c.next()
 
     def run(action):
         r = ex.run(action, snap, confirmed=True)
@@ -334,7 +334,7 @@ def test_actions_show_their_effect_in_the_following_snapshots(demo, tmp_path):
     run(actions.NumaTune("analytics", None, "3"))   # libvirt: no mode change while running
     run(actions.BlkDevIoTune("web-01", "vda", {"read_bytes_sec": 256 * 1024}))
     run(actions.KsmSet({"run": 0}))
-    snaps = [c.collect() for _ in range(5)]
+    snaps = [c.next() for _ in range(5)]
     first, last = snaps[0], snaps[-1]
     v = first.guest("web-02").vcpus[2]
     assert v.affinity == (44,) and v.pcpu == 44
@@ -344,15 +344,15 @@ def test_actions_show_their_effect_in_the_following_snapshots(demo, tmp_path):
     assert first.guest("web-01").ksm.merging_pages == last.guest("web-01").ksm.merging_pages
     # undo (newest first) puts KSM back to run=1, and merging resumes
     assert ex.undo(last, confirmed=True).status == "applied"
-    a, b = c.collect(), c.collect()
+    a, b = c.next(), c.next()
     assert b.host.ksm.run == 1 and b.guest("web-01").ksm.merging_pages > a.guest("web-01").ksm.merging_pages
 
 
 def test_host_actions_and_move_through_the_executor(demo, tmp_path):
     from kvmtune import actions
     ex = actions.Executor(demo, log_path=str(tmp_path / "audit.log"))
-    c = Collector(demo)
-    snap = c.collect()
+    c = DemoFeed(demo)
+    snap = c.next()
     # merge_across_nodes while pages are shared: the action unmerges first (run=2) and waits
     # for the kernel; the demo answers between ticks, as a kernel does.
     r = ex.run(actions.KsmSet({"merge_across_nodes": 0}), snap, confirmed=True)
@@ -361,7 +361,7 @@ def test_host_actions_and_move_through_the_executor(demo, tmp_path):
     assert r.status == "applied", r.message
     r = ex.run(actions.MoveToNode("build-runner", (2,)), snap, confirmed=True)
     assert r.status == "applied", r.message
-    after = [c.collect() for _ in range(5)]
+    after = [c.next() for _ in range(5)]
     h = after[0].host
     assert h.ksm.merge_across_nodes == 0 and h.ksm.run == 1
     assert h.hugepages[2048].total == snap.host.hugepages[2048].total + 40

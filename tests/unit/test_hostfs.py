@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kvmtune.errors import FileMissing
 from kvmtune.hostfs import HostFS, HostFSError
 
 
@@ -38,7 +39,19 @@ def test_errors_name_the_path(fs, call, arg, reason, missing):
     with pytest.raises(HostFSError) as e:
         getattr(fs, call)(arg)
     assert str(e.value) == f"/{arg}: {reason}"
-    assert e.value.missing is missing
+    assert isinstance(e.value, FileMissing) is missing
+
+
+def test_a_default_stands_in_for_a_missing_file_only(fs):
+    assert fs.read_int("sys/a/zz", None) is None
+    assert fs.read_str("sys/a/zz", "x") == "x"
+    assert fs.read_text("sys/a/zz", "") == ""
+    assert fs.listdir("sys/zz", []) == []
+    assert fs.read_int("sys/a/n", None) == 42
+    with pytest.raises(HostFSError, match="not a number"):
+        fs.read_int("sys/a/word", None)          # there but wrong: still an error
+    with pytest.raises(HostFSError, match="Is a directory"):
+        fs.read_text("sys/a", None)
 
 
 def test_write(fs, tmp_path):

@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from kvmtune.collect import process
+from kvmtune.errors import ProcessGone
 from kvmtune.hostfs import HostFS, HostFSError
 from kvmtune.model import GuestKsm
 from kvmtune.parse import ParseError
@@ -77,9 +78,8 @@ def test_vcpu_thread_exiting_mid_read_is_skipped(tmp_path, tree):
 
 def test_vcpu_threads_of_a_gone_process(tmp_path, tree):
     fs = guest_tree(tmp_path, tree)
-    with pytest.raises(HostFSError) as e:
+    with pytest.raises(ProcessGone):
         process.vcpu_threads(fs, 999)
-    assert e.value.missing
 
 
 def test_vcpu_thread_bad_stat(tmp_path, tree):

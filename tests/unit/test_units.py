@@ -1,6 +1,6 @@
 import pytest
 
-from kvmtune.model import MEMTUNE_UNLIMITED_KIB
+from kvmtune.vocab import MEMTUNE_UNLIMITED_KIB
 from kvmtune.units import parse_kib, to_kib
 
 

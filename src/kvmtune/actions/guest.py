@@ -296,8 +296,10 @@ class NumaTune(Action):
 
     def before(self, source: Source) -> dict[str, Any]:
         need_hv(source)
-        nt = source.hv.numatune(self.target)  # type: ignore[union-attr]
-        if nt is not None:
+        hv = source.hv
+        assert hv is not None
+        if hv.domain_config(self.target).has_numatune:
+            nt = hv.numatune(self.target)
             return {"mode": nt.mode, "nodeset": nt.nodeset}
         # No <numatune>: libvirt cannot remove one live; undo sets every online node instead.
         try:

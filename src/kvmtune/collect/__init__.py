@@ -1,32 +1,43 @@
 """Collection: one call turns a Source into a Snapshot. No Textual here.
 
-`Collector` keeps the little state that makes ticks cheap (cached settings, pids,
-cgroup paths, the last hugepage read); everything it returns is a frozen Snapshot.
+`Collector` keeps the little state that makes ticks cheap (the CPU topology, cached
+settings, pids, cgroup paths, the last hugepage read); everything it returns is a
+frozen Snapshot, stamped by its `clock` (wall time live; the demo feed passes its own).
 """
 
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 from ..model import Error, Snapshot
 from ..source import Source
 from .guests import GuestCollector
-from .host import collect_host
+from .host import HostCollector
 
 
 class Collector:
-    def __init__(self, source: Source, settings_every: float = 30.0, numa_maps_every: float = 60.0):
+    def __init__(self, source: Source, settings_every: float = 30.0, numa_maps_every: float = 60.0,
+                 clock: Callable[[], float] = time.time):
         self.source = source
+        self.clock = clock
+        self.host = HostCollector(source.fs)
         self.guests = GuestCollector(source, settings_every, numa_maps_every)
 
     def collect(self) -> Snapshot:
-        self.source.before_tick()
         errors: list[Error] = []
-        host = collect_host(self.source.fs, errors)
-        guests, disconnected = (), False
+        host = self.host.collect(errors)
+        guests: tuple = ()
+        disconnected = False
         if self.source.hv is not None:
-            online = host.cpu_ids
-            guests, disconnected = self.guests.collect(online, errors)
-        return Snapshot(time=self.source.now(), host=host, guests=guests,
+            guests, disconnected = self.guests.collect(host.cpu_ids, errors)
+        return Snapshot(time=self.clock(), host=host, guests=guests,
                         errors=tuple(errors), disconnected=disconnected)
+
+    def close(self) -> None:
+        """Release what collection holds (caches now; perf counters once they exist)."""
+        self.guests.reset()
+        self.host.reset()
 
 
 __all__ = ["Collector"]

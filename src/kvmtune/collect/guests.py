@@ -14,14 +14,17 @@ from __future__ import annotations
 import time
 import zlib
 from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
 
-from ..hostfs import HostFSError
-from ..model import IOTUNE_KEYS, Disk, Error, Guest, MemoryBacking, Vcpu, default_cpus
-from ..parse import ParseError
+from ..errors import Disconnected, FileMissing, GuestGone, HostFSError, ParseError, VirtError
+from ..model import (Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune,
+                     Vcpu, default_cpus)
 from ..source import Source
-from ..virt.interface import (Disconnected, DomainConfig, DomainInfo, GuestGone, GuestStats,
-                              VirtError)
+from ..virt.interface import DomainConfig, DomainInfo, GuestStats, Hypervisor
+from ..vocab import IOTUNE_BASE
 from . import process
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -31,12 +34,12 @@ class Settings:
     run_id: int | None
     affinity: list[tuple[int, ...]] | None = None
     emulator: tuple[int, ...] | None = None
-    iothreads: tuple = None
-    numatune: object = None
-    memtune: object = None
+    iothreads: tuple[IoThread, ...] | None = None
+    numatune: NumaTune | None = None
+    memtune: MemTune | None = None
     blkio_weight: int | None = None
     config: DomainConfig = field(default_factory=DomainConfig)
-    # per disk target: every IOTUNE_KEYS value (0 = unset), built once per read, not per tick
+    # per disk target: every IOTUNE_BASE value (0 = unset), built once per read, not per tick
     iotune: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -53,7 +56,7 @@ class ProcCache:
 
 class GuestCollector:
     def __init__(self, source: Source, settings_every: float = 30.0, numa_maps_every: float = 60.0,
-                 clock=time.monotonic):
+                 clock: Callable[[], float] = time.monotonic):
         self.source = source
         self.settings_every = settings_every
         self.numa_maps_every = numa_maps_every
@@ -61,9 +64,14 @@ class GuestCollector:
         self._settings: dict[str, Settings] = {}
         self._proc: dict[str, ProcCache] = {}
 
+    def reset(self) -> None:
+        """Forget every cached setting and process figure: the next tick reads them afresh."""
+        self._settings.clear()
+        self._proc.clear()
+
     def collect(self, online_cpus: tuple[int, ...], errors: list[Error]) -> tuple[tuple[Guest, ...], bool]:
         """Every guest libvirt knows; (guests, disconnected)."""
-        hv = self.source.hv
+        hv = self._hv()
         try:
             hv.ensure_connected()
             infos = hv.list_guests()
@@ -96,6 +104,11 @@ class GuestCollector:
 
     # -- settings (slow) -----------------------------------------------------------------
 
+    def _hv(self) -> Hypervisor:
+        hv = self.source.hv
+        assert hv is not None, "a guest collector needs a hypervisor"
+        return hv
+
     def _settings_for(self, info: DomainInfo, changed: set[str] | None, now: float,
                       errors: list[Error]) -> Settings:
         old = self._settings.get(info.name)
@@ -104,18 +117,18 @@ class GuestCollector:
         period = self.settings_every * (0.5 + (zlib.crc32(info.name.encode()) % 1000) / 2000)
         stale = (old is None or old.run_id != info.id or now - old.read_at >= period
                  or (changed is not None and (info.name in changed or "*" in changed)))
-        if not stale:
+        if old is not None and not stale:
             return old
         s = self._read_settings(info, now, errors)
         self._settings[info.name] = s
         return s
 
     def _read_settings(self, info: DomainInfo, now: float, errors: list[Error]) -> Settings:
-        hv = self.source.hv
+        hv = self._hv()
         name = info.name
         s = Settings(read_at=now, run_id=info.id)
 
-        def get(what: str, fn, *args):
+        def get(what: str, fn: Callable[..., T], *args: Any) -> T | None:
             try:
                 return fn(*args)
             except (GuestGone, Disconnected):
@@ -124,12 +137,14 @@ class GuestCollector:
                 errors.append(Error(f"{name}: {what}", str(e)))
                 return None
 
+        # The XML once per refresh: everything that needs it reads s.config.
         s.config = get("domain XML", hv.domain_config, name) or DomainConfig()
         s.affinity = get("vcpupin", hv.vcpu_affinity, name)
         s.emulator = get("emulatorpin", hv.emulator_affinity, name)
         threads = get("iothreads", hv.iothreads, name)
         s.iothreads = None if threads is None else tuple(threads)
-        s.numatune = get("numatune", hv.numatune, name)
+        # libvirt reports defaults for a domain without <numatune>: only a declared one counts
+        s.numatune = get("numatune", hv.numatune, name) if s.config.has_numatune else None
         s.memtune = get("memtune", hv.memtune, name)
         blkio = get("blkiotune", hv.blkio, name)
         if blkio is not None and blkio.get("weight"):  # 0 = never set
@@ -138,7 +153,7 @@ class GuestCollector:
             # throttles are a property of a running guest's disks
             tune = (get(f"blkdeviotune {d.target}", hv.block_iotune, name, d.target)
                     if info.id is not None else None) or {}
-            s.iotune[d.target] = {k: int(tune.get(k) or 0) for k in IOTUNE_KEYS}
+            s.iotune[d.target] = {k: int(tune.get(k) or 0) for k in IOTUNE_BASE}
         return s
 
     # -- per tick ----------------------------------------------------------------------------
@@ -149,8 +164,10 @@ class GuestCollector:
         pc = self._proc.get(info.name)
         if pc is None or pc.run_id != info.id:
             pc = self._proc[info.name] = ProcCache(info.id)
-        threads: dict = {}
-        numa = hp = ksm = None
+        threads: dict[int, process.VcpuThread] = {}
+        numa: dict[int, int] | None = None
+        hp: dict[int, dict[int, int]] | None = None
+        ksm: GuestKsm | None = None
         if running:
             threads, numa, hp, ksm = self._proc_figures(info, s.config.memory_backing, pc, now, errors)
         st = stats or GuestStats()
@@ -186,11 +203,14 @@ class GuestCollector:
         )
 
     def _proc_figures(self, info: DomainInfo, backing: MemoryBacking, pc: ProcCache, now: float,
-                      errors: list[Error]):
+                      errors: list[Error]) -> tuple[dict[int, process.VcpuThread], dict[int, int] | None,
+                                                    dict[int, dict[int, int]] | None, GuestKsm | None]:
         fs = self.source.fs
         name = info.name
-        threads: dict = {}
-        numa = hp = ksm = None
+        threads: dict[int, process.VcpuThread] = {}
+        numa: dict[int, int] | None = None
+        hp: dict[int, dict[int, int]] | None = None
+        ksm: GuestKsm | None = None
 
         def note(what: str, e: Exception) -> None:
             errors.append(Error(f"{name}: {what}", str(e)))
@@ -234,8 +254,9 @@ class GuestCollector:
             pc.cgroup_dir = None
         try:
             ksm = process.guest_ksm(fs, pid)
+        except FileMissing:
+            pass   # exited since the vCPU read: nothing to say
         except (HostFSError, ParseError) as e:
-            if not getattr(e, "missing", False):
-                note("ksm_stat", e)
+            note("ksm_stat", e)
         return threads, numa, hp, ksm
 

@@ -7,37 +7,30 @@ path and leaves that field None (or the node out); it never raises.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Callable, TypeVar
 
 from .. import cpuset, parse
-from ..hostfs import HostFS, HostFSError
+from ..errors import HostFSError
+from ..hostfs import HostFS
 from ..model import Cpu, Error, Host, HugePool, Ksm, Node, NodeHugePool
+from ..vocab import (CLK_TCK, CPU_DIR, HUGE_DIR, KSM_DIR, KSM_OPTIONAL, KSM_REQUIRED, NODE_DIR,
+                     NUMA_BALANCING, THP_DIR)
 
 T = TypeVar("T")
 
-NODE_DIR = "sys/devices/system/node"
-HUGE_DIR = "sys/kernel/mm/hugepages"
-KSM_DIR = "sys/kernel/mm/ksm"
-THP_DIR = "sys/kernel/mm/transparent_hugepage"
-CPU_DIR = "sys/devices/system/cpu"
-
-KSM_REQUIRED = ("run", "pages_shared", "pages_sharing", "pages_unshared", "pages_volatile",
-                "full_scans", "pages_to_scan", "sleep_millisecs")
-# Absent on older kernels (general_profit, pages_scanned: 6.1+) or without NUMA (merge_across_nodes).
-KSM_OPTIONAL = ("merge_across_nodes", "general_profit", "pages_scanned")
-
 _POOL = re.compile(r"^hugepages-(\d+)kB$")
 _NODE = re.compile(r"^node(\d+)$")
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _read(fs: HostFS, rel: str, parser: Callable[[str], T]) -> T:
     """Read and parse one file; any parse failure becomes a HostFSError naming the path."""
-    text = fs.read_text(rel).replace("\0", "")   # captured trees (hwloc) end some files in NUL
+    return _parsed(fs, rel, fs.read_text(rel), parser)
+
+
+def _parsed(fs: HostFS, rel: str, text: str, parser: Callable[[str], T]) -> T:
     try:
-        return parser(text)
+        return parser(text.replace("\0", ""))   # captured trees (hwloc) end some files in NUL
     except ValueError as e:   # ParseError, CpusetError, int()
         raise HostFSError(fs.show(rel), f"malformed: {e}") from None
 
@@ -50,33 +43,86 @@ def _guard(errors: list[Error], area: str, fn: Callable[[], T], default: T) -> T
         return default
 
 
+class HostCollector:
+    """The host's figures for one tree. Keeps the CPU topology (socket, core), which never
+    changes while the machine runs; `reset()` forgets it (e.g. after CPU hotplug)."""
+
+    def __init__(self, fs: HostFS):
+        self.fs = fs
+        self._topology: dict[int, tuple[int, int]] = {}
+
+    def reset(self) -> None:
+        self._topology.clear()
+
+    def collect(self, errors: list[Error]) -> Host:
+        fs = self.fs
+        nodes = _nodes(fs, errors)
+        meminfo = _guard(errors, "host.meminfo", lambda: _read(fs, "proc/meminfo", parse.meminfo), None)
+        return Host(
+            hostname=_guard(errors, "host.hostname",
+                            lambda: fs.read_str("proc/sys/kernel/hostname"), "unknown"),
+            nodes=nodes,
+            hugepages=_hugepages(fs, meminfo, errors),
+            ksm=_guard(errors, "host.ksm", lambda: _ksm(fs), None),
+            thp_enabled=_guard(errors, "host.thp",
+                               lambda: _read(fs, f"{THP_DIR}/enabled", parse.bracketed), None),
+            thp_defrag=_guard(errors, "host.thp",
+                              lambda: _read(fs, f"{THP_DIR}/defrag", parse.bracketed), None),
+            numa_balancing=_guard(errors, "host.numa_balancing",
+                                  lambda: fs.read_int(NUMA_BALANCING), None),
+            tuned_profile=_tuned(fs, errors),
+            cpus=_guard(errors, "host.cpus", lambda: self._cpus(nodes, errors), ()),
+            mem_total_kib=None if meminfo is None else meminfo.get("MemTotal"),
+            mem_free_kib=None if meminfo is None else meminfo.get("MemFree"),
+        )
+
+    def _cpus(self, nodes: tuple[Node, ...], errors: list[Error]) -> tuple[Cpu, ...]:
+        """Online CPUs with node/socket/core and cumulative busy/total seconds.
+
+        Times come from proc/stat parsed through HostFS, not psutil: see the README
+        ("Why kvmtune reads procfs itself") for the measured reasons.
+        """
+        fs = self.fs
+        online = _read(fs, f"{CPU_DIR}/online", cpuset.parse)
+        node_of = {c: n.id for n in nodes for c in n.cpus}
+        ticks = _guard(errors, "host.cpus", lambda: _read(fs, "proc/stat", parse.proc_stat_cpus), {})
+        out = []
+        topo_errors: list[Error] = []   # one entry for the host, not one per CPU
+        for c in online:
+            socket, core = self._topology_of(c, topo_errors)
+            t = ticks.get(c)
+            out.append(Cpu(id=c, node=node_of.get(c), socket=socket, core=core,
+                           busy_s=None if t is None else t.busy / CLK_TCK,
+                           total_s=None if t is None else t.total / CLK_TCK))
+        if topo_errors:
+            more = f" (and {len(topo_errors) - 1} more)" if len(topo_errors) > 1 else ""
+            errors.append(Error("host.cpus", topo_errors[0].message + more))
+        return tuple(out)
+
+    def _topology_of(self, cpu: int, errors: list[Error]) -> tuple[int | None, int | None]:
+        # Read once per CPU (half the per-tick file reads on a big host otherwise); failures
+        # are not kept, so a later tick tries again.
+        if cpu in self._topology:
+            return self._topology[cpu]
+        topo = f"{CPU_DIR}/cpu{cpu}/topology"
+        socket = _guard(errors, "host.cpus", lambda: self.fs.read_int(f"{topo}/physical_package_id"), None)
+        core = _guard(errors, "host.cpus", lambda: self.fs.read_int(f"{topo}/core_id"), None)
+        if socket is not None and core is not None:
+            self._topology[cpu] = (socket, core)
+        return socket, core
+
+
 def collect_host(fs: HostFS, errors: list[Error]) -> Host:
-    nodes = _nodes(fs, errors)
-    meminfo = _guard(errors, "host.meminfo", lambda: _read(fs, "proc/meminfo", parse.meminfo), None)
-    return Host(
-        hostname=_guard(errors, "host.hostname",
-                        lambda: fs.read_str("proc/sys/kernel/hostname"), "unknown"),
-        nodes=nodes,
-        hugepages=_hugepages(fs, meminfo, errors),
-        ksm=_guard(errors, "host.ksm", lambda: _ksm(fs), None),
-        thp_enabled=_guard(errors, "host.thp",
-                           lambda: _read(fs, f"{THP_DIR}/enabled", parse.bracketed), None),
-        thp_defrag=_guard(errors, "host.thp",
-                          lambda: _read(fs, f"{THP_DIR}/defrag", parse.bracketed), None),
-        numa_balancing=_guard(errors, "host.numa_balancing",
-                              lambda: fs.read_int("proc/sys/kernel/numa_balancing"), None),
-        tuned_profile=_tuned(fs, errors),
-        cpus=_guard(errors, "host.cpus", lambda: _cpus(fs, nodes, errors), ()),
-        mem_total_kib=None if meminfo is None else meminfo.get("MemTotal"),
-        mem_free_kib=None if meminfo is None else meminfo.get("MemFree"),
-    )
+    """One reading of the host with a fresh HostCollector (tests, one-off reads)."""
+    return HostCollector(fs).collect(errors)
 
 
 # -- nodes ---------------------------------------------------------------------------------
 
 def _node_ids(fs: HostFS) -> tuple[int, ...]:
-    if fs.exists(f"{NODE_DIR}/online"):
-        return _read(fs, f"{NODE_DIR}/online", cpuset.parse)
+    text = fs.read_text(f"{NODE_DIR}/online", None)
+    if text is not None:
+        return _parsed(fs, f"{NODE_DIR}/online", text, cpuset.parse)
     # Some trees (and old kernels) lack `online`: the nodeN directories are the nodes.
     return tuple(sorted(int(m.group(1)) for e in fs.listdir(NODE_DIR) if (m := _NODE.match(e))))
 
@@ -105,9 +151,7 @@ def _node(fs: HostFS, i: int, d: str, errors: list[Error]) -> Node:
 
 def _pool_sizes(fs: HostFS, d: str) -> list[tuple[int, str]]:
     """(size KiB, dir) of each hugepage pool under d; none when the kernel has no hugetlb."""
-    if not fs.exists(d):
-        return []
-    return sorted((int(m.group(1)), f"{d}/{e}") for e in fs.listdir(d) if (m := _POOL.match(e)))
+    return sorted((int(m.group(1)), f"{d}/{e}") for e in fs.listdir(d, []) if (m := _POOL.match(e)))
 
 
 def _node_pools(fs: HostFS, d: str, errors: list[Error]) -> dict[int, NodeHugePool]:
@@ -124,7 +168,7 @@ def _node_pools(fs: HostFS, d: str, errors: list[Error]) -> dict[int, NodeHugePo
 # -- global hugepage pools ---------------------------------------------------------------
 
 def _hugepages(fs: HostFS, meminfo: dict[str, int] | None, errors: list[Error]) -> dict[int, HugePool]:
-    if not fs.exists(HUGE_DIR):
+    if fs.listdir(HUGE_DIR, None) is None:
         # No sysfs pools in this tree: proc/meminfo still describes the default-size pool.
         if meminfo and "Hugepagesize" in meminfo and "HugePages_Total" in meminfo:
             return {meminfo["Hugepagesize"]: HugePool(
@@ -145,57 +189,12 @@ def _hugepages(fs: HostFS, meminfo: dict[str, int] | None, errors: list[Error]) 
 # -- KSM, tuned --------------------------------------------------------------------------------
 
 def _ksm(fs: HostFS) -> Ksm:
-    values = {k: fs.read_int(f"{KSM_DIR}/{k}") for k in KSM_REQUIRED}
+    values: dict[str, int | None] = {k: fs.read_int(f"{KSM_DIR}/{k}") for k in KSM_REQUIRED}
     for k in KSM_OPTIONAL:
-        values[k] = fs.read_int(f"{KSM_DIR}/{k}") if fs.exists(f"{KSM_DIR}/{k}") else None
-    return Ksm(**values)
+        values[k] = fs.read_int(f"{KSM_DIR}/{k}", None)
+    return Ksm(**values)  # type: ignore[arg-type]
 
 
 def _tuned(fs: HostFS, errors: list[Error]) -> str | None:
     # No file means tuned is not installed: a normal state, not an error.
-    if not fs.exists("etc/tuned/active_profile"):
-        return None
-    return _guard(errors, "host.tuned", lambda: fs.read_str("etc/tuned/active_profile") or None, None)
-
-
-# -- CPUs ----------------------------------------------------------------------------------------
-
-def _cpus(fs: HostFS, nodes: tuple[Node, ...], errors: list[Error]) -> tuple[Cpu, ...]:
-    """Online CPUs with node/socket/core and cumulative busy/total seconds.
-
-    Times come from proc/stat parsed through HostFS rather than psutil: pointing psutil
-    at another root means setting the module-global psutil.PROCFS_PATH, which races with
-    any other thread using psutil while the collector runs in a worker thread.
-    """
-    online = _read(fs, f"{CPU_DIR}/online", cpuset.parse)
-    node_of = {c: n.id for n in nodes for c in n.cpus}
-    ticks = _guard(errors, "host.cpus", lambda: _read(fs, "proc/stat", parse.proc_stat_cpus), {})
-    out = []
-    topo_errors: list[Error] = []   # one entry for the host, not one per CPU
-    for c in online:
-        socket, core = _topology(fs, c, topo_errors)
-        t = ticks.get(c)
-        out.append(Cpu(id=c, node=node_of.get(c), socket=socket, core=core,
-                       busy_s=None if t is None else t.busy / _TICK,
-                       total_s=None if t is None else t.total / _TICK))
-    if topo_errors:
-        more = f" (and {len(topo_errors) - 1} more)" if len(topo_errors) > 1 else ""
-        errors.append(Error("host.cpus", topo_errors[0].message + more))
-    return tuple(out)
-
-
-# A CPU's socket and core never change while the machine runs: read them once per tree
-# (half the per-tick file reads on a big host otherwise). Failures are not cached.
-_TOPOLOGY: dict[tuple[str, int], tuple[int, int]] = {}
-
-
-def _topology(fs: HostFS, cpu: int, errors: list[Error]) -> tuple[int | None, int | None]:
-    key = (str(fs.root), cpu)
-    if key in _TOPOLOGY:
-        return _TOPOLOGY[key]
-    topo = f"{CPU_DIR}/cpu{cpu}/topology"
-    socket = _guard(errors, "host.cpus", lambda: fs.read_int(f"{topo}/physical_package_id"), None)
-    core = _guard(errors, "host.cpus", lambda: fs.read_int(f"{topo}/core_id"), None)
-    if socket is not None and core is not None and len(_TOPOLOGY) < 65536:
-        _TOPOLOGY[key] = (socket, core)
-    return socket, core
+    return _guard(errors, "host.tuned", lambda: fs.read_str("etc/tuned/active_profile", "") or None, None)

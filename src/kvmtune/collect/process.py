@@ -1,22 +1,24 @@
 """Per-guest readers of /proc and the memory cgroup: the kernel's side of a running guest.
 
 Each function reads one thing for one QEMU process through HostFS and raises
-HostFSError/ParseError on failure; the guest collector turns that into an errors entry.
+HostFSError (ProcessGone when the process exited) or ParseError on failure; the guest
+collector turns that into an errors entry.
 All but `hugepages_per_node` are cheap enough for every tick.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from typing import NamedTuple
 
 from .. import parse
-from ..hostfs import HostFS, HostFSError
+from ..errors import FileMissing, ProcessGone
+from ..hostfs import HostFS
 from ..model import GuestKsm
+from ..vocab import CLK_TCK
 
 _VCPU_COMM = re.compile(r"^CPU (\d+)/(?:KVM|TCG)$")
-_TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+_TICK_NS = 1_000_000_000 // CLK_TCK
 
 
 def guest_pid(fs: HostFS, name: str) -> int | None:
@@ -27,11 +29,8 @@ def guest_pid(fs: HostFS, name: str) -> int | None:
     """
     if not name or "/" in name or name in (".", ".."):
         return None
-    try:
-        text = fs.read_str(f"run/libvirt/qemu/{name}.pid")
-    except HostFSError as e:
-        if not e.missing:
-            raise
+    text = fs.read_str(f"run/libvirt/qemu/{name}.pid", None)
+    if text is None:
         return _scan_cmdlines(fs, name)
     try:
         pid = int(text)
@@ -64,7 +63,7 @@ def _scan_cmdlines(fs: HostFS, name: str) -> int | None:
             continue
         try:
             args = fs.read_bytes(f"proc/{entry}/cmdline").decode("utf-8", "replace").split("\0")
-        except HostFSError:
+        except OSError:
             continue   # exited or unreadable: not ours to report
         for i, arg in enumerate(args[:-1]):
             if arg == "-name" and _qemu_name(args[i + 1]) == name:
@@ -98,10 +97,8 @@ def vcpu_threads(fs: HostFS, pid: int, names: dict[str, int | None] | None = Non
             if index is None:
                 continue
             st = parse.task_stat(fs.read_text(f"{task_dir}/{tid}/stat"))
-        except HostFSError as e:
-            if e.missing:
-                continue   # the thread exited between listdir and read
-            raise
+        except FileMissing:
+            continue   # the thread exited between listdir and read
         out[index] = VcpuThread(int(tid), st.processor, (st.utime + st.stime) * _TICK_NS)
     return out
 
@@ -161,22 +158,16 @@ def hugepages_per_node(fs: HostFS, pid: int) -> dict[int, dict[int, int]]:
 def guest_ksm(fs: HostFS, pid: int) -> GuestKsm | None:
     """KSM for one process: ksm_stat (6.1+), else ksm_merging_pages (5.19+), else None."""
     rel = f"proc/{pid}/ksm_stat"
-    try:
-        text = fs.read_text(rel)
-    except HostFSError as e:
-        if not e.missing:
-            raise
-    else:
+    text = fs.read_text(rel, None)
+    if text is not None:
         try:
             v = parse.ksm_stat(text)
         except parse.ParseError as e:
             raise parse.ParseError(f"{fs.show(rel)}: {e}") from None
         return GuestKsm(v.get("ksm_merging_pages"), v.get("ksm_process_profit"))
-    try:
-        return GuestKsm(fs.read_int(f"proc/{pid}/ksm_merging_pages"), None)
-    except HostFSError as e:
-        if not e.missing:
-            raise
+    merging = fs.read_int(f"proc/{pid}/ksm_merging_pages", None)
+    if merging is not None:
+        return GuestKsm(merging, None)
     if not fs.exists(f"proc/{pid}"):
-        raise HostFSError(fs.show(f"proc/{pid}"), "not found (the process exited)", 2)
+        raise ProcessGone(fs.show(f"proc/{pid}"), "not found (the process exited)")
     return None

@@ -1,9 +1,10 @@
 """The bundled demo host: a simulated 4-node KVM hypervisor for `kvmtune --demo`.
 
-`open_demo()` returns a Source whose `fs` is a sys/+proc/ tree in a temp directory and
-whose `hv` implements the Hypervisor interface on simulated guests; collectors and
-actions use it unchanged. Each `before_tick()` steps the simulation by a fixed interval
-of simulated time, and `now()` is that clock, so one seed always gives the same snapshots.
+`open_demo()` returns a DemoSource whose `fs` is a sys/+proc/ tree in a temp directory
+and whose `hv` implements the Hypervisor interface on simulated guests; collectors and
+actions use it unchanged. `DemoFeed` is the demo's feed: each `next()` steps the
+simulation by a fixed interval of simulated time and stamps the snapshot with that clock,
+so one seed always gives the same snapshots.
 """
 
 from __future__ import annotations
@@ -11,25 +12,36 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, field
 
+from ..collect import Collector
+from ..feed import LiveFeed
 from ..hostfs import HostFS
+from ..model import Snapshot
 from ..source import Source
 from .simulator import DT, Simulator
 
-__all__ = ["DT", "DemoSource", "Simulator", "open_demo"]
+__all__ = ["DT", "DemoFeed", "DemoSource", "Simulator", "open_demo"]
 
 
 @dataclass(eq=False)
 class DemoSource(Source):
-    sim: Simulator = field(default=None, repr=False)
-
-    def before_tick(self) -> None:
-        self.sim.step()
-
-    def now(self) -> float:
-        return self.sim.clock
+    sim: Simulator = field(default=None, repr=False)  # type: ignore[assignment]
 
     def close(self) -> None:
         self.sim.close()
+
+
+class DemoFeed(LiveFeed):
+    """The demo host's snapshots: the simulation steps DT seconds before each one."""
+
+    def __init__(self, source: DemoSource, collector: Collector | None = None):
+        sim = source.sim
+        super().__init__(source, collector if collector is not None
+                         else Collector(source, clock=lambda: sim.clock))
+        self.sim = sim
+
+    def next(self) -> Snapshot:
+        self.sim.step()
+        return super().next()
 
 
 def open_demo(seed: int = 1, guests: int | None = None) -> DemoSource:

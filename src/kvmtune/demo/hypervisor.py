@@ -109,9 +109,10 @@ class SimHypervisor(Hypervisor):
             return [IoThread(t, p or ALL_CPUS)
                     for t, p in sorted(self._guest(name).current.iothread_pins.items())]
 
-    def numatune(self, name: str) -> NumaTune | None:
+    def numatune(self, name: str) -> NumaTune:
         with self.lock:
-            return self._guest(name).current.numatune
+            # like libvirt: defaults for a guest without <numatune> (its XML has none)
+            return self._guest(name).current.numatune or NumaTune("strict", None)
 
     def memtune(self, name: str) -> MemTune:
         with self.lock:

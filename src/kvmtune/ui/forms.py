@@ -21,7 +21,7 @@ from textual.widgets import Input, Label, Static
 
 from .. import actions as act
 from .. import analysis as a
-from .. import cpuset, units
+from .. import cpuset, fmt, units
 from ..actions import display
 from ..model import Guest, Snapshot
 from . import panes
@@ -319,7 +319,7 @@ def memtune_form(snap: Snapshot, g: Guest) -> ActionForm:
             if v[k].strip() and v[k].strip() != _kib_text(cur[k]):
                 kw[k] = units.parse_kib(v[k])
         return act.MemTune(g.name, **kw)
-    return ActionForm(f"m  memtune {g.name} (memory {a.fmt_kib(g.memory_kib)})", [
+    return ActionForm(f"m  memtune {g.name} (memory {fmt.fmt_kib(g.memory_kib)})", [
         Field("hard", "hard_limit", _kib_text(cur["hard"]), "e.g. 2G, unlimited"),
         Field("soft", "soft_limit", _kib_text(cur["soft"]), "e.g. 1G"),
         Field("swap_hard", "swap_hard", _kib_text(cur["swap_hard"]), "more than hard_limit"),

@@ -13,9 +13,10 @@ from typing import Mapping
 from textual.markup import escape
 
 from .. import analysis as a
-from .. import cpuset
+from .. import cpuset, fmt
 from ..model import Guest, Snapshot
 from ..rates import GuestRate, ksm_scan_rate
+from .keys import finding_text
 
 PANES = (
     ("numa", "NUMA memory"),
@@ -35,7 +36,7 @@ def _bar_width(width: int, used: int) -> int:
 
 def size_label(kib: int) -> str:
     """Hugepage size as people say it: 2048 -> "2M", 1048576 -> "1G"."""
-    return a.fmt_kib(kib).replace(".0", "")
+    return fmt.fmt_kib(kib).replace(".0", "")
 
 
 # -- header ------------------------------------------------------------------------------
@@ -47,7 +48,7 @@ def header(snap: Snapshot | None, *, view_seconds: float, interval: float,
     h = snap.host
     ksm = "off"
     if h.ksm is not None:
-        ksm = ("on " if h.ksm.run == 1 else "off ") + a.fmt_kib(a.ksm_saved_kib(h)) + " saved"
+        ksm = ("on " if h.ksm.run == 1 else "off ") + fmt.fmt_kib(a.ksm_saved_kib(h)) + " saved"
     nb = {None: "?", 0: "off", 1: "on"}.get(h.numa_balancing, str(h.numa_balancing))
     up = int(view_seconds)
     # (plain text, markup) pieces, wrapped whole so a narrow terminal never splits one
@@ -75,13 +76,13 @@ def header(snap: Snapshot | None, *, view_seconds: float, interval: float,
         cells = []
         for n in h.nodes:
             frac = n.mem_used_kib / n.mem_total_kib if n.mem_total_kib else None
-            cells.append(f"[b]N{n.id:<2}[/]{cpuset.format(n.cpus) or '-':<{cw}.{cw}} [$primary]{a.bar(frac, bw)}[/] "
-                         f"{a.fmt_kib(n.mem_used_kib):>5}/{a.fmt_kib(n.mem_total_kib):<5}")
+            cells.append(f"[b]N{n.id:<2}[/]{cpuset.format(n.cpus) or '-':<{cw}.{cw}} [$primary]{fmt.bar(frac, bw)}[/] "
+                         f"{fmt.fmt_kib(n.mem_used_kib):>5}/{fmt.fmt_kib(n.mem_total_kib):<5}")
         for i in range(0, len(cells), per_line):
             lines.append("  ".join(cells[i:i + per_line]))
         warns = a.host_warnings(h)
         if warns:
-            lines.append(f"[$warning]! {escape(warns[0].text)}[/]"
+            lines.append(f"[$warning]! {escape(finding_text(warns[0]))}[/]"
                          + (f" [{MUTED}](+{len(warns) - 1}, H)[/]" if len(warns) > 1 else ""))
         return "\n".join(lines)
     bw = _bar_width(width, 50 + cw)
@@ -91,10 +92,10 @@ def header(snap: Snapshot | None, *, view_seconds: float, interval: float,
             f"{size_label(s)} {p.used}/{p.total}" for s, p in sorted(n.hugepages.items()) if p.total)
         lines.append(
             f"[b]N{n.id:<2}[/] cpu {cpuset.format(n.cpus) or '-':<{cw}.{cw}} "
-            f"[$primary]{a.bar(frac, bw)}[/] {a.fmt_kib(n.mem_used_kib):>5}/{a.fmt_kib(n.mem_total_kib):<5}"
+            f"[$primary]{fmt.bar(frac, bw)}[/] {fmt.fmt_kib(n.mem_used_kib):>5}/{fmt.fmt_kib(n.mem_total_kib):<5}"
             + (f" huge {huge}" if huge else ""))
     for w in a.host_warnings(h):
-        lines.append(f"[$warning]! {escape(w.text)}[/] [{MUTED}]§{w.section}[/]")
+        lines.append(f"[$warning]! {escape(finding_text(w))}[/] [{MUTED}]§{w.section}[/]")
     return "\n".join(lines)
 
 
@@ -115,7 +116,7 @@ def numa_pane(snap: Snapshot, g: Guest, width: int = 80) -> str:
     total = sum(mem.values()) or 1
     vnodes = a.vcpu_nodes(g, h)
     bw = _bar_width(width, 46)
-    out = [f"[b]{escape(g.name)}[/]  memory {a.fmt_kib(g.memory_kib)}  locality "
+    out = [f"[b]{escape(g.name)}[/]  memory {fmt.fmt_kib(g.memory_kib)}  locality "
            f"{_locality(a.locality(g, h))}  numatune {_numatune(g)}"]
     for n in h.nodes:
         kib = mem.get(n.id, 0)
@@ -124,8 +125,8 @@ def numa_pane(snap: Snapshot, g: Guest, width: int = 80) -> str:
         hcells = min(cells, round(bw * huge / total)) if mem else 0
         bar = f"[$accent]{'▓' * hcells}[/][$primary]{'█' * (cells - hcells)}[/]{'░' * (bw - cells)}"
         mark = "vCPUs" if n.id in vnodes else ""
-        out.append(f"node {n.id:<2} {bar} {a.fmt_kib(kib):>6} {a.fmt_pct(kib / total):>4}"
-                   f"{'  huge ' + a.fmt_kib(huge) if huge else ''}  {mark}")
+        out.append(f"node {n.id:<2} {bar} {fmt.fmt_kib(kib):>6} {fmt.fmt_pct(kib / total):>4}"
+                   f"{'  huge ' + fmt.fmt_kib(huge) if huge else ''}  {mark}")
     if not mem:
         out.append(f"[{MUTED}]no per-node figures (guest not running or cgroup unreadable)[/]")
     out.append(f"[{MUTED}]█ normal  [$accent]▓[/] hugepages  'vCPUs' = its vCPUs run there[/]")
@@ -143,11 +144,11 @@ def _locality(loc: float | None) -> str:
     if loc is None:
         return "-"
     style = "$success" if loc >= a.LOW_LOCALITY else "$warning" if loc >= 0.5 else "$error"
-    return f"[{style}]{a.fmt_pct(loc)}[/]"
+    return f"[{style}]{fmt.fmt_pct(loc)}[/]"
 
 
 def _warnings(g: Guest, host, rate: GuestRate | None = None, codes: set[str] | None = None) -> list[str]:
-    return [f"[$warning]! {escape(w.text)}[/] [{MUTED}]§{w.section}[/]"
+    return [f"[$warning]! {escape(finding_text(w))}[/] [{MUTED}]§{w.section}[/]"
             for w in a.guest_warnings(g, host, rate) if codes is None or w.code in codes]
 
 
@@ -169,7 +170,7 @@ def vcpu_pane(snap: Snapshot, prev: Snapshot | None, g: Guest,
         node = h.node_of_cpu(v.pcpu) if v.pcpu is not None else None
         pct = (rate.vcpu_percent.get(v.index) if rate else None)
         now = "-" if v.pcpu is None else str(v.pcpu)
-        line = (f"{v.index:<5}{now:>4} {'-' if node is None else node:>4} {a.fmt_pct(pct, False):>5}  "
+        line = (f"{v.index:<5}{now:>4} {'-' if node is None else node:>4} {fmt.fmt_pct(pct, False):>5}  "
                 f"{cpuset.format(v.affinity) or '-'}{' [b]pinned[/]' if v.pinned else ''}")
         if v.pcpu is not None and v.affinity and v.pcpu not in v.affinity:
             # The kernel reports where a thread last ran; an idle vCPU keeps that until it wakes.
@@ -244,7 +245,7 @@ def _cpu_cell(cid: int, idw: int, pct: float | None, vcpus: list[int] | None,
 def _load_glyph(pct: float | None) -> str:
     if pct is None:
         return " "
-    return a.SPARKS[min(8, max(1, round(pct / 12.5)))]
+    return fmt.SPARKS[min(8, max(1, round(pct / 12.5)))]
 
 
 # -- 3. hugepages ------------------------------------------------------------------------
@@ -294,24 +295,24 @@ def ksm_pane(snap: Snapshot, prev: Snapshot | None, g: Guest) -> str:
     mac = {None: "?", 0: "0 (per node)", 1: "1 (across nodes)"}.get(k.merge_across_nodes,
                                                                    str(k.merge_across_nodes))
     out = [
-        f"run {'[b $success]1 on[/]' if k.run == 1 else k.run}   saved [b]{a.fmt_kib(a.ksm_saved_kib(snap.host))}[/]"
-        f"   sharing ratio {'-' if ratio is None else f'{ratio:.1f}'}   scan {a.fmt_count(scan)}/s"
+        f"run {'[b $success]1 on[/]' if k.run == 1 else k.run}   saved [b]{fmt.fmt_kib(a.ksm_saved_kib(snap.host))}[/]"
+        f"   sharing ratio {'-' if ratio is None else f'{ratio:.1f}'}   scan {fmt.fmt_count(scan)}/s"
         f"   full scans {k.full_scans}",
         f"pages shared {k.pages_shared}  sharing {k.pages_sharing}  unshared {k.pages_unshared}"
         f"  volatile {k.pages_volatile}",
         f"pages_to_scan {k.pages_to_scan}  sleep_millisecs {k.sleep_millisecs}"
         f"  merge_across_nodes {mac}"
-        + ("" if k.general_profit is None else f"  general_profit {a.fmt_bytes(k.general_profit)}"),
+        + ("" if k.general_profit is None else f"  general_profit {fmt.fmt_bytes(k.general_profit)}"),
         "",
     ]
     if g.ksm is None:
         out.append(f"{escape(g.name)}: [{MUTED}]no per-guest KSM figures[/]")
     else:
         out.append(f"{escape(g.name)}: merging pages {g.ksm.merging_pages if g.ksm.merging_pages is not None else '-'}"
-                   f"  profit {a.fmt_bytes(g.ksm.profit_bytes)}")
+                   f"  profit {fmt.fmt_bytes(g.ksm.profit_bytes)}")
     if g.memory_backing is not None and g.memory_backing.nosharepages:
         out.append(f"[{MUTED}]memoryBacking <nosharepages/>: KSM skips this guest[/]")
-    out += [f"[$warning]! {escape(w.text)}[/] [{MUTED}]§{w.section}[/]"
+    out += [f"[$warning]! {escape(finding_text(w))}[/] [{MUTED}]§{w.section}[/]"
             for w in a.host_warnings(snap.host) if w.code.startswith("ksm")]
     return "\n".join(out)
 
@@ -331,10 +332,10 @@ def block_pane(g: Guest, rate: GuestRate | None, history: Mapping[str, deque], w
         out.append("")
         out.append(f"[b]{escape(d.target)}[/] {escape(d.source or '-')}"
                    + (f"  [reverse b $error] at limit: {hit} [/]" if hit else ""))
-        out.append(f"  read  {a.fmt_rate(r.rd_bytes_s if r else None):>9} {a.fmt_count(r.rd_iops if r else None):>6} IOPS"
-                   f"  [$primary]{a.sparkline([x[0] for x in hist], sw, top)}[/]")
-        out.append(f"  write {a.fmt_rate(r.wr_bytes_s if r else None):>9} {a.fmt_count(r.wr_iops if r else None):>6} IOPS"
-                   f"  [$accent]{a.sparkline([x[1] for x in hist], sw, top)}[/]")
+        out.append(f"  read  {fmt.fmt_rate(r.rd_bytes_s if r else None):>9} {fmt.fmt_count(r.rd_iops if r else None):>6} IOPS"
+                   f"  [$primary]{fmt.sparkline([x[0] for x in hist], sw, top)}[/]")
+        out.append(f"  write {fmt.fmt_rate(r.wr_bytes_s if r else None):>9} {fmt.fmt_count(r.wr_iops if r else None):>6} IOPS"
+                   f"  [$accent]{fmt.sparkline([x[1] for x in hist], sw, top)}[/]")
         limits = [f"{k.replace('_sec', '/s')}={_limit(k, d.limit(k))}" for k in
                   ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
                    "total_iops_sec", "read_iops_sec", "write_iops_sec") if d.limit(k)]
@@ -343,14 +344,14 @@ def block_pane(g: Guest, rate: GuestRate | None, history: Mapping[str, deque], w
 
 
 def _limit(key: str, v: int) -> str:
-    return a.fmt_rate(v) if "bytes" in key else str(v)
+    return fmt.fmt_rate(v) if "bytes" in key else str(v)
 
 
 # -- 6. settings -------------------------------------------------------------------------
 
 def settings_pane(g: Guest) -> str:
     def kib(v):
-        return "unlimited" if v is None else f"{v} KiB ({a.fmt_kib(v)})"
+        return "unlimited" if v is None else f"{v} KiB ({fmt.fmt_kib(v)})"
     out = ["[b]<numatune>[/]  " + ("none" if g.numatune is None else
                                      f"<memory mode='{g.numatune.mode}' nodeset='{escape(g.numatune.nodeset or '')}'/>")]
     mt = g.memtune
@@ -387,13 +388,13 @@ def host_view(snap: Snapshot, cpu_pct: Mapping[int, float | None], width: int = 
         frac = u.mem_used_kib / u.mem_total_kib if u.mem_total_kib else None
         out.append("")
         out.append(f"[b]node {u.node}[/]  CPUs {cpuset.format(u.cpus) or '-'}  "
-                   f"[$primary]{a.bar(frac, bw)}[/] {a.fmt_kib(u.mem_used_kib)}/{a.fmt_kib(u.mem_total_kib)}")
+                   f"[$primary]{fmt.bar(frac, bw)}[/] {fmt.fmt_kib(u.mem_used_kib)}/{fmt.fmt_kib(u.mem_total_kib)}")
         for s, p in sorted(n.hugepages.items()):
             out.append(f"  hugepages {size_label(s)}: {p.used}/{p.total} used, {p.free} free")
         names = sorted(set(u.guests_kib) | set(u.vcpu_guests),
                        key=lambda x: -u.guests_kib.get(x, 0))
         for name in names:
-            out.append(f"  {escape(name):<24} mem {a.fmt_kib(u.guests_kib.get(name)) if name in u.guests_kib else '-':>6}"
+            out.append(f"  {escape(name):<24} mem {fmt.fmt_kib(u.guests_kib.get(name)) if name in u.guests_kib else '-':>6}"
                        f"  vCPUs here {u.vcpu_guests.get(name, 0)}")
         if not names:
             out.append(f"  [{MUTED}]no guest uses this node[/]")

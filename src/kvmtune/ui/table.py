@@ -19,6 +19,7 @@ from textual.widgets._data_table import RowRenderables
 from textual.widgets.data_table import RowKey
 
 from .. import analysis as a
+from .. import fmt
 from ..model import Guest, Host
 from ..rates import GuestRate
 
@@ -76,19 +77,19 @@ def row_values(g: Guest, host: Host, rate: GuestRate | None) -> dict[str, tuple[
         "name": (g.name, g.name, ""),
         "state": (_STATE.get(g.state, g.state[:3]), g.state, "" if g.running else "muted"),
         "vcpus": (str(len(g.vcpus) or g.nvcpus or 0), len(g.vcpus) or g.nvcpus or 0, ""),
-        "cpu": (a.fmt_pct(cpu, of_one=False), cpu if cpu is not None else -1.0, ""),
-        "mem": (a.fmt_kib(g.memory_kib), g.memory_kib, ""),
+        "cpu": (fmt.fmt_pct(cpu, of_one=False), cpu if cpu is not None else -1.0, ""),
+        "mem": (fmt.fmt_kib(g.memory_kib), g.memory_kib, ""),
         "nodes": (a.nodes_label(g), a.nodes_label(g), ""),
-        "local": (a.fmt_pct(loc), loc if loc is not None else 2.0,
+        "local": (fmt.fmt_pct(loc), loc if loc is not None else 2.0,
                   "" if loc is None or loc >= a.LOW_LOCALITY else "warning" if loc >= 0.5 else "error"),
         "pin": ("P" if a.is_pinned(g) else "", a.is_pinned(g), ""),
-        "huge": (a.fmt_kib(g.hugepages_kib) if g.hugepages_kib else "", g.hugepages_kib, ""),
-        "ksm": (a.fmt_kib(ksm) if ksm else "", ksm or 0, ""),
-        "rd": (a.fmt_rate(rd).removesuffix("/s") if rd is not None else "-", rd or 0.0,
+        "huge": (fmt.fmt_kib(g.hugepages_kib) if g.hugepages_kib else "", g.hugepages_kib, ""),
+        "ksm": (fmt.fmt_kib(ksm) if ksm else "", ksm or 0, ""),
+        "rd": (fmt.fmt_rate(rd).removesuffix("/s") if rd is not None else "-", rd or 0.0,
                "error" if at_limit else ""),
-        "wr": (a.fmt_rate(wr).removesuffix("/s") if wr is not None else "-", wr or 0.0,
+        "wr": (fmt.fmt_rate(wr).removesuffix("/s") if wr is not None else "-", wr or 0.0,
                "error" if at_limit else ""),
-        "limit": (a.fmt_rate(limit).removesuffix("/s") if limit else "", limit, ""),
+        "limit": (fmt.fmt_rate(limit).removesuffix("/s") if limit else "", limit, ""),
         "warn": (str(len(warns)) if warns else "", len(warns), "warning" if warns else ""),
     }
 

@@ -21,15 +21,10 @@ except ImportError:  # reported by LibvirtHypervisor() with the fix
     libvirt = None
 
 from .. import cpuset
-from ..model import MEMTUNE_UNLIMITED_KIB, IoThread, MemTune, NumaTune
-from .interface import (BlockCounters, Disconnected, DomainInfo, GuestGone, GuestStats,
-                        Hypervisor, VirtError)
-
-STATES = {0: "no state", 1: "running", 2: "idle", 3: "paused", 4: "in shutdown",
-          5: "shut off", 6: "crashed", 7: "pmsuspended"}
-NUMA_MODES = ("strict", "preferred", "interleave", "restrictive")
-_MEMTUNE_KEYS = {"hard_limit_kib": "hard_limit", "soft_limit_kib": "soft_limit",
-                 "swap_hard_limit_kib": "swap_hard_limit"}
+from ..errors import Disconnected, GuestGone, NotSupported, VirtError
+from ..model import IoThread, MemTune, NumaTune
+from ..vocab import MEMTUNE_LIBVIRT, MEMTUNE_UNLIMITED_KIB, NUMA_MODES, STATE_BY_CODE, Scope
+from .interface import BlockCounters, DomainInfo, GuestStats, Hypervisor
 
 _loop_lock = threading.Lock()
 _loop_started = False
@@ -56,7 +51,7 @@ def _ensure_event_loop() -> None:
         _loop_started = True
 
 
-def _scope_flags(scope: str) -> int:
+def _scope_flags(scope: Scope) -> int:
     if scope == "live":
         return libvirt.VIR_DOMAIN_AFFECT_LIVE
     if scope == "config":
@@ -175,6 +170,8 @@ class LibvirtHypervisor(Hypervisor):
                 raise Disconnected(f"lost the connection to {self.uri}: {_msg(e)}") from None
             if code == libvirt.VIR_ERR_OPERATION_INVALID and "not running" in _msg(e):
                 raise GuestGone(_msg(e)) from None
+            if code in (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_OPERATION_UNSUPPORTED):
+                raise NotSupported(_msg(e)) from None
             raise VirtError(_msg(e)) from None
 
     def _connection(self) -> Any:
@@ -223,7 +220,7 @@ class LibvirtHypervisor(Hypervisor):
             domid = dom.ID()
             guests.append(DomainInfo(
                 name=name, uuid=dom.UUIDString(), id=domid if domid >= 0 else None,
-                state=STATES.get(int(state), "no state"), memory_kib=int(mem), nvcpus=int(nvcpus)))
+                state=STATE_BY_CODE.get(int(state), "no state"), memory_kib=int(mem), nvcpus=int(nvcpus)))
             stats[name] = _stats(st)
         self._last_stats = stats
         return guests
@@ -250,15 +247,13 @@ class LibvirtHypervisor(Hypervisor):
         dom = self._dom(name)
         return [IoThread(int(i), cpuset.from_bools(m)) for i, m in self._call(dom.ioThreadInfo, 0)]
 
-    def numatune(self, name: str) -> NumaTune | None:
+    def numatune(self, name: str) -> NumaTune:
         dom = self._dom(name)
-        # libvirt reports a mode even where the XML has no <numatune>; only a declared one counts.
-        if "<numatune" not in self._call(dom.XMLDesc, 0):
-            return None
         p = self._call(dom.numaParameters, 0)
         mode = int(p.get("numa_mode", 0))
-        return NumaTune(NUMA_MODES[mode] if mode < len(NUMA_MODES) else str(mode),
-                        p.get("numa_nodeset") or None)
+        if not 0 <= mode < len(NUMA_MODES):
+            raise VirtError(f"unknown numatune mode {mode} from libvirt")
+        return NumaTune(NUMA_MODES[mode], p.get("numa_nodeset") or None)
 
     def memtune(self, name: str) -> MemTune:
         dom = self._dom(name)
@@ -289,22 +284,22 @@ class LibvirtHypervisor(Hypervisor):
         except cpuset.CpusetError as e:
             raise VirtError(str(e)) from None
 
-    def pin_vcpu(self, name: str, vcpu: int, cpus: tuple[int, ...], scope: str = "live") -> None:
+    def pin_vcpu(self, name: str, vcpu: int, cpus: tuple[int, ...], scope: Scope = "live") -> None:
         dom = self._dom(name)
         self._call(dom.pinVcpuFlags, vcpu, self._cpumap(cpus), _scope_flags(scope))
         self._changed_by_us(name)
 
-    def pin_emulator(self, name: str, cpus: tuple[int, ...], scope: str = "live") -> None:
+    def pin_emulator(self, name: str, cpus: tuple[int, ...], scope: Scope = "live") -> None:
         dom = self._dom(name)
         self._call(dom.pinEmulator, self._cpumap(cpus), _scope_flags(scope))
         self._changed_by_us(name)
 
-    def pin_iothread(self, name: str, iothread: int, cpus: tuple[int, ...], scope: str = "live") -> None:
+    def pin_iothread(self, name: str, iothread: int, cpus: tuple[int, ...], scope: Scope = "live") -> None:
         dom = self._dom(name)
         self._call(dom.pinIOThread, iothread, self._cpumap(cpus), _scope_flags(scope))
         self._changed_by_us(name)
 
-    def set_numatune(self, name: str, mode: str | None, nodeset: str | None, scope: str = "live") -> None:
+    def set_numatune(self, name: str, mode: str | None, nodeset: str | None, scope: Scope = "live") -> None:
         params: dict[str, Any] = {}
         if mode is not None:
             if mode not in NUMA_MODES:
@@ -316,22 +311,22 @@ class LibvirtHypervisor(Hypervisor):
         self._call(dom.setNumaParameters, params, _scope_flags(scope))
         self._changed_by_us(name)
 
-    def set_memtune(self, name: str, values: Mapping[str, int | None], scope: str = "live") -> None:
+    def set_memtune(self, name: str, values: Mapping[str, int | None], scope: Scope = "live") -> None:
         params = {}
         for key, v in values.items():
-            if key not in _MEMTUNE_KEYS:
+            if key not in MEMTUNE_LIBVIRT:
                 raise VirtError(f"unknown memtune value {key!r}")
-            params[_MEMTUNE_KEYS[key]] = MEMTUNE_UNLIMITED_KIB if v is None else int(v)
+            params[MEMTUNE_LIBVIRT[key]] = MEMTUNE_UNLIMITED_KIB if v is None else int(v)
         dom = self._dom(name)
         self._call(dom.setMemoryParameters, params, _scope_flags(scope))
         self._changed_by_us(name)
 
-    def set_blkio(self, name: str, values: Mapping[str, object], scope: str = "live") -> None:
+    def set_blkio(self, name: str, values: Mapping[str, object], scope: Scope = "live") -> None:
         dom = self._dom(name)
         self._call(dom.setBlkioParameters, dict(values), _scope_flags(scope))
         self._changed_by_us(name)
 
-    def set_block_iotune(self, name: str, disk: str, values: Mapping[str, object], scope: str = "live") -> None:
+    def set_block_iotune(self, name: str, disk: str, values: Mapping[str, object], scope: Scope = "live") -> None:
         dom = self._dom(name)
         self._call(dom.setBlockIoTune, disk, dict(values), _scope_flags(scope))
         self._changed_by_us(name)

@@ -1,0 +1,74 @@
+"""Numbers as every view prints them: sizes, rates, shares, counts, bars and sparklines."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+
+def _scaled(value: float, units: tuple[str, ...], step: float = 1024.0) -> str:
+    i = 0
+    while abs(value) >= step and i < len(units) - 1:
+        value /= step
+        i += 1
+    if i == 0 or value >= 100:
+        return f"{value:.0f}{units[i]}"
+    return f"{value:.1f}{units[i]}"
+
+
+def fmt_kib(kib: int | float | None) -> str:
+    """1536 -> "1.5M" (binary units, no "i": a column stays narrow)."""
+    if kib is None:
+        return "-"
+    return _scaled(float(kib), ("K", "M", "G", "T", "P"))
+
+
+def fmt_bytes(n: int | float | None) -> str:
+    if n is None:
+        return "-"
+    return _scaled(float(n), ("B", "K", "M", "G", "T"))
+
+
+def fmt_rate(bytes_per_s: float | None) -> str:
+    """Bytes/s as decimal MB/s-style figures ("1.2M/s"), the way throttles are set."""
+    if bytes_per_s is None:
+        return "-"
+    return _scaled(float(bytes_per_s), ("B", "k", "M", "G"), step=1000.0) + "/s"
+
+
+def fmt_pct(share: float | None, of_one: bool = True) -> str:
+    """0.873 -> "87%" (of_one) or 87.3 -> "87%"."""
+    if share is None:
+        return "-"
+    return f"{share * 100 if of_one else share:.0f}%"
+
+
+def fmt_count(n: float | None) -> str:
+    if n is None:
+        return "-"
+    return _scaled(float(n), ("", "k", "M", "G"), step=1000.0)
+
+
+def bar(fraction: float | None, width: int, full: str = "█", empty: str = "░") -> str:
+    """A fixed-width text bar for 0..1 (clamped); blanks when unknown."""
+    if width <= 0:
+        return ""
+    if fraction is None:
+        return " " * width
+    f = max(0.0, min(1.0, fraction))
+    n = round(f * width)
+    return full * n + empty * (width - n)
+
+
+SPARKS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Iterable[float | None], width: int, top: float | None = None) -> str:
+    """The last `width` values as block characters scaled to `top` (default: their max)."""
+    vals = [0.0 if v is None else float(v) for v in list(values)[-width:]]
+    if not vals:
+        return " " * width
+    hi = top if top else max(vals)
+    if hi <= 0:
+        return (SPARKS[1] * len(vals)).rjust(width)
+    s = "".join(SPARKS[min(8, max(1 if v > 0 else 0, round(8 * v / hi)))] for v in vals)
+    return s.rjust(width)

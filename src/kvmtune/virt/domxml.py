@@ -1,0 +1,149 @@
+"""The domain XML, parsed in one place and declaratively (as virtinst's XMLProperty does).
+
+Each class names the XML node it mirrors and declares its fields as `Prop(path, attr,
+conv)` descriptors; `parse_domain_xml` reads a domain once into a frozen `DomainConfig`.
+A settings refresh fetches the XML once per guest and everything that needs it reads this.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, TypeVar
+
+from ..errors import VirtError
+from ..model import MemoryBacking
+from ..units import to_kib
+
+T = TypeVar("T")
+
+
+class Prop(Generic[T]):
+    """One value of an XML node: the text (attr None) or an attribute of the element at
+    `path` (ElementTree syntax, "." for the node itself), converted by `conv`; `default`
+    when the element or attribute is absent or `conv` refuses it."""
+
+    def __init__(self, path: str, attr: str | None = None,
+                 conv: Callable[[str], T] = str, default: T | None = None):  # type: ignore[assignment]
+        self.path, self.attr, self.conv, self.default = path, attr, conv, default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, node: XMLNode | None, owner: type) -> Any:
+        if node is None:
+            return self
+        el = node.el.find(self.path) if self.path != "." else node.el
+        raw = None if el is None else (el.text if self.attr is None else el.get(self.attr))
+        if raw is None:
+            return self.default
+        try:
+            return self.conv(raw.strip())
+        except ValueError:
+            return self.default
+
+
+class Present:
+    """True when the element at `path` exists (e.g. <memoryBacking><locked/>)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __get__(self, node: XMLNode | None, owner: type) -> Any:
+        if node is None:
+            return self
+        return node.el.find(self.path) is not None
+
+
+class XMLNode:
+    def __init__(self, el: ET.Element):
+        self.el = el
+
+
+class DiskXML(XMLNode):
+    target = Prop("target", "dev")
+    bus = Prop("target", "bus")
+    cache = Prop("driver", "cache")
+    io = Prop("driver", "io")
+    _file = Prop("source", "file")
+    _dev = Prop("source", "dev")
+    _name = Prop("source", "name")
+    _volume = Prop("source", "volume")
+
+    @property
+    def source(self) -> str | None:
+        return self._file or self._dev or self._name or self._volume
+
+
+class MemoryBackingXML(XMLNode):
+    hugepages = Present("hugepages")
+    _page_size = Prop("hugepages/page", "size", int)
+    _page_unit = Prop("hugepages/page", "unit", default="KiB")
+    locked = Present("locked")
+    nosharepages = Present("nosharepages")
+
+    @property
+    def page_size_kib(self) -> int | None:
+        size = self._page_size
+        return None if size is None else to_kib(size, self._page_unit)
+
+    def model(self) -> MemoryBacking:
+        return MemoryBacking(hugepages=self.hugepages, page_size_kib=self.page_size_kib,
+                             locked=self.locked, nosharepages=self.nosharepages)
+
+
+class NumaTuneXML(XMLNode):
+    mode = Prop("memory", "mode", default="strict")
+    nodeset = Prop("memory", "nodeset")
+    placement = Prop("memory", "placement")
+
+
+class DomainXML(XMLNode):
+    name = Prop("name")
+    vcpu_cpuset = Prop("vcpu", "cpuset")
+
+    def disks(self) -> list[DiskXML]:
+        return [d for d in map(DiskXML, self.el.findall("./devices/disk")) if d.target]
+
+    def memory_backing(self) -> MemoryBackingXML | None:
+        el = self.el.find("memoryBacking")
+        return None if el is None else MemoryBackingXML(el)
+
+    def numatune(self) -> NumaTuneXML | None:
+        el = self.el.find("numatune")
+        return None if el is None else NumaTuneXML(el)
+
+
+@dataclass(frozen=True)
+class DiskConfig:
+    target: str
+    source: str | None
+    bus: str | None = None
+    cache: str | None = None
+    io: str | None = None
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    """The slow-changing part of a domain, parsed from its XML."""
+    disks: tuple[DiskConfig, ...] = ()
+    memory_backing: MemoryBacking = MemoryBacking()
+    vcpu_cpuset: str | None = None   # <vcpu cpuset=...>: the CPUs the guest may use by default
+    # Whether the domain declares <numatune>: libvirt's getter reports a default mode and
+    # nodeset for a domain without one, so only a declared one counts.
+    has_numatune: bool = False
+
+
+def parse_domain_xml(xml: str) -> DomainConfig:
+    try:
+        dom = DomainXML(ET.fromstring(xml))
+    except ET.ParseError as e:
+        raise VirtError(f"unreadable domain XML: {e}") from None
+    mb = dom.memory_backing()
+    return DomainConfig(
+        disks=tuple(DiskConfig(target=d.target, source=d.source, bus=d.bus, cache=d.cache, io=d.io)
+                    for d in dom.disks()),
+        memory_backing=mb.model() if mb is not None else MemoryBacking(),
+        vcpu_cpuset=dom.vcpu_cpuset,
+        has_numatune=dom.numatune() is not None,
+    )

@@ -1,0 +1,33 @@
+"""Number formatting: every view prints sizes, rates and shares alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from kvmtune import fmt
+
+
+@pytest.mark.parametrize("kib,text", [(None, "-"), (0, "0K"), (1023, "1023K"), (1536, "1.5M"),
+                                      (1048576, "1.0G"), (500 * 1024 * 1024, "500G")])
+def test_fmt_kib(kib, text):
+    assert fmt.fmt_kib(kib) == text
+
+
+def test_fmt_rate_and_others():
+    assert fmt.fmt_rate(None) == "-"
+    assert fmt.fmt_rate(999) == "999B/s"
+    assert fmt.fmt_rate(1_500_000) == "1.5M/s"
+    assert fmt.fmt_bytes(2048) == "2.0K"
+    assert fmt.fmt_pct(0.873) == "87%"
+    assert fmt.fmt_pct(87.3, of_one=False) == "87%"
+    assert fmt.fmt_count(12_345) == "12.3k"
+
+
+def test_bar_and_sparkline():
+    assert fmt.bar(0.5, 4) == "██░░"
+    assert fmt.bar(2.0, 3) == "███"
+    assert fmt.bar(None, 3) == "   "
+    assert fmt.sparkline([0, 4, 8], 5) == "  " + " ▄█"
+    assert fmt.sparkline([], 3) == "   "
+    assert len(fmt.sparkline(range(100), 10)) == 10
+    assert fmt.sparkline([1, None, 1], 3, top=2) == "▄ ▄"
