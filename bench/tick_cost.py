@@ -1,7 +1,7 @@
 """Per-tick cost of collection on the demo host, for N = 10, 100, 1000 guests.
 
 Prints a table (no pass/fail): wall and CPU time of one collection (the simulator's own
-step, `before_tick()`, timed apart and left out), per guest, peak RSS, and how many
+step, which the demo feed takes before each collection, timed apart and left out), per guest, peak RSS, and how many
 hypervisor-interface calls a tick makes (on a real host, each is a libvirt call).
 Each N runs in its own process so peak RSS is its own. Goal: <= 150 us of kvmtune's own
 CPU per guest per tick, growing linearly in N.
@@ -42,41 +42,28 @@ class CountingHypervisor:
         return counted
 
 
-class TimedSource:
-    """Delegates to the demo source, timing its before_tick() (the simulator's step) apart."""
-
-    def __init__(self, src):
-        self._src = src
-        self.hv = CountingHypervisor(src.hv)
-        self.step_s = self.step_cpu_s = 0.0
-
-    def before_tick(self):
-        t, c = time.perf_counter(), time.thread_time()
-        self._src.before_tick()
-        self.step_s = time.perf_counter() - t
-        self.step_cpu_s = time.thread_time() - c
-
-    def __getattr__(self, name):
-        return getattr(self._src, name)
-
-
 def measure(n: int, ticks: int, profile: bool = False) -> dict:
     from kvmtune.collect import Collector
     from kvmtune.demo import open_demo
+    from kvmtune.source import Source
 
     t = time.perf_counter()
     demo = open_demo(seed=1, guests=n)
     build_s = time.perf_counter() - t
-    src = TimedSource(demo)
-    col = Collector(src)   # type: ignore[arg-type]
+    hv = CountingHypervisor(demo.hv)
+    # The demo feed's tick is sim.step() then collect(): the step is timed apart and left out.
+    col = Collector(Source(demo.fs, hv, demo.label), clock=lambda: demo.sim.clock)  # type: ignore[arg-type]
     try:
+        demo.sim.step()
         t = time.perf_counter()
         col.collect()      # the first tick reads every guest's settings: reported apart
-        first_s = time.perf_counter() - t - src.step_s
-        src.hv.calls.clear()
+        first_s = time.perf_counter() - t
+        hv.calls.clear()
         wall = cpu = step = 0.0
         prof = cProfile.Profile() if profile else None
         for _ in range(ticks):
+            s0 = time.perf_counter()
+            demo.sim.step()
             w0, c0 = time.perf_counter(), time.thread_time()
             if prof:
                 prof.enable()
@@ -85,10 +72,10 @@ def measure(n: int, ticks: int, profile: bool = False) -> dict:
                 prof.disable()
             w1, c1 = time.perf_counter(), time.thread_time()
             # thread_time: this thread only (not the demo's sysfs watcher)
-            wall += w1 - w0 - src.step_s
-            cpu += c1 - c0 - src.step_cpu_s
-            step += src.step_s
-        calls = dict(src.hv.calls)
+            wall += w1 - w0
+            cpu += c1 - c0
+            step += w0 - s0
+        calls = dict(hv.calls)
     finally:
         demo.close()
     out = {"n": n, "build_s": build_s, "first_s": first_s, "wall_s": wall / ticks, "cpu_s": cpu / ticks,

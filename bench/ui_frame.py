@@ -19,29 +19,33 @@ import time
 
 
 async def bench(guests: int, rounds: int) -> None:
-    from kvmtune.collect import Collector
-    from kvmtune.demo import open_demo
+    from kvmtune.demo import DemoFeed, open_demo
     from kvmtune.ui.app import KvmtuneApp
     from kvmtune.ui.panes import PANES
-    from kvmtune.ui.table import GuestTable
+    from kvmtune.ui.table import GuestTable, row_values
 
-    src = open_demo(seed=1, guests=guests)
-    collector = Collector(src)
-    app = KvmtuneApp(src, None, interval=3600, collector=collector)
+    feed = DemoFeed(open_demo(seed=1, guests=guests))
+    app = KvmtuneApp(feed, None, interval=3600)
+
+    def frame_and_rows():
+        # what the poll worker does off the UI thread
+        f = app.framer.push(feed.next())
+        return f, {g.name: row_values(g, f) for g in f.snap.guests}
+
     async with app.run_test(size=(160, 50)) as pilot:
         while app.ticks < 1 or app._polling:
             await pilot.pause(0.05)
         frames = []
-        for _ in range(rounds + 1):            # collected and derived off the UI thread, as in the app
-            frames.append(await asyncio.to_thread(lambda: app._frame(collector.collect())))
-        app._take(frames[0])
+        for _ in range(rounds + 1):
+            frames.append(await asyncio.to_thread(frame_and_rows))
+        app._show(*frames[0])
         await pilot.pause()
 
         refresh, paint, paint_cpu = [], [], []
         for f in frames[1:]:
             c0 = time.thread_time()
             t0 = time.perf_counter()
-            app._take(f)                       # all the UI thread does with a new snapshot
+            app._show(*f)                      # all the UI thread does with a new snapshot
             t1 = time.perf_counter()
             await pilot.pause()                # let Textual paint the changes
             t2 = time.perf_counter()

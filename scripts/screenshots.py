@@ -20,12 +20,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 async def shoot(out: Path, seed: int, size: tuple[int, int]) -> list[Path]:
     from kvmtune.actions import Executor
-    from kvmtune.demo import open_demo
+    from kvmtune.demo import DemoFeed, open_demo
     from kvmtune.ui.app import KvmtuneApp
     from kvmtune.ui.panes import PANES
 
     src = open_demo(seed=seed)
-    app = KvmtuneApp(src, Executor(src), interval=3600)
+    app = KvmtuneApp(DemoFeed(src), Executor(src), interval=3600)
     written: list[Path] = []
 
     async def settle(pilot) -> None:

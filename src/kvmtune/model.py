@@ -1,8 +1,10 @@
 """The Snapshot: one frozen, plain-data picture of a host and its guests.
 
 Live collection, the demo host and replay all produce these; the UI only renders them.
-`to_json`/`from_json` follow the v1 contract in DESIGN.md exactly (keys may be added,
-never renamed or dropped). Sizes are KiB unless a name says otherwise. In the model,
+`to_json`/`from_json` follow the v1 contract (docs/snapshot-json.md: keys may be added,
+never renamed or dropped). `from_json` reads what it knows of any kvmtune.snapshot/N
+document: unknown keys are ignored and missing optional ones take their defaults, so a
+recording made by a newer kvmtune opens in an older one. Sizes are KiB unless a name says otherwise. In the model,
 maps keyed by a node id or a page size use int keys; JSON turns them into strings.
 """
 
@@ -17,7 +19,18 @@ from .vocab import MEMTUNE_UNLIMITED_KIB, NumaMode
 
 __all__ = ["MEMTUNE_UNLIMITED_KIB", "SCHEMA"]   # (and the classes below)
 
-SCHEMA = "kvmtune.snapshot/1"
+SCHEMA_NAME = "kvmtune.snapshot"
+SCHEMA_VERSION = 1
+SCHEMA = f"{SCHEMA_NAME}/{SCHEMA_VERSION}"
+
+
+def schema_version(d: Mapping[str, Any]) -> int:
+    """The N of a kvmtune.snapshot/N document; ValueError for anything else."""
+    schema = d.get("schema") if isinstance(d, Mapping) else None
+    name, _, version = str(schema).partition("/")
+    if name != SCHEMA_NAME or not (version.isascii() and version.isdigit()) or int(version) < 1:
+        raise ValueError(f"not a {SCHEMA_NAME} document (schema={schema!r})")
+    return int(version)
 
 
 @dataclass(frozen=True)
@@ -264,15 +277,21 @@ class Snapshot:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "Snapshot":
-        if d.get("schema") != SCHEMA:
-            raise ValueError(f"not a {SCHEMA} document (schema={d.get('schema')!r})")
-        return cls(
-            time=float(d["time"]),
-            host=_host_in(d["host"]),
-            guests=tuple(_guest_in(g) for g in d.get("guests", ())),
-            errors=tuple(Error(e["source"], e["message"]) for e in d.get("errors", ())),
-            disconnected=bool(d.get("disconnected", False)),
-        )
+        """A Snapshot from a kvmtune.snapshot/N document (any N: what this version knows).
+
+        ValueError (with the key at fault) for a document that is not one or lacks a
+        required key; never another exception for any JSON value."""
+        schema_version(d)
+        try:
+            return cls(
+                time=float(d["time"]),
+                host=_host_in(d["host"]),
+                guests=tuple(_guest_in(g) for g in d.get("guests") or ()),
+                errors=tuple(Error(str(e["source"]), str(e["message"])) for e in d.get("errors") or ()),
+                disconnected=bool(d.get("disconnected", False)),
+            )
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"not a valid {SCHEMA_NAME} document: {type(e).__name__}: {e}") from None
 
     @classmethod
     def loads(cls, text: str) -> "Snapshot":
@@ -284,6 +303,17 @@ class Snapshot:
 def _plain(obj: Any) -> dict[str, Any]:
     """A flat dataclass as a dict of its fields (values must already be JSON-ready)."""
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def _known(cls: type, d: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of `d` that are fields of `cls` (a newer writer's extra keys are dropped)."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(f.name for f in fields(cls))
+    return {k: v for k, v in d.items() if k in names}
 
 
 def _opt_list(v: Any) -> list | None:
@@ -322,14 +352,14 @@ def _host_in(d: Mapping[str, Any]) -> Host:
             id=n["id"], cpus=tuple(n["cpus"]),
             mem_total_kib=n["mem_total_kib"], mem_free_kib=n["mem_free_kib"],
             distances=_opt_tuple(n.get("distances")),
-            hugepages={int(s): NodeHugePool(**p) for s, p in n.get("hugepages", {}).items()},
-        ) for n in d.get("nodes", ())),
-        hugepages={int(s): HugePool(**p) for s, p in d.get("hugepages", {}).items()},
-        ksm=None if d.get("ksm") is None else Ksm(**d["ksm"]),
+            hugepages={int(s): NodeHugePool(**_known(NodeHugePool, p)) for s, p in (n.get("hugepages") or {}).items()},
+        ) for n in (d.get("nodes") or ())),
+        hugepages={int(s): HugePool(**_known(HugePool, p)) for s, p in (d.get("hugepages") or {}).items()},
+        ksm=None if d.get("ksm") is None else Ksm(**_known(Ksm, d["ksm"])),
         thp_enabled=d.get("thp_enabled"),
         numa_balancing=d.get("numa_balancing"),
         tuned_profile=d.get("tuned_profile"),
-        cpus=tuple(Cpu(**c) for c in d.get("cpus", ())),
+        cpus=tuple(Cpu(**_known(Cpu, c)) for c in (d.get("cpus") or ())),
         thp_defrag=d.get("thp_defrag"),
         mem_total_kib=d.get("mem_total_kib"),
         mem_free_kib=d.get("mem_free_kib"),
@@ -364,21 +394,21 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
     return Guest(
         name=d["name"], uuid=d["uuid"], id=d.get("id"), state=d["state"], pid=d.get("pid"),
         memory_kib=d["memory_kib"],
-        vcpus=tuple(Vcpu(**{**v, "affinity": tuple(v["affinity"])}) for v in d.get("vcpus", ())),
+        vcpus=tuple(Vcpu(**{**_known(Vcpu, v), "affinity": tuple(v.get("affinity") or ())}) for v in (d.get("vcpus") or ())),
         emulator_affinity=_opt_tuple(d.get("emulator_affinity")),
-        numatune=None if d.get("numatune") is None else NumaTune(**d["numatune"]),
-        memtune=None if d.get("memtune") is None else MemTune(**d["memtune"]),
+        numatune=None if d.get("numatune") is None else NumaTune(**_known(NumaTune, d["numatune"])),
+        memtune=None if d.get("memtune") is None else MemTune(**_known(MemTune, d["memtune"])),
         numa_memory_kib=None if d.get("numa_memory_kib") is None
         else {int(n): v for n, v in d["numa_memory_kib"].items()},
         hugepages=None if d.get("hugepages") is None
         else {int(s): {int(n): c for n, c in per.items()} for s, per in d["hugepages"].items()},
-        ksm=None if d.get("ksm") is None else GuestKsm(**d["ksm"]),
+        ksm=None if d.get("ksm") is None else GuestKsm(**_known(GuestKsm, d["ksm"])),
         blkio_weight=d.get("blkio_weight"),
-        disks=tuple(Disk(**{**k, "iotune": dict(k.get("iotune", {}))}) for k in d.get("disks", ())),
+        disks=tuple(Disk(**{**_known(Disk, k), "iotune": dict(k.get("iotune") or {})}) for k in (d.get("disks") or ())),
         iothreads=None if d.get("iothreads") is None
         else tuple(IoThread(t["id"], tuple(t["affinity"])) for t in d["iothreads"]),
         memory_backing=None if d.get("memory_backing") is None
-        else MemoryBacking(**d["memory_backing"]),
+        else MemoryBacking(**_known(MemoryBacking, d["memory_backing"])),
         cpu_time_ns=d.get("cpu_time_ns"),
         nvcpus=d.get("nvcpus"),
         vcpu_cpuset=d.get("vcpu_cpuset"),

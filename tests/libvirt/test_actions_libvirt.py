@@ -19,7 +19,8 @@ def settings(hv, name: str) -> dict:
         "vcpus": hv.vcpu_affinity(name),
         "emulator": hv.emulator_affinity(name),
         "iothreads": [(t.id, t.affinity) for t in hv.iothreads(name)],
-        "numatune": hv.numatune(name),
+        # libvirt reports defaults for a domain without <numatune>: only a declared one counts
+        "numatune": hv.numatune(name) if hv.domain_config(name).has_numatune else None,
         "memtune": hv.memtune(name),
         "blkio": hv.blkio(name),
         "iotune": {d.target: hv.block_iotune(name, d.target) for d in hv.domain_config(name).disks},

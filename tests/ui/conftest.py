@@ -1,4 +1,4 @@
-"""The UI tier: the real app on the demo host (or a fixture collector), driven by Pilot."""
+"""The UI tier: the real app on the demo host's feed (or a feed a test provides), driven by Pilot."""
 
 from __future__ import annotations
 

@@ -254,33 +254,35 @@ async def test_keys_inside_a_form_do_not_trigger_app_actions():
         assert len(app.screen_stack) == 1
 
 
-class SlowCollector:
-    """Wraps a collector; counts how many collections overlap."""
+class SlowFeed:
+    """Wraps a feed; counts how many polls overlap."""
 
     def __init__(self, inner, delay: float):
         self.inner, self.delay = inner, delay
+        self.label, self.source = inner.label, inner.source
         self.running = self.max_running = self.calls = 0
         self.lock = threading.Lock()
 
-    def collect(self):
+    def next(self):
         with self.lock:
             self.running += 1
             self.calls += 1
             self.max_running = max(self.max_running, self.running)
         try:
             time.sleep(self.delay)
-            return self.inner.collect()
+            return self.inner.next()
         finally:
             with self.lock:
                 self.running -= 1
 
+    def close(self):
+        self.inner.close()
+
 
 async def test_polls_never_overlap_even_when_slower_than_the_interval():
-    from kvmtune.collect import Collector
-    from kvmtune.demo import open_demo
-    src = open_demo(seed=1)
-    slow = SlowCollector(Collector(src), 0.2)
-    app = KvmtuneApp(src, None, interval=0.01, collector=slow)
+    from kvmtune.demo import DemoFeed, open_demo
+    slow = SlowFeed(DemoFeed(open_demo(seed=1)), 0.2)
+    app = KvmtuneApp(slow, None, interval=0.01)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: slow.calls >= 4, what="four polls")
         for _ in range(5):
@@ -291,26 +293,28 @@ async def test_polls_never_overlap_even_when_slower_than_the_interval():
 
 
 class Flaky:
-    """A collector that fails, or loses libvirt, when told to."""
+    """A feed that fails, or loses libvirt, when told to."""
 
     def __init__(self, inner):
         self.inner, self.mode = inner, "ok"
+        self.label, self.source = inner.label, inner.source
 
-    def collect(self):
-        snap = self.inner.collect()
+    def next(self):
+        snap = self.inner.next()
         if self.mode == "raise":
             raise RuntimeError("boom")
         if self.mode == "disconnected":
             return replace(snap, guests=(), disconnected=True)
         return snap
 
+    def close(self):
+        self.inner.close()
+
 
 async def test_disconnected_keeps_last_guests_greyed_and_errors_are_one_line():
-    from kvmtune.collect import Collector
-    from kvmtune.demo import open_demo
-    src = open_demo(seed=1)
-    flaky = Flaky(Collector(src))
-    app = KvmtuneApp(src, None, interval=3600, collector=flaky)
+    from kvmtune.demo import DemoFeed, open_demo
+    flaky = Flaky(DemoFeed(open_demo(seed=1)))
+    app = KvmtuneApp(flaky, None, interval=3600)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot, app)
         n = table(app).row_count
@@ -325,6 +329,37 @@ async def test_disconnected_keeps_last_guests_greyed_and_errors_are_one_line():
         await next_tick(pilot, app)
         assert not table(app).has_class("stale")
         assert "DISCONNECTED" not in str(app.query_one("#header", Static).content)
+
+
+async def test_the_app_runs_on_any_feed_object():
+    """The seam: a feed a test provides (snapshots from a JSON file, no host, no executor)."""
+    from pathlib import Path
+
+    from kvmtune.model import Snapshot
+    base = Snapshot.loads((Path(__file__).parents[1] / "fixtures" / "snapshot-2node.json").read_text())
+
+    class JsonFeed:
+        label, source = "fixture", None
+
+        def __init__(self):
+            self.n = 0
+
+        def next(self):
+            self.n += 1
+            return replace(base, time=base.time + 2 * self.n)
+
+        def close(self):
+            pass
+
+    feed = JsonFeed()
+    app = KvmtuneApp(feed, None, interval=3600)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        assert table(app).row_count == len(base.guests) and feed.n == 2
+        assert {g.name for g in app.snap.guests} == {g.name for g in base.guests}
+        assert base.host.hostname in str(app.query_one("#header", Static).content)
+        await pilot.press("p")
+        assert len(app.screen_stack) == 1                  # no executor: no forms
 
 
 async def test_command_palette_reaches_the_actions():

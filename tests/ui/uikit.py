@@ -7,13 +7,13 @@ import asyncio
 
 def demo_app(read_only: bool = False, dry_run: bool = False, interval: float = 3600.0,
              seed: int = 1, guests: int | None = None, **kw):
-    """The app on a fresh demo host with a real Executor (interval long: tests poll by hand)."""
+    """The app on a fresh demo host's feed with a real Executor (interval long: tests poll by hand)."""
     from kvmtune.actions import Executor
-    from kvmtune.demo import open_demo
+    from kvmtune.demo import DemoFeed, open_demo
     from kvmtune.ui.app import KvmtuneApp
     src = open_demo(seed=seed, guests=guests)
     ex = Executor(src, read_only=read_only, dry_run=dry_run)
-    return KvmtuneApp(src, ex, interval=interval, read_only=read_only, dry_run=dry_run, **kw)
+    return KvmtuneApp(DemoFeed(src), ex, interval=interval, read_only=read_only, dry_run=dry_run, **kw)
 
 
 async def wait_for(pilot, cond, timeout: float = 15.0, what: str = "condition") -> None:

@@ -339,7 +339,8 @@ def test_inverse_restores_before():
 
 
 def test_throttle_above_qemus_limit_is_invalid_not_a_crash():
-    from kvmtune.actions.guest import THROTTLE_MAX, iotune_problems
+    from kvmtune.actions.blkio import iotune_problems
+    from kvmtune.vocab import THROTTLE_MAX
     assert iotune_problems({"total_bytes_sec": THROTTLE_MAX}) == []
     (p,) = iotune_problems({"total_bytes_sec": 2 ** 64})
     assert "at most 1000000000000000" in p
@@ -355,3 +356,24 @@ def test_unpin_goes_back_to_the_guests_own_default_cpus():
     emu = EmulatorPin("cs", None)
     emu.bind(snap)
     assert emu.commands()[0][3] == "2-3"
+
+
+def test_unbound_actions_ask_for_a_snapshot_instead_of_reading_the_host():
+    """What "all vCPUs", "unpin" and a move resolve to comes from the snapshot (bind/validate):
+    applied unbound, they say so instead of collecting from the host."""
+    from kvmtune.actions import ActionError
+    from kvmtune.demo import DemoFeed, open_demo
+    demo = open_demo(seed=1)
+    try:
+        snap = DemoFeed(demo).next()
+        g = snap.guests[0].name
+        for action, call in ((VcpuPin(g, None, (0,)), "before"), (VcpuPin(g, 0, None), "apply"),
+                             (EmulatorPin(g, None), "apply"), (MoveToNode(g, (0,)), "before"),
+                             (MoveToNode(g, (0,)), "apply")):
+            with pytest.raises(ActionError, match=r"bind it to a snapshot first \(validate\)"):
+                getattr(action, call)(demo)
+            action.bind(snap)
+            assert action.before(demo)
+        assert VcpuPin(g, 0, (0,)).before(demo) == {"pins": {"0": list(demo.hv.vcpu_affinity(g)[0])}}
+    finally:
+        demo.close()

@@ -51,7 +51,7 @@ def test_round_trip_both_ways():
 
 
 def test_schema_is_checked():
-    with pytest.raises(ValueError, match="kvmtune.snapshot/1"):
+    with pytest.raises(ValueError, match="not a kvmtune.snapshot document"):
         Snapshot.from_json({**FULL.to_json(), "schema": "other/2"})
 
 
@@ -161,3 +161,65 @@ _guests = st.lists(st.builds(
 def test_round_trip_any_snapshot(time, nodes, guests, hostname, errors):
     snap = Snapshot(time, Host(hostname, nodes), guests, tuple(errors))
     assert Snapshot.loads(snap.dumps()) == snap
+
+
+# -- forward compatibility: an older kvmtune opens a newer writer's snapshot -----------------
+
+MAPS = {"hugepages", "numa_memory_kib", "iotune"}   # data keyed by node, size or limit name
+
+
+def _with_extras(d, key=None):
+    """Every object in the document gains a key this version has never heard of."""
+    if isinstance(d, dict):
+        out = {k: _with_extras(v, k) for k, v in d.items()}
+        return out if key in MAPS or (key and key.isdigit()) else {**out, "x_future": {"nested": [1, 2]}}
+    if isinstance(d, list):
+        return [_with_extras(v) for v in d]
+    return d
+
+
+def test_unknown_keys_everywhere_are_ignored():
+    snap = FULL
+    doc = _with_extras(snap.to_json())
+    doc["schema"] = "kvmtune.snapshot/7"                # a newer version: read what we know
+    assert Snapshot.from_json(doc) == snap
+
+
+def test_missing_optional_keys_take_their_defaults():
+    doc = FULL.to_json()
+    for g in doc["guests"]:
+        for key in ("iothreads", "memory_backing", "cpu_time_ns", "nvcpus", "vcpu_cpuset", "ksm"):
+            g.pop(key, None)
+        for d in g["disks"]:
+            for key in ("cache", "io", "bus", "rd_reqs"):
+                d.pop(key, None)
+    for key in ("cpus", "thp_defrag", "mem_total_kib", "ksm"):
+        doc["host"].pop(key, None)
+    doc.pop("disconnected")
+    snap = Snapshot.from_json(doc)
+    assert snap.host.cpus == () and snap.host.ksm is None and not snap.disconnected
+    assert all(g.iothreads is None and g.vcpu_cpuset is None for g in snap.guests)
+
+
+@pytest.mark.parametrize("schema", [None, "", "kvmtune.snapshot", "kvmtune.snapshot/0",
+                                    "kvmtune.snapshot/x", "other/1", 1])
+def test_foreign_documents_are_refused(schema):
+    doc = FULL.to_json()
+    doc["schema"] = schema
+    with pytest.raises(ValueError, match="not a kvmtune.snapshot document"):
+        Snapshot.from_json(doc)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+                           lambda kids: st.lists(kids) | st.dictionaries(st.text(), kids), max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["time", "host", "guests", "errors", "hostname", "nodes"]),
+                       json_values))
+def test_any_json_gives_a_snapshot_or_a_value_error(doc):
+    doc = {**doc, "schema": SCHEMA}
+    try:
+        Snapshot.from_json(doc)
+    except ValueError:
+        pass

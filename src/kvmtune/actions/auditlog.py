@@ -14,10 +14,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-
-class AuditLogError(OSError):
-    def __str__(self) -> str:
-        return self.strerror or super().__str__()
+from ..errors import AuditLogError
 
 
 def default_path() -> Path:

@@ -5,6 +5,8 @@ An Action is plain data plus: `validate(snap)` (problems; touches nothing), `ris
 argvs shown with `display`), `before(source)` (the values it will change, read back),
 `apply(source)` and `inverse(before)` (the action that restores `before`).
 `params()` + `from_params()` let the audit log rebuild an action for undo.
+What depends on the host ("all vCPUs", "unpin", a node's CPUs) comes from the Snapshot via
+`bind(snap)` (validate() calls it); an action never collects or reads the host for it.
 """
 
 from __future__ import annotations
@@ -13,15 +15,11 @@ import shlex
 from typing import Any, ClassVar
 
 from .. import cpuset
+from ..errors import ActionError
 from ..model import Guest, Snapshot
-from ..model import default_cpus as model_default_cpus
 from ..source import Source
-from ..virt.interface import SCOPES
-
-
-class ActionError(Exception):
-    """An action could not be carried out for a reason that is not the hypervisor's or kernel's."""
-
+from ..virt.interface import Hypervisor
+from ..vocab import SCOPES, Scope
 
 # Every concrete action class, by kind (filled by `register`), so a logged entry can be rebuilt.
 KINDS: dict[str, type["Action"]] = {}
@@ -42,14 +40,14 @@ def display(argv: list[str]) -> str:
 class Action:
     kind: ClassVar[str] = ""
     target: str = "host"
-    scope: str = "live"
+    scope: Scope = "live"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.target!r}, {self.params()!r})"
 
     def __eq__(self, other: object) -> bool:
-        return (type(other) is type(self) and other.target == self.target  # type: ignore[attr-defined]
-                and other.params() == self.params())  # type: ignore[attr-defined]
+        return (isinstance(other, Action) and type(other) is type(self) and other.target == self.target
+                and other.params() == self.params())
 
     # -- what subclasses provide --------------------------------------------------------
     def params(self) -> dict[str, Any]:
@@ -147,7 +145,7 @@ def strict_memory_problem(snap: Snapshot, g: Guest, nodes: tuple[int, ...]) -> s
     host_nodes = [snap.host.node(n) for n in nodes]
     if any(n is None for n in host_nodes):
         return None
-    free = sum(n.mem_free_kib for n in host_nodes)  # type: ignore[union-attr]
+    free = sum(n.mem_free_kib for n in host_nodes if n is not None)
     already = sum((g.numa_memory_kib or {}).get(n, 0) for n in nodes)
     # hugepage-backed memory does not move with numatune; only the rest must fit.
     need = max(0, g.memory_kib - g.hugepages_kib - already)
@@ -157,20 +155,26 @@ def strict_memory_problem(snap: Snapshot, g: Guest, nodes: tuple[int, ...]) -> s
     return None
 
 
-def default_cpus(source: Source, guest: str) -> tuple[int, ...]:
-    """Like Snapshot.default_cpus, read from the host (for an action applied without a snapshot)."""
-    online: tuple[int, ...] = ()
-    try:
-        online = cpuset.parse(source.fs.read_str("sys/devices/system/cpu/online"))
-    except (OSError, cpuset.CpusetError):
-        pass
-    if not online:
-        assert source.hv is not None
-        online = tuple(range(source.hv.host_cpu_count()))
-    assert source.hv is not None
-    return model_default_cpus(online, source.hv.domain_config(guest).vcpu_cpuset)
-
-
-def need_hv(source: Source) -> None:
+def need_hv(source: Source) -> Hypervisor:
+    """The source's hypervisor; ActionError for a host-only source."""
     if source.hv is None:
         raise ActionError("no hypervisor connection (this source is host-only)")
+    return source.hv
+
+
+def unbound(action: Action, what: str) -> ActionError:
+    """The error for before()/apply() on an action that needs `bind(snap)` and never had it."""
+    return ActionError(f"{action.kind} {action.target}: {what} comes from the snapshot; "
+                       "bind it to a snapshot first (validate)")
+
+
+# -- small helpers shared by the guest actions -----------------------------------------------
+
+def nvcpus(g: Guest) -> int:
+    """The guest's vCPU count: its vCPU rows, else the count libvirt gave (0 when unknown)."""
+    return len(g.vcpus) or (g.nvcpus or 0)
+
+
+def ids(v: Any) -> tuple[int, ...] | None:
+    """A logged list of CPU or node ids (JSON) as a tuple of ints; None stays None."""
+    return None if v is None else tuple(int(x) for x in v)

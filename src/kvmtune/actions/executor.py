@@ -13,20 +13,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..hostfs import HostFSError
+from ..errors import ActionError, AuditLogError, HostFSError, VirtError
 from ..model import Snapshot
 from ..source import Source
-from ..virt.interface import VirtError
-from .auditlog import AuditLog, AuditLogError
-from .base import Action, ActionError, display, rebuild
-
-APPLIED, DRY_RUN, INVALID, NEEDS_CONFIRMATION, REFUSED, FAILED = (
-    "applied", "dry-run", "invalid", "needs-confirmation", "refused", "failed")
+from ..vocab import Status
+from .auditlog import AuditLog
+from .base import Action, display, rebuild
 
 
 @dataclass(frozen=True)
 class Result:
-    status: str
+    status: Status
     message: str
     problems: list[str] = field(default_factory=list)
     risks: list[str] = field(default_factory=list)
@@ -35,12 +32,12 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.status in (APPLIED, DRY_RUN)
+        return self.status in (Status.APPLIED, Status.DRY_RUN)
 
     @property
     def exit_code(self) -> int:
         """The CLI's: 0 applied (or a valid dry run), 1 the hypervisor/kernel said no, 2 otherwise."""
-        return 0 if self.ok else 1 if self.status == FAILED else 2
+        return 0 if self.ok else 1 if self.status == Status.FAILED else 2
 
 
 def _user() -> str:
@@ -58,7 +55,7 @@ class Executor:
         self.read_only = read_only
         self.dry_run = dry_run
 
-    def entries(self) -> list[dict]:
+    def entries(self) -> list[dict[str, Any]]:
         return self.log.entries()
 
     # -- running ---------------------------------------------------------------------------
@@ -69,7 +66,7 @@ class Executor:
              extra_risks: list[str] | None = None, undo_of: int | None = None) -> Result:
         what = f"{action.kind} {action.target}"
         if self.read_only:
-            return Result(REFUSED, f"read-only mode: {what} was not applied",
+            return Result(Status.REFUSED, f"read-only mode: {what} was not applied",
                           commands=self._commands(action))
         try:
             problems = action.validate(snap)
@@ -78,22 +75,22 @@ class Executor:
             problems, risks = [str(e)], []
         cmds = self._commands(action)
         if problems:
-            r = Result(INVALID, f"{what}: {problems[0]}", problems, [], cmds)
+            r = Result(Status.INVALID, f"{what}: {problems[0]}", problems, [], cmds)
             return self._logged(action, snap, r, None, None, undo_of) if not self.dry_run else r
         if self.dry_run:
             note = f" (needs confirmation: {len(risks)} risk(s))" if risks else ""
-            return Result(DRY_RUN, f"dry run: {what} is valid{note}; nothing changed", [], risks, cmds)
+            return Result(Status.DRY_RUN, f"dry run: {what} is valid{note}; nothing changed", [], risks, cmds)
         if risks and not confirmed:
-            r = Result(NEEDS_CONFIRMATION, f"{what} needs confirmation: {risks[0]}", [], risks, cmds)
+            r = Result(Status.NEEDS_CONFIRMATION, f"{what} needs confirmation: {risks[0]}", [], risks, cmds)
             return self._logged(action, snap, r, None, None, undo_of)
         try:
             self.log.check_writable()  # no change that cannot be logged
         except AuditLogError as e:
-            return Result(REFUSED, f"{e}; nothing changed", [], risks, cmds)
+            return Result(Status.REFUSED, f"{e}; nothing changed", [], risks, cmds)
         try:
             before = action.before(self.source)
         except (VirtError, HostFSError, ActionError) as e:
-            r = Result(FAILED, f"{what}: cannot read the current values: {e}", [], risks, cmds)
+            r = Result(Status.FAILED, f"{what}: cannot read the current values: {e}", [], risks, cmds)
             return self._logged(action, snap, r, None, None, undo_of)
         error = None
         try:
@@ -107,9 +104,9 @@ class Executor:
         except (VirtError, HostFSError, ActionError) as e:
             after = {"error": str(e)}
         if error is not None:
-            r = Result(FAILED, f"{what}: {error}", [], risks, cmds)
+            r = Result(Status.FAILED, f"{what}: {error}", [], risks, cmds)
         else:
-            r = Result(APPLIED, f"applied: {what}" + _shortfall(action, after), [], risks, cmds)
+            r = Result(Status.APPLIED, f"applied: {what}" + _shortfall(action, after), [], risks, cmds)
         return self._logged(action, snap, r, before, after, undo_of)
 
     @staticmethod
@@ -139,35 +136,36 @@ class Executor:
             entry["problems"] = r.problems
         if r.risks:
             entry["risks"] = r.risks
-            entry["confirmed"] = r.status in (APPLIED, FAILED)
+            entry["confirmed"] = r.status in (Status.APPLIED, Status.FAILED)
         if undo_of is not None:
             entry["undo_of"] = undo_of
         try:
             eid = self.log.append(entry)
         except AuditLogError as e:
-            if r.status == APPLIED:  # the change happened; say the log did not record it
+            if r.status == Status.APPLIED:  # the change happened; say the log did not record it
                 return Result(r.status, f"{r.message} (but {e})", r.problems, r.risks, r.commands)
             return r
         return Result(r.status, r.message, r.problems, r.risks, r.commands, eid)
 
     # -- undo --------------------------------------------------------------------------------
-    def undoable(self, hostname: str | None = None) -> list[dict]:
+    def undoable(self, hostname: str | None = None) -> list[dict[str, Any]]:
         """Applied entries of this source (and host) not undone yet and not undos themselves,
         newest last. The log is shared by every host and the demo: an entry made elsewhere
         must never be replayed here."""
         entries = self.entries()
-        undone = {e.get("undo_of") for e in entries if e.get("result") == APPLIED}
-        return [e for e in entries if e.get("result") == APPLIED and e.get("undo_of") is None
+        undone = {e.get("undo_of") for e in entries if e.get("result") == Status.APPLIED}
+        return [e for e in entries if e.get("result") == Status.APPLIED and e.get("undo_of") is None
                 and e.get("id") not in undone and e.get("before") is not None
                 and e.get("source") == self.source.label
                 and (hostname is None or e.get("host") == hostname)]
 
     def undo(self, snap: Snapshot, entry_id: int | None = None, confirmed: bool = False) -> Result:
         candidates = self.undoable(snap.host.hostname)
+        entry: dict[str, Any] | None
         if entry_id is None:
             if not candidates:
-                return Result(INVALID, f"nothing to undo on {self.source.label}: no applied action "
-                                       f"in the log {self.log.path} that is not undone already")
+                return Result(Status.INVALID, f"nothing to undo on {self.source.label}: no applied "
+                                              f"action in the log {self.log.path} that is not undone already")
             entry = candidates[-1]
         else:
             entry = next((e for e in candidates if e.get("id") == entry_id), None)
@@ -176,16 +174,16 @@ class Executor:
                 why = ("no such entry" if known is None else
                        f"it was made on {known.get('source')} at {known.get('host')}, not here"
                        if (known.get("source"), known.get("host")) != (self.source.label, snap.host.hostname) else
-                       f"it was {known.get('result')}" if known.get("result") != APPLIED else
+                       f"it was {known.get('result')}" if known.get("result") != Status.APPLIED else
                        "it is an undo itself" if known.get("undo_of") is not None else "it was undone already")
-                return Result(INVALID, f"cannot undo #{entry_id}: {why}")
+                return Result(Status.INVALID, f"cannot undo #{entry_id}: {why}")
         try:
             action = rebuild(entry["action"], entry["target"], entry.get("parameters") or {})
             inverse = action.inverse(entry["before"])
         except (ActionError, KeyError, TypeError, ValueError) as e:
-            return Result(INVALID, f"cannot undo #{entry['id']}: the log entry is unusable ({e})")
+            return Result(Status.INVALID, f"cannot undo #{entry['id']}: the log entry is unusable ({e})")
         action.bind(snap)
-        extra = []
+        extra: list[str] = []
         try:
             now = action.before(self.source)
             if entry.get("after") is not None and now != entry["after"]:

@@ -11,13 +11,12 @@ from typing import Any, Mapping
 
 from .. import parse
 from ..analysis import ksm_saved_kib
+from ..errors import ActionError
 from ..model import Snapshot
 from ..source import Source
-from .base import Action, ActionError, register
+from ..vocab import KSM_DIR, KSM_KNOBS, NUMA_BALANCING, THP_ENABLED, THP_MODES, hugepage_dir
+from .base import Action, register
 
-KSM_DIR = "sys/kernel/mm/ksm"
-# Writable KSM knobs, in the order they are written (merge_across_nodes before run).
-KSM_KEYS = ("merge_across_nodes", "pages_to_scan", "sleep_millisecs", "run")
 UNMERGE_TIMEOUT_S = 60.0
 
 
@@ -33,8 +32,8 @@ class KsmSet(Action):
 
     def __init__(self, values: Mapping[str, int]):
         self.target = "host"
-        self.values = {k: int(values[k]) for k in KSM_KEYS if k in values}
-        self._unknown = sorted(set(values) - set(KSM_KEYS))
+        self.values = {k: int(values[k]) for k in KSM_KNOBS if k in values}
+        self._unknown = sorted(set(values) - set(KSM_KNOBS))
         self._unmerge = False
 
     def params(self) -> dict[str, Any]:
@@ -45,7 +44,7 @@ class KsmSet(Action):
         return cls(p.get("values", {}))
 
     def validate(self, snap: Snapshot) -> list[str]:
-        problems = [f"unknown KSM setting {k!r} (known: {', '.join(KSM_KEYS)})" for k in self._unknown]
+        problems = [f"unknown KSM setting {k!r} (known: {', '.join(KSM_KNOBS)})" for k in self._unknown]
         if not self.values and not problems:
             problems.append("give at least one KSM setting, e.g. --run 1")
         if snap.host.ksm is None:
@@ -93,14 +92,14 @@ class KsmSet(Action):
         out = []
         if self._unmerge:
             out.append(_echo(f"{KSM_DIR}/run", 2))
-        for k in KSM_KEYS:
+        for k in KSM_KNOBS:
             if k in self.values:
                 out.append(_echo(f"{KSM_DIR}/{k}", self.values[k]))
         return out
 
     def before(self, source: Source) -> dict[str, Any]:
         keys = set(self.values) | ({"run"} if "merge_across_nodes" in self.values else set())
-        return {"values": {k: source.fs.read_int(f"{KSM_DIR}/{k}") for k in KSM_KEYS if k in keys}}
+        return {"values": {k: source.fs.read_int(f"{KSM_DIR}/{k}") for k in KSM_KNOBS if k in keys}}
 
     def apply(self, source: Source) -> None:
         fs = source.fs
@@ -116,7 +115,7 @@ class KsmSet(Action):
                     fs.write_text(f"{KSM_DIR}/run", "2")
                     _wait_unmerged(source)
                     values.setdefault("run", run_was)  # restore it afterwards
-        for k in KSM_KEYS:
+        for k in KSM_KNOBS:
             if k in values:
                 fs.write_text(f"{KSM_DIR}/{k}", str(values[k]))
 
@@ -135,10 +134,8 @@ def _wait_unmerged(source: Source) -> None:
 
 # -- hugepage pools ---------------------------------------------------------------------------
 
-def hugepage_path(size_kib: int, node: int | None) -> str:
-    if node is None:
-        return f"sys/kernel/mm/hugepages/hugepages-{size_kib}kB/nr_hugepages"
-    return f"sys/devices/system/node/node{node}/hugepages/hugepages-{size_kib}kB/nr_hugepages"
+def _nr_hugepages(size_kib: int, node: int | None) -> str:
+    return f"{hugepage_dir(size_kib, node)}/nr_hugepages"
 
 
 @register
@@ -210,24 +207,19 @@ class HugepagePool(Action):
         return []
 
     def commands(self) -> list[list[str]]:
-        return [_echo(hugepage_path(self.size_kib, self.node), self.count)]
+        return [_echo(_nr_hugepages(self.size_kib, self.node), self.count)]
 
     def before(self, source: Source) -> dict[str, Any]:
-        return {"count": source.fs.read_int(hugepage_path(self.size_kib, self.node))}
+        return {"count": source.fs.read_int(_nr_hugepages(self.size_kib, self.node))}
 
     def apply(self, source: Source) -> None:
-        source.fs.write_text(hugepage_path(self.size_kib, self.node), str(self.count))
+        source.fs.write_text(_nr_hugepages(self.size_kib, self.node), str(self.count))
 
     def inverse(self, before: dict[str, Any]) -> "HugepagePool":
         return HugepagePool(self.size_kib, self.node, before["count"])
 
 
 # -- NUMA balancing, THP ----------------------------------------------------------------------
-
-NUMA_BALANCING = "proc/sys/kernel/numa_balancing"
-THP_ENABLED = "sys/kernel/mm/transparent_hugepage/enabled"
-THP_MODES = ("always", "madvise", "never")
-
 
 @register
 class NumaBalancing(Action):

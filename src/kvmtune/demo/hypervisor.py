@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import threading
 import xml.etree.ElementTree as ET
-from typing import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import cast
 
 from .. import cpuset
+from ..errors import Disconnected, GuestGone, VirtError
 from ..model import IoThread, MemTune, NumaTune
-from ..virt.interface import (SCOPES, BlockCounters, Disconnected, DomainInfo, GuestGone,
-                              GuestStats, Hypervisor, VirtError)
+from ..virt.interface import BlockCounters, DomainInfo, GuestStats, Hypervisor
+from ..vocab import IOTUNE_GROUPS, IOTUNE_INT_KEYS, MEMTUNE_KEYS, NUMA_MODES, SCOPES
 from . import scenario as sc
-from .state import ALL_CPUS, IOTUNE_ALL, SimGuest, Tunables
+from .state import ALL_CPUS, SimGuest, Tunables
 
-NUMA_MODES = ("strict", "preferred", "interleave", "restrictive")
-MEMTUNE_KEYS = ("hard_limit_kib", "soft_limit_kib", "swap_hard_limit_kib")
-_IOTUNE_GROUPS = (
-    ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec"),
-    ("total_iops_sec", "read_iops_sec", "write_iops_sec"),
-    ("total_bytes_sec_max", "read_bytes_sec_max", "write_bytes_sec_max"),
-    ("total_iops_sec_max", "read_iops_sec_max", "write_iops_sec_max"),
-    ("size_iops_sec",),
-    ("total_bytes_sec_max_length", "read_bytes_sec_max_length", "write_bytes_sec_max_length"),
-    ("total_iops_sec_max_length", "read_iops_sec_max_length", "write_iops_sec_max_length"),
-)
+# <iotune>'s children in the order libvirt writes them: size_iops_sec before the *_max_length ones
+_IOTUNE_XML_ORDER = sorted(IOTUNE_INT_KEYS, key=lambda k: k.endswith("_max_length"))
 
 
 class SimHypervisor(Hypervisor):
@@ -141,7 +134,7 @@ class SimHypervisor(Hypervisor):
             return [g.config]
         return [g.live]
 
-    def _set(self, name: str, scope: str, change) -> None:
+    def _set(self, name: str, scope: str, change: Callable[[Tunables, bool], None]) -> None:
         """Apply `change(tunables, live)` to each target; validation raises before anything moves."""
         with self.lock:
             g = self._guest(name)
@@ -227,13 +220,13 @@ class SimHypervisor(Hypervisor):
                 raise VirtError(f"invalid argument: unsupported blkiotune parameter '{k}'")
 
         def change(t: Tunables, live: bool) -> None:
-            t.blkio_weight = int(values.get("weight", t.blkio_weight))
+            t.blkio_weight = int(cast(int, values.get("weight", t.blkio_weight)))   # checked above
             t.device_weight = str(values.get("device_weight", t.device_weight))
         self._set(name, scope, change)
 
     def set_block_iotune(self, name: str, disk: str, values: Mapping[str, object], scope: str = "live") -> None:
         for k, v in values.items():
-            if k not in IOTUNE_ALL:
+            if k not in IOTUNE_INT_KEYS:
                 raise VirtError(f"invalid argument: unsupported blkdeviotune parameter '{k}'")
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise VirtError(f"invalid argument: {k} must be a whole number >= 0, not {v!r}")
@@ -242,10 +235,10 @@ class SimHypervisor(Hypervisor):
             if disk not in t.iotune:
                 raise VirtError(f"invalid argument: disk '{disk}' was not found in the domain config")
             new = dict(t.iotune[disk])
-            for group in _IOTUNE_GROUPS:   # like libvirt: setting one of a group resets the others
+            for group in IOTUNE_GROUPS:   # like libvirt: setting one of a group resets the others
                 if any(k in values for k in group):
                     for k in group:
-                        new[k] = int(values.get(k, 0))
+                        new[k] = int(cast(int, values.get(k, 0)))   # checked above
             _check_iotune(new)
             t.iotune[disk] = new
         self._set(name, scope, change)
@@ -285,7 +278,7 @@ def _check_iotune(t: dict[str, int]) -> None:
 def _domain_xml(g: SimGuest) -> str:
     """The guest's XML as `virsh dumpxml` shows it (the parts kvmtune and an admin look at)."""
     t, s = g.current, g.spec
-    d = ET.Element("domain", type="kvm", **({"id": str(g.dom_id)} if g.running else {}))
+    d = ET.Element("domain", {"type": "kvm", **({"id": str(g.dom_id)} if g.running else {})})
     ET.SubElement(d, "name").text = s.name
     ET.SubElement(d, "uuid").text = g.uuid
     ET.SubElement(d, "memory", unit="KiB").text = str(s.memory_kib)
@@ -307,10 +300,10 @@ def _domain_xml(g: SimGuest) -> str:
         for i, p in io_pins:
             ET.SubElement(ct, "iothreadpin", iothread=str(i), cpuset=cpuset.format(p))
     if t.numatune is not None:
-        attrs = {"mode": t.numatune.mode}
+        attrs: dict[str, str] = {"mode": t.numatune.mode}
         if t.numatune.nodeset:
             attrs["nodeset"] = t.numatune.nodeset
-        ET.SubElement(ET.SubElement(d, "numatune"), "memory", **attrs)
+        ET.SubElement(ET.SubElement(d, "numatune"), "memory", attrs)
     mt = t.memtune
     if any(getattr(mt, k) is not None for k in MEMTUNE_KEYS):
         m = ET.SubElement(d, "memtune")
@@ -324,17 +317,18 @@ def _domain_xml(g: SimGuest) -> str:
     ET.SubElement(d, "cpu", mode="host-passthrough", check="none", migratable="on")
     dev = ET.SubElement(d, "devices")
     ET.SubElement(dev, "emulator").text = "/usr/bin/qemu-system-x86_64"
-    for k in g.disks:
-        block = k.spec.fmt == "raw"
+    for ds in g.disks:
+        block = ds.spec.fmt == "raw"
         disk = ET.SubElement(dev, "disk", type="block" if block else "file", device="disk")
-        ET.SubElement(disk, "driver", name="qemu", type=k.spec.fmt, cache="none",
+        ET.SubElement(disk, "driver", name="qemu", type=ds.spec.fmt, cache="none",
                       io="native" if block else "threads")
-        ET.SubElement(disk, "source", **{"dev" if block else "file": k.spec.source})
-        ET.SubElement(disk, "target", dev=k.spec.target, bus="virtio")
-        tune = {key: v for key, v in t.iotune.get(k.spec.target, {}).items() if v}
+        ET.SubElement(disk, "source", {"dev" if block else "file": ds.spec.source})
+        ET.SubElement(disk, "target", dev=ds.spec.target, bus="virtio")
+        limits = t.iotune.get(ds.spec.target, {})
+        tune = [(key, limits[key]) for key in _IOTUNE_XML_ORDER if limits.get(key)]
         if tune:
             it = ET.SubElement(disk, "iotune")
-            for key, v in tune.items():
+            for key, v in tune:
                 ET.SubElement(it, key).text = str(v)
     ET.SubElement(dev, "memballoon", model="virtio")
     ET.indent(d)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
+
+from ..vocab import NumaMode
 
 GIB = 1024 * 1024            # KiB
 MIB = 1024
@@ -75,7 +78,7 @@ class GuestSpec:
     emulator_pin: tuple[int, ...] | None = None
     iothreads: int = 0
     iothread_pins: dict[int, tuple[int, ...]] = field(default_factory=dict)
-    numatune: tuple[str, str] | None = None     # (mode, nodeset)
+    numatune: tuple[NumaMode, str] | None = None   # (mode, nodeset)
     hard_limit_kib: int | None = None
     soft_limit_kib: int | None = None
     blkio_weight: int = 0                        # 0 = never set (libvirt reports 0)
@@ -137,16 +140,17 @@ def generated(n: int, rng: random.Random) -> list[GuestSpec]:
     """Scale mode: n guests of mixed shapes on the same host, sized so their RAM fits."""
     budget = 400 * GIB // max(n, 1)
     sizes = [s for s in (256 * MIB, 512 * MIB, GIB, 2 * GIB, 4 * GIB, 8 * GIB) if s <= budget] or [256 * MIB]
-    out = []
+    out: list[GuestSpec] = []
     for i in range(n):
         name = f"vm-{i + 1:04d}"
         mem = rng.choice(sizes)
         vcpus = rng.choice((1, 2, 2, 4))
         home = rng.randrange(NODES)
         kind = i % 10
-        spec = dict(name=name, vcpus=vcpus, memory_kib=mem, mem_nodes={home: 1.0},
-                    load=rng.uniform(0.02, 0.6), touched=rng.uniform(0.5, 1.0),
-                    ksm_share=rng.choice((0.0, 0.02, 0.1)), disks=(_os_disk(name),))
+        spec: dict[str, Any] = dict(
+            name=name, vcpus=vcpus, memory_kib=mem, mem_nodes={home: 1.0},
+            load=rng.uniform(0.02, 0.6), touched=rng.uniform(0.5, 1.0),
+            ksm_share=rng.choice((0.0, 0.02, 0.1)), disks=(_os_disk(name),))
         if kind == 1:     # split over two nodes of a socket
             spec["mem_nodes"] = {home: 0.5, home ^ 1: 0.5}
         elif kind == 2:   # pinned to its home node, with numatune

@@ -1,7 +1,7 @@
 """The demo's mutable state: one SimGuest per guest, with libvirt's settings and the kernel's figures.
 
-The hypervisor (hypervisor.py) reads and changes the settings; the simulator
-(simulator.py) advances the figures and writes them into the sys/proc tree.
+The hypervisor (hypervisor.py) reads and changes the settings; the dynamics (dynamics.py)
+advance the figures, and the tree writer (tree.py) writes them into the sys/proc tree.
 """
 
 from __future__ import annotations
@@ -12,15 +12,10 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 
 from ..model import MemTune, NumaTune
+from ..vocab import IOTUNE_INT_KEYS, PAGE_KIB, GuestState
 from . import scenario as sc
 
 ALL_CPUS = tuple(range(sc.NCPUS))
-# Every throttle value libvirt's blkdeviotune reports (group_name, a string, left out).
-IOTUNE_ALL = tuple(
-    [f"{w}_{u}_sec" for u in ("bytes", "iops") for w in ("total", "read", "write")]
-    + [f"{w}_{u}_sec_max" for u in ("bytes", "iops") for w in ("total", "read", "write")]
-    + ["size_iops_sec"]
-    + [f"{w}_{u}_sec_max_length" for u in ("bytes", "iops") for w in ("total", "read", "write")])
 QEMU_OVERHEAD_KIB = 28 * 1024        # QEMU's own anonymous memory (heap, thread stacks)
 
 
@@ -65,7 +60,7 @@ class SimGuest:
     emu_cpu: int = 0
     ksm_merging: float = 0.0        # pages
     ksm_scanned: float = 0.0        # pages scanned in this guest, cumulative
-    mem_key: tuple = ()             # what the memory files were last written from
+    mem_key: tuple[object, ...] = ()   # what the memory files were last written from
 
     @property
     def name(self) -> str:
@@ -76,7 +71,7 @@ class SimGuest:
         return self.dom_id is not None
 
     @property
-    def state(self) -> str:
+    def state(self) -> GuestState:
         return "running" if self.running else "shut off"
 
     @property
@@ -87,9 +82,15 @@ class SimGuest:
     def vcpu_affinity(self, i: int) -> tuple[int, ...]:
         return self.live.vcpu_pins[i] or ALL_CPUS
 
+    def main_pid(self) -> int:
+        """The QEMU process's pid; the guest must be running."""
+        if self.pid is None:
+            raise ValueError(f"guest {self.name} is not running: it has no QEMU process")
+        return self.pid
+
     def tids(self) -> dict[str, int]:
         """Thread name -> tid: main thread, helpers, vCPUs, iothreads (deterministic from the pid)."""
-        p = self.pid
+        p = self.main_pid()
         out = {"qemu-system-x86": p, "call_rcu": p + 1, "IO mon_iothread": p + 3}
         for i in range(self.spec.vcpus):
             out[f"CPU {i}/KVM"] = p + 4 + i
@@ -114,7 +115,7 @@ def build(spec: sc.GuestSpec, rng: random.Random, dom_id: int | None, pid: int |
         numatune=NumaTune(*spec.numatune) if spec.numatune else None,
         memtune=MemTune(hard_limit_kib=spec.hard_limit_kib, soft_limit_kib=spec.soft_limit_kib),
         blkio_weight=spec.blkio_weight,
-        iotune={d.target: {k: int(d.iotune.get(k, 0)) for k in IOTUNE_ALL} for d in spec.disks},
+        iotune={d.target: {k: int(d.iotune.get(k, 0)) for k in IOTUNE_INT_KEYS} for d in spec.disks},
     )
     g = SimGuest(spec=spec, uuid=str(uuidlib.UUID(int=rng.getrandbits(128), version=4)),
                  live=tun, config=copy.deepcopy(tun),
@@ -129,7 +130,7 @@ def build(spec: sc.GuestSpec, rng: random.Random, dom_id: int | None, pid: int |
         ram = 0.0
     else:
         ram = spec.memory_kib * spec.touched
-    home = max(spec.mem_nodes, key=spec.mem_nodes.get)
+    home = max(spec.mem_nodes, key=spec.mem_nodes.__getitem__)
     for node, share in spec.mem_nodes.items():
         g.anon[node] = ram * share
     g.anon[home] = g.anon.get(home, 0.0) + QEMU_OVERHEAD_KIB
@@ -142,7 +143,7 @@ def build(spec: sc.GuestSpec, rng: random.Random, dom_id: int | None, pid: int |
         if g.vcpu_cpu[i] not in aff:
             g.vcpu_cpu[i] = aff[i % len(aff)]
     g.emu_cpu = (spec.emulator_pin or sc.node_cpus(home))[0]
-    pages = g.ram_kib() / 4
+    pages = g.ram_kib() / PAGE_KIB
     g.ksm_scanned = pages * rng.uniform(3, 20)
     g.ksm_merging = pages * spec.ksm_share * spec.ksm_start if g.mergeable else 0.0
     for d in g.disks:

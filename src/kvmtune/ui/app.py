@@ -1,17 +1,19 @@
 """The full-screen view: header, guest table, six detail panes, and a key for every action.
 
-The app is given its snapshot source and action executor (live host, demo, or a replay),
-polls in a thread worker and arms the next poll only when the previous one finished, so
-polls never pile up and the UI thread only renders.
+The app is given a feed (feed.py: live host, demo, later a replay) and an executor (or
+None: nothing can be tuned), as Harlequin's app takes its adapter. A thread worker takes
+the feed's next snapshot, turns it into a frame (frame.py) and the table's rows, and hands
+them to the UI thread in a `SnapshotReady` message; the next poll is armed only when that
+one was shown, so polls never pile up and the UI thread only renders. Actions run in a
+worker too and come back as `ActionDone`. The view state (sort, filter, pane, stale) is
+reactive: changing it re-renders what shows it.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections import deque
-from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -19,73 +21,87 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.events import Key, Resize
 from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
-from ..model import Snapshot
-from ..rates import guest_rates, host_cpu_percent
-from ..source import Source
+from ..actions import Action, Executor, Result
+from ..feed import Feed
+from ..frame import Frame, Framer
+from ..model import Guest, Snapshot
 from . import forms, panes
+from .keys import ACTION_KEYS
 from .screens import HELP_TEXT, ConfirmScreen, HelpScreen, HostScreen, LogScreen
 from .table import SORT_KEYS, GuestTable, Rows, row_values
 from .themes import load_themes, resolve
 
 COMPACT_BELOW = 32   # terminal rows under which the header packs nodes side by side
-HISTORY = 150   # disk-rate samples kept per disk for the sparklines (5 minutes at 2 s)
 
-# Keys that change something: disabled (shown dimmed) in --read-only.
-ACTION_KEYS = {
-    "pin": "p", "unpin": "u", "emulatorpin": "e", "move": "M", "numatune": "n", "memtune": "m",
-    "throttle": "b", "weight": "w", "ksm_toggle": "k", "ksm_settings": "K", "hugepages": "h",
-    "undo": "z",
+# form name -> (builder, takes the selected guest); bound as "form('<name>')"
+FORMS: dict[str, tuple[Callable[..., Any], bool]] = {
+    "pin": (forms.pin_form, True), "unpin": (forms.unpin_form, True),
+    "emulatorpin": (forms.emulatorpin_form, True), "move": (forms.move_form, True),
+    "numatune": (forms.numatune_form, True), "memtune": (forms.memtune_form, True),
+    "throttle": (forms.throttle_form, True), "weight": (forms.weight_form, True),
+    "ksm_toggle": (forms.ksm_toggle_form, False), "ksm_settings": (forms.ksm_settings_form, False),
+    "hugepages": (forms.hugepages_form, False),
+}
+
+# pane key -> its text from (frame, guest, width)
+PANE_TEXT: dict[str, Callable[[Frame, Guest, int], str]] = {
+    "numa": panes.numa_pane,
+    "vcpu": panes.vcpu_pane,
+    "huge": lambda f, g, w: panes.huge_pane(f, g),
+    "ksm": lambda f, g, w: panes.ksm_pane(f, g),
+    "block": panes.block_pane,
+    "settings": lambda f, g, w: panes.settings_pane(g),
 }
 
 
-@dataclass(frozen=True)
-class Frame:
-    """A snapshot and what the view derives from it (rates, table rows)."""
-    snap: Snapshot
-    stale: bool                      # libvirtd gone: these are the last known guests
-    rates: dict
-    cpu_pct: dict
-    rows: Rows
+def _form_binding(key: str, name: str, description: str) -> Binding:
+    return Binding(key, f"form('{name}')", description, id=name)
 
 
-class Collects(Protocol):
-    def collect(self) -> Snapshot: ...
+class SnapshotReady(Message):
+    """A poll finished: its frame and table rows, or the error that stopped it."""
 
-
-class _Call(Message):
-    """A callable a worker thread hands to the UI thread."""
-
-    def __init__(self, fn: Callable[[], None]) -> None:
+    def __init__(self, frame: Frame | None, rows: Rows | None, error: str | None) -> None:
         super().__init__()
-        self.fn = fn
+        self.frame, self.rows, self.error = frame, rows, error
 
 
-class KvmtuneApp(App):
+class ActionDone(Message):
+    """An action (or undo, when `action` is None) finished: its result, or why it could not run."""
+
+    def __init__(self, action: Action | None, result: Result | None, error: str | None) -> None:
+        super().__init__()
+        self.action, self.result, self.error = action, result, error
+
+
+class KvmtuneApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kvmtune"
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("p", "pin", "Pin"),
-        Binding("u", "unpin", "Unpin"),
-        Binding("e", "emulatorpin", "Emu"),
-        Binding("M", "move", "Move"),
-        Binding("n", "numatune", "Numa"),
-        Binding("m", "memtune", "Mem"),
-        Binding("b", "throttle", "Throttle"),
-        Binding("w", "weight", "Weight"),
-        Binding("k", "ksm_toggle", "KSM"),
-        Binding("K", "ksm_settings", "KSM set"),
-        Binding("h", "hugepages", "Huge"),
-        Binding("z", "undo", "Undo"),
-        Binding("L", "log", "Log"),
-        Binding("H", "host", "Host"),
-        Binding("t", "theme", "Theme"),
-        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        _form_binding("p", "pin", "Pin"),
+        _form_binding("u", "unpin", "Unpin"),
+        _form_binding("e", "emulatorpin", "Emu"),
+        _form_binding("M", "move", "Move"),
+        _form_binding("n", "numatune", "Numa"),
+        _form_binding("m", "memtune", "Mem"),
+        _form_binding("b", "throttle", "Throttle"),
+        _form_binding("w", "weight", "Weight"),
+        _form_binding("k", "ksm_toggle", "KSM"),
+        _form_binding("K", "ksm_settings", "KSM set"),
+        _form_binding("h", "hugepages", "Huge"),
+        Binding("z", "undo", "Undo", id="undo"),
+        Binding("L", "log", "Log", id="log"),
+        Binding("H", "host", "Host", id="host"),
+        Binding("t", "theme", "Theme", id="theme"),
+        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
         Binding("s", "sort(1)", "Sort", show=False),
         Binding("greater_than_sign", "sort(1)", "Sort >", show=False, key_display=">"),
         Binding("less_than_sign", "sort(-1)", "Sort <", show=False, key_display="<"),
@@ -95,40 +111,47 @@ class KvmtuneApp(App):
         *[Binding(str(i + 1), f"pane({i})", f"Pane {i + 1}", show=False) for i in range(len(panes.PANES))],
     ]
 
-    def __init__(self, source: Source, executor: Any = None, *, interval: float = 2.0,
+    # the view state: a change re-renders what shows it
+    sort_key: reactive[str] = reactive("name", init=False)
+    sort_reverse: reactive[bool] = reactive(False, init=False)
+    name_filter: reactive[str] = reactive("", init=False)
+    pane_index: reactive[int] = reactive(0, init=False)
+    stale: reactive[bool] = reactive(False, init=False)   # libvirtd gone: the last guests, greyed
+
+    def __init__(self, feed: Feed, executor: Executor | None = None, *, interval: float = 2.0,
                  read_only: bool = False, dry_run: bool = False, theme: str | None = None,
-                 collector: Collects | None = None, recording: bool = False):
+                 recording: bool = False):
         super().__init__()
-        self.source = source
+        self.feed = feed
         self.executor = executor
         self.interval = interval
         self.read_only = read_only
         self.dry_run = dry_run
         self.recording = recording
-        if collector is None:
-            from ..collect import Collector
-            collector = Collector(source)
-        self.collector = collector
-        self.snap: Snapshot | None = None
-        self.prev: Snapshot | None = None
-        self.rates: dict = {}
+        self.framer = Framer()               # used by the poll worker only (polls never overlap)
+        self.frame: Frame | None = None
         self.rows: Rows = {}
-        self._last: Snapshot | None = None   # the poll thread's previous snapshot
-        self.cpu_pct: dict[int, float | None] = {}
-        self.history: dict[str, dict[str, deque]] = {}
-        self.ticks = 0                       # snapshots received (tests wait on it)
+        self.ticks = 0                       # snapshots shown (tests wait on it)
         self.first_time: float | None = None
-        self.stale = False                   # libvirtd gone: showing the last guests greyed
-        self.sort_key = "name"
-        self.sort_reverse = False
-        self.name_filter = ""
         self._polling = False
         self._poll_again = False
-        self._timer = None
+        self._timer: Any = None
         self._busy = False                   # an action is running
         self._theme_names: list[str] = []
         self._want_theme = theme
-        self.pane_index = 0
+
+    # -- what the screens read ---------------------------------------------------------------
+    @property
+    def snap(self) -> Snapshot | None:
+        return None if self.frame is None else self.frame.snap
+
+    @property
+    def cpu_pct(self) -> dict[int, float | None]:
+        return {} if self.frame is None else dict(self.frame.cpu_pct)
+
+    @property
+    def can_act(self) -> bool:
+        return self.executor is not None and not self.read_only
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -158,10 +181,34 @@ class KvmtuneApp(App):
         self._render_header()
         self.start_poll()
 
+    # -- reactive view state -----------------------------------------------------------------
     def watch_theme(self, _name: str) -> None:
-        # the table's cell colours come from the theme: repaint them
-        if self.is_mounted and self.snap is not None:
+        # the table's cell colours come from the theme: repaint them (App.is_mounted is a
+        # method taking a widget, not a flag: a frame shown means the table exists)
+        if self.frame is not None:
             self._render_table(force=True)
+
+    def watch_sort_key(self) -> None:
+        self._sorted()
+
+    def watch_sort_reverse(self) -> None:
+        self._sorted()
+
+    def _sorted(self) -> None:
+        self.set_status(f"sorted by {self.sort_key}{' (reversed)' if self.sort_reverse else ''}")
+        self._render_table()
+
+    def watch_name_filter(self) -> None:
+        self._render_table()
+        self._render_pane()
+
+    def watch_pane_index(self, index: int) -> None:
+        self.query_one(TabbedContent).active = f"tab-{panes.PANES[index][0]}"
+        self._render_pane()
+
+    def watch_stale(self, stale: bool) -> None:
+        self.query_one(GuestTable).set_class(stale, "stale")
+        self._render_header()
 
     # -- polling ---------------------------------------------------------------------------
     def start_poll(self) -> None:
@@ -173,65 +220,39 @@ class KvmtuneApp(App):
             self._poll_again = True
             return
         self._polling = True
-        self._collect()
-
-    def _from_thread(self, fn: Callable[..., None], *args: Any) -> None:
-        """Hand a worker's result to the UI thread without waiting for it. (call_from_thread
-        blocks on a future: if the app quits meanwhile, the worker, and so the process, hangs.)"""
-        self.post_message(_Call(partial(fn, *args)))
-
-    @on(_Call)
-    def _run_call(self, message: "_Call") -> None:
-        message.fn()
+        self._poll()
 
     @work(thread=True, exclusive=False, group="poll", exit_on_error=False)
-    def _collect(self) -> None:
+    def _poll(self) -> None:
+        # post_message, not call_from_thread: that blocks on a future, and if the app quits
+        # meanwhile the worker (and so the process) hangs.
         try:
-            frame, error = self._frame(self.collector.collect()), None
+            frame = self.framer.push(self.feed.next())
+            rows = {g.name: row_values(g, frame) for g in frame.snap.guests}
         except Exception as e:  # a collector bug must not kill the view: say it, keep polling
-            frame, error = None, f"collection failed: {e}"
-        self._from_thread(self._got_frame, frame, error)
+            self.post_message(SnapshotReady(None, None, f"collection failed: {e}"))
+            return
+        self.post_message(SnapshotReady(frame, rows, None))
 
-    def _frame(self, snap: Snapshot) -> Frame:
-        """Everything derived from a new snapshot, computed in the poll thread so the UI
-        thread only paints. Polls never overlap, so `_last` needs no lock."""
-        last = self._last
-        stale = snap.disconnected
-        if stale and last is not None and not snap.guests:
-            snap = replace(snap, guests=last.guests)   # the last guests, greyed, while reconnecting
-        rates = guest_rates(last, snap) if not stale else {}
-        rows = {g.name: row_values(g, snap.host, rates.get(g.name)) for g in snap.guests}
-        self._last = snap
-        return Frame(snap, stale, rates, host_cpu_percent(last, snap), rows)
-
-    def _got_frame(self, frame: Frame | None, error: str | None) -> None:
+    @on(SnapshotReady)
+    def _snapshot_ready(self, message: SnapshotReady) -> None:
         self._polling = False
-        if frame is not None:
-            self._take(frame)
-        elif error:
-            self.set_status(error, "error")
+        if message.frame is not None and message.rows is not None:
+            self._show(message.frame, message.rows)
+        elif message.error:
+            self.set_status(message.error, "error")
         if self._poll_again:
             self._poll_again = False
             self.start_poll()
         else:
             self._timer = self.set_timer(self.interval, self.start_poll)
 
-    def _take(self, frame: Frame) -> None:
-        snap = frame.snap
-        self.stale = frame.stale
-        self.prev, self.snap = self.snap, snap
+    def _show(self, frame: Frame, rows: Rows) -> None:
+        self.frame, self.rows = frame, rows
         if self.first_time is None:
-            self.first_time = snap.time
-        self.rates, self.cpu_pct, self.rows = frame.rates, frame.cpu_pct, frame.rows
-        for g in snap.guests:
-            r = self.rates.get(g.name)
-            if r is None:
-                continue
-            per = self.history.setdefault(g.name, {})
-            for d, dr in r.disks.items():
-                per.setdefault(d, deque(maxlen=HISTORY)).append((dr.rd_bytes_s, dr.wr_bytes_s))
+            self.first_time = frame.snap.time
         self.ticks += 1
-        self.query_one(GuestTable).set_class(self.stale, "stale")
+        self.stale = frame.stale
         self._render_header()
         self._render_table()
         self._render_pane()
@@ -250,13 +271,14 @@ class KvmtuneApp(App):
         return out
 
     def _render_header(self) -> None:
-        secs = 0.0 if self.snap is None or self.first_time is None else self.snap.time - self.first_time
+        f = self.frame
+        secs = 0.0 if f is None or self.first_time is None else f.snap.time - self.first_time
         self.query_one("#header", Static).update(panes.header(
-            self.snap, view_seconds=secs, interval=self.interval, badges=self.badges(),
+            f, view_seconds=secs, interval=self.interval, badges=self.badges(),
             width=self.size.width, compact=self.size.height < COMPACT_BELOW))
 
     def _render_table(self, force: bool = False) -> None:
-        if self.snap is None:
+        if self.frame is None:
             return
         t = self.query_one(GuestTable)
         v = self.theme_variables
@@ -265,7 +287,7 @@ class KvmtuneApp(App):
         t.show(self.rows, self.sort_key, self.sort_reverse, self.name_filter,
                width=self.size.width, force=force)
 
-    def selected_guest(self):
+    def selected_guest(self) -> Guest | None:
         if self.snap is None:
             return None
         name = self.query_one(GuestTable).selected
@@ -275,26 +297,18 @@ class KvmtuneApp(App):
         """Only the visible pane is rendered: the others wait until shown."""
         key = panes.PANES[self.pane_index][0]
         w = self.query_one(f"#pane-{key}", Static)
-        s, g = self.snap, self.selected_guest()
-        if s is None:
+        f, g = self.frame, self.selected_guest()
+        if f is None:
             return
         if g is None:
-            w.update("[$text-muted]no guest selected[/]" if s.guests or not self.name_filter
-                     else "[$text-muted]no guest matches the filter[/]")
-            if not s.guests:
+            if not f.snap.guests:
                 w.update("[$text-muted]no guests on this host[/]")
+            elif self.name_filter:
+                w.update("[$text-muted]no guest matches the filter[/]")
+            else:
+                w.update("[$text-muted]no guest selected[/]")
             return
-        width = self.size.width
-        rate = self.rates.get(g.name)
-        text = {
-            "numa": lambda: panes.numa_pane(s, g, width),
-            "vcpu": lambda: panes.vcpu_pane(s, self.prev, g, self.cpu_pct, rate, width),
-            "huge": lambda: panes.huge_pane(s, g),
-            "ksm": lambda: panes.ksm_pane(s, self.prev, g),
-            "block": lambda: panes.block_pane(g, rate, self.history.get(g.name, {}), width),
-            "settings": lambda: panes.settings_pane(g),
-        }[key]()
-        w.update(text)
+        w.update(PANE_TEXT[key](f, g, self.size.width))
 
     def set_status(self, text: str, level: str = "info") -> None:
         st = self.query_one("#status", Static)
@@ -315,7 +329,6 @@ class KvmtuneApp(App):
         ids = [f"tab-{k}" for k, _ in panes.PANES]
         if event.pane.id in ids:
             self.pane_index = ids.index(event.pane.id)
-        self._render_pane()
 
     def on_resize(self, event: Resize) -> None:
         self._render_header()
@@ -325,8 +338,6 @@ class KvmtuneApp(App):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.name_filter = event.value.strip()
-        self._render_table()
-        self._render_pane()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
@@ -352,28 +363,29 @@ class KvmtuneApp(App):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if len(self.screen_stack) > 1 and action not in ("next_pane", "command_palette"):
             return False  # a form or another view is open: its own keys only
-        if action in ACTION_KEYS and (self.read_only or self.executor is None):
+        name = str(parameters[0]) if action == "form" and parameters else action
+        if name in ACTION_KEYS and not self.can_act:
             return None   # shown, greyed out
         return True
 
-    def get_system_commands(self, screen):
+    def get_system_commands(self, screen: Screen[Any]) -> Any:
         """The command palette (Ctrl+P) offers every key's action too."""
         yield from super().get_system_commands(screen)
         if screen is not self.screen_stack[0]:
             return
         for b in self.BINDINGS:
-            what = HELP_TEXT.get(b.action)
-            disabled = b.action in ACTION_KEYS and (self.read_only or self.executor is None)
-            if what and b.action not in ("quit", "help") and not disabled:
+            assert isinstance(b, Binding)
+            name = b.id or b.action
+            what = HELP_TEXT.get(name)
+            disabled = name in ACTION_KEYS and not self.can_act
+            if what and name not in ("quit", "help") and not disabled:
                 key = b.key_display or b.key
                 yield SystemCommand(f"{what[0].upper()}{what[1:]} ({key})", f"key {key}",
-                                    getattr(self, f"action_{b.action}"))
+                                    partial(self.run_action, b.action))
 
     # -- navigation actions ------------------------------------------------------------------
     def action_pane(self, index: int) -> None:
         self.pane_index = index % len(panes.PANES)
-        self.query_one(TabbedContent).active = f"tab-{panes.PANES[self.pane_index][0]}"
-        self._render_pane()
 
     def action_next_pane(self, step: int = 1) -> None:
         if len(self.screen_stack) > 1:
@@ -384,13 +396,9 @@ class KvmtuneApp(App):
     def action_sort(self, step: int) -> None:
         i = SORT_KEYS.index(self.sort_key)
         self.sort_key = SORT_KEYS[(i + step) % len(SORT_KEYS)]
-        self.set_status(f"sorted by {self.sort_key}{' (reversed)' if self.sort_reverse else ''}")
-        self._render_table()
 
     def action_reverse(self) -> None:
         self.sort_reverse = not self.sort_reverse
-        self.set_status(f"sorted by {self.sort_key}{' (reversed)' if self.sort_reverse else ''}")
-        self._render_table()
 
     def action_filter(self) -> None:
         f = self.query_one("#filter", Input)
@@ -398,8 +406,8 @@ class KvmtuneApp(App):
         f.focus()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS, disabled=set(ACTION_KEYS.values())
-                                    if (self.read_only or self.executor is None) else set()))
+        self.push_screen(HelpScreen(self.BINDINGS, disabled=set() if self.can_act
+                                    else set(ACTION_KEYS.values())))
 
     def action_host(self) -> None:
         if self.snap is not None:
@@ -418,94 +426,62 @@ class KvmtuneApp(App):
         self.set_status(f"theme {self.theme}")
 
     # -- tuning actions ----------------------------------------------------------------------
-    def _guest_or_say(self):
-        g = self.selected_guest()
-        if g is None:
-            self.set_status("select a guest first", "warning")
-        return g
-
-    def _open(self, make: Callable[[], Any]) -> None:
+    def action_form(self, name: str) -> None:
+        """Open the form of an action key (FORMS); the form returns the Action to run."""
+        build, per_guest = FORMS[name]
         if self.snap is None:
             self.set_status("no snapshot yet", "warning")
+            return
+        g = self.selected_guest() if per_guest else None
+        if per_guest and g is None:
+            self.set_status("select a guest first", "warning")
             return
         if self._busy:
             self.set_status("an action is still running", "warning")
             return
-        screen = make()
+        snap = self.snap
+        screen = build(snap, g) if per_guest else build(snap)
         if screen is not None:
             self.push_screen(screen, self._form_done)
-
-    def _guest_form(self, builder) -> None:
-        g = self._guest_or_say()
-        if g is not None:
-            self._open(lambda: builder(self.snap, g))
-
-    def action_pin(self) -> None:
-        self._guest_form(forms.pin_form)
-
-    def action_unpin(self) -> None:
-        self._guest_form(forms.unpin_form)
-
-    def action_emulatorpin(self) -> None:
-        self._guest_form(forms.emulatorpin_form)
-
-    def action_move(self) -> None:
-        self._guest_form(forms.move_form)
-
-    def action_numatune(self) -> None:
-        self._guest_form(forms.numatune_form)
-
-    def action_memtune(self) -> None:
-        self._guest_form(forms.memtune_form)
-
-    def action_throttle(self) -> None:
-        self._guest_form(forms.throttle_form)
-
-    def action_weight(self) -> None:
-        self._guest_form(forms.weight_form)
-
-    def action_ksm_toggle(self) -> None:
-        self._open(lambda: forms.ksm_toggle_form(self.snap))
-
-    def action_ksm_settings(self) -> None:
-        self._open(lambda: forms.ksm_settings_form(self.snap))
-
-    def action_hugepages(self) -> None:
-        self._open(lambda: forms.hugepages_form(self.snap))
 
     def action_undo(self) -> None:
         if self.snap is None or self._busy:
             return
         self._execute(None, confirmed=False)
 
-    def _form_done(self, action: Any) -> None:
+    def _form_done(self, action: Action | None) -> None:
         if action is None:
             self.set_status("cancelled")
             return
         self._execute(action, confirmed=False)
 
-    def _execute(self, action: Any, confirmed: bool) -> None:
+    def _execute(self, action: Action | None, confirmed: bool) -> None:
         """Run an action (None = undo the last one) off the UI thread."""
+        if self.executor is None or self.snap is None:
+            return
         self._busy = True
         self.set_status("applying…" if action is not None else "undoing…")
-        self._run_executor(action, confirmed, self.snap)
+        self._run_executor(self.executor, action, confirmed, self.snap)
 
     @work(thread=True, group="action", exit_on_error=False)
-    def _run_executor(self, action: Any, confirmed: bool, snap: Snapshot) -> None:
+    def _run_executor(self, executor: Executor, action: Action | None, confirmed: bool,
+                      snap: Snapshot) -> None:
         try:
             if action is None:
-                result = self.executor.undo(snap, confirmed=confirmed)
+                result = executor.undo(snap, confirmed=confirmed)
             else:
-                result = self.executor.run(action, snap, confirmed=confirmed)
+                result = executor.run(action, snap, confirmed=confirmed)
         except Exception as e:  # never a traceback on screen
-            self._from_thread(self._executed, action, None, f"failed: {e}")
+            self.post_message(ActionDone(action, None, f"failed: {e}"))
             return
-        self._from_thread(self._executed, action, result, None)
+        self.post_message(ActionDone(action, result, None))
 
-    def _executed(self, action: Any, result: Any, error: str | None) -> None:
+    @on(ActionDone)
+    def _action_done(self, message: ActionDone) -> None:
         self._busy = False
+        action, result = message.action, message.result
         if result is None:
-            self.set_status(error or "failed", "error")
+            self.set_status(message.error or "failed", "error")
             return
         if result.status == "needs-confirmation":
             self.push_screen(ConfirmScreen(result.risks, result.commands),
@@ -520,21 +496,22 @@ class KvmtuneApp(App):
         if result.status == "applied":
             self.start_poll()   # the next refresh shows the effect
 
-    def _confirmed(self, action: Any, yes: bool | None) -> None:
+    def _confirmed(self, action: Action | None, yes: bool | None) -> None:
         if yes:
             self._execute(action, confirmed=True)
         else:
             self.set_status("not applied: confirmation declined")
 
 
-def run_app(source: Source, args: argparse.Namespace) -> int:
-    """`kvmtune` with no command: the full-screen view on `source`."""
-    from ..actions import Executor
-    executor = Executor(source, read_only=args.read_only, dry_run=args.dry_run)
-    app = KvmtuneApp(source, executor, interval=args.interval, read_only=args.read_only,
+def run_app(feed: Feed, args: argparse.Namespace) -> int:
+    """`kvmtune` with no command: the full-screen view on `feed`."""
+    source = feed.source
+    executor = None if source is None else Executor(source, read_only=args.read_only,
+                                                     dry_run=args.dry_run)
+    app = KvmtuneApp(feed, executor, interval=args.interval, read_only=args.read_only,
                      dry_run=args.dry_run, theme=getattr(args, "theme", None))
     app.run()
     return app.return_code or 0
 
 
-__all__ = ["KvmtuneApp", "run_app"]
+__all__ = ["ActionDone", "KvmtuneApp", "SnapshotReady", "run_app"]

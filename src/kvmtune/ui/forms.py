@@ -2,8 +2,9 @@
 the guide's risks, and returns the Action on Enter (the app runs it through the Executor,
 which asks for confirmation naming the risk).
 
-A form is fields + a `build(values) -> Action` function; building raises ValueError
-(bad number, bad CPU list) and the form shows that as it shows `validate()` problems.
+A form is fields + a `build(values) -> Action` function; building turns text into values
+with the same functions the CLI's arguments use (inputs.py) and raises their ValueError
+(bad number, bad CPU list), which the form shows as it shows `validate()` problems.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from textual.widgets import Input, Label, Static
 
 from .. import actions as act
 from .. import analysis as a
-from .. import cpuset, fmt, units
+from .. import cpuset, fmt, inputs
 from ..actions import display
 from ..model import Guest, Snapshot
+from ..vocab import IOTUNE_BASE
 from . import panes
 
 
@@ -232,21 +234,13 @@ def _esc(text: str) -> str:
 
 # -- the forms, one per key ----------------------------------------------------------------
 
-def _vcpu_list(text: str, g: Guest) -> list[int] | None:
-    """"all" -> None, else the vCPU indexes."""
-    t = text.strip().lower()
-    if t in ("", "all"):
-        return None
-    return list(cpuset.parse(t))
-
-
 def pin_form(snap: Snapshot, g: Guest) -> ActionForm:
     first = g.vcpus[0] if g.vcpus else None
     current = cpuset.format(first.affinity) if first is not None and first.pinned else ""
 
     def build(v: dict[str, str]) -> act.Action:
-        cpus = cpuset.parse(v["cpus"])
-        which = _vcpu_list(v["vcpus"], g)
+        cpus = inputs.cpulist(v["cpus"])
+        which = inputs.vcpu_list(v["vcpus"])
         if which is None:
             return act.VcpuPin(g.name, None, cpus)
         if len(which) == 1:
@@ -260,7 +254,7 @@ def pin_form(snap: Snapshot, g: Guest) -> ActionForm:
 
 def unpin_form(snap: Snapshot, g: Guest) -> ActionForm:
     def build(v: dict[str, str]) -> act.Action:
-        which = _vcpu_list(v["vcpus"], g)
+        which = inputs.vcpu_list(v["vcpus"])
         if which is None:
             return act.VcpuPin(g.name, None, None)
         if len(which) == 1:
@@ -275,7 +269,7 @@ def emulatorpin_form(snap: Snapshot, g: Guest) -> ActionForm:
     current = cpuset.format(g.emulator_affinity or ())
 
     def build(v: dict[str, str]) -> act.Action:
-        return act.EmulatorPin(g.name, cpuset.parse(v["cpus"]))
+        return act.EmulatorPin(g.name, inputs.cpulist(v["cpus"]))
     return ActionForm(f"e  pin the emulator threads of {g.name}", [
         Field("cpus", "host CPUs", current, "e.g. 0-1"),
     ], build, snap, picker_field="cpus",
@@ -286,7 +280,7 @@ def move_form(snap: Snapshot, g: Guest) -> ActionForm:
     best = a.best_node(g, snap.host)
 
     def build(v: dict[str, str]) -> act.Action:
-        return act.MoveToNode(g.name, cpuset.parse(v["nodes"]))
+        return act.MoveToNode(g.name, inputs.cpulist(v["nodes"]))
     return ActionForm(f"M  move {g.name} to a node", [
         Field("nodes", "node(s)", "" if best is None else str(best), "e.g. 0"),
     ], build, snap, note="vcpupin + emulatorpin + numatune strict to the node, together (8.4.1).")
@@ -317,17 +311,13 @@ def memtune_form(snap: Snapshot, g: Guest) -> ActionForm:
         kw = {}
         for k in ("hard", "soft", "swap_hard"):
             if v[k].strip() and v[k].strip() != _kib_text(cur[k]):
-                kw[k] = units.parse_kib(v[k])
+                kw[k] = inputs.size_kib(v[k])
         return act.MemTune(g.name, **kw)
     return ActionForm(f"m  memtune {g.name} (memory {fmt.fmt_kib(g.memory_kib)})", [
         Field("hard", "hard_limit", _kib_text(cur["hard"]), "e.g. 2G, unlimited"),
         Field("soft", "soft_limit", _kib_text(cur["soft"]), "e.g. 1G"),
         Field("swap_hard", "swap_hard", _kib_text(cur["swap_hard"]), "more than hard_limit"),
     ], build, snap, note="Too low a hard_limit gets the guest killed by the kernel (7.3.2).")
-
-
-THROTTLES = ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
-             "total_iops_sec", "read_iops_sec", "write_iops_sec")
 
 
 def throttle_form(snap: Snapshot, g: Guest) -> ActionForm:
@@ -339,17 +329,17 @@ def throttle_form(snap: Snapshot, g: Guest) -> ActionForm:
         if d is None:
             raise ValueError(f"{g.name} has no disk {target!r} (disks: "
                              f"{', '.join(x.target for x in g.disks) or 'none'})")
-        return act.BlkDevIoTune(g.name, target, {k: units.parse_scaled(v[k]) for k in THROTTLES})
+        return act.BlkDevIoTune(g.name, target, {k: inputs.scaled(v[k]) for k in IOTUNE_BASE})
     return ActionForm(f"b  disk throttles of {g.name}", [
         Field("disk", "disk", disk.target if disk else "", "e.g. vda"),
         *[Field(k, k.replace("_sec", "/s"), str(disk.limit(k) if disk else 0), "0 = no limit; 1M = 1048576")
-          for k in THROTTLES],
+          for k in IOTUNE_BASE],
     ], build, snap, note="blkdeviotune; a total limit cannot be mixed with read/write ones (6.5.1).")
 
 
 def weight_form(snap: Snapshot, g: Guest) -> ActionForm:
     def build(v: dict[str, str]) -> act.Action:
-        return act.BlkioWeight(g.name, units.parse_whole(v["weight"]))
+        return act.BlkioWeight(g.name, inputs.whole(v["weight"]))
     return ActionForm(f"w  blkio weight of {g.name}", [
         Field("weight", "weight", str(g.blkio_weight or 500), "100-1000"),
     ], build, snap)
@@ -359,7 +349,7 @@ def ksm_toggle_form(snap: Snapshot) -> ActionForm:
     run = snap.host.ksm.run if snap.host.ksm else 0
 
     def build(v: dict[str, str]) -> act.Action:
-        return act.KsmSet({"run": units.parse_whole(v["run"])})
+        return act.KsmSet({"run": inputs.whole(v["run"])})
     return ActionForm(f"k  KSM {'off' if run == 1 else 'on'}", [
         Field("run", "run", "0" if run == 1 else "1", "0 stop, 1 run, 2 stop and unmerge"),
     ], build, snap)
@@ -371,7 +361,7 @@ def ksm_settings_form(snap: Snapshot) -> ActionForm:
            "merge_across_nodes": k.merge_across_nodes if k and k.merge_across_nodes is not None else 1}
 
     def build(v: dict[str, str]) -> act.Action:
-        changed = {key: units.parse_whole(v[key]) for key in cur if v[key].strip() != str(cur[key])}
+        changed = {key: inputs.whole(v[key]) for key in cur if v[key].strip() != str(cur[key])}
         if not changed:
             raise ValueError("change at least one value")
         return act.KsmSet(changed)
@@ -384,12 +374,10 @@ def hugepages_form(snap: Snapshot) -> ActionForm:
     pool = snap.host.hugepages.get(sizes[0])
 
     def build(v: dict[str, str]) -> act.Action:
-        size = units.parse_kib(v["size"])
-        if size is None:
-            raise ValueError("give a page size, e.g. 2M")
+        size = inputs.page_size_kib(v["size"])
         node = v["node"].strip()
-        return act.HugepagePool(size, None if node in ("", "all") else units.parse_whole(node),
-                                units.parse_whole(v["count"]))
+        return act.HugepagePool(size, None if node in ("", "all") else inputs.whole(node),
+                                inputs.whole(v["count"]))
     return ActionForm("h  hugepage pool", [
         Field("size", "page size", panes.size_label(sizes[0]), "2M or 1G"),
         Field("node", "node", "all", "all, or a node id"),

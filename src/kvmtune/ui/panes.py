@@ -1,21 +1,22 @@
 """Text of the header, the six detail panes and the host view, as Textual markup.
 
-Pure functions of Snapshots (and rates from `kvmtune.rates`); the figures and warnings
-come from `kvmtune.analysis`. Colours are theme variables ($warning, $error, ...) so
+Pure functions of Frames (frame.py: the snapshot, the previous one, the rates, the
+findings, the history); the figures come from `kvmtune.analysis`. Colours are theme variables ($warning, $error, ...) so
 `t` recolours everything and NO_COLOR drops them.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Mapping
 
 from textual.markup import escape
 
 from .. import analysis as a
 from .. import cpuset, fmt
+from ..analysis import Finding
+from ..frame import Frame
 from ..model import Guest, Snapshot
-from ..rates import GuestRate, ksm_scan_rate
+from ..rates import ksm_scan_rate
 from .keys import finding_text
 
 PANES = (
@@ -41,11 +42,11 @@ def size_label(kib: int) -> str:
 
 # -- header ------------------------------------------------------------------------------
 
-def header(snap: Snapshot | None, *, view_seconds: float, interval: float,
+def header(frame: Frame | None, *, view_seconds: float, interval: float,
            badges: list[str], width: int = 80, compact: bool = False) -> str:
-    if snap is None:
+    if frame is None:
         return f"[b]kvmtune[/]  [{MUTED}]collecting the first snapshot…[/]  " + _badges(badges)
-    h = snap.host
+    h = frame.snap.host
     ksm = "off"
     if h.ksm is not None:
         ksm = ("on " if h.ksm.run == 1 else "off ") + fmt.fmt_kib(a.ksm_saved_kib(h)) + " saved"
@@ -80,7 +81,7 @@ def header(snap: Snapshot | None, *, view_seconds: float, interval: float,
                          f"{fmt.fmt_kib(n.mem_used_kib):>5}/{fmt.fmt_kib(n.mem_total_kib):<5}")
         for i in range(0, len(cells), per_line):
             lines.append("  ".join(cells[i:i + per_line]))
-        warns = a.host_warnings(h)
+        warns = frame.host_findings
         if warns:
             lines.append(f"[$warning]! {escape(finding_text(warns[0]))}[/]"
                          + (f" [{MUTED}](+{len(warns) - 1}, H)[/]" if len(warns) > 1 else ""))
@@ -94,7 +95,7 @@ def header(snap: Snapshot | None, *, view_seconds: float, interval: float,
             f"[b]N{n.id:<2}[/] cpu {cpuset.format(n.cpus) or '-':<{cw}.{cw}} "
             f"[$primary]{fmt.bar(frac, bw)}[/] {fmt.fmt_kib(n.mem_used_kib):>5}/{fmt.fmt_kib(n.mem_total_kib):<5}"
             + (f" huge {huge}" if huge else ""))
-    for w in a.host_warnings(h):
+    for w in frame.host_findings:
         lines.append(f"[$warning]! {escape(finding_text(w))}[/] [{MUTED}]§{w.section}[/]")
     return "\n".join(lines)
 
@@ -106,8 +107,8 @@ def _badges(badges: list[str]) -> str:
 
 # -- 1. NUMA memory --------------------------------------------------------------------------
 
-def numa_pane(snap: Snapshot, g: Guest, width: int = 80) -> str:
-    h = snap.host
+def numa_pane(frame: Frame, g: Guest, width: int = 80) -> str:
+    h = frame.snap.host
     mem = g.numa_memory_kib or {}
     huge_per_node: dict[int, int] = {}
     for size, per in (g.hugepages or {}).items():
@@ -130,7 +131,7 @@ def numa_pane(snap: Snapshot, g: Guest, width: int = 80) -> str:
     if not mem:
         out.append(f"[{MUTED}]no per-node figures (guest not running or cgroup unreadable)[/]")
     out.append(f"[{MUTED}]█ normal  [$accent]▓[/] hugepages  'vCPUs' = its vCPUs run there[/]")
-    out += _warnings(g, h, codes={"split", "remote", "pinned-no-numatune", "numatune-elsewhere"})
+    out += _warnings(frame, g, {"split", "remote", "pinned-no-numatune", "numatune-elsewhere"})
     return "\n".join(out)
 
 
@@ -147,15 +148,19 @@ def _locality(loc: float | None) -> str:
     return f"[{style}]{fmt.fmt_pct(loc)}[/]"
 
 
-def _warnings(g: Guest, host, rate: GuestRate | None = None, codes: set[str] | None = None) -> list[str]:
+def _warning_lines(findings: tuple[Finding, ...], codes: set[str] | None = None) -> list[str]:
     return [f"[$warning]! {escape(finding_text(w))}[/] [{MUTED}]§{w.section}[/]"
-            for w in a.guest_warnings(g, host, rate) if codes is None or w.code in codes]
+            for w in findings if codes is None or w.code in codes]
+
+
+def _warnings(frame: Frame, g: Guest, codes: set[str]) -> list[str]:
+    return _warning_lines(frame.guest_findings(g.name), codes)
 
 
 # -- 2. vCPU placement -----------------------------------------------------------------------
 
-def vcpu_pane(snap: Snapshot, prev: Snapshot | None, g: Guest,
-              cpu_pct: Mapping[int, float | None], rate: GuestRate | None, width: int = 80) -> str:
+def vcpu_pane(frame: Frame, g: Guest, width: int = 80) -> str:
+    snap, prev, rate = frame.snap, frame.prev, frame.rates.get(g.name)
     h = snap.host
     moved = a.moved_vcpus(prev.guest(g.name) if prev else None, g)
     running_on: dict[int, list[int]] = {}
@@ -163,7 +168,7 @@ def vcpu_pane(snap: Snapshot, prev: Snapshot | None, g: Guest,
         if v.pcpu is not None:
             running_on.setdefault(v.pcpu, []).append(v.index)
     out = [f"[b]host CPUs[/] [{MUTED}](id+load; [reverse]v[/] = a vCPU runs there; SMT siblings side by side)[/]"]
-    out += cpu_map(snap, cpu_pct, running_on, width=width)
+    out += cpu_map(snap, frame.cpu_pct, running_on, width=width)
     out.append("")
     out.append(f"[b]{'vCPU':<5}{'now':>4} {'node':>4} {'load':>5}  allowed[/]")
     for v in g.vcpus:
@@ -180,8 +185,8 @@ def vcpu_pane(snap: Snapshot, prev: Snapshot | None, g: Guest,
     out.append(f"emulator  {emu}")
     for t in g.iothreads or ():
         out.append(f"iothread {t.id}  {cpuset.format(t.affinity)}")
-    out += _warnings(g, h, codes={"vcpu-across-nodes", "vcpus-across-nodes", "emulator-elsewhere",
-                                  "pinned-no-numatune"})
+    out += _warnings(frame, g, {"vcpu-across-nodes", "vcpus-across-nodes", "emulator-elsewhere",
+                                "pinned-no-numatune"})
     return "\n".join(out)
 
 
@@ -250,7 +255,8 @@ def _load_glyph(pct: float | None) -> str:
 
 # -- 3. hugepages ------------------------------------------------------------------------
 
-def huge_pane(snap: Snapshot, g: Guest) -> str:
+def huge_pane(frame: Frame, g: Guest) -> str:
+    snap = frame.snap
     h = snap.host
     sizes = a.hugepage_sizes(snap)
     if not sizes:
@@ -286,7 +292,8 @@ def huge_pane(snap: Snapshot, g: Guest) -> str:
 
 # -- 4. KSM ------------------------------------------------------------------------------
 
-def ksm_pane(snap: Snapshot, prev: Snapshot | None, g: Guest) -> str:
+def ksm_pane(frame: Frame, g: Guest) -> str:
+    snap, prev = frame.snap, frame.prev
     k = snap.host.ksm
     if k is None:
         return f"[{MUTED}]KSM is not available on this host[/]"
@@ -312,14 +319,14 @@ def ksm_pane(snap: Snapshot, prev: Snapshot | None, g: Guest) -> str:
                    f"  profit {fmt.fmt_bytes(g.ksm.profit_bytes)}")
     if g.memory_backing is not None and g.memory_backing.nosharepages:
         out.append(f"[{MUTED}]memoryBacking <nosharepages/>: KSM skips this guest[/]")
-    out += [f"[$warning]! {escape(finding_text(w))}[/] [{MUTED}]§{w.section}[/]"
-            for w in a.host_warnings(snap.host) if w.code.startswith("ksm")]
+    out += _warning_lines(tuple(w for w in frame.host_findings if w.code.startswith("ksm")))
     return "\n".join(out)
 
 
 # -- 5. block I/O ------------------------------------------------------------------------
 
-def block_pane(g: Guest, rate: GuestRate | None, history: Mapping[str, deque], width: int = 80) -> str:
+def block_pane(frame: Frame, g: Guest, width: int = 80) -> str:
+    rate, history = frame.rates.get(g.name), frame.history.get(g.name, {})
     if not g.disks:
         return f"[{MUTED}]{escape(g.name)} has no disks[/]"
     sw = max(8, min(40, width - 50))
@@ -379,7 +386,8 @@ def settings_pane(g: Guest) -> str:
 
 # -- host view ---------------------------------------------------------------------------
 
-def host_view(snap: Snapshot, cpu_pct: Mapping[int, float | None], width: int = 80) -> str:
+def host_view(frame: Frame, width: int = 80) -> str:
+    snap, cpu_pct = frame.snap, frame.cpu_pct
     out = [f"[b]{escape(snap.host.hostname)}[/] — every node: CPUs, memory, hugepages, guests", ""]
     out += cpu_map(snap, cpu_pct, width=width)
     bw = _bar_width(width, 40)

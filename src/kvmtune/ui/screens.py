@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -44,19 +45,20 @@ class _Closable(Screen):
 class HelpScreen(_Closable, ModalScreen):
     BINDINGS = [*_Closable.BINDINGS, Binding("question_mark", "close", "Close", show=False)]
 
-    def __init__(self, bindings, disabled: set[str]) -> None:
+    def __init__(self, bindings: list[Binding], disabled: set[str]) -> None:
         super().__init__()
         self.bindings_list = bindings
-        self.disabled = disabled
+        # not `self.disabled`: that is Textual's reactive, and a disabled screen cannot scroll
+        self.disabled_keys = disabled
 
     def compose(self) -> ComposeResult:
         lines = ["[b]kvmtune keys[/]", ""]
         for b in self.bindings_list:
             key = b.key_display or b.key
-            what = HELP_TEXT.get(b.action)
+            what = HELP_TEXT.get(b.id or b.action)
             if what is None:
                 continue
-            off = b.key in self.disabled
+            off = b.key in self.disabled_keys
             line = f"  [b]{key:>3}[/]  {what}" + ("  [$text-muted](disabled: read-only)[/]" if off else "")
             lines.append(f"[$text-muted]{line}[/]" if off else line)
         lines += [
@@ -74,7 +76,7 @@ class HostScreen(_Closable):
 
     BINDINGS = [*_Closable.BINDINGS, Binding("H", "close", "Back", show=False)]
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: Any) -> None:
         super().__init__()
         self.main = app
 
@@ -91,10 +93,9 @@ class HostScreen(_Closable):
 
     def _draw(self) -> None:
         m = self.main
-        if m.snap is not None and m.ticks != self._drawn_tick:   # redraw on new snapshots only
+        if m.frame is not None and m.ticks != self._drawn_tick:   # redraw on new snapshots only
             self._drawn_tick = m.ticks
-            self.query_one("#host-body", Static).update(
-                panes.host_view(m.snap, m.cpu_pct, self.size.width))
+            self.query_one("#host-body", Static).update(panes.host_view(m.frame, self.size.width))
 
 
 class LogScreen(_Closable):

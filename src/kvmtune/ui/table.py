@@ -20,8 +20,9 @@ from textual.widgets.data_table import RowKey
 
 from .. import analysis as a
 from .. import fmt
-from ..model import Guest, Host
-from ..rates import GuestRate
+from ..frame import Frame
+from ..model import Guest
+from ..vocab import STATE_SHORT
 
 NARROW_BELOW = 110   # terminal columns under which the table drops its least urgent columns
 
@@ -53,12 +54,9 @@ COLUMNS = (
 )
 SORT_KEYS = tuple(c.key for c in COLUMNS)
 
-_STATE = {"running": "run", "paused": "pau", "shut off": "off", "crashed": "CRA",
-          "shutdown": "sd", "blocked": "blk", "pmsuspended": "sus"}
-
-
-def row_values(g: Guest, host: Host, rate: GuestRate | None) -> dict[str, tuple[str, Any, str]]:
+def row_values(g: Guest, frame: Frame) -> dict[str, tuple[str, Any, str]]:
     """Per column: (text, sort value, style role) for one guest."""
+    host, rate = frame.snap.host, frame.rates.get(g.name)
     loc = a.locality(g, host)
     rd = wr = None
     limit = 0
@@ -69,13 +67,13 @@ def row_values(g: Guest, host: Host, rate: GuestRate | None) -> dict[str, tuple[
         wr = sum(wrs) if wrs else None
     for d in g.disks:
         limit += d.limit("total_bytes_sec") or (d.limit("read_bytes_sec") + d.limit("write_bytes_sec"))
-    warns = a.guest_warnings(g, host, rate)
+    warns = frame.guest_findings(g.name)
     cpu = rate.cpu_percent if rate else None
     ksm = a.guest_ksm_saved_kib(g)
     at_limit = any(w.code == "at-limit" for w in warns)
     return {
         "name": (g.name, g.name, ""),
-        "state": (_STATE.get(g.state, g.state[:3]), g.state, "" if g.running else "muted"),
+        "state": (STATE_SHORT.get(g.state, g.state[:3]), g.state, "" if g.running else "muted"),
         "vcpus": (str(len(g.vcpus) or g.nvcpus or 0), len(g.vcpus) or g.nvcpus or 0, ""),
         "cpu": (fmt.fmt_pct(cpu, of_one=False), cpu if cpu is not None else -1.0, ""),
         "mem": (fmt.fmt_kib(g.memory_kib), g.memory_kib, ""),

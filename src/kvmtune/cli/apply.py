@@ -1,4 +1,4 @@
-"""`kvmtune apply ACTION ...`, `kvmtune undo [ID]`, `kvmtune log`.
+"""`kvmtune apply ACTION ...`: one tuning action, validated, shown as virsh, logged, undoable.
 
 Argument order and option names follow virsh where virsh has them. Exit 0 applied (or a
 valid dry run), 2 invalid/refused/unconfirmed (one clear line), 1 the hypervisor or the
@@ -8,79 +8,34 @@ kernel said no (its message).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from typing import Any, Callable
 
-from .. import cpuset, units
-from ..cli import int_at_least
-from .base import Action, display
-from .executor import Executor, Result
-from .guest import (IOTUNE_INT_KEYS, BlkDevIoTune, BlkioTune, EmulatorPin, IoThreadPin, MemTune,
-                    MoveToNode, NumaTune, VcpuPin, parse_device_weights)
-from .host import THP_MODES, HugepagePool, KsmSet, NumaBalancing, ThpEnabled
+from .. import cpuset, inputs
+from ..actions import (Action, BlkDevIoTune, BlkioTune, EmulatorPin, Executor, HugepagePool,
+                       IoThreadPin, KsmSet, MemTune, MoveToNode, NumaBalancing, NumaTune, Result,
+                       ThpEnabled, VcpuPin, display)
+from ..model import Snapshot
+from ..source import Source
+from ..vocab import IOTUNE_INT_KEYS, NUMA_MODES, THP_MODES
+from .common import CliError, add_source_args, argtype, open_feed
 
 _S = argparse.SUPPRESS
 _KEEP = object()   # memtune: an option not given (None already means unlimited)
 
-
-def _cli():  # kvmtune.cli imports this module; import it back lazily
-    from .. import cli
-    return cli
-
-
-# -- argument types -------------------------------------------------------------------------------
-
-def kib(text: str) -> int | None:
-    """A memtune size like virsh takes it (see units.parse_kib). None = unlimited."""
-    try:
-        return units.parse_kib(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+size = argtype(inputs.size_kib, "size")
+page_size = argtype(inputs.page_size_kib, "page size")
+cpulist = argtype(inputs.cpulist, "CPU list")
+cpulist_or_unpin = argtype(inputs.cpulist_or_unpin, "CPU list")
+vcpu_or_all = argtype(inputs.vcpu_or_all, "vCPU")
+whole = argtype(inputs.whole, "number")
+on_off = argtype(inputs.on_off, "on/off")
+device_weights = argtype(inputs.device_weights, "device weights")
 
 
-def page_size(text: str) -> int:
-    v = kib(text)
-    if v is None or v <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a page size (e.g. 2048, 2M, 1G)")
-    return v
-
-
-def cpulist(text: str) -> tuple[int, ...]:
-    try:
-        ids = cpuset.parse(text)
-    except cpuset.CpusetError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    if not ids:
-        raise argparse.ArgumentTypeError("the list is empty")
-    return ids
-
-
-def cpulist_or_unpin(text: str) -> tuple[int, ...] | None:
-    return None if text.strip().lower() == "unpin" else cpulist(text)
-
-
-nonneg = int_at_least(0)
-
-
-def vcpu_or_all(text: str) -> int | None:
-    return None if text.strip().lower() == "all" else nonneg(text)
-
-
-def on_off(text: str) -> bool:
-    t = text.strip().lower()
-    if t in ("on", "1", "yes", "true"):
-        return True
-    if t in ("off", "0", "no", "false"):
-        return False
-    raise argparse.ArgumentTypeError(f"{text!r}: say on or off")
-
-
-# -- parsers ---------------------------------------------------------------------------------------
-
-def _common(p: argparse.ArgumentParser) -> None:
-    _cli().add_source_args(p)
+def add_common(p: argparse.ArgumentParser) -> None:
+    """The host and safety options of every command that changes something."""
+    add_source_args(p)
     g = p.add_argument_group("safety")
     g.add_argument("--dry-run", action="store_true", default=_S,
                    help="show the equivalent command and the validation result; change nothing")
@@ -105,8 +60,7 @@ def register(subparsers: Any) -> None:
         "apply", help="apply one tuning action (validated, shown as virsh, logged, undoable)",
         description="Apply one tuning step of the RHEL 7 Virtualization Tuning Guide. The equivalent "
                     "virsh/sysfs command is shown; every attempt is logged; `kvmtune undo` reverts it.")
-    acts = ap.add_subparsers(dest="action", metavar="ACTION", required=True,
-                             parser_class=type(ap))
+    acts = ap.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=type(ap))
 
     def add(name: str, help: str, build: Callable[[argparse.Namespace], Action], guest: bool = True,
             ) -> argparse.ArgumentParser:
@@ -130,29 +84,29 @@ def register(subparsers: Any) -> None:
 
     p = add("iothreadpin", "pin one I/O thread to host CPUs",
             lambda a: IoThreadPin(a.guest, a.iothread, a.cpulist, a.scope or "live"))
-    p.add_argument("iothread", metavar="ID", type=nonneg, help="I/O thread id")
+    p.add_argument("iothread", metavar="ID", type=whole, help="I/O thread id")
     p.add_argument("cpulist", metavar="LIST", type=cpulist, help="host CPU list")
     _scope(p)
 
     p = add("numatune", "set the guest's NUMA memory mode and/or nodeset",
             lambda a: NumaTune(a.guest, a.mode, None if a.nodeset is None else cpuset.format(a.nodeset),
                                a.scope or "live"))
-    p.add_argument("--mode", choices=("strict", "preferred", "interleave", "restrictive"))
+    p.add_argument("--mode", choices=NUMA_MODES)
     p.add_argument("--nodeset", type=cpulist, metavar="LIST", help="NUMA nodes, e.g. 0 or 0-1")
     _scope(p)
 
     p = add("memtune", "set memory limits (KiB by default; K/M/G suffixes; 'unlimited')",
             lambda a: MemTune(a.guest, scope=a.scope or "live", **{k: getattr(a, k) for k in
                               ("hard", "soft", "swap_hard") if getattr(a, k) is not _KEEP}))
-    p.add_argument("--hard-limit", dest="hard", type=kib, default=_KEEP, metavar="SIZE")
-    p.add_argument("--soft-limit", dest="soft", type=kib, default=_KEEP, metavar="SIZE")
-    p.add_argument("--swap-hard-limit", dest="swap_hard", type=kib, default=_KEEP, metavar="SIZE")
+    p.add_argument("--hard-limit", dest="hard", type=size, default=_KEEP, metavar="SIZE")
+    p.add_argument("--soft-limit", dest="soft", type=size, default=_KEEP, metavar="SIZE")
+    p.add_argument("--swap-hard-limit", dest="swap_hard", type=size, default=_KEEP, metavar="SIZE")
     _scope(p)
 
     p = add("blkiotune", "set the guest's block I/O weight and/or per-device weights",
             lambda a: BlkioTune(a.guest, a.weight, a.device_weights, a.scope or "live"))
-    p.add_argument("--weight", type=nonneg, metavar="N", help="100-1000")
-    p.add_argument("--device-weights", type=_device_weights, metavar="PATH,N[,PATH,N]",
+    p.add_argument("--weight", type=whole, metavar="N", help="100-1000")
+    p.add_argument("--device-weights", type=device_weights, metavar="PATH,N[,PATH,N]",
                    help="per host device, 100-1000; 0 removes a device's weight")
     _scope(p)
 
@@ -161,7 +115,7 @@ def register(subparsers: Any) -> None:
                                                       if getattr(a, k) is not None}, a.scope or "live"))
     p.add_argument("disk", metavar="DISK", help="disk target, e.g. vda")
     for k in IOTUNE_INT_KEYS:
-        p.add_argument("--" + k.replace("_", "-"), dest=k, type=nonneg, metavar="N")
+        p.add_argument("--" + k.replace("_", "-"), dest=k, type=whole, metavar="N")
     p.add_argument("--group-name", dest="group_name", metavar="NAME", help="share limits with other disks")
     _scope(p)
 
@@ -174,18 +128,18 @@ def register(subparsers: Any) -> None:
             lambda a: KsmSet({k: getattr(a, k) for k in ("run", "pages_to_scan", "sleep_millisecs",
                                                           "merge_across_nodes") if getattr(a, k) is not None}),
             guest=False)
-    p.add_argument("--run", type=nonneg, choices=(0, 1, 2), metavar="0|1|2",
+    p.add_argument("--run", type=whole, choices=(0, 1, 2), metavar="0|1|2",
                    help="0 stop, 1 run, 2 stop and unmerge every page")
-    p.add_argument("--pages-to-scan", type=nonneg, metavar="N")
-    p.add_argument("--sleep-millisecs", type=nonneg, metavar="MS")
-    p.add_argument("--merge-across-nodes", type=nonneg, choices=(0, 1), metavar="0|1")
+    p.add_argument("--pages-to-scan", type=whole, metavar="N")
+    p.add_argument("--sleep-millisecs", type=whole, metavar="MS")
+    p.add_argument("--merge-across-nodes", type=whole, choices=(0, 1), metavar="0|1")
 
     p = add("hugepages", "set a hugepage pool (per node or host-wide)",
             lambda a: HugepagePool(a.size, a.node, a.count), guest=False)
     p.add_argument("--size", type=page_size, default=2048, metavar="SIZE",
                    help="page size, KiB or with a suffix (default 2048 = 2M)")
-    p.add_argument("--count", type=nonneg, required=True, metavar="N", help="pages in the pool")
-    p.add_argument("--node", type=nonneg, metavar="N", help="NUMA node (default: host-wide)")
+    p.add_argument("--count", type=whole, required=True, metavar="N", help="pages in the pool")
+    p.add_argument("--node", type=whole, metavar="N", help="NUMA node (default: host-wide)")
 
     p = add("numa-balancing", "turn automatic NUMA balancing on or off",
             lambda a: NumaBalancing(a.state), guest=False)
@@ -195,70 +149,45 @@ def register(subparsers: Any) -> None:
     p.add_argument("mode", choices=THP_MODES)
 
     for p in acts.choices.values():
-        _common(p)
-
-    up = subparsers.add_parser("undo", help="revert the last applied action, or action ID",
-                               description="Revert an applied action from the value logged before it. "
-                                           "Without ID: the most recent one not undone yet.")
-    up.add_argument("id", metavar="ID", nargs="?", type=nonneg, help="audit log entry id (see `kvmtune log`)")
-    _common(up)
-    up.set_defaults(func=cmd_undo)
-
-    lp = subparsers.add_parser("log", help="list the audit log of tuning actions",
-                               description="List the audit log, oldest first.")
-    lp.add_argument("--json", action="store_true", help="print the entries as JSON lines")
-    lp.add_argument("-n", "--last", type=nonneg, metavar="N", help="only the last N entries")
-    lp.add_argument("--log", metavar="FILE", default=None, help="audit log to read")
-    lp.set_defaults(func=cmd_log)
+        add_common(p)
 
 
-def _device_weights(text: str) -> dict[str, int]:
-    from .base import ActionError
+# -- running ------------------------------------------------------------------------------
+
+def open_executor(args: argparse.Namespace) -> tuple[Source, Executor, Snapshot]:
+    """The source the options name, an executor on it, and one snapshot to validate against."""
+    feed = open_feed(args)
+    source = feed.source
+    if source is None:
+        feed.close()
+        raise CliError("this feed cannot be tuned")
     try:
-        return parse_device_weights(text)
-    except ActionError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-# -- commands ----------------------------------------------------------------------------------------
-
-def _executor(args: argparse.Namespace):
-    source = _cli().open_source(args)
+        snap = feed.next()
+    except BaseException:
+        feed.close()
+        raise
     ex = Executor(source, log_path=args.log, read_only=getattr(args, "read_only", False),
                   dry_run=getattr(args, "dry_run", False))
-    return source, ex
-
-
-def _snapshot(source):
-    from ..collect import Collector
-    return Collector(source).collect()
+    return source, ex, snap
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    source, ex = _executor(args)
+    source, ex, snap = open_executor(args)
     try:
-        snap = _snapshot(source)
         if getattr(args, "scope", "x") is None:   # virsh's default: live when running, else config
             g = snap.guest(args.guest)
             args.scope = "config" if g is not None and not g.running else "live"
         try:
             action = args.build(args)
-        except (ValueError, cpuset.CpusetError) as e:
-            raise _cli().CliError(str(e)) from None
-        return _report(ex.run(action, snap, confirmed=args.yes))
+        except ValueError as e:
+            raise CliError(str(e)) from None
+        return report(ex.run(action, snap, confirmed=args.yes))
     finally:
         source.close()
 
 
-def cmd_undo(args: argparse.Namespace) -> int:
-    source, ex = _executor(args)
-    try:
-        return _report(ex.undo(_snapshot(source), args.id, confirmed=args.yes))
-    finally:
-        source.close()
-
-
-def _report(r: Result) -> int:
+def report(r: Result) -> int:
+    """The result as the CLI prints it: commands and outcome on stdout, refusals on stderr."""
     for c in r.commands:
         print(display(c))
     if r.status in ("applied", "dry-run"):
@@ -277,31 +206,3 @@ def _report(r: Result) -> int:
         for p in r.problems[1:]:
             print(f"kvmtune: also: {p}", file=err)
     return r.exit_code
-
-
-def cmd_log(args: argparse.Namespace) -> int:
-    from .auditlog import AuditLog
-    entries = AuditLog(args.log).entries()
-    if args.last is not None:
-        entries = entries[-args.last:] if args.last else []
-    if args.json:
-        for e in entries:
-            print(json.dumps(e))
-        return 0
-    if not entries:
-        print(f"no actions logged yet ({AuditLog(args.log).path})")
-        return 0
-    rows = [("ID", "TIME", "USER", "RESULT", "ACTION", "TARGET", "COMMAND")]
-    for e in entries:
-        when = e.get("time")
-        t = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
-             if isinstance(when, (int, float)) else "?")
-        result = str(e.get("result", "?")) + (f" (undo #{e['undo_of']})" if e.get("undo_of") else "")
-        cmds = e.get("commands") or []
-        cmd = (cmds[0] + (f" (+{len(cmds) - 1})" if len(cmds) > 1 else "")) if cmds else ""
-        rows.append((str(e.get("id", "?")), t, str(e.get("user", "?")), result, str(e.get("action", "?")),
-                     str(e.get("target", "?")), cmd))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
-    return 0

@@ -1,0 +1,179 @@
+"""The NUMA move (vCPUs, emulator and memory to some nodes, together) and Restore, its undo.
+
+A move is bound from the Snapshot by `bind(snap)` (validate() calls it): which CPUs the
+nodes have, how many vCPUs the guest has, whether it runs. It never collects on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import cpuset
+from ..errors import ActionError, VirtError
+from ..model import Snapshot
+from ..source import Source
+from ..vocab import Scope
+from .base import Action, check_nodes, find_guest, ids, nvcpus, rebuild, register, unbound
+from .memory import NumaTune, numatune_problems
+from .pin import EmulatorPin, VcpuPin
+
+
+@register
+class MoveToNode(Action):
+    """vCPUs + emulator pinned to the nodes' CPUs and numatune strict to them, together."""
+    kind = "move"
+
+    def __init__(self, guest: str, nodes: tuple[int, ...], scope: Scope = "live"):
+        self.target, self.scope = guest, scope
+        self.nodes = tuple(sorted(set(nodes)))
+        self._cpus: tuple[int, ...] | None = None
+        self._nvcpus: int | None = None
+        self._running = True
+        self._same_nodes = False
+        self._snapped = False   # bind(snap) was called
+
+    def params(self) -> dict[str, Any]:
+        return {"nodes": list(self.nodes), "scope": self.scope}
+
+    @classmethod
+    def from_params(cls, target: str, p: dict[str, Any]) -> "MoveToNode":
+        return cls(target, ids(p["nodes"]) or (), p.get("scope", "live"))
+
+    def bind(self, snap: Snapshot) -> None:
+        self._snapped = True
+        online = set(snap.host.cpu_ids)
+        cpus = [c for n in self.nodes if (node := snap.host.node(n)) for c in node.cpus
+                if not online or c in online]
+        self._cpus = tuple(sorted(cpus)) or None
+        g = snap.guest(self.target)
+        self._nvcpus = nvcpus(g) if g is not None else None
+        self._running = g.running if g is not None else True
+        nt = g.numatune if g is not None else None
+        # Memory already bound to exactly these nodes: no numatune change (libvirt may refuse one).
+        self._same_nodes = nt is not None and nt.nodeset is not None and \
+            cpuset.parse(nt.nodeset) == self.nodes and nt.mode in ("strict", "restrictive")
+
+    def validate(self, snap: Snapshot) -> list[str]:
+        self.bind(snap)
+        problems: list[str] = []
+        g = find_guest(snap, self.target, self.scope, problems)
+        if g is None:
+            return problems
+        check_nodes(snap, self.nodes, problems)
+        if problems:
+            return problems
+        if not self._cpus:
+            return [f"node(s) {cpuset.format(self.nodes)} have no online CPUs to run the guest on"]
+        if self._same_nodes:
+            return []
+        return numatune_problems(snap, g, self._mode(g.running), self.nodes, self.scope)
+
+    def _mode(self, running: bool) -> str | None:
+        """strict in the saved definition; live, the nodeset alone (libvirt keeps the mode)."""
+        live = self.scope == "live" or (self.scope == "current" and running)
+        return None if live else "strict"
+
+    def risks(self, snap: Snapshot) -> list[str]:
+        if self._cpus and self._nvcpus and self._nvcpus > len(self._cpus):
+            return [f"overcommit: {self._nvcpus} vCPUs of {self.target!r} would share "
+                    f"{len(self._cpus)} CPU(s) of node(s) {cpuset.format(self.nodes)}"]
+        return []
+
+    def _steps(self) -> list[Action]:
+        nodeset = cpuset.format(self.nodes)
+        steps: list[Action] = [] if self._same_nodes else [
+            NumaTune(self.target, self._mode(self._running), nodeset, self.scope)]
+        if self._cpus is not None:
+            steps.append(EmulatorPin(self.target, self._cpus, self.scope))
+            steps.append(VcpuPin(self.target, None, self._cpus, self.scope,
+                                 pins=None if self._nvcpus is None
+                                 else {i: self._cpus for i in range(self._nvcpus)}))
+        return steps
+
+    def commands(self) -> list[list[str]]:
+        return [c for s in self._steps() for c in s.commands()]
+
+    def _check_bound(self) -> None:
+        """before()/apply() need what bind(snap) found: the nodes' CPUs and the guest's vCPUs."""
+        if not self._snapped:
+            raise unbound(self, "which CPUs the nodes have and how many vCPUs the guest has")
+        if not self._cpus:
+            raise ActionError(f"node(s) {cpuset.format(self.nodes)} have no online CPUs")
+        if self._nvcpus is None:
+            raise ActionError(f"move {self.target}: guest {self.target!r} is not in the snapshot "
+                              "it was bound to")
+
+    def before(self, source: Source) -> dict[str, Any]:
+        self._check_bound()
+        out = {s.kind: s.before(source) for s in self._steps()}
+        out.setdefault("numatune", NumaTune(self.target, None, None, self.scope).before(source))
+        return {"numatune": out.pop("numatune"), **out}
+
+    def apply(self, source: Source) -> None:
+        self._check_bound()
+        done: list[tuple[Action, dict[str, Any]]] = []
+        try:
+            for s in self._steps():
+                b = s.before(source)
+                s.apply(source)
+                done.append((s, b))
+        except (VirtError, ActionError, OSError):
+            for s, b in reversed(done):  # leave the guest as it was, not half-moved
+                try:
+                    s.inverse(b).apply(source)
+                except (VirtError, ActionError, OSError):
+                    pass
+            raise
+
+    def inverse(self, before: dict[str, Any]) -> "Restore":
+        steps: list[Action] = []
+        nt = before.get("numatune") or {}
+        # Live, a guest that had no numatune keeps the one the move gave it: libvirt can
+        # neither remove it nor (strict) change it while the guest runs.
+        nodeset = nt.get("nodeset") or (nt.get("default_nodeset") if self._mode(self._running) else None)
+        if nodeset and cpuset.parse(nodeset) != self.nodes:
+            mode = self._mode(self._running) and (nt.get("mode") or "strict")
+            steps.append(NumaTune(self.target, mode, nodeset, self.scope))
+        if "emulatorpin" in before:
+            steps.append(EmulatorPin(self.target, tuple(before["emulatorpin"]["cpus"]), self.scope))
+        if "vcpupin" in before:
+            steps.append(VcpuPin(self.target, scope=self.scope, pins={
+                int(k): tuple(v) for k, v in before["vcpupin"]["pins"].items()}))
+        return Restore(self.target, steps)
+
+
+@register
+class Restore(Action):
+    """Several guest actions applied in order (what undoing a move does)."""
+    kind = "restore"
+
+    def __init__(self, guest: str, steps: list[Action]):
+        self.target, self.steps = guest, list(steps)
+        self.scope = steps[0].scope if steps else "live"
+
+    def params(self) -> dict[str, Any]:
+        return {"steps": [{"kind": s.kind, "params": s.params()} for s in self.steps]}
+
+    @classmethod
+    def from_params(cls, target: str, p: dict[str, Any]) -> "Restore":
+        return cls(target, [rebuild(s["kind"], target, s["params"]) for s in p.get("steps", [])])
+
+    def bind(self, snap: Snapshot) -> None:
+        for s in self.steps:
+            s.bind(snap)
+
+    def validate(self, snap: Snapshot) -> list[str]:
+        return [p for s in self.steps for p in s.validate(snap)]
+
+    def commands(self) -> list[list[str]]:
+        return [c for s in self.steps for c in s.commands()]
+
+    def before(self, source: Source) -> dict[str, Any]:
+        return {"steps": [s.before(source) for s in self.steps]}
+
+    def apply(self, source: Source) -> None:
+        for s in self.steps:
+            s.apply(source)
+
+    def inverse(self, before: dict[str, Any]) -> "Restore":
+        return Restore(self.target, [s.inverse(b) for s, b in zip(self.steps, before["steps"])])

@@ -1,0 +1,19 @@
+"""`kvmtune` without a command: the full-screen view."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import CliError, open_feed
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    try:
+        from ..ui.app import run_app
+    except ImportError as e:
+        raise CliError(f"the full-screen view is not available in this build ({e})", 1) from None
+    feed = open_feed(args)
+    try:
+        return run_app(feed, args)
+    finally:
+        feed.close()

@@ -1,0 +1,85 @@
+"""Frames: what every consumer renders or exports, built from a feed's consecutive snapshots.
+
+A frame holds the snapshot, the previous one, the rates from the one rate function
+(rates.py), the derived figures (the guide's findings per guest and for the host), and a
+short history of disk traffic for sparklines. `Framer.push()` is called once per snapshot
+in the order the feed gave them; live, replayed or demo, the frames are made the same way.
+
+While the hypervisor is unreachable a live snapshot has no guests: the frame then shows
+the last known guests (`stale`), and `raw` keeps the feed's snapshot exactly as it came
+(what a recorder stores).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+from .analysis import Finding, guest_warnings, host_warnings
+from .model import Snapshot
+from .rates import GuestRate, guest_rates, host_cpu_percent
+
+HISTORY = 150   # samples kept per disk for the sparklines (5 minutes at 2 s)
+
+DiskSample = tuple[float | None, float | None]   # (read, write) bytes/s
+
+
+@dataclass(frozen=True)
+class Frame:
+    snap: Snapshot                                   # what to show
+    raw: Snapshot                                    # the feed's snapshot, as it came
+    prev: Snapshot | None = None                     # the previous frame's snap
+    stale: bool = False                              # guests are the last known ones
+    rates: Mapping[str, GuestRate] = field(default_factory=dict)
+    cpu_pct: Mapping[int, float | None] = field(default_factory=dict)
+    findings: Mapping[str, tuple[Finding, ...]] = field(default_factory=dict)   # per guest
+    host_findings: tuple[Finding, ...] = ()
+    history: Mapping[str, Mapping[str, tuple[DiskSample, ...]]] = field(default_factory=dict)
+
+    def guest_findings(self, name: str) -> tuple[Finding, ...]:
+        return self.findings.get(name, ())
+
+
+class Framer:
+    """Turns consecutive snapshots into frames, keeping the previous one and the history."""
+
+    def __init__(self, history: int = HISTORY):
+        self.size = history
+        self._last: Snapshot | None = None
+        self._history: dict[str, dict[str, tuple[DiskSample, ...]]] = {}
+
+    def reset(self) -> None:
+        """Forget the past: the next frame has no rates (e.g. after a replay jumps)."""
+        self._last = None
+        self._history = {}
+
+    def push(self, raw: Snapshot) -> Frame:
+        last = self._last
+        stale = raw.disconnected
+        snap = raw
+        if stale and last is not None and not raw.guests:
+            snap = replace(raw, guests=last.guests)   # the last guests, greyed, while reconnecting
+        rates = guest_rates(last, snap) if not stale else {}
+        history = self._record(snap, rates)
+        findings = {g.name: tuple(guest_warnings(g, snap.host, rates.get(g.name))) for g in snap.guests}
+        self._last = snap
+        return Frame(snap=snap, raw=raw, prev=last, stale=stale, rates=rates,
+                     cpu_pct=host_cpu_percent(last, snap), findings=findings,
+                     host_findings=tuple(host_warnings(snap.host)), history=history)
+
+    def _record(self, snap: Snapshot, rates: Mapping[str, GuestRate]
+                ) -> dict[str, dict[str, tuple[DiskSample, ...]]]:
+        # Tuples, replaced per sample: a frame's history never changes after it is made.
+        keep = self.size - 1
+        out = {}
+        for g in snap.guests:
+            per = self._history.get(g.name, {})
+            r = rates.get(g.name)
+            if r is not None:
+                per = dict(per)
+                for disk, dr in r.disks.items():
+                    per[disk] = per.get(disk, ())[-keep:] + ((dr.rd_bytes_s, dr.wr_bytes_s),) if keep \
+                        else ((dr.rd_bytes_s, dr.wr_bytes_s),)
+            out[g.name] = per
+        self._history = out
+        return out

@@ -1,0 +1,103 @@
+"""What users type: the one place text becomes values, for CLI arguments and TUI fields alike.
+
+Each function raises ValueError with a message fit to show as it is; the CLI turns them
+into argparse types (cli/common.py `argtype`), the TUI forms call them directly, so
+`kvmtune apply` and a form accept exactly the same input. Digits are ASCII only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from . import cpuset, units
+
+
+def size_kib(text: str) -> int | None:
+    """A memory size as virsh takes it: KiB by default, K/M/G/T suffixes; None = unlimited."""
+    return units.parse_kib(text)
+
+
+def page_size_kib(text: str) -> int:
+    v = units.parse_kib(text)
+    if v is None or v <= 0:
+        raise ValueError(f"{text.strip()!r} is not a page size (e.g. 2048, 2M, 1G)")
+    return v
+
+
+def scaled(text: str) -> int:
+    """A throttle in bytes/s or a count, with an optional k/M/G suffix ("10M" = 10485760)."""
+    return units.parse_scaled(text)
+
+
+def whole(text: str) -> int:
+    """A whole number >= 0 (ids, counts, weights)."""
+    return units.parse_whole(text)
+
+
+def at_least(lowest: int) -> Callable[[str], int]:
+    """A whole number >= lowest."""
+    def convert(text: str) -> int:
+        v = units.parse_whole(text) if not text.strip().startswith("-") else None
+        if v is None or v < lowest:
+            raise ValueError(f"{text.strip()!r} must be a whole number of {lowest} or more")
+        return v
+    return convert
+
+
+def cpulist(text: str) -> tuple[int, ...]:
+    """A non-empty CPU (or node) list: "0-3,8", "1-4,^2"."""
+    ids = cpuset.parse(text)
+    if not ids:
+        raise ValueError("the list is empty")
+    return ids
+
+
+def cpulist_or_unpin(text: str) -> tuple[int, ...] | None:
+    """A CPU list, or "unpin" (None: every CPU the guest may use)."""
+    return None if text.strip().lower() == "unpin" else cpulist(text)
+
+
+def vcpu_or_all(text: str) -> int | None:
+    """One vCPU index, or "all" (None)."""
+    return None if text.strip().lower() == "all" else whole(text)
+
+
+def vcpu_list(text: str) -> tuple[int, ...] | None:
+    """vCPU indexes as a list ("0", "0-1", "0,2"), or "all"/empty (None)."""
+    t = text.strip().lower()
+    return None if t in ("", "all") else cpulist(t)
+
+
+def on_off(text: str) -> bool:
+    t = text.strip().lower()
+    if t in ("on", "1", "yes", "true"):
+        return True
+    if t in ("off", "0", "no", "false"):
+        return False
+    raise ValueError(f"{text.strip()!r}: say on or off")
+
+
+def device_weights(text: str) -> dict[str, int]:
+    """virsh's "path,weight[,path,weight...]" -> {path: weight}."""
+    parts = [p.strip() for p in (text or "").split(",") if p.strip()]
+    if len(parts) % 2:
+        raise ValueError(f"device weights {text!r}: expected path,weight pairs")
+    out: dict[str, int] = {}
+    for path, w in zip(parts[::2], parts[1::2]):
+        try:
+            out[path] = whole(w)
+        except ValueError:
+            raise ValueError(f"device weights {text!r}: {w!r} is not a number") from None
+    return out
+
+
+def seconds(text: str) -> float:
+    """A number of seconds more than 0 ("2", "0.5")."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not (v > 0 and math.isfinite(v)):
+        raise ValueError(f"{text!r} must be a number of seconds more than 0")
+    return v
