@@ -71,8 +71,7 @@ def why_not() -> str | None:
 
 
 def measure() -> None:
-    from kvmtune.collect import Collector
-    from kvmtune.collect import process
+    from kvmtune.collect import Collector, process
     from kvmtune.hostfs import HostFS
     from kvmtune.source import open_live
 

@@ -40,7 +40,8 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 try:
     import psutil
@@ -492,7 +493,7 @@ def parse_vcpu(comm: str) -> int | None:
 def relocation(fs: HostFS, tmp: str, pid: int, calls: int) -> None:
     ktree, ptree = make_trees(tmp, pid)
     kfs, pfs = HostFS(ktree), HostFS(ptree)
-    fake_cpu = lambda v: bool(v) and round(v[0][0] * CLK_TCK) >= MAGIC  # noqa: E731  busy of CPU 0
+    fake_cpu = lambda v: bool(v) and round(v[0][0] * CLK_TCK) >= MAGIC
     checks: list[tuple[str, Callable[[], Any], Callable[[Any], bool], Callable[[HostFS], Any]]] = [
         ("1 cpu_times(percpu=True)", ps_cpus, fake_cpu, lambda f: own_cpus(f)),
         ("2 getloadavg()", psutil.getloadavg, lambda v: abs(v[0] - 9.99) < 1e-6, lambda f: own_loadavg(f)),
@@ -502,7 +503,7 @@ def relocation(fs: HostFS, tmp: str, pid: int, calls: int) -> None:
         ("4 memory_full_info()", lambda: psutil.Process(pid).memory_full_info(),
          lambda v: v.uss // 1024 == FAKE_ANON_KIB, lambda f: own_mem(f, pid)),
     ]
-    print(f"\n== --root: psutil with PROCFS_PATH=<tree>/proc (set, call, restore under a lock) vs HostFS(<tree>)")
+    print("\n== --root: psutil with PROCFS_PATH=<tree>/proc (set, call, restore under a lock) vs HostFS(<tree>)")
     print(f"{'psutil reader':<31} {'psutil-shaped tree':<44} {'µs':>7}   {'kvmtune-shaped tree':<40} {'HostFS µs':>9}")
     for label, fn, is_fake, own in checks:
         cols = []

@@ -85,7 +85,7 @@ async def bench(guests: int, rounds: int) -> None:
             while app._polling:
                 await pilot.pause(0.05)
             await pilot.press("1")
-    src.close()
+    feed.close()
 
     def ms(xs):
         return f"median {statistics.median(xs) * 1000:6.1f} ms   max {max(xs) * 1000:6.1f} ms"

@@ -8,9 +8,8 @@ warning names its fix as an action kind (`fix`); each front end says how to appl
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-from typing import Iterable, Mapping
 
 from . import cpuset
 from .fmt import fmt_kib

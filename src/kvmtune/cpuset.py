@@ -7,7 +7,7 @@ is tolerated ("0-3, 8" in hand-written XML).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class CpusetError(ValueError):
@@ -64,7 +64,7 @@ def parse(text: str) -> tuple[int, ...]:
     return tuple(sorted(include - exclude))
 
 
-def format(ids: Iterable[int]) -> str:  # noqa: A001 - the natural name in this module
+def format(ids: Iterable[int]) -> str:
     """Format ids as the shortest kernel-style list: [0,1,2,3,8] -> "0-3,8"."""
     out: list[str] = []
     s = sorted(set(ids))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def _scaled(value: float, units: tuple[str, ...], step: float = 1024.0) -> str:

@@ -12,8 +12,8 @@ the last known guests (`stale`), and `raw` keeps the feed's snapshot exactly as 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Mapping
 
 from .analysis import Finding, guest_warnings, host_warnings
 from .model import Snapshot

@@ -8,7 +8,7 @@ into argparse types (cli/common.py `argtype`), the TUI forms call them directly,
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 from . import cpuset, units
 

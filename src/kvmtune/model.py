@@ -11,8 +11,9 @@ maps keyed by a node id or a page size use int keys; JSON turns them into string
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from . import cpuset
 from .vocab import MEMTUNE_UNLIMITED_KIB, NumaMode
@@ -257,7 +258,7 @@ class Snapshot:
     def default_cpus(self, g: Guest) -> tuple[int, ...]:
         return default_cpus(self.host.cpu_ids, g.vcpu_cpuset)
 
-    def with_errors(self, *errors: Error) -> "Snapshot":
+    def with_errors(self, *errors: Error) -> Snapshot:
         return replace(self, errors=self.errors + tuple(errors))
 
     # -- JSON ---------------------------------------------------------------
@@ -276,7 +277,7 @@ class Snapshot:
         return json.dumps(self.to_json(), **kw)
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "Snapshot":
+    def from_json(cls, d: Mapping[str, Any]) -> Snapshot:
         """A Snapshot from a kvmtune.snapshot/N document (any N: what this version knows).
 
         ValueError (with the key at fault) for a document that is not one or lacks a
@@ -294,7 +295,7 @@ class Snapshot:
             raise ValueError(f"not a valid {SCHEMA_NAME} document: {type(e).__name__}: {e}") from None
 
     @classmethod
-    def loads(cls, text: str) -> "Snapshot":
+    def loads(cls, text: str) -> Snapshot:
         return cls.from_json(json.loads(text))
 
 

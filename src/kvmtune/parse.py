@@ -7,8 +7,9 @@ and v2), numa_maps, ksm_stat, /proc/PID/status, task stat, and sysfs's "[selecte
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from .errors import ParseError
 from .vocab import PAGE_KIB

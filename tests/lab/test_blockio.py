@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from kvmtune.rates import guest_rates
-
 from labkit import IO, colon_table, virsh, wait_for
+
+from kvmtune.rates import guest_rates
 
 LIMIT = 1048576
 

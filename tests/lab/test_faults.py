@@ -9,7 +9,6 @@ import threading
 import time
 
 import pytest
-
 from labkit import GUESTS, LAB_SH, PLAIN1, lab_sh, virsh
 
 

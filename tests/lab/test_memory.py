@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from labkit import GUESTS, HUGE, guest_pid, run, wait_for
 
 KSM = Path("/sys/kernel/mm/ksm")
@@ -94,7 +93,7 @@ def test_host_hugepage_pools_match_meminfo_and_sysfs(fresh_collector):
     for d in Path("/sys/kernel/mm/hugepages").iterdir():
         size = int(d.name.removeprefix("hugepages-").removesuffix("kB"))
         p = host.hugepages[size]
-        read = lambda f: int((d / f).read_text())    # noqa: E731
+        read = lambda f: int((d / f).read_text())
         assert (p.total, p.free, p.reserved, p.surplus) == (
             read("nr_hugepages"), read("free_hugepages"), read("resv_hugepages"), read("surplus_hugepages"))
         # Per-node pools add up to the global one.

@@ -6,10 +6,9 @@ undone by restarting the guest (its definition carries none of them)."""
 from __future__ import annotations
 
 import pytest
+from labkit import PLAIN1, colon_table, restart_guest, virsh, wait_for
 
 from kvmtune.vocab import IOTUNE_BASE as IOTUNE_KEYS
-
-from labkit import PLAIN1, colon_table, restart_guest, virsh, wait_for
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kvmtune import cpuset
-
 from labkit import GUESTS, PLAIN2, colon_table, restart_guest, virsh, wait_for
+
+from kvmtune import cpuset
 
 
 def vcpuinfo(name: str) -> dict[int, dict[str, str]]:

@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from kvmtune.actions import (BlkDevIoTune, BlkioTune, EmulatorPin, Executor, IoThreadPin, MemTune,
-                             MoveToNode, NumaTune, VcpuPin)
+from kvmtune.actions import (
+    BlkDevIoTune,
+    BlkioTune,
+    EmulatorPin,
+    Executor,
+    IoThreadPin,
+    MemTune,
+    MoveToNode,
+    NumaTune,
+    VcpuPin,
+)
 from kvmtune.collect import Collector
 
 # The test driver takes vcpupin with flags 0 only, i.e. --current.

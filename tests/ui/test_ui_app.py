@@ -7,6 +7,8 @@ import time
 from dataclasses import replace
 
 import pytest
+from textual.widgets import Input, Static, TabbedContent
+from uikit import demo_app, idle, next_tick, ready, wait_for
 
 from kvmtune import analysis
 from kvmtune.ui.app import KvmtuneApp
@@ -14,9 +16,6 @@ from kvmtune.ui.forms import ActionForm, CpuPicker
 from kvmtune.ui.panes import PANES
 from kvmtune.ui.screens import ConfirmScreen, HelpScreen, HostScreen, LogScreen
 from kvmtune.ui.table import GuestTable
-from textual.widgets import Input, Static, TabbedContent
-
-from uikit import demo_app, idle, next_tick, ready, wait_for
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 
@@ -119,7 +118,7 @@ async def test_pin_through_the_picker_shows_in_next_snapshot_and_audit_log(state
         assert entries[-1]["action"] == "vcpupin" and entries[-1]["result"] == "applied"
         assert entries[-1]["target"] == name
         assert (state_home / "kvmtune" / "actions.log").is_file()
-        assert "P" == table(app)._cells[name][7][0]               # the pinned marker
+        assert table(app)._cells[name][7][0] == "P"               # the pinned marker
 
 
 async def test_move_puts_vcpus_emulator_and_numatune_on_one_node_and_undo_restores():

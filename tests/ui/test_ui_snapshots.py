@@ -9,10 +9,9 @@ snapshots: the clock is frozen. Update after an intended change with
 from __future__ import annotations
 
 import pytest
+from uikit import demo_app, ready
 
 from kvmtune.ui.panes import PANES
-
-from uikit import demo_app, ready
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from uikit import demo_app, ready
 
 from kvmtune.ui.themes import DEFAULT, load_themes, resolve
-
-from uikit import demo_app, ready
 
 
 def test_three_themes_ship_and_default_first():

@@ -6,11 +6,26 @@ import shlex
 
 import pytest
 
-from kvmtune.actions import (KINDS, BlkDevIoTune, BlkioTune, EmulatorPin, HugepagePool, IoThreadPin,
-                             KsmSet, MemTune, MoveToNode, NumaBalancing, NumaTune, ThpEnabled, VcpuPin,
-                             display, rebuild)
-from kvmtune.model import (Disk, Guest, Host, HugePool, IoThread, Ksm, MemoryBacking, MemTune as MT,
-                           Node, NodeHugePool, NumaTune as NT, Snapshot, Vcpu)
+from kvmtune.actions import (
+    KINDS,
+    BlkDevIoTune,
+    BlkioTune,
+    EmulatorPin,
+    HugepagePool,
+    IoThreadPin,
+    KsmSet,
+    MemTune,
+    MoveToNode,
+    NumaBalancing,
+    NumaTune,
+    ThpEnabled,
+    VcpuPin,
+    display,
+    rebuild,
+)
+from kvmtune.model import Disk, Guest, Host, HugePool, IoThread, Ksm, MemoryBacking, Node, NodeHugePool, Snapshot, Vcpu
+from kvmtune.model import MemTune as MT
+from kvmtune.model import NumaTune as NT
 
 GIB = 1024 * 1024
 

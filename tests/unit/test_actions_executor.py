@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from kvmtune.actions import (AuditLog, Executor, HugepagePool, KsmSet, NumaBalancing, ThpEnabled, VcpuPin,
-                             default_path)
+from kvmtune.actions import AuditLog, Executor, HugepagePool, KsmSet, NumaBalancing, ThpEnabled, VcpuPin, default_path
 from kvmtune.collect import Collector
 from kvmtune.hostfs import HostFS
 from kvmtune.source import Source

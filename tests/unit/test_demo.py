@@ -11,7 +11,6 @@ import os
 import pytest
 
 from kvmtune import analysis, parse
-
 from kvmtune.demo import DT, DemoFeed, open_demo
 from kvmtune.rates import guest_rates, host_cpu_percent
 from kvmtune.virt.interface import Disconnected, GuestGone, Hypervisor, VirtError

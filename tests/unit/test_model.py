@@ -5,10 +5,28 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kvmtune.model import (SCHEMA, Cpu, Disk, Error, Guest, GuestKsm, Host, HugePool, IoThread, Ksm,
-                           MemoryBacking, MemTune, Node, NodeHugePool, NumaTune, Snapshot, Vcpu)
+from kvmtune.model import (
+    SCHEMA,
+    Cpu,
+    Disk,
+    Error,
+    Guest,
+    GuestKsm,
+    Host,
+    HugePool,
+    IoThread,
+    Ksm,
+    MemoryBacking,
+    MemTune,
+    Node,
+    NodeHugePool,
+    NumaTune,
+    Snapshot,
+    Vcpu,
+)
 
 FULL = Snapshot(
     time=1700000000.25,
@@ -56,7 +74,7 @@ def test_schema_is_checked():
 
 
 INT, STR, FLOAT = int, str, float
-OPT = lambda t: (t, type(None))  # noqa: E731
+OPT = lambda t: (t, type(None))
 NUM_MAP = "map"   # {"<int>": ...}
 
 # The v1 contract of DESIGN.md, key by key.

@@ -1,7 +1,7 @@
 import pytest
 
-from kvmtune.vocab import MEMTUNE_UNLIMITED_KIB
 from kvmtune.units import parse_kib, to_kib
+from kvmtune.vocab import MEMTUNE_UNLIMITED_KIB
 
 
 @pytest.mark.parametrize("text,kib", [("2G", 2 * 1024 * 1024), ("512M", 524288), ("1048576", 1048576),

@@ -22,10 +22,10 @@ from ..virt.interface import Hypervisor
 from ..vocab import SCOPES, Scope
 
 # Every concrete action class, by kind (filled by `register`), so a logged entry can be rebuilt.
-KINDS: dict[str, type["Action"]] = {}
+KINDS: dict[str, type[Action]] = {}
 
 
-def register(cls: type["Action"]) -> type["Action"]:
+def register(cls: type[Action]) -> type[Action]:
     KINDS[cls.kind] = cls
     return cls
 
@@ -55,7 +55,7 @@ class Action:
         raise NotImplementedError
 
     @classmethod
-    def from_params(cls, target: str, params: dict[str, Any]) -> "Action":
+    def from_params(cls, target: str, params: dict[str, Any]) -> Action:
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -80,7 +80,7 @@ class Action:
     def apply(self, source: Source) -> None:
         raise NotImplementedError
 
-    def inverse(self, before: dict[str, Any]) -> "Action":
+    def inverse(self, before: dict[str, Any]) -> Action:
         raise NotImplementedError
 
 

@@ -6,14 +6,14 @@ virsh line an admin would type for the same change.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import ActionError
 from ..model import Snapshot
 from ..source import Source
 from ..vocab import IOTUNE_BASE, IOTUNE_INT_KEYS, IOTUNE_KEYS, THROTTLE_MAX, Scope
 from .base import Action, find_guest, need_hv, register, scope_flag
-
 
 # -- blkiotune -------------------------------------------------------------------------------
 
@@ -51,7 +51,7 @@ class BlkioTune(Action):
         return {"weight": self.weight, "device_weights": dict(self.device_weights), "scope": self.scope}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "BlkioTune":
+    def from_params(cls, target: str, p: dict[str, Any]) -> BlkioTune:
         return cls(target, p.get("weight"), p.get("device_weights"), p.get("scope", "live"))
 
     def validate(self, snap: Snapshot) -> list[str]:
@@ -93,7 +93,7 @@ class BlkioTune(Action):
     def apply(self, source: Source) -> None:
         need_hv(source).set_blkio(self.target, self._values(), self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> "BlkioTune":
+    def inverse(self, before: dict[str, Any]) -> BlkioTune:
         return BlkioTune(self.target, before.get("weight") if self.weight is not None else None,
                          before.get("device_weights") or {}, self.scope)
 
@@ -147,7 +147,7 @@ class BlkDevIoTune(Action):
         return {"disk": self.disk, "values": dict(self.values), "scope": self.scope}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "BlkDevIoTune":
+    def from_params(cls, target: str, p: dict[str, Any]) -> BlkDevIoTune:
         return cls(target, p["disk"], p.get("values", {}), p.get("scope", "live"))
 
     def validate(self, snap: Snapshot) -> list[str]:
@@ -187,7 +187,7 @@ class BlkDevIoTune(Action):
     def apply(self, source: Source) -> None:
         need_hv(source).set_block_iotune(self.target, self.disk, self._sent(), self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> "BlkDevIoTune":
+    def inverse(self, before: dict[str, Any]) -> BlkDevIoTune:
         # Restore every value: libvirt resets the rest of a group (bytes, iops) when one is set.
         vals: dict[str, object] = {k: v for k, v in before.items() if k in IOTUNE_INT_KEYS}
         if before.get("group_name") or "group_name" in self.values:

@@ -7,7 +7,8 @@ ever displayed (see base.display), never run.
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .. import parse
 from ..analysis import ksm_saved_kib
@@ -40,7 +41,7 @@ class KsmSet(Action):
         return {"values": dict(self.values)}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "KsmSet":
+    def from_params(cls, target: str, p: dict[str, Any]) -> KsmSet:
         return cls(p.get("values", {}))
 
     def validate(self, snap: Snapshot) -> list[str]:
@@ -119,7 +120,7 @@ class KsmSet(Action):
             if k in values:
                 fs.write_text(f"{KSM_DIR}/{k}", str(values[k]))
 
-    def inverse(self, before: dict[str, Any]) -> "KsmSet":
+    def inverse(self, before: dict[str, Any]) -> KsmSet:
         return KsmSet(before["values"])
 
 
@@ -151,7 +152,7 @@ class HugepagePool(Action):
         return {"size_kib": self.size_kib, "node": self.node, "count": self.count}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "HugepagePool":
+    def from_params(cls, target: str, p: dict[str, Any]) -> HugepagePool:
         return cls(p["size_kib"], p.get("node"), p["count"])
 
     def _pool(self, snap: Snapshot) -> tuple[int, int, int] | None:
@@ -215,7 +216,7 @@ class HugepagePool(Action):
     def apply(self, source: Source) -> None:
         source.fs.write_text(_nr_hugepages(self.size_kib, self.node), str(self.count))
 
-    def inverse(self, before: dict[str, Any]) -> "HugepagePool":
+    def inverse(self, before: dict[str, Any]) -> HugepagePool:
         return HugepagePool(self.size_kib, self.node, before["count"])
 
 
@@ -234,7 +235,7 @@ class NumaBalancing(Action):
         return {"value": self.value}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "NumaBalancing":
+    def from_params(cls, target: str, p: dict[str, Any]) -> NumaBalancing:
         return cls(p["value"])
 
     def validate(self, snap: Snapshot) -> list[str]:
@@ -253,7 +254,7 @@ class NumaBalancing(Action):
     def apply(self, source: Source) -> None:
         source.fs.write_text(NUMA_BALANCING, str(self.value))
 
-    def inverse(self, before: dict[str, Any]) -> "NumaBalancing":
+    def inverse(self, before: dict[str, Any]) -> NumaBalancing:
         return NumaBalancing(before["value"])
 
 
@@ -269,7 +270,7 @@ class ThpEnabled(Action):
         return {"mode": self.mode}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "ThpEnabled":
+    def from_params(cls, target: str, p: dict[str, Any]) -> ThpEnabled:
         return cls(p["mode"])
 
     def validate(self, snap: Snapshot) -> list[str]:
@@ -294,7 +295,7 @@ class ThpEnabled(Action):
     def apply(self, source: Source) -> None:
         source.fs.write_text(THP_ENABLED, self.mode)
 
-    def inverse(self, before: dict[str, Any]) -> "ThpEnabled":
+    def inverse(self, before: dict[str, Any]) -> ThpEnabled:
         return ThpEnabled(before["mode"])
 
 

@@ -11,10 +11,8 @@ from typing import Any
 from .. import cpuset
 from ..model import Guest, Snapshot
 from ..source import Source
-from ..vocab import (LIVE_NODESET_MODES, MEMTUNE_KEYS, MEMTUNE_OPTS, MEMTUNE_UNLIMITED_KIB, NODE_DIR,
-                     NUMA_MODES, Scope)
+from ..vocab import LIVE_NODESET_MODES, MEMTUNE_KEYS, MEMTUNE_OPTS, MEMTUNE_UNLIMITED_KIB, NODE_DIR, NUMA_MODES, Scope
 from .base import Action, check_nodes, find_guest, need_hv, register, scope_flag, strict_memory_problem
-
 
 # -- numatune ----------------------------------------------------------------------------------
 
@@ -60,7 +58,7 @@ class NumaTune(Action):
         return {"mode": self.mode, "nodeset": self.nodeset, "scope": self.scope}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "NumaTune":
+    def from_params(cls, target: str, p: dict[str, Any]) -> NumaTune:
         return cls(target, p.get("mode"), p.get("nodeset"), p.get("scope", "live"))
 
     def validate(self, snap: Snapshot) -> list[str]:
@@ -97,7 +95,7 @@ class NumaTune(Action):
     def apply(self, source: Source) -> None:
         need_hv(source).set_numatune(self.target, self.mode, self.nodeset, self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> "NumaTune":
+    def inverse(self, before: dict[str, Any]) -> NumaTune:
         # A guest without numatune cannot lose it live: every online node is the nearest thing.
         mode = before.get("mode") if self.mode is not None else None
         nodeset = (before.get("nodeset") or before.get("default_nodeset")) if self.nodeset is not None else None
@@ -125,7 +123,7 @@ class MemTune(Action):
         return {"values": dict(self.values), "scope": self.scope}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "MemTune":
+    def from_params(cls, target: str, p: dict[str, Any]) -> MemTune:
         v = p.get("values", {})
         kw = {name: v[key] for name, key in zip(("hard", "soft", "swap_hard"), MEMTUNE_KEYS) if key in v}
         return cls(target, scope=p.get("scope", "live"), **kw)
@@ -183,7 +181,7 @@ class MemTune(Action):
     def apply(self, source: Source) -> None:
         need_hv(source).set_memtune(self.target, dict(self.values), self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> "MemTune":
+    def inverse(self, before: dict[str, Any]) -> MemTune:
         kw = {name: before.get(key) for name, key in zip(("hard", "soft", "swap_hard"), MEMTUNE_KEYS)
               if key in self.values}
         return MemTune(self.target, scope=self.scope, **kw)

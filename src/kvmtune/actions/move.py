@@ -36,7 +36,7 @@ class MoveToNode(Action):
         return {"nodes": list(self.nodes), "scope": self.scope}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "MoveToNode":
+    def from_params(cls, target: str, p: dict[str, Any]) -> MoveToNode:
         return cls(target, ids(p["nodes"]) or (), p.get("scope", "live"))
 
     def bind(self, snap: Snapshot) -> None:
@@ -125,7 +125,7 @@ class MoveToNode(Action):
                     pass
             raise
 
-    def inverse(self, before: dict[str, Any]) -> "Restore":
+    def inverse(self, before: dict[str, Any]) -> Restore:
         steps: list[Action] = []
         nt = before.get("numatune") or {}
         # Live, a guest that had no numatune keeps the one the move gave it: libvirt can
@@ -155,7 +155,7 @@ class Restore(Action):
         return {"steps": [{"kind": s.kind, "params": s.params()} for s in self.steps]}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "Restore":
+    def from_params(cls, target: str, p: dict[str, Any]) -> Restore:
         return cls(target, [rebuild(s["kind"], target, s["params"]) for s in p.get("steps", [])])
 
     def bind(self, snap: Snapshot) -> None:
@@ -175,5 +175,5 @@ class Restore(Action):
         for s in self.steps:
             s.apply(source)
 
-    def inverse(self, before: dict[str, Any]) -> "Restore":
+    def inverse(self, before: dict[str, Any]) -> Restore:
         return Restore(self.target, [s.inverse(b) for s, b in zip(self.steps, before["steps"])])

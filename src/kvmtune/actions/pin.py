@@ -7,7 +7,8 @@ from the Snapshot by `bind(snap)` (validate() calls it), never by reading the ho
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .. import cpuset
 from ..errors import ActionError
@@ -15,7 +16,6 @@ from ..model import Snapshot
 from ..source import Source
 from ..vocab import Scope
 from .base import Action, check_cpus, find_guest, ids, need_hv, nvcpus, register, scope_flag, unbound
-
 
 # -- vcpupin -------------------------------------------------------------------------------
 
@@ -42,7 +42,7 @@ class VcpuPin(Action):
                 "pins": None if self.pins is None else {str(k): list(v) for k, v in self.pins.items()}}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "VcpuPin":
+    def from_params(cls, target: str, p: dict[str, Any]) -> VcpuPin:
         pins = p.get("pins")
         return cls(target, p.get("vcpu"), ids(p.get("cpus")), p.get("scope", "live"),
                    None if pins is None else {int(k): tuple(int(x) for x in v) for k, v in pins.items()})
@@ -125,7 +125,7 @@ class VcpuPin(Action):
         for i, cpus in self._resolved().items():
             hv.pin_vcpu(self.target, i, cpus, self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> "VcpuPin":
+    def inverse(self, before: dict[str, Any]) -> VcpuPin:
         return VcpuPin(self.target, scope=self.scope,
                        pins={int(k): tuple(v) for k, v in before["pins"].items()})
 
@@ -147,7 +147,7 @@ class EmulatorPin(Action):
         return {"cpus": None if self.cpus is None else list(self.cpus), "scope": self.scope}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "EmulatorPin":
+    def from_params(cls, target: str, p: dict[str, Any]) -> EmulatorPin:
         return cls(target, ids(p.get("cpus")), p.get("scope", "live"))
 
     def bind(self, snap: Snapshot) -> None:
@@ -180,7 +180,7 @@ class EmulatorPin(Action):
                               f"{self.target!r} or no online CPUs, so the default CPU set is unknown")
         hv.pin_emulator(self.target, self._bound, self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> "EmulatorPin":
+    def inverse(self, before: dict[str, Any]) -> EmulatorPin:
         return EmulatorPin(self.target, tuple(before["cpus"]), self.scope)
 
 
@@ -196,7 +196,7 @@ class IoThreadPin(Action):
         return {"iothread": self.iothread, "cpus": list(self.cpus), "scope": self.scope}
 
     @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> "IoThreadPin":
+    def from_params(cls, target: str, p: dict[str, Any]) -> IoThreadPin:
         return cls(target, p["iothread"], ids(p["cpus"]) or (), p.get("scope", "live"))
 
     def validate(self, snap: Snapshot) -> list[str]:
@@ -223,5 +223,5 @@ class IoThreadPin(Action):
     def apply(self, source: Source) -> None:
         need_hv(source).pin_iothread(self.target, self.iothread, self.cpus, self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> "IoThreadPin":
+    def inverse(self, before: dict[str, Any]) -> IoThreadPin:
         return IoThreadPin(self.target, self.iothread, tuple(before["cpus"]), self.scope)

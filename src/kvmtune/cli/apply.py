@@ -9,12 +9,28 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .. import cpuset, inputs
-from ..actions import (Action, BlkDevIoTune, BlkioTune, EmulatorPin, Executor, HugepagePool,
-                       IoThreadPin, KsmSet, MemTune, MoveToNode, NumaBalancing, NumaTune, Result,
-                       ThpEnabled, VcpuPin, display)
+from ..actions import (
+    Action,
+    BlkDevIoTune,
+    BlkioTune,
+    EmulatorPin,
+    Executor,
+    HugepagePool,
+    IoThreadPin,
+    KsmSet,
+    MemTune,
+    MoveToNode,
+    NumaBalancing,
+    NumaTune,
+    Result,
+    ThpEnabled,
+    VcpuPin,
+    display,
+)
 from ..model import Snapshot
 from ..source import Source
 from ..vocab import IOTUNE_INT_KEYS, NUMA_MODES, THP_MODES

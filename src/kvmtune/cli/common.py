@@ -5,7 +5,8 @@ the feed or source the options name."""
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable, NoReturn, TypeVar
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 from .. import inputs
 from ..feed import Feed, LiveFeed

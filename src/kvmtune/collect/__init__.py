@@ -8,7 +8,7 @@ frozen Snapshot, stamped by its `clock` (wall time live; the demo feed passes it
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..model import Error, Snapshot
 from ..source import Source

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import Disconnected, FileMissing, GuestGone, HostFSError, ParseError, VirtError
-from ..model import (Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune,
-                     Vcpu, default_cpus)
+from ..model import Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune, Vcpu, default_cpus
 from ..source import Source
 from ..virt.interface import DomainConfig, DomainInfo, GuestStats, Hypervisor
 from ..vocab import IOTUNE_BASE

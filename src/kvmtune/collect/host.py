@@ -8,14 +8,14 @@ path and leaves that field None (or the node out); it never raises.
 from __future__ import annotations
 
 import re
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from .. import cpuset, parse
 from ..errors import HostFSError
 from ..hostfs import HostFS
 from ..model import Cpu, Error, Host, HugePool, Ksm, Node, NodeHugePool
-from ..vocab import (CLK_TCK, CPU_DIR, HUGE_DIR, KSM_DIR, KSM_OPTIONAL, KSM_REQUIRED, NODE_DIR,
-                     NUMA_BALANCING, THP_DIR)
+from ..vocab import CLK_TCK, CPU_DIR, HUGE_DIR, KSM_DIR, KSM_OPTIONAL, KSM_REQUIRED, NODE_DIR, NUMA_BALANCING, THP_DIR
 
 T = TypeVar("T")
 

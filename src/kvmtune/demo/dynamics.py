@@ -15,8 +15,17 @@ import random
 from collections.abc import Callable, Sequence
 
 from .. import cpuset
-from ..vocab import (CLK_TCK, KSM_DIR, KSM_KNOBS, NUMA_BALANCING, PAGE_KIB, THP_DEFRAG_MODES,
-                     THP_DIR, THP_MODES, hugepage_dir)
+from ..vocab import (
+    CLK_TCK,
+    KSM_DIR,
+    KSM_KNOBS,
+    NUMA_BALANCING,
+    PAGE_KIB,
+    THP_DEFRAG_MODES,
+    THP_DIR,
+    THP_MODES,
+    hugepage_dir,
+)
 from . import scenario as sc
 from .state import ALL_CPUS, QEMU_OVERHEAD_KIB, SimGuest, build
 
@@ -224,7 +233,7 @@ class HostModel:
             v = _int_or_none(text)
             if v is None or v < 0:
                 continue
-            if key == "run" and v > 2 or key == "merge_across_nodes" and (v > 1 or self._ksm_merged()):
+            if (key == "run" and v > 2) or (key == "merge_across_nodes" and (v > 1 or self._ksm_merged())):
                 continue   # the kernel refuses: EINVAL, or EBUSY while pages are merged
             self.ksm[key] = v
             if key == "run" and v == 2:

@@ -11,8 +11,17 @@ import os
 from pathlib import Path
 
 from .. import cpuset
-from ..vocab import (CPU_DIR, KSM_DIR, NODE_DIR, NUMA_BALANCING, PAGE_KIB, THP_DEFRAG_MODES, THP_DIR,
-                     THP_MODES, hugepage_dir)
+from ..vocab import (
+    CPU_DIR,
+    KSM_DIR,
+    NODE_DIR,
+    NUMA_BALANCING,
+    PAGE_KIB,
+    THP_DEFRAG_MODES,
+    THP_DIR,
+    THP_MODES,
+    hugepage_dir,
+)
 from . import scenario as sc
 from .dynamics import HOST_UPTIME, T0, HostModel, swapped_kib, unshared_pages
 from .state import ALL_CPUS, QEMU_OVERHEAD_KIB, SimGuest

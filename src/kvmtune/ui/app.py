@@ -12,8 +12,9 @@ reactive: changing it re-renders what shows it.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -25,27 +26,18 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
-from ..actions import Action, Executor, Result
+from ..actions import Executor
 from ..feed import Feed
 from ..frame import Frame, Framer
 from ..model import Guest, Snapshot
-from . import forms, panes
-from .keys import ACTION_KEYS
-from .screens import HELP_TEXT, ConfirmScreen, HelpScreen, HostScreen, LogScreen
+from . import panes
+from .acting import Acting, ActionDone
+from .keys import ACTION_KEYS, BINDINGS
+from .screens import HELP_TEXT, HelpScreen, HostScreen, LogScreen
 from .table import SORT_KEYS, GuestTable, Rows, row_values
 from .themes import load_themes, resolve
 
 COMPACT_BELOW = 32   # terminal rows under which the header packs nodes side by side
-
-# form name -> (builder, takes the selected guest); bound as "form('<name>')"
-FORMS: dict[str, tuple[Callable[..., Any], bool]] = {
-    "pin": (forms.pin_form, True), "unpin": (forms.unpin_form, True),
-    "emulatorpin": (forms.emulatorpin_form, True), "move": (forms.move_form, True),
-    "numatune": (forms.numatune_form, True), "memtune": (forms.memtune_form, True),
-    "throttle": (forms.throttle_form, True), "weight": (forms.weight_form, True),
-    "ksm_toggle": (forms.ksm_toggle_form, False), "ksm_settings": (forms.ksm_settings_form, False),
-    "hugepages": (forms.hugepages_form, False),
-}
 
 # pane key -> its text from (frame, guest, width)
 PANE_TEXT: dict[str, Callable[[Frame, Guest, int], str]] = {
@@ -58,10 +50,6 @@ PANE_TEXT: dict[str, Callable[[Frame, Guest, int], str]] = {
 }
 
 
-def _form_binding(key: str, name: str, description: str) -> Binding:
-    return Binding(key, f"form('{name}')", description, id=name)
-
-
 class SnapshotReady(Message):
     """A poll finished: its frame and table rows, or the error that stopped it."""
 
@@ -70,46 +58,12 @@ class SnapshotReady(Message):
         self.frame, self.rows, self.error = frame, rows, error
 
 
-class ActionDone(Message):
-    """An action (or undo, when `action` is None) finished: its result, or why it could not run."""
-
-    def __init__(self, action: Action | None, result: Result | None, error: str | None) -> None:
-        super().__init__()
-        self.action, self.result, self.error = action, result, error
-
-
-class KvmtuneApp(App[int]):
+class KvmtuneApp(Acting, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kvmtune"
     ENABLE_COMMAND_PALETTE = True
 
-    BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        _form_binding("p", "pin", "Pin"),
-        _form_binding("u", "unpin", "Unpin"),
-        _form_binding("e", "emulatorpin", "Emu"),
-        _form_binding("M", "move", "Move"),
-        _form_binding("n", "numatune", "Numa"),
-        _form_binding("m", "memtune", "Mem"),
-        _form_binding("b", "throttle", "Throttle"),
-        _form_binding("w", "weight", "Weight"),
-        _form_binding("k", "ksm_toggle", "KSM"),
-        _form_binding("K", "ksm_settings", "KSM set"),
-        _form_binding("h", "hugepages", "Huge"),
-        Binding("z", "undo", "Undo", id="undo"),
-        Binding("L", "log", "Log", id="log"),
-        Binding("H", "host", "Host", id="host"),
-        Binding("t", "theme", "Theme", id="theme"),
-        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
-        Binding("s", "sort(1)", "Sort", show=False),
-        Binding("greater_than_sign", "sort(1)", "Sort >", show=False, key_display=">"),
-        Binding("less_than_sign", "sort(-1)", "Sort <", show=False, key_display="<"),
-        Binding("S", "reverse", "Reverse sort", show=False),
-        Binding("tab", "next_pane", "Next pane", show=False, priority=True),
-        Binding("shift+tab", "next_pane(-1)", "Previous pane", show=False, priority=True),
-        *[Binding(str(i + 1), f"pane({i})", f"Pane {i + 1}", show=False) for i in range(len(panes.PANES))],
-    ]
+    BINDINGS = BINDINGS
 
     # the view state: a change re-renders what shows it
     sort_key: reactive[str] = reactive("name", init=False)
@@ -160,9 +114,8 @@ class KvmtuneApp(App[int]):
         yield GuestTable(id="guests")
         with TabbedContent(id="panes"):
             for i, (key, title) in enumerate(panes.PANES):
-                with TabPane(f"{i + 1} {title}", id=f"tab-{key}"):
-                    with VerticalScroll():
-                        yield Static(id=f"pane-{key}", classes="pane")
+                with TabPane(f"{i + 1} {title}", id=f"tab-{key}"), VerticalScroll():
+                    yield Static(id=f"pane-{key}", classes="pane")
         yield Static(id="status")
         yield Footer()
 
@@ -424,83 +377,6 @@ class KvmtuneApp(App[int]):
         i = names.index(self.theme) if self.theme in names else -1
         self.theme = names[(i + 1) % len(names)]
         self.set_status(f"theme {self.theme}")
-
-    # -- tuning actions ----------------------------------------------------------------------
-    def action_form(self, name: str) -> None:
-        """Open the form of an action key (FORMS); the form returns the Action to run."""
-        build, per_guest = FORMS[name]
-        if self.snap is None:
-            self.set_status("no snapshot yet", "warning")
-            return
-        g = self.selected_guest() if per_guest else None
-        if per_guest and g is None:
-            self.set_status("select a guest first", "warning")
-            return
-        if self._busy:
-            self.set_status("an action is still running", "warning")
-            return
-        snap = self.snap
-        screen = build(snap, g) if per_guest else build(snap)
-        if screen is not None:
-            self.push_screen(screen, self._form_done)
-
-    def action_undo(self) -> None:
-        if self.snap is None or self._busy:
-            return
-        self._execute(None, confirmed=False)
-
-    def _form_done(self, action: Action | None) -> None:
-        if action is None:
-            self.set_status("cancelled")
-            return
-        self._execute(action, confirmed=False)
-
-    def _execute(self, action: Action | None, confirmed: bool) -> None:
-        """Run an action (None = undo the last one) off the UI thread."""
-        if self.executor is None or self.snap is None:
-            return
-        self._busy = True
-        self.set_status("applying…" if action is not None else "undoing…")
-        self._run_executor(self.executor, action, confirmed, self.snap)
-
-    @work(thread=True, group="action", exit_on_error=False)
-    def _run_executor(self, executor: Executor, action: Action | None, confirmed: bool,
-                      snap: Snapshot) -> None:
-        try:
-            if action is None:
-                result = executor.undo(snap, confirmed=confirmed)
-            else:
-                result = executor.run(action, snap, confirmed=confirmed)
-        except Exception as e:  # never a traceback on screen
-            self.post_message(ActionDone(action, None, f"failed: {e}"))
-            return
-        self.post_message(ActionDone(action, result, None))
-
-    @on(ActionDone)
-    def _action_done(self, message: ActionDone) -> None:
-        self._busy = False
-        action, result = message.action, message.result
-        if result is None:
-            self.set_status(message.error or "failed", "error")
-            return
-        if result.status == "needs-confirmation":
-            self.push_screen(ConfirmScreen(result.risks, result.commands),
-                             partial(self._confirmed, action))
-            self.set_status(result.message, "warning")
-            return
-        level = {"applied": "ok", "dry-run": "info", "refused": "warning"}.get(result.status, "error")
-        msg = result.message if action is not None else f"undo: {result.message}"
-        if result.status == "dry-run" and result.commands:
-            msg += " — would run: " + " ; ".join(forms.display(c) for c in result.commands)
-        self.set_status(msg, level)
-        if result.status == "applied":
-            self.start_poll()   # the next refresh shows the effect
-
-    def _confirmed(self, action: Action | None, yes: bool | None) -> None:
-        if yes:
-            self._execute(action, confirmed=True)
-        else:
-            self.set_status("not applied: confirmation declined")
 
 
 def run_app(feed: Feed, args: argparse.Namespace) -> int:

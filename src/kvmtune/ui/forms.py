@@ -9,8 +9,8 @@ with the same functions the CLI's arguments use (inputs.py) and raises their Val
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from textual import on
 from textual.app import ComposeResult

@@ -1,9 +1,22 @@
-"""Which key does what: the action keys (disabled in --read-only) and the key that applies
-each finding's fix (a Finding names its fix by action kind; only the UI knows keys)."""
+"""Which key does what: the app's bindings, the action keys (disabled in --read-only) and the
+key that applies each finding's fix (a Finding names its fix by action kind; only the UI
+knows keys)."""
 
 from __future__ import annotations
 
+from textual.binding import Binding
+
 from ..analysis import Finding
+
+# the detail panes, in the order of their keys 1-6: (key, title)
+PANES = (
+    ("numa", "NUMA memory"),
+    ("vcpu", "vCPU placement"),
+    ("huge", "Hugepages"),
+    ("ksm", "KSM"),
+    ("block", "Block I/O"),
+    ("settings", "Settings"),
+)
 
 # app action -> key; these change something and are disabled in --read-only and replay
 ACTION_KEYS = {
@@ -29,3 +42,36 @@ def finding_text(f: Finding) -> str:
     """A finding as the TUI says it: its text and, where a key applies the fix, the key."""
     key = fix_key(f.fix)
     return f"{f.text} ({key})" if key else f.text
+
+
+def _form_binding(key: str, name: str, description: str) -> Binding:
+    return Binding(key, f"form('{name}')", description, id=name)
+
+
+BINDINGS: list[Binding] = [
+    Binding("q", "quit", "Quit", id="quit"),
+    Binding("question_mark", "help", "Help", key_display="?", id="help"),
+    _form_binding("p", "pin", "Pin"),
+    _form_binding("u", "unpin", "Unpin"),
+    _form_binding("e", "emulatorpin", "Emu"),
+    _form_binding("M", "move", "Move"),
+    _form_binding("n", "numatune", "Numa"),
+    _form_binding("m", "memtune", "Mem"),
+    _form_binding("b", "throttle", "Throttle"),
+    _form_binding("w", "weight", "Weight"),
+    _form_binding("k", "ksm_toggle", "KSM"),
+    _form_binding("K", "ksm_settings", "KSM set"),
+    _form_binding("h", "hugepages", "Huge"),
+    Binding("z", "undo", "Undo", id="undo"),
+    Binding("L", "log", "Log", id="log"),
+    Binding("H", "host", "Host", id="host"),
+    Binding("t", "theme", "Theme", id="theme"),
+    Binding("slash", "filter", "Filter", key_display="/", id="filter"),
+    Binding("s", "sort(1)", "Sort", show=False),
+    Binding("greater_than_sign", "sort(1)", "Sort >", show=False, key_display=">"),
+    Binding("less_than_sign", "sort(-1)", "Sort <", show=False, key_display="<"),
+    Binding("S", "reverse", "Reverse sort", show=False),
+    Binding("tab", "next_pane", "Next pane", show=False, priority=True),
+    Binding("shift+tab", "next_pane(-1)", "Previous pane", show=False, priority=True),
+    *[Binding(str(i + 1), f"pane({i})", f"Pane {i + 1}", show=False) for i in range(len(PANES))],
+]

@@ -7,7 +7,7 @@ findings, the history); the figures come from `kvmtune.analysis`. Colours are th
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from textual.markup import escape
 
@@ -17,16 +17,11 @@ from ..analysis import Finding
 from ..frame import Frame
 from ..model import Guest, Snapshot
 from ..rates import ksm_scan_rate
-from .keys import finding_text
+from ..vocab import IOTUNE_BASE
+from .keys import PANES, finding_text
 
-PANES = (
-    ("numa", "NUMA memory"),
-    ("vcpu", "vCPU placement"),
-    ("huge", "Hugepages"),
-    ("ksm", "KSM"),
-    ("block", "Block I/O"),
-    ("settings", "Settings"),
-)
+__all__ = ["PANES"]   # (and the pane functions below)
+
 
 MUTED = "$text-muted"
 
@@ -343,9 +338,7 @@ def block_pane(frame: Frame, g: Guest, width: int = 80) -> str:
                    f"  [$primary]{fmt.sparkline([x[0] for x in hist], sw, top)}[/]")
         out.append(f"  write {fmt.fmt_rate(r.wr_bytes_s if r else None):>9} {fmt.fmt_count(r.wr_iops if r else None):>6} IOPS"
                    f"  [$accent]{fmt.sparkline([x[1] for x in hist], sw, top)}[/]")
-        limits = [f"{k.replace('_sec', '/s')}={_limit(k, d.limit(k))}" for k in
-                  ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
-                   "total_iops_sec", "read_iops_sec", "write_iops_sec") if d.limit(k)]
+        limits = [f"{k.replace('_sec', '/s')}={_limit(k, d.limit(k))}" for k in IOTUNE_BASE if d.limit(k)]
         out.append("  limits " + (" ".join(limits) if limits else f"[{MUTED}]none[/]"))
     return "\n".join(out)
 

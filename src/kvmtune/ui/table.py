@@ -7,8 +7,9 @@ on the guest it was on. Cells are painted only for the rows on screen.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment

@@ -8,8 +8,9 @@ A settings refresh fetches the XML once per guest and everything that needs it r
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..errors import VirtError
 from ..model import MemoryBacking

@@ -15,8 +15,8 @@ Conventions:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from ..errors import Disconnected, GuestGone, NotSupported, VirtError
 from ..model import IoThread, MemTune, NumaTune

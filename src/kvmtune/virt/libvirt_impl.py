@@ -13,7 +13,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 try:
     import libvirt
@@ -347,7 +348,7 @@ def _stats(st: Mapping[str, Any]) -> GuestStats:
     block = {}
     for i in range(int(st.get("block.count", 0) or 0)):
         name = st.get(f"block.{i}.name")
-        if name is None or f"block.{i}.backingIndex" in st and name in block:
+        if name is None or (f"block.{i}.backingIndex" in st and name in block):
             continue
         block[name] = BlockCounters(
             rd_bytes=st.get(f"block.{i}.rd.bytes"), wr_bytes=st.get(f"block.{i}.wr.bytes"),
