@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BUILD_PKGS := libvirt-dev pkg-config gcc tmux
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: demo test test-fast setup bench screenshots lab-up lab-down clean
+.PHONY: demo test test-fast lint setup bench screenshots lab-up lab-down clean
 
 # The demo needs no hypervisor and no system packages: the package alone.
 $(VENV)/.base: pyproject.toml
@@ -27,16 +27,22 @@ setup: $(VENV)/.installed
 demo: $(VENV)/.base
 	$(VENV)/bin/kvmtune --demo
 
+# ruff (style and bug patterns) and mypy (strict on everything below ui/ and cli/).
+lint: setup
+	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/mypy
+
 # unit, libvirt (test driver) and ui tiers: no root, no daemon.
 test-fast: setup
 	$(PYTEST) -q -rs tests/unit tests/libvirt tests/ui
 
-# All four tiers. The lab tier brings up a real libvirtd + QEMU guests when it can (root on
+# Lint, then all four tiers. The lab tier brings up a real libvirtd + QEMU guests when it can (root on
 # Debian); elsewhere its tests skip with one line saying why. Under CI (CI=true) a lab that
 # cannot run or come up fails the run, and so does any skipped lab or libvirt test
 # (tests/conftest.py); the lab is taken down afterwards whatever the result.
 test: setup
 	@rc=0; \
+	$(MAKE) --no-print-directory lint || { rc=1; echo "make test: lint failed (ruff or mypy, above): the run fails" >&2; }; \
 	if why=$$(scripts/lab.sh can-run); then \
 		scripts/lab.sh up || { rc=$$?; echo "make test: lab-up failed (exit $$rc, see the lab: lines above): the run fails" >&2; }; \
 	elif [ "$${CI:-}" = true ]; then \

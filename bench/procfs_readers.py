@@ -217,9 +217,14 @@ def find_qemu() -> list[int]:
 
 # -- trees under another root ------------------------------------------------------------------
 
+def _slurp(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
 def _fake_stat_text() -> str:
     lines = []
-    for line in open("/proc/stat").read().splitlines():
+    for line in _slurp("/proc/stat").splitlines():
         parts = line.split()
         if parts and parts[0].startswith("cpu") and parts[0] != "cpu":
             n = int(parts[0][3:])
@@ -246,17 +251,17 @@ def make_trees(base: str, pid: int) -> tuple[str, str]:
     """
     ktree, ptree = os.path.join(base, "kvmtune-shaped"), os.path.join(base, "psutil-shaped")
     status = "".join(f"RssAnon:\t{FAKE_ANON_KIB} kB\n" if line.startswith("RssAnon:") else line
-                     for line in open(f"/proc/{pid}/status").readlines())
+                     for line in _slurp(f"/proc/{pid}/status").splitlines(keepends=True))
     files = {"proc/stat": _fake_stat_text(), "proc/loadavg": FAKE_LOADAVG,
              "proc/uptime": FAKE_UPTIME, f"proc/{pid}/status": status}
     tids = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
     task_stats = {}
     for tid in tids:
         d = f"/proc/{pid}/task/{tid}"
-        files[f"proc/{pid}/task/{tid}/comm"] = open(f"{d}/comm").read()
-        files[f"proc/{pid}/task/{tid}/stat"] = task_stats[tid] = _fake_task_stat(open(f"{d}/stat").read())
+        files[f"proc/{pid}/task/{tid}/comm"] = _slurp(f"{d}/comm")
+        files[f"proc/{pid}/task/{tid}/stat"] = task_stats[tid] = _fake_task_stat(_slurp(f"{d}/stat"))
     extra = {f"proc/{pid}/stat": task_stats[str(pid)],
-             f"proc/{pid}/cmdline": open(f"/proc/{pid}/cmdline").read(),
+             f"proc/{pid}/cmdline": _slurp(f"/proc/{pid}/cmdline"),
              f"proc/{pid}/statm": "100000 1000 500 10 0 2000 0\n",
              f"proc/{pid}/smaps_rollup": f"Rss: 4000 kB\nPss: 3000 kB\nPrivate_Clean: 0 kB\n"
                                          f"Private_Dirty: {FAKE_ANON_KIB} kB\nSwap: 0 kB\n"}
@@ -422,7 +427,8 @@ def run(args: argparse.Namespace, fs: HostFS, targets: list[tuple[str, int]], tm
         ]
 
     print(f"\n== cost on the real /proc: median µs per call of {calls} timed calls; psutil = 1.00")
-    hdr = f"{'figure':<22} {'psutil reader':<31} {'µs':>8} {'files':>5}   {'kvmtune reader':<27} {'µs':>7} {'files':>5} {'own/psutil':>10} {'psutil/own':>10}"
+    hdr = (f"{'figure':<22} {'psutil reader':<31} {'µs':>8} {'files':>5}   "
+           f"{'kvmtune reader':<27} {'µs':>7} {'files':>5} {'own/psutil':>10} {'psutil/own':>10}")
     print(hdr)
     print("-" * len(hdr))
     timed = []
@@ -466,9 +472,12 @@ def run(args: argparse.Namespace, fs: HostFS, targets: list[tuple[str, int]], tm
               f"psutil thread fields {psutil.Process(pid).threads()[0]._fields}")
         warm: dict[str, int | None] = {}
         vcpu_threads(fs, pid, warm)
-        print(f"  processor (field 39) per thread: threads() alone opens {files_per_call(lambda p=pid: psutil.Process(p).threads())} "
-              f"files and drops it; + Process(tid).cpu_num() opens {files_per_call(lambda p=pid: ps_threads_cpu_num(p))}; "
-              f"vcpu_threads with names cached opens {files_per_call(lambda p=pid, n=warm: vcpu_threads(fs, p, n))}")
+        alone = files_per_call(lambda p=pid: psutil.Process(p).threads())
+        with_cpu = files_per_call(lambda p=pid: ps_threads_cpu_num(p))
+        cached_files = files_per_call(lambda p=pid, n=warm: vcpu_threads(fs, p, n))
+        print(f"  processor (field 39) per thread: threads() alone opens {alone} "
+              f"files and drops it; + Process(tid).cpu_num() opens {with_cpu}; "
+              f"vcpu_threads with names cached opens {cached_files}")
     for name, pid in targets:
         m, err = attempt(lambda p=pid: psutil.Process(p).memory_full_info())
         st = parse.status(fs.read_text(f"proc/{pid}/status"))
@@ -492,7 +501,7 @@ def parse_vcpu(comm: str) -> int | None:
 
 def relocation(fs: HostFS, tmp: str, pid: int, calls: int) -> None:
     ktree, ptree = make_trees(tmp, pid)
-    kfs, pfs = HostFS(ktree), HostFS(ptree)
+    kfs = HostFS(ktree)
     fake_cpu = lambda v: bool(v) and round(v[0][0] * CLK_TCK) >= MAGIC
     checks: list[tuple[str, Callable[[], Any], Callable[[Any], bool], Callable[[HostFS], Any]]] = [
         ("1 cpu_times(percpu=True)", ps_cpus, fake_cpu, lambda f: own_cpus(f)),
@@ -512,8 +521,8 @@ def relocation(fs: HostFS, tmp: str, pid: int, calls: int) -> None:
             cols.append(err[:44] if err else "reads the tree" if is_fake(v) else "reads the REAL /proc")
         rfn = relocated(ptree, fn)
         us = f"{_per_call_us([rfn], calls // 2)[0]:7.1f}" if cols[0] == "reads the tree" else f"{'-':>7}"
-        _, oerr = attempt(lambda: own(kfs))
-        ous = f"{_per_call_us([lambda: own(kfs)], calls // 2)[0]:9.1f}" if oerr is None else oerr[:9]
+        _, oerr = attempt(lambda own=own: own(kfs))
+        ous = f"{_per_call_us([lambda own=own: own(kfs)], calls // 2)[0]:9.1f}" if oerr is None else oerr[:9]
         print(f"{label:<31} {cols[0]:<44} {us}   {cols[1]:<40} {ous}")
     print("kvmtune-shaped = the files kvmtune reads (as tests/fixtures/make_tree.py writes them); "
           "psutil-shaped adds proc/PID/stat,\nstatm, smaps_rollup and a top-level proc/TID/stat per thread.")

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from itertools import pairwise
 
 GOAL_US = 150.0
 
@@ -122,11 +123,11 @@ def main() -> int:
     if len(rows) > 1:
         # Per-guest cost as the slope between sizes: the host's own part (64 CPUs, nodes,
         # pools) is a fixed cost that would otherwise inflate the small-N figure.
-        slopes = [(b["cpu_s"] - a["cpu_s"]) / (b["n"] - a["n"]) * 1e6 for a, b in zip(rows, rows[1:])]
+        slopes = [(b["cpu_s"] - a["cpu_s"]) / (b["n"] - a["n"]) * 1e6 for a, b in pairwise(rows)]
         fixed = (rows[0]["cpu_s"] - slopes[0] * 1e-6 * rows[0]["n"]) * 1e3
         print()
         print("marginal CPU per guest: " + ", ".join(
-            f"N {a['n']}->{b['n']}: {s_:.0f} us" for (a, b), s_ in zip(zip(rows, rows[1:]), slopes))
+            f"N {a['n']}->{b['n']}: {s_:.0f} us" for (a, b), s_ in zip(pairwise(rows), slopes))
             + f"; fixed host part about {fixed:.1f} ms")
         ratio = slopes[-1] / slopes[0] if slopes[0] > 0 else float("inf")
         print(f"slope ratio last/first {ratio:.2f} ({'linear' if 0.67 <= ratio <= 1.5 else 'NOT linear'})")

@@ -89,7 +89,13 @@ def best_node(guest: Guest, host: Host) -> int | None:
     if not fit:
         return None
     mem = guest.numa_memory_kib or {}
-    return max(fit, key=lambda n: (mem.get(n, 0), host.node(n).mem_free_kib))
+
+    def free_kib(n: int) -> int:
+        node = host.node(n)
+        assert node is not None  # fitting_nodes() returns ids taken from host.nodes
+        return node.mem_free_kib
+
+    return max(fit, key=lambda n: (mem.get(n, 0), free_kib(n)))
 
 
 def nodes_label(guest: Guest) -> str:

@@ -317,11 +317,11 @@ def _known(cls: type, d: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k in names}
 
 
-def _opt_list(v: Any) -> list | None:
+def _opt_list(v: Any) -> list[Any] | None:
     return None if v is None else list(v)
 
 
-def _opt_tuple(v: Any) -> tuple | None:
+def _opt_tuple(v: Any) -> tuple[Any, ...] | None:
     return None if v is None else tuple(v)
 
 
@@ -395,7 +395,8 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
     return Guest(
         name=d["name"], uuid=d["uuid"], id=d.get("id"), state=d["state"], pid=d.get("pid"),
         memory_kib=d["memory_kib"],
-        vcpus=tuple(Vcpu(**{**_known(Vcpu, v), "affinity": tuple(v.get("affinity") or ())}) for v in (d.get("vcpus") or ())),
+        vcpus=tuple(Vcpu(**{**_known(Vcpu, v), "affinity": tuple(v.get("affinity") or ())})
+                    for v in (d.get("vcpus") or ())),
         emulator_affinity=_opt_tuple(d.get("emulator_affinity")),
         numatune=None if d.get("numatune") is None else NumaTune(**_known(NumaTune, d["numatune"])),
         memtune=None if d.get("memtune") is None else MemTune(**_known(MemTune, d["memtune"])),

@@ -57,19 +57,22 @@ def guest_rate(before: Guest | None, after: Guest, seconds: float) -> GuestRate:
     ns = seconds * 1e9
     cpu = per_second(before.cpu_time_ns, after.cpu_time_ns, ns)
     old_v = {v.index: v.cpu_time_ns for v in before.vcpus}
-    vcpu = {}
+    vcpu: dict[int, float | None] = {}
     for v in after.vcpus:
         r = per_second(old_v.get(v.index), v.cpu_time_ns, ns)
         vcpu[v.index] = None if r is None else r * 100
     old_d = {d.target: d for d in before.disks}
-    disks = {}
+    disks: dict[str, DiskRate] = {}
     for d in after.disks:
         o = old_d.get(d.target)
+        if o is None:
+            disks[d.target] = DiskRate(None, None, None, None)
+            continue
         disks[d.target] = DiskRate(
-            per_second(o and o.rd_bytes, d.rd_bytes, seconds),
-            per_second(o and o.wr_bytes, d.wr_bytes, seconds),
-            per_second(o and o.rd_reqs, d.rd_reqs, seconds),
-            per_second(o and o.wr_reqs, d.wr_reqs, seconds),
+            per_second(o.rd_bytes, d.rd_bytes, seconds),
+            per_second(o.wr_bytes, d.wr_bytes, seconds),
+            per_second(o.rd_reqs, d.rd_reqs, seconds),
+            per_second(o.wr_reqs, d.wr_reqs, seconds),
         )
     return GuestRate(None if cpu is None else cpu * 100, vcpu, disks)
 
@@ -87,7 +90,8 @@ def host_cpu_percent(before: Snapshot | None, after: Snapshot) -> dict[int, floa
     out: dict[int, float | None] = {}
     for c in after.host.cpus:
         o = old.get(c.id)
-        if o is None or None in (o.busy_s, o.total_s, c.busy_s, c.total_s) or c.total_s <= o.total_s:
+        if (o is None or o.busy_s is None or o.total_s is None or c.busy_s is None or c.total_s is None
+                or c.total_s <= o.total_s):
             out[c.id] = None
             continue
         out[c.id] = max(0.0, min(100.0, 100 * (c.busy_s - o.busy_s) / (c.total_s - o.total_s)))

@@ -8,6 +8,8 @@ placement (like `virsh vcpuinfo`).
 
 from __future__ import annotations
 
+from collections.abc import Set
+
 from . import cpuset
 from .analysis import ksm_saved_kib
 from .model import Guest, Snapshot
@@ -17,7 +19,7 @@ def _mib(kib: int | None) -> str:
     return "-" if kib is None else f"{kib / 1024:.0f}"
 
 
-def _table(rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+def _table(rows: list[list[str]], right: Set[int] = frozenset()) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for r in rows:
@@ -30,8 +32,9 @@ def render_report(snap: Snapshot) -> str:
     h = snap.host
     lines = [f"host {h.hostname}"]
     opts = []
-    if h.ksm is not None:
-        saved = ksm_saved_kib(h) // 1024
+    saved_kib = ksm_saved_kib(h)   # None exactly when there is no KSM
+    if h.ksm is not None and saved_kib is not None:
+        saved = saved_kib // 1024
         opts.append(f"KSM {'on' if h.ksm.run == 1 else 'off' if h.ksm.run == 0 else 'unmerge'}"
                     f" ({saved} MiB saved)")
     if h.thp_enabled:
@@ -74,7 +77,7 @@ def _guest(g: Guest, node_ids: list[int]) -> list[str]:
     out = [head + ")"]
     if g.numa_memory_kib is not None:
         ids = sorted(set(node_ids) | set(g.numa_memory_kib))
-        huge = {}
+        huge: dict[int, int] = {}
         for size, per in (g.hugepages or {}).items():
             for n, pages in per.items():
                 huge[n] = huge.get(n, 0) + pages * size

@@ -25,7 +25,8 @@ def _own_libvirtd() -> None:
     p = subprocess.run([str(LAB_SH), "owns-libvirtd"], capture_output=True, text=True, timeout=30,
                        stdin=subprocess.DEVNULL)
     if p.returncode != 0:
-        why = (p.stdout.strip() or p.stderr.strip()) + "; the fault test stops and restarts libvirtd only when lab.sh owns it"
+        why = ((p.stdout.strip() or p.stderr.strip())
+               + "; the fault test stops and restarts libvirtd only when lab.sh owns it")
         if os.environ.get("CI") == "true":
             pytest.fail(why)
         pytest.skip(why)

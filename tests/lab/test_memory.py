@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def numastat_rows(pid: int) -> tuple[list[int], dict[str, list[float]]]:
     for line in run(["numastat", "-p", str(pid)]).splitlines():
         words = line.split()
         if words[:1] == ["Node"] or "Node" in words:
-            nodes = [int(w) for a, w in zip(words, words[1:]) if a == "Node"]
+            nodes = [int(w) for a, w in pairwise(words) if a == "Node"]
         elif words and words[0] in ("Huge", "Heap", "Stack", "Private"):
             rows[words[0]] = [float(w) for w in words[1:1 + len(nodes)]]
     return nodes, rows
@@ -93,7 +94,7 @@ def test_host_hugepage_pools_match_meminfo_and_sysfs(fresh_collector):
     for d in Path("/sys/kernel/mm/hugepages").iterdir():
         size = int(d.name.removeprefix("hugepages-").removesuffix("kB"))
         p = host.hugepages[size]
-        read = lambda f: int((d / f).read_text())
+        read = lambda f, d=d: int((d / f).read_text())
         assert (p.total, p.free, p.reserved, p.surplus) == (
             read("nr_hugepages"), read("free_hugepages"), read("resv_hugepages"), read("surplus_hugepages"))
         # Per-node pools add up to the global one.

@@ -44,9 +44,11 @@ HOST_XML = """<node>
     <blkiotune><weight>500</weight><device><path>/dev/sda</path><weight>400</weight></device></blkiotune>
     <os><type arch='x86_64'>hvm</type></os>
     <devices>
-      <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/guest/alpha.qcow2'/><target dev='vda' bus='virtio'/>
+      <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/guest/alpha.qcow2'/>
+        <target dev='vda' bus='virtio'/>
         <iotune><total_bytes_sec>1048576</total_bytes_sec><read_iops_sec>100</read_iops_sec><total_bytes_sec_max>8388608</total_bytes_sec_max><read_iops_sec_max>200</read_iops_sec_max></iotune></disk>
-      <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/guest/alpha-data.img'/><target dev='vdb' bus='virtio'/></disk>
+      <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/guest/alpha-data.img'/>
+        <target dev='vdb' bus='virtio'/></disk>
     </devices>
   </domain>
   <domain type='test'>

@@ -56,7 +56,8 @@ def test_settings_follow_our_own_changes(source):
     c.collect()
     source.hv.pin_vcpu("alpha", 1, (4, 5), scope="current")  # the test driver takes flags 0 only
     source.hv.set_memtune("alpha", {"hard_limit_kib": None, "soft_limit_kib": 524288})
-    source.hv.set_block_iotune("alpha", "vda", {"total_bytes_sec": 0, "total_iops_sec": 500, "total_iops_sec_max": 1000})
+    source.hv.set_block_iotune("alpha", "vda",
+                               {"total_bytes_sec": 0, "total_iops_sec": 500, "total_iops_sec_max": 1000})
     a = c.collect().guest("alpha")
     assert a.vcpus[1].affinity == (4, 5)
     assert a.memtune.hard_limit_kib is None and a.memtune.soft_limit_kib == 524288
@@ -67,7 +68,8 @@ def test_settings_are_cached_between_ticks(source):
     """A change made behind kvmtune's back (no event from the test driver) shows after the refresh period."""
     c = Collector(source, settings_every=3600)
     c.collect()
-    dom = source.hv._conn.lookupByName("alpha")  # behind the collector (the test driver shares state only within one connection)
+    # behind the collector (the test driver shares state only within one connection)
+    dom = source.hv._conn.lookupByName("alpha")
     dom.pinVcpuFlags(1, (False, False, False, False, False, False, True, False), 0)
     assert c.collect().guest("alpha").vcpus[1].affinity == tuple(range(8))
     c.guests.settings_every = 0

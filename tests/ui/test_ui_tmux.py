@@ -128,7 +128,7 @@ def test_no_color_has_no_colour_codes(tmux):
     tmux.env["NO_COLOR"] = "1"
     tmux.start(["env", "NO_COLOR=1", *KVMTUNE, "--read-only"])
     tmux.wait("build-runner")
-    s = tmux.wait("READ-ONLY")
+    tmux.wait("READ-ONLY")
     # Textual renders NO_COLOR as monochrome: shades of grey only, no hue anywhere. Capture
     # after the first refresh has painted (under load the first frame can still be settling).
     tmux.wait("every 2s")

@@ -309,7 +309,7 @@ def test_move_shows_the_three_virsh_steps():
     # memory already bound to node 0 (web1 is restrictive 0): only the pins change
     same = MoveToNode("web1", (0,))
     assert same.validate(SNAP) == []
-    assert [display(c) for c in same.commands()][0] == "virsh emulatorpin web1 0-3 --live"
+    assert display(same.commands()[0]) == "virsh emulatorpin web1 0-3 --live"
     # saved definition: strict, as the guide says
     cfg = MoveToNode("big", (0,), scope="config")
     assert cfg.validate(SNAP) == []
@@ -344,7 +344,8 @@ def test_inverse_restores_before():
         ["virsh", "vcpupin", "web1", "0", "0-1", "--live"], ["virsh", "vcpupin", "web1", "1", "2", "--live"]]
     inv = MemTune("web1", hard=GIB).inverse({"hard_limit_kib": None, "soft_limit_kib": 5, "swap_hard_limit_kib": None})
     assert inv.values == {"hard_limit_kib": None}
-    inv = BlkioTune("web1", device_weights={"/dev/sda": 500}).inverse({"weight": 300, "device_weights": {"/dev/sda": 0}})
+    inv = BlkioTune("web1", device_weights={"/dev/sda": 500}).inverse(
+        {"weight": 300, "device_weights": {"/dev/sda": 0}})
     assert inv.weight is None and inv.device_weights == {"/dev/sda": 0}
     inv = BlkDevIoTune("web1", "vda", {"total_bytes_sec": 5}).inverse(
         {"total_bytes_sec": 0, "read_bytes_sec": 7, "group_name": ""})

@@ -27,7 +27,8 @@ def test_parse(text, ids):
     assert cpuset.parse(text) == ids
 
 
-@pytest.mark.parametrize("text", ["a", "1-", "-1", "3-1", "1,,2", "1-2-3", "0-7:0", "^", "1 2", "-", "99999999", "²", None, 5])
+@pytest.mark.parametrize("text", ["a", "1-", "-1", "3-1", "1,,2", "1-2-3", "0-7:0", "^", "1 2", "-", "99999999", "²",
+                                  None, 5])
 def test_parse_errors(text):
     with pytest.raises(CpusetError) as e:
         cpuset.parse(text)

@@ -57,7 +57,7 @@ def test_a_default_stands_in_for_a_missing_file_only(fs):
 def test_write(fs, tmp_path):
     fs.write_text("sys/a/word", "bye")
     assert (tmp_path / "sys/a/word").read_text() == "bye"
-    with pytest.raises(HostFSError, match="^/sys/zz/x: not found$"):
+    with pytest.raises(HostFSError, match=r"^/sys/zz/x: not found$"):
         fs.write_text("sys/zz/x", "1")
 
 

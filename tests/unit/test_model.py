@@ -69,7 +69,7 @@ def test_round_trip_both_ways():
 
 
 def test_schema_is_checked():
-    with pytest.raises(ValueError, match="not a kvmtune.snapshot document"):
+    with pytest.raises(ValueError, match=r"not a kvmtune\.snapshot document"):
         Snapshot.from_json({**FULL.to_json(), "schema": "other/2"})
 
 
@@ -224,7 +224,7 @@ def test_missing_optional_keys_take_their_defaults():
 def test_foreign_documents_are_refused(schema):
     doc = FULL.to_json()
     doc["schema"] = schema
-    with pytest.raises(ValueError, match="not a kvmtune.snapshot document"):
+    with pytest.raises(ValueError, match=r"not a kvmtune\.snapshot document"):
         Snapshot.from_json(doc)
 
 

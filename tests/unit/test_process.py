@@ -60,7 +60,7 @@ def test_pid_never_leaves_the_run_dir(tmp_path, tree):
 def test_pid_file_garbage(tmp_path, tree):
     fs = guest_tree(tmp_path, tree)
     (tmp_path / "run/libvirt/qemu/web1.pid").write_text("12ab")
-    with pytest.raises(ParseError, match="web1.pid"):
+    with pytest.raises(ParseError, match=r"web1\.pid"):
         process.guest_pid(fs, "web1")
 
 
@@ -110,7 +110,7 @@ def test_malformed_numa_stat_names_the_file(tmp_path, tree):
     fs = guest_tree(tmp_path, tree)
     d = process.memory_cgroup_dir(fs, 4242)
     (tmp_path / d / "memory.numa_stat").write_text("anon=5 N0=x\n")
-    with pytest.raises(ParseError, match="memory.numa_stat"):
+    with pytest.raises(ParseError, match=r"memory\.numa_stat"):
         process.anon_per_node_kib(fs, d)
 
 

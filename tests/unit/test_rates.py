@@ -43,7 +43,8 @@ def test_no_rate_across_a_restart_or_backwards_counter():
 
 def test_host_cpu_percent():
     a = snap(0, cpus=(Cpu(0, busy_s=10, total_s=100), Cpu(1, busy_s=5, total_s=100), Cpu(2)))
-    b = snap(2, cpus=(Cpu(0, busy_s=11, total_s=102), Cpu(1, busy_s=5, total_s=100), Cpu(2), Cpu(3, busy_s=1, total_s=2)))
+    b = snap(2, cpus=(Cpu(0, busy_s=11, total_s=102), Cpu(1, busy_s=5, total_s=100), Cpu(2),
+                      Cpu(3, busy_s=1, total_s=2)))
     assert rates.host_cpu_percent(a, b) == {0: pytest.approx(50.0), 1: None, 2: None, 3: None}
 
 

@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ def default_path() -> Path:
 
 
 class AuditLog:
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike[str] | None = None):
         self.path = Path(path) if path is not None else default_path()
 
     def _open(self, flags: int) -> int:
@@ -51,10 +52,11 @@ class AuditLog:
                 last = 0
                 for e in _lines(f):
                     last = max(last, e["id"])
-                entry = {"id": last + 1, **entry}
+                new_id = last + 1
+                entry = {"id": new_id, **entry}
                 line = json.dumps(entry, sort_keys=False, separators=(",", ":")) + "\n"
                 os.write(fd, line.encode("utf-8"))
-            return entry["id"]
+            return new_id
         except OSError as e:
             raise AuditLogError(e.errno or 0, f"cannot write the audit log {self.path}: "
                                               f"{e.strerror or e}") from None
@@ -74,7 +76,7 @@ class AuditLog:
                                               f"{e.strerror or e}") from None
 
 
-def _lines(f: Any) -> Any:
+def _lines(f: Iterable[str]) -> Iterator[dict[str, Any]]:
     for line in f:
         line = line.strip()
         if not line:

@@ -78,14 +78,14 @@ class KsmSet(Action):
         out = []
         k = snap.host.ksm
         self.bind(snap)
-        if self._unmerge:
-            mib = ksm_saved_kib(snap.host) // 1024  # type: ignore[operator]
+        saved_kib = ksm_saved_kib(snap.host)   # None exactly when k is None
+        if self._unmerge and k is not None and saved_kib is not None:   # _unmerge implies KSM
             out.append(f"the kernel refuses merge_across_nodes while pages are shared "
-                       f"({k.pages_shared} shared now): kvmtune will first unmerge every KSM page "  # type: ignore[union-attr]
-                       f"(run=2, the documented sequence), which needs about {mib} MiB more memory, "
-                       f"then set it and restore run")
-        if self.values.get("run") == 2 and k is not None and k.pages_sharing:
-            out.append(f"run=2 unmerges all KSM pages: about {ksm_saved_kib(snap.host) // 1024} MiB "
+                       f"({k.pages_shared} shared now): kvmtune will first unmerge every KSM page "
+                       f"(run=2, the documented sequence), which needs about {saved_kib // 1024} MiB more "
+                       f"memory, then set it and restore run")
+        if self.values.get("run") == 2 and k is not None and saved_kib is not None and k.pages_sharing:
+            out.append(f"run=2 unmerges all KSM pages: about {saved_kib // 1024} MiB "
                        f"more memory in use")
         return out
 
@@ -107,15 +107,15 @@ class KsmSet(Action):
         values = dict(self.values)
         if "merge_across_nodes" in values:
             want = values["merge_across_nodes"]
-            if fs.read_int(f"{KSM_DIR}/merge_across_nodes") != want:
-                if fs.read_int(f"{KSM_DIR}/pages_shared") > 0:
-                    if not self._unmerge:
-                        raise ActionError("KSM pages are shared: merge_across_nodes needs run=2 first "
-                                          "(confirm to let kvmtune do it)")
-                    run_was = fs.read_int(f"{KSM_DIR}/run")
-                    fs.write_text(f"{KSM_DIR}/run", "2")
-                    _wait_unmerged(source)
-                    values.setdefault("run", run_was)  # restore it afterwards
+            if (fs.read_int(f"{KSM_DIR}/merge_across_nodes") != want
+                    and fs.read_int(f"{KSM_DIR}/pages_shared") > 0):
+                if not self._unmerge:
+                    raise ActionError("KSM pages are shared: merge_across_nodes needs run=2 first "
+                                      "(confirm to let kvmtune do it)")
+                run_was = fs.read_int(f"{KSM_DIR}/run")
+                fs.write_text(f"{KSM_DIR}/run", "2")
+                _wait_unmerged(source)
+                values.setdefault("run", run_was)  # restore it afterwards
         for k in KSM_KNOBS:
             if k in values:
                 fs.write_text(f"{KSM_DIR}/{k}", str(values[k]))
@@ -161,8 +161,8 @@ class HugepagePool(Action):
             hp = snap.host.hugepages.get(self.size_kib)
             return None if hp is None else (hp.total, hp.free, hp.reserved)
         n = snap.host.node(self.node)
-        hp = None if n is None else n.hugepages.get(self.size_kib)
-        return None if hp is None else (hp.total, hp.free, 0)
+        node_hp = None if n is None else n.hugepages.get(self.size_kib)
+        return None if node_hp is None else (node_hp.total, node_hp.free, 0)
 
     def validate(self, snap: Snapshot) -> list[str]:
         if self.count < 0:
@@ -175,8 +175,9 @@ class HugepagePool(Action):
             sizes = ", ".join(f"{s}" for s in sorted(snap.host.hugepages)) or "none"
             return [f"this host has no {self.size_kib} KiB hugepages (sizes in KiB: {sizes})"]
         grow_kib = (self.count - pool[0]) * self.size_kib
-        if self.node is not None:
-            free = snap.host.node(self.node).mem_free_kib  # type: ignore[union-attr]
+        node = None if self.node is None else snap.host.node(self.node)
+        if node is not None:   # checked above: a given node exists
+            free = node.mem_free_kib
             where = f"node {self.node}"
         else:
             free = snap.host.mem_free_kib if snap.host.mem_free_kib is not None \

@@ -72,7 +72,7 @@ def _scope(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: Any) -> None:
-    ap = subparsers.add_parser(
+    ap: argparse.ArgumentParser = subparsers.add_parser(
         "apply", help="apply one tuning action (validated, shown as virsh, logged, undoable)",
         description="Apply one tuning step of the RHEL 7 Virtualization Tuning Guide. The equivalent "
                     "virsh/sysfs command is shown; every attempt is logged; `kvmtune undo` reverts it.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ..model import Error, Snapshot
+from ..model import Error, Guest, Snapshot
 from ..source import Source
 from .guests import GuestCollector
 from .host import HostCollector
@@ -27,7 +27,7 @@ class Collector:
     def collect(self) -> Snapshot:
         errors: list[Error] = []
         host = self.host.collect(errors)
-        guests: tuple = ()
+        guests: tuple[Guest, ...] = ()
         disconnected = False
         if self.source.hv is not None:
             guests, disconnected = self.guests.collect(host.cpu_ids, errors)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 from .. import cpuset, parse
@@ -85,7 +86,8 @@ class HostCollector:
         fs = self.fs
         online = _read(fs, f"{CPU_DIR}/online", cpuset.parse)
         node_of = {c: n.id for n in nodes for c in n.cpus}
-        ticks = _guard(errors, "host.cpus", lambda: _read(fs, "proc/stat", parse.proc_stat_cpus), {})
+        ticks: dict[int, parse.CpuTicks] = _guard(
+            errors, "host.cpus", lambda: _read(fs, "proc/stat", parse.proc_stat_cpus), {})
         out = []
         topo_errors: list[Error] = []   # one entry for the host, not one per CPU
         for c in online:
@@ -128,11 +130,11 @@ def _node_ids(fs: HostFS) -> tuple[int, ...]:
 
 
 def _nodes(fs: HostFS, errors: list[Error]) -> tuple[Node, ...]:
-    ids = _guard(errors, "host.nodes", lambda: _node_ids(fs), ())
+    ids: tuple[int, ...] = _guard(errors, "host.nodes", lambda: _node_ids(fs), ())
     out = []
     for i in ids:
         d = f"{NODE_DIR}/node{i}"
-        node = _guard(errors, "host.nodes", lambda: _node(fs, i, d, errors), None)
+        node = _guard(errors, "host.nodes", partial(_node, fs, i, d, errors), None)
         if node is not None:
             out.append(node)
     return tuple(out)
@@ -154,18 +156,27 @@ def _pool_sizes(fs: HostFS, d: str) -> list[tuple[int, str]]:
     return sorted((int(m.group(1)), f"{d}/{e}") for e in fs.listdir(d, []) if (m := _POOL.match(e)))
 
 
+def _node_pool(fs: HostFS, p: str) -> NodeHugePool:
+    return NodeHugePool(total=fs.read_int(f"{p}/nr_hugepages"), free=fs.read_int(f"{p}/free_hugepages"),
+                        surplus=fs.read_int(f"{p}/surplus_hugepages"))
+
+
 def _node_pools(fs: HostFS, d: str, errors: list[Error]) -> dict[int, NodeHugePool]:
     pools: dict[int, NodeHugePool] = {}
-    for size, p in _guard(errors, "host.hugepages", lambda: _pool_sizes(fs, d), []):
-        pool = _guard(errors, "host.hugepages", lambda: NodeHugePool(
-            total=fs.read_int(f"{p}/nr_hugepages"), free=fs.read_int(f"{p}/free_hugepages"),
-            surplus=fs.read_int(f"{p}/surplus_hugepages")), None)
+    sizes: list[tuple[int, str]] = _guard(errors, "host.hugepages", lambda: _pool_sizes(fs, d), [])
+    for size, p in sizes:
+        pool = _guard(errors, "host.hugepages", partial(_node_pool, fs, p), None)
         if pool is not None:
             pools[size] = pool
     return pools
 
 
 # -- global hugepage pools ---------------------------------------------------------------
+
+def _pool(fs: HostFS, p: str) -> HugePool:
+    return HugePool(total=fs.read_int(f"{p}/nr_hugepages"), free=fs.read_int(f"{p}/free_hugepages"),
+                    reserved=fs.read_int(f"{p}/resv_hugepages"), surplus=fs.read_int(f"{p}/surplus_hugepages"))
+
 
 def _hugepages(fs: HostFS, meminfo: dict[str, int] | None, errors: list[Error]) -> dict[int, HugePool]:
     if fs.listdir(HUGE_DIR, None) is None:
@@ -176,11 +187,9 @@ def _hugepages(fs: HostFS, meminfo: dict[str, int] | None, errors: list[Error]) 
                 reserved=meminfo.get("HugePages_Rsvd", 0), surplus=meminfo.get("HugePages_Surp", 0))}
         return {}
     pools: dict[int, HugePool] = {}
-    for size, p in _guard(errors, "host.hugepages", lambda: _pool_sizes(fs, HUGE_DIR), []):
-        pool = _guard(errors, "host.hugepages", lambda: HugePool(
-            total=fs.read_int(f"{p}/nr_hugepages"), free=fs.read_int(f"{p}/free_hugepages"),
-            reserved=fs.read_int(f"{p}/resv_hugepages"), surplus=fs.read_int(f"{p}/surplus_hugepages")),
-            None)
+    sizes: list[tuple[int, str]] = _guard(errors, "host.hugepages", lambda: _pool_sizes(fs, HUGE_DIR), [])
+    for size, p in sizes:
+        pool = _guard(errors, "host.hugepages", partial(_pool, fs, p), None)
         if pool is not None:
             pools[size] = pool
     return pools

@@ -247,7 +247,7 @@ class HostModel:
         if v is not None and 0 <= v <= 3:
             self.numa_balancing = v
         used = self.huge_used()
-        for size, per in self.pools.items():
+        for size in self.pools:
             u = used.get(size, {})
             for node in range(sc.NODES):
                 v = _int_or_none(changed(f"{hugepage_dir(size, node)}/nr_hugepages"))

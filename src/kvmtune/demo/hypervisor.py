@@ -111,7 +111,7 @@ class SimHypervisor(Hypervisor):
         with self.lock:
             return self._guest(name).current.memtune
 
-    def blkio(self, name: str) -> dict[str, object]:
+    def blkio(self, name: str) -> dict[str, int | str]:
         with self.lock:
             t = self._guest(name).current
             return {"weight": t.blkio_weight, "device_weight": t.device_weight}

@@ -26,7 +26,7 @@ class Tunables:
     emulator_pin: tuple[int, ...] | None = None
     iothread_pins: dict[int, tuple[int, ...] | None] = field(default_factory=dict)
     numatune: NumaTune | None = None
-    memtune: MemTune = MemTune()
+    memtune: MemTune = field(default_factory=MemTune)
     blkio_weight: int = 0
     device_weight: str = ""
     iotune: dict[str, dict[str, int]] = field(default_factory=dict)

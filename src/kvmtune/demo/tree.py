@@ -161,8 +161,9 @@ class SysTree:
             mem = self._node_meminfo(n, used)
             for k, v in mem.items():
                 totals[k] = totals.get(k, 0) + v
-            put(f"{NODE_DIR}/node{n}/meminfo", "".join(f"Node {n} {k + ':':<16}{int(v):>12}{'' if k.startswith('HugePages') else ' kB'}\n"
-                                                    for k, v in mem.items()))
+            put(f"{NODE_DIR}/node{n}/meminfo",
+                "".join(f"Node {n} {k + ':':<16}{int(v):>12}{'' if k.startswith('HugePages') else ' kB'}\n"
+                        for k, v in mem.items()))
         put("proc/meminfo", self._meminfo(totals, used))
         put("proc/stat", self._proc_stat(clock))
         for g in self.model.running():
@@ -260,6 +261,8 @@ class SysTree:
         rss_anon = sum(anon_pages.values()) * PAGE_KIB
         huge_kib = sum(g.huge.values()) * (g.spec.hugepage_kib or 0)
         vm_size = g.spec.memory_kib + 1_600_000
+        nt = g.live.numatune
+        mems_allowed = nt.nodeset if nt and nt.nodeset else cpuset.format(range(sc.NODES))
         put(f"{p}/status", (
             f"Name:\tqemu-system-x86\nUmask:\t0077\nState:\tS (sleeping)\nTgid:\t{g.pid}\nNgid:\t0\n"
             f"Pid:\t{g.pid}\nPPid:\t1\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t128\n"
@@ -270,7 +273,7 @@ class SysTree:
             f"VmLib:\t{14608:>8} kB\nVmPTE:\t{rss_anon // 512 + 260:>8} kB\nVmSwap:\t{int(swapped_kib(g)):>8} kB\n"
             f"HugetlbPages:\t{huge_kib:>8} kB\nThreads:\t{nthreads}\n"
             f"Cpus_allowed_list:\t{cpuset.format(g.live.emulator_pin or ALL_CPUS)}\n"
-            f"Mems_allowed_list:\t{g.live.numatune.nodeset if g.live.numatune and g.live.numatune.nodeset else cpuset.format(range(sc.NODES))}\n"))
+            f"Mems_allowed_list:\t{mems_allowed}\n"))
         put(f"{p}/numa_maps", _numa_maps(g, anon_pages, home))
 
 
@@ -296,21 +299,25 @@ def _numa_maps(g: SimGuest, anon_pages: dict[int, int], home: int) -> str:
     stack = min(anon_pages[home] - heap, 33)
     ram = dict(anon_pages)
     ram[home] -= heap + stack
-    lines = [f"55d50f44c000 default file=/usr/bin/qemu-system-x86_64 mapped=1031 mapmax=9 N{home}=1031 kernelpagesize_kB=4",
-             f"55d50f853000 default file=/usr/bin/qemu-system-x86_64 mapped=1337 mapmax=9 N{home}=1337 kernelpagesize_kB=4"]
+    qemu = "default file=/usr/bin/qemu-system-x86_64"
+    lines = [f"55d50f44c000 {qemu} mapped=1031 mapmax=9 N{home}=1031 kernelpagesize_kB=4",
+             f"55d50f853000 {qemu} mapped=1337 mapmax=9 N{home}=1337 kernelpagesize_kB=4"]
     if heap:
         lines.append(f"55d5422bf000 default heap anon={heap} dirty={heap} active=0 N{home}={heap} kernelpagesize_kB=4")
     if sum(ram.values()):
         nodes = " ".join(f"N{n}={v}" for n, v in ram.items() if v)
-        lines.append(f"7f2257e00000 default anon={sum(ram.values())} dirty={sum(ram.values())} active=0 {nodes} kernelpagesize_kB=4")
+        lines.append(f"7f2257e00000 default anon={sum(ram.values())} dirty={sum(ram.values())} active=0 {nodes} "
+                     f"kernelpagesize_kB=4")
     if g.huge:
         size = g.spec.hugepage_kib
         mnt = "/dev/hugepages1G" if size == sc.HUGE_1G else "/dev/hugepages"
         n = sum(g.huge.values())
         nodes = " ".join(f"N{k}={v}" for k, v in sorted(g.huge.items()) if v)
-        lines.append(f"7fee40000000 default file={mnt}/libvirt/qemu/{g.dom_id}-{g.name}/qemu_back_mem.pc.ram\\040(deleted) "
-                     f"huge anon={n} dirty={n} {nodes} kernelpagesize_kB={size}")
-    lines.append(f"7f2263fff000 default file=/usr/lib/x86_64-linux-gnu/libc.so.6 mapped=40 mapmax=30 N{home}=40 kernelpagesize_kB=4")
+        lines.append(f"7fee40000000 default file={mnt}/libvirt/qemu/{g.dom_id}-{g.name}/"
+                     f"qemu_back_mem.pc.ram\\040(deleted) huge anon={n} dirty={n} {nodes} kernelpagesize_kB={size}")
+    lines.append(f"7f2263fff000 default file=/usr/lib/x86_64-linux-gnu/libc.so.6 mapped=40 mapmax=30 N{home}=40 "
+                 f"kernelpagesize_kB=4")
     if stack:
-        lines.append(f"7ffd4c5e1000 default stack anon={stack} dirty={stack} active=0 N{home}={stack} kernelpagesize_kB=4")
+        lines.append(f"7ffd4c5e1000 default stack anon={stack} dirty={stack} active=0 N{home}={stack} "
+                     f"kernelpagesize_kB=4")
     return "\n".join(lines) + "\n"

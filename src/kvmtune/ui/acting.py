@@ -42,12 +42,16 @@ class Acting:
     # provided by KvmtuneApp (and Textual's App)
     executor: Executor | None
     _busy: bool
-    snap: Snapshot | None
     selected_guest: Callable[[], Any]
     set_status: Callable[..., None]
     start_poll: Callable[[], None]
     push_screen: Callable[..., Any]
     post_message: Callable[[Message], bool]
+
+    @property
+    def snap(self) -> Snapshot | None:
+        """The snapshot on screen: KvmtuneApp's property (a property here too, so the types agree)."""
+        raise NotImplementedError
 
     def action_form(self, name: str) -> None:
         """Open the form of an action key (FORMS); the form returns the Action to run."""

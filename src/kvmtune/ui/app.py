@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.events import Key, Resize
 from textual.message import Message
@@ -63,7 +63,7 @@ class KvmtuneApp(Acting, App[int]):
     TITLE = "kvmtune"
     ENABLE_COMMAND_PALETTE = True
 
-    BINDINGS = BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*BINDINGS]   # App's type; keys.BINDINGS are all Binding
 
     # the view state: a change re-renders what shows it
     sort_key: reactive[str] = reactive("name", init=False)
@@ -359,7 +359,7 @@ class KvmtuneApp(Acting, App[int]):
         f.focus()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.BINDINGS, disabled=set() if self.can_act
+        self.push_screen(HelpScreen(BINDINGS, disabled=set() if self.can_act
                                     else set(ACTION_KEYS.values())))
 
     def action_host(self) -> None:

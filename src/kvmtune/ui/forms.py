@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -50,7 +51,7 @@ class CpuPicker(Static, can_focus=True):
         Binding("right", "move(1)", "next CPU", show=False),
         Binding("up", "row(-1)", "row up", show=False),
         Binding("down", "row(1)", "row down", show=False),
-        Binding("space", "toggle", "toggle CPU"),
+        Binding("space", "toggle_cpu", "toggle CPU"),
         Binding("a", "toggle_node", "toggle node"),
     ]
 
@@ -59,7 +60,7 @@ class CpuPicker(Static, can_focus=True):
             super().__init__()
             self.cpus = cpus
 
-    def __init__(self, snap: Snapshot, marked: tuple[int, ...] = (), **kw) -> None:
+    def __init__(self, snap: Snapshot, marked: tuple[int, ...] = (), **kw: Any) -> None:
         super().__init__(**kw)
         self.snap = snap
         self.marked = set(marked)
@@ -100,7 +101,8 @@ class CpuPicker(Static, can_focus=True):
         self.cursor = self.order.index(nr[min(col, len(nr) - 1)])
         self._draw()
 
-    def action_toggle(self) -> None:
+    # Not `action_toggle`: that is DOMNode's own action (toggle a boolean attribute), with another signature.
+    def action_toggle_cpu(self) -> None:
         if self.order:
             self.marked ^= {self.order[self.cursor]}
             self._changed()
@@ -108,8 +110,9 @@ class CpuPicker(Static, can_focus=True):
     def action_toggle_node(self) -> None:
         if not self.order:
             return
-        node = self.snap.host.node_of_cpu(self.order[self.cursor])
-        cpus = set(self.snap.host.node(node).cpus) if node is not None else set()
+        node_id = self.snap.host.node_of_cpu(self.order[self.cursor])
+        node = None if node_id is None else self.snap.host.node(node_id)
+        cpus = set(node.cpus) if node is not None else set()
         self.marked = self.marked - cpus if cpus <= self.marked else self.marked | cpus
         self._changed()
 
@@ -119,7 +122,7 @@ def _cpu_rows(snap: Snapshot, width: int = 72) -> list[list[int]]:
     return [[c for g in groups for c in g] for _, groups in panes.cpu_rows(snap, width)]
 
 
-class ActionForm(ModalScreen):
+class ActionForm(ModalScreen["act.Action | None"]):
     """Fields, live validation, the equivalent command, the risks; Enter applies, Esc cancels."""
 
     BINDINGS = [
@@ -150,7 +153,7 @@ class ActionForm(ModalScreen):
                     yield Label(f.label, classes="field-label")
                     yield Input(value=f.value, placeholder=f.hint, id=f"f-{f.name}")
             if self.picker_field:
-                initial = ()
+                initial: tuple[int, ...] = ()
                 try:
                     initial = cpuset.parse(self._field(self.picker_field).value)
                 except cpuset.CpusetError:
@@ -308,11 +311,11 @@ def memtune_form(snap: Snapshot, g: Guest) -> ActionForm:
            "swap_hard": mt.swap_hard_limit_kib if mt else None}
 
     def build(v: dict[str, str]) -> act.Action:
-        kw = {}
+        kw: dict[str, int | None] = {}   # only the limits changed: MemTune keeps the others
         for k in ("hard", "soft", "swap_hard"):
             if v[k].strip() and v[k].strip() != _kib_text(cur[k]):
                 kw[k] = inputs.size_kib(v[k])
-        return act.MemTune(g.name, **kw)
+        return act.MemTune(g.name, scope="live", **kw)
     return ActionForm(f"m  memtune {g.name} (memory {fmt.fmt_kib(g.memory_kib)})", [
         Field("hard", "hard_limit", _kib_text(cur["hard"]), "e.g. 2G, unlimited"),
         Field("soft", "soft_limit", _kib_text(cur["soft"]), "e.g. 1G"),

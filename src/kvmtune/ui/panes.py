@@ -54,7 +54,9 @@ def header(frame: Frame | None, *, view_seconds: float, interval: float,
                   f"THP {h.thp_enabled or '?'}", f"NUMA-bal {nb}", f"tuned {h.tuned_profile or '-'}",
                   f"every {interval:g}s")),
               *((f" {b} ", _badges([b])) for b in badges)]
-    head, cur, used = [], [], 0
+    head: list[str] = []
+    cur: list[str] = []
+    used = 0
     for plain, markup in pieces:
         if cur and used + 2 + len(plain) > width - 2:
             head.append("  ".join(cur))
@@ -334,9 +336,11 @@ def block_pane(frame: Frame, g: Guest, width: int = 80) -> str:
         out.append("")
         out.append(f"[b]{escape(d.target)}[/] {escape(d.source or '-')}"
                    + (f"  [reverse b $error] at limit: {hit} [/]" if hit else ""))
-        out.append(f"  read  {fmt.fmt_rate(r.rd_bytes_s if r else None):>9} {fmt.fmt_count(r.rd_iops if r else None):>6} IOPS"
+        out.append(f"  read  {fmt.fmt_rate(r.rd_bytes_s if r else None):>9} "
+                   f"{fmt.fmt_count(r.rd_iops if r else None):>6} IOPS"
                    f"  [$primary]{fmt.sparkline([x[0] for x in hist], sw, top)}[/]")
-        out.append(f"  write {fmt.fmt_rate(r.wr_bytes_s if r else None):>9} {fmt.fmt_count(r.wr_iops if r else None):>6} IOPS"
+        out.append(f"  write {fmt.fmt_rate(r.wr_bytes_s if r else None):>9} "
+                   f"{fmt.fmt_count(r.wr_iops if r else None):>6} IOPS"
                    f"  [$accent]{fmt.sparkline([x[1] for x in hist], sw, top)}[/]")
         limits = [f"{k.replace('_sec', '/s')}={_limit(k, d.limit(k))}" for k in IOTUNE_BASE if d.limit(k)]
         out.append("  limits " + (" ".join(limits) if limits else f"[{MUTED}]none[/]"))
@@ -350,10 +354,11 @@ def _limit(key: str, v: int) -> str:
 # -- 6. settings -------------------------------------------------------------------------
 
 def settings_pane(g: Guest) -> str:
-    def kib(v):
+    def kib(v: int | None) -> str:
         return "unlimited" if v is None else f"{v} KiB ({fmt.fmt_kib(v)})"
     out = ["[b]<numatune>[/]  " + ("none" if g.numatune is None else
-                                     f"<memory mode='{g.numatune.mode}' nodeset='{escape(g.numatune.nodeset or '')}'/>")]
+                                     f"<memory mode='{g.numatune.mode}' "
+                                     f"nodeset='{escape(g.numatune.nodeset or '')}'/>")]
     mt = g.memtune
     out.append("[b]<memtune>[/]   " + ("-" if mt is None else
                f"hard_limit {kib(mt.hard_limit_kib)}  soft_limit {kib(mt.soft_limit_kib)}  "
@@ -390,12 +395,13 @@ def host_view(frame: Frame, width: int = 80) -> str:
         out.append("")
         out.append(f"[b]node {u.node}[/]  CPUs {cpuset.format(u.cpus) or '-'}  "
                    f"[$primary]{fmt.bar(frac, bw)}[/] {fmt.fmt_kib(u.mem_used_kib)}/{fmt.fmt_kib(u.mem_total_kib)}")
-        for s, p in sorted(n.hugepages.items()):
+        for s, p in sorted(n.hugepages.items() if n is not None else ()):
             out.append(f"  hugepages {size_label(s)}: {p.used}/{p.total} used, {p.free} free")
         names = sorted(set(u.guests_kib) | set(u.vcpu_guests),
                        key=lambda x: -u.guests_kib.get(x, 0))
         for name in names:
-            out.append(f"  {escape(name):<24} mem {fmt.fmt_kib(u.guests_kib.get(name)) if name in u.guests_kib else '-':>6}"
+            mem = fmt.fmt_kib(u.guests_kib.get(name)) if name in u.guests_kib else '-'
+            out.append(f"  {escape(name):<24} mem {mem:>6}"
                        f"  vCPUs here {u.vcpu_guests.get(name, 0)}")
         if not names:
             out.append(f"  [{MUTED}]no guest uses this node[/]")

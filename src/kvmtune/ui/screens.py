@@ -35,14 +35,14 @@ HELP_TEXT = {
 }
 
 
-class _Closable(Screen):
+class _Closable(Screen[None]):
     BINDINGS = [Binding("escape", "close", "Close"), Binding("q", "close", "Close", show=False)]
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-class HelpScreen(_Closable, ModalScreen):
+class HelpScreen(_Closable, ModalScreen[None]):
     BINDINGS = [*_Closable.BINDINGS, Binding("question_mark", "close", "Close", show=False)]
 
     def __init__(self, bindings: list[Binding], disabled: set[str]) -> None:
@@ -101,7 +101,7 @@ class HostScreen(_Closable):
 class LogScreen(_Closable):
     BINDINGS = [*_Closable.BINDINGS, Binding("L", "close", "Back", show=False)]
 
-    def __init__(self, entries: list[dict]) -> None:
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
         super().__init__()
         self.entries = entries
 
@@ -125,7 +125,7 @@ class LogScreen(_Closable):
         yield Footer()
 
 
-class ConfirmScreen(ModalScreen):
+class ConfirmScreen(ModalScreen[bool]):
     """Names each risk; y applies, n or Esc declines."""
 
     BINDINGS = [Binding("y", "answer(True)", "Apply anyway"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -96,7 +96,7 @@ def row_values(g: Guest, frame: Frame) -> dict[str, tuple[str, Any, str]]:
 Rows = Mapping[str, Mapping[str, tuple[str, Any, str]]]   # guest -> column -> (text, sort value, role)
 
 
-class GuestTable(DataTable):
+class GuestTable(DataTable[str]):
     """The top part: guests, live. `show()` is the only way rows change.
 
     Rows are precomputed off the UI thread (`row_values`). `show()` only stores each
@@ -106,19 +106,20 @@ class GuestTable(DataTable):
     cheap. Relies on DataTable internals (textual is pinned to a minor version).
     """
 
-    def __init__(self, **kw) -> None:
+    def __init__(self, **kw: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self.narrow: bool | None = None
         self.name_width = 0
         self._order: list[str] = []
-        self._cells: dict[str, tuple] = {}     # guest -> per shown column (text, sort value, role)
-        self._header_cache: dict[tuple, Any] = {}
+        # guest -> per shown column (text, sort value, role)
+        self._cells: dict[str, tuple[tuple[str, Any, str], ...]] = {}
+        self._header_cache: dict[tuple[Any, ...], list[list[Segment]]] = {}
         self._cols: list[Column] = []
         self._batching = False
         self._refresh_wanted = False
         self.colours: Mapping[str, str] = {}
 
-    def refresh(self, *args, **kw):
+    def refresh(self, *args: Any, **kw: Any) -> Self:
         # one repaint per show(), not one per changed row
         if getattr(self, "_batching", False):   # (refresh runs during __init__ too)
             self._refresh_wanted = True
@@ -204,17 +205,17 @@ class GuestTable(DataTable):
         self._header_cache = {}
         super().notify_style_update()
 
-    def _compute_row_renderables(self, row_index: int):
+    def _compute_row_renderables(self, row_index: int) -> RowRenderables:
         """A row's cells as Text, made from `_cells` when painted (DataTable's slow path)."""
         row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
-        cells = self._cells.get(row_key.value) if row_key is not None else None
+        cells = self._cells.get(row_key.value) if row_key is not None and row_key.value is not None else None
         if cells is None:
             return super()._compute_row_renderables(row_index)
         return RowRenderables(None, [self._cell(c, text, role)
                                      for c, (text, _, role) in zip(self._cols, cells)])
 
     def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
-                     cursor: bool = False, hover: bool = False):
+                     cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
         """One body cell as segment lines: the same segments as DataTable's Rich render of
         Padding(Text) would give, built directly (Rich's path is ~0.2 ms a cell)."""
         if row_index == -1:
@@ -227,10 +228,12 @@ class GuestTable(DataTable):
                     row_index, column_index, base_style, width, cursor, hover)
             return lines
         row_key = self._row_locations.get_key(row_index)
-        cells = self._cells.get(row_key.value) if row_key is not None else None
-        if cells is None or column_index < 0 or self.cell_padding != 1:
+        column_key = self._column_locations.get_key(column_index)
+        cells = self._cells.get(row_key.value) if row_key is not None and row_key.value is not None else None
+        if (cells is None or row_key is None or column_key is None or column_index < 0
+                or self.cell_padding != 1):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        cache_key = (row_key, self._column_locations.get_key(column_index), base_style, cursor,
+        cache_key = (row_key, column_key, base_style, cursor,
                      hover, self._show_hover_cursor, self._update_count, self._pseudo_class_state)
         lines = self._cell_render_cache.get(cache_key)
         if lines is not None:
@@ -264,7 +267,7 @@ class GuestTable(DataTable):
         return lines
 
 
-def _sortable(v: Any) -> tuple:
+def _sortable(v: Any) -> tuple[int, float | str]:
     """Mixed-type sort values in one order: numbers, then text, then unknown."""
     if v is None:
         return (2, 0)

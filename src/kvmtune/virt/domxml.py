@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, overload
 
 from ..errors import VirtError
 from ..model import MemoryBacking
 from ..units import to_kib
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 class Prop(Generic[T]):
@@ -24,14 +25,32 @@ class Prop(Generic[T]):
     `path` (ElementTree syntax, "." for the node itself), converted by `conv`; `default`
     when the element or attribute is absent or `conv` refuses it."""
 
+    conv: Callable[[str], T]
+    default: T
+
+    # The overloads give the value's type: str (or `conv`'s result), with None when there is no default.
+    @overload
+    def __init__(self: Prop[str | None], path: str, attr: str | None = None) -> None: ...
+    @overload
+    def __init__(self: Prop[str], path: str, attr: str | None = None, *, default: str) -> None: ...
+    @overload
+    def __init__(self: Prop[V | None], path: str, attr: str | None, conv: Callable[[str], V]) -> None: ...
+    @overload
+    def __init__(self: Prop[V], path: str, attr: str | None, conv: Callable[[str], V], default: V) -> None: ...
+
     def __init__(self, path: str, attr: str | None = None,
-                 conv: Callable[[str], T] = str, default: T | None = None):  # type: ignore[assignment]
+                 conv: Callable[[str], Any] = str, default: Any = None) -> None:
         self.path, self.attr, self.conv, self.default = path, attr, conv, default
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, node: XMLNode | None, owner: type) -> Any:
+    @overload
+    def __get__(self, node: None, owner: type) -> Prop[T]: ...
+    @overload
+    def __get__(self, node: XMLNode, owner: type) -> T: ...
+
+    def __get__(self, node: XMLNode | None, owner: type) -> Prop[T] | T:
         if node is None:
             return self
         el = node.el.find(self.path) if self.path != "." else node.el
@@ -50,7 +69,12 @@ class Present:
     def __init__(self, path: str):
         self.path = path
 
-    def __get__(self, node: XMLNode | None, owner: type) -> Any:
+    @overload
+    def __get__(self, node: None, owner: type) -> Present: ...
+    @overload
+    def __get__(self, node: XMLNode, owner: type) -> bool: ...
+
+    def __get__(self, node: XMLNode | None, owner: type) -> Present | bool:
         if node is None:
             return self
         return node.el.find(self.path) is not None
@@ -128,11 +152,17 @@ class DiskConfig:
 class DomainConfig:
     """The slow-changing part of a domain, parsed from its XML."""
     disks: tuple[DiskConfig, ...] = ()
-    memory_backing: MemoryBacking = MemoryBacking()
+    memory_backing: MemoryBacking = field(default_factory=MemoryBacking)
     vcpu_cpuset: str | None = None   # <vcpu cpuset=...>: the CPUs the guest may use by default
     # Whether the domain declares <numatune>: libvirt's getter reports a default mode and
     # nodeset for a domain without one, so only a declared one counts.
     has_numatune: bool = False
+
+
+def _disk_config(d: DiskXML) -> DiskConfig:
+    target = d.target
+    assert target is not None  # DomainXML.disks() keeps only the disks that have a target
+    return DiskConfig(target=target, source=d.source, bus=d.bus, cache=d.cache, io=d.io)
 
 
 def parse_domain_xml(xml: str) -> DomainConfig:
@@ -142,8 +172,7 @@ def parse_domain_xml(xml: str) -> DomainConfig:
         raise VirtError(f"unreadable domain XML: {e}") from None
     mb = dom.memory_backing()
     return DomainConfig(
-        disks=tuple(DiskConfig(target=d.target, source=d.source, bus=d.bus, cache=d.cache, io=d.io)
-                    for d in dom.disks()),
+        disks=tuple(_disk_config(d) for d in dom.disks()),
         memory_backing=mb.model() if mb is not None else MemoryBacking(),
         vcpu_cpuset=dom.vcpu_cpuset,
         has_numatune=dom.numatune() is not None,

@@ -110,7 +110,7 @@ class Hypervisor(ABC):
     def memtune(self, name: str) -> MemTune: ...
 
     @abstractmethod
-    def blkio(self, name: str) -> dict[str, object]:
+    def blkio(self, name: str) -> dict[str, int | str]:
         """blkiotune: {"weight": int, "device_weight": "path,weight,..."} as libvirt gives it."""
 
     @abstractmethod

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 try:
@@ -54,11 +54,11 @@ def _ensure_event_loop() -> None:
 
 def _scope_flags(scope: Scope) -> int:
     if scope == "live":
-        return libvirt.VIR_DOMAIN_AFFECT_LIVE
+        return int(libvirt.VIR_DOMAIN_AFFECT_LIVE)
     if scope == "config":
-        return libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        return int(libvirt.VIR_DOMAIN_AFFECT_CONFIG)
     if scope == "current":
-        return libvirt.VIR_DOMAIN_AFFECT_CURRENT
+        return int(libvirt.VIR_DOMAIN_AFFECT_CURRENT)
     raise VirtError(f"unknown scope {scope!r} (live, config or current)")
 
 
@@ -149,7 +149,7 @@ class LibvirtHypervisor(Hypervisor):
             changed, self._changed = self._changed, set()
             return changed
 
-    def _call(self, fn, *args: Any) -> Any:
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run one libvirt call, mapping its errors onto the interface's."""
         try:
             return fn(*args)
@@ -234,7 +234,7 @@ class LibvirtHypervisor(Hypervisor):
 
     def domain_xml(self, name: str) -> str:
         dom = self._dom(name)
-        return self._call(dom.XMLDesc, 0)
+        return str(self._call(dom.XMLDesc, 0))
 
     def vcpu_affinity(self, name: str) -> list[tuple[int, ...]]:
         dom = self._dom(name)
@@ -265,7 +265,7 @@ class LibvirtHypervisor(Hypervisor):
             return None if v is None or int(v) >= MEMTUNE_UNLIMITED_KIB else int(v)
         return MemTune(lim("hard_limit"), lim("soft_limit"), lim("swap_hard_limit"))
 
-    def blkio(self, name: str) -> dict[str, object]:
+    def blkio(self, name: str) -> dict[str, int | str]:
         dom = self._dom(name)
         return dict(self._call(dom.blkioParameters, 0))
 
