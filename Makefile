@@ -27,7 +27,7 @@ setup: $(VENV)/.installed
 demo: $(VENV)/.base
 	$(VENV)/bin/kvmtune --demo
 
-# ruff (style and bug patterns) and mypy (strict on everything below ui/ and cli/).
+# ruff (style and bug patterns) and mypy (strict, the whole package).
 lint: setup
 	$(VENV)/bin/ruff check src tests bench scripts
 	$(VENV)/bin/mypy
