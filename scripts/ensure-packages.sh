@@ -4,7 +4,7 @@
 set -euo pipefail
 missing=()
 for p in "$@"; do
-    # Capture, then test: `dpkg-query | grep -q` under pipefail fails when grep exits first.
+    # Capture, then test: a pipe into a grep that quits at its first match fails under pipefail.
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || status=
     [[ $status == *"install ok installed"* ]] || missing+=("$p")
 done

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .. import inputs
 from ..errors import ActionError
 from ..model import Snapshot
 from ..source import Source
@@ -18,17 +19,11 @@ from .base import Action, find_guest, need_hv, register, scope_flag
 # -- blkiotune -------------------------------------------------------------------------------
 
 def parse_device_weights(text: str) -> dict[str, int]:
-    """virsh's "path,weight[,path,weight...]" -> {path: weight}."""
-    parts = [p.strip() for p in (text or "").split(",") if p.strip()]
-    if len(parts) % 2:
-        raise ActionError(f"device weights {text!r}: expected path,weight pairs")
-    out: dict[str, int] = {}
-    for path, w in zip(parts[::2], parts[1::2]):
-        try:
-            out[path] = int(w)
-        except ValueError:
-            raise ActionError(f"device weights {text!r}: {w!r} is not a number") from None
-    return out
+    """libvirt's "path,weight[,path,weight...]" (as virsh takes it) -> {path: weight}."""
+    try:
+        return inputs.device_weights(text)
+    except ValueError as e:
+        raise ActionError(str(e)) from None
 
 
 def format_device_weights(weights: Mapping[str, int]) -> str:

@@ -101,8 +101,8 @@ def open_source(args: argparse.Namespace) -> Source:
 def open_feed(args: argparse.Namespace) -> Feed:
     """The feed the options name: the demo host's (its clock steps per snapshot), or live."""
     source = open_source(args)
-    from ..demo import DemoSource
-    if isinstance(source, DemoSource):
-        from ..demo import DemoFeed
+    if args.demo:
+        from ..demo import DemoFeed, DemoSource
+        assert isinstance(source, DemoSource)
         return DemoFeed(source)
     return LiveFeed(source)
