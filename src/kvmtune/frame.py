@@ -70,7 +70,6 @@ class Framer:
     def _record(self, snap: Snapshot, rates: Mapping[str, GuestRate]
                 ) -> dict[str, dict[str, tuple[DiskSample, ...]]]:
         # Tuples, replaced per sample: a frame's history never changes after it is made.
-        keep = self.size - 1
         out = {}
         for g in snap.guests:
             per = self._history.get(g.name, {})
@@ -78,8 +77,7 @@ class Framer:
             if r is not None:
                 per = dict(per)
                 for disk, dr in r.disks.items():
-                    per[disk] = per.get(disk, ())[-keep:] + ((dr.rd_bytes_s, dr.wr_bytes_s),) if keep \
-                        else ((dr.rd_bytes_s, dr.wr_bytes_s),)
+                    per[disk] = (per.get(disk, ()) + ((dr.rd_bytes_s, dr.wr_bytes_s),))[-self.size:]
             out[g.name] = per
         self._history = out
         return out

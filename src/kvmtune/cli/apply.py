@@ -31,8 +31,8 @@ from ..actions import (
     VcpuPin,
     display,
 )
+from ..feed import Feed
 from ..model import Snapshot
-from ..source import Source
 from ..vocab import IOTUNE_INT_KEYS, NUMA_MODES, THP_MODES
 from .common import CliError, add_source_args, argtype, open_feed
 
@@ -170,8 +170,9 @@ def register(subparsers: Any) -> None:
 
 # -- running ------------------------------------------------------------------------------
 
-def open_executor(args: argparse.Namespace) -> tuple[Source, Executor, Snapshot]:
-    """The source the options name, an executor on it, and one snapshot to validate against."""
+def open_executor(args: argparse.Namespace) -> tuple[Feed, Executor, Snapshot]:
+    """The feed the options name, an executor on its source, and one snapshot to validate
+    against. The caller closes the feed (its collector and source)."""
     feed = open_feed(args)
     source = feed.source
     if source is None:
@@ -184,11 +185,11 @@ def open_executor(args: argparse.Namespace) -> tuple[Source, Executor, Snapshot]
         raise
     ex = Executor(source, log_path=args.log, read_only=getattr(args, "read_only", False),
                   dry_run=getattr(args, "dry_run", False))
-    return source, ex, snap
+    return feed, ex, snap
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    source, ex, snap = open_executor(args)
+    feed, ex, snap = open_executor(args)
     try:
         if getattr(args, "scope", "x") is None:   # virsh's default: live when running, else config
             g = snap.guest(args.guest)
@@ -199,7 +200,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             raise CliError(str(e)) from None
         return report(ex.run(action, snap, confirmed=args.yes))
     finally:
-        source.close()
+        feed.close()
 
 
 def report(r: Result) -> int:

@@ -18,8 +18,8 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    source, ex, snap = open_executor(args)
+    feed, ex, snap = open_executor(args)
     try:
         return report(ex.undo(snap, args.id, confirmed=args.yes))
     finally:
-        source.close()
+        feed.close()

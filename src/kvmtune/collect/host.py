@@ -151,9 +151,11 @@ def _node(fs: HostFS, i: int, d: str, errors: list[Error]) -> Node:
                 distances=distances, hugepages=_node_pools(fs, f"{d}/hugepages", errors))
 
 
-def _pool_sizes(fs: HostFS, d: str) -> list[tuple[int, str]]:
-    """(size KiB, dir) of each hugepage pool under d; none when the kernel has no hugetlb."""
-    return sorted((int(m.group(1)), f"{d}/{e}") for e in fs.listdir(d, []) if (m := _POOL.match(e)))
+def _pool_sizes(fs: HostFS, d: str, entries: list[str] | None = None) -> list[tuple[int, str]]:
+    """(size KiB, dir) of each hugepage pool under d (given its listing, or listing it);
+    none when the kernel has no hugetlb."""
+    names = fs.listdir(d, []) if entries is None else entries
+    return sorted((int(m.group(1)), f"{d}/{e}") for e in names if (m := _POOL.match(e)))
 
 
 def _node_pool(fs: HostFS, p: str) -> NodeHugePool:
@@ -179,7 +181,10 @@ def _pool(fs: HostFS, p: str) -> HugePool:
 
 
 def _hugepages(fs: HostFS, meminfo: dict[str, int] | None, errors: list[Error]) -> dict[int, HugePool]:
-    if fs.listdir(HUGE_DIR, None) is None:
+    # One listing per tick; an unreadable directory is an error entry like any other read.
+    unreadable: list[str] | None = []
+    entries = _guard(errors, "host.hugepages", lambda: fs.listdir(HUGE_DIR, None), unreadable)
+    if entries is None:
         # No sysfs pools in this tree: proc/meminfo still describes the default-size pool.
         if meminfo and "Hugepagesize" in meminfo and "HugePages_Total" in meminfo:
             return {meminfo["Hugepagesize"]: HugePool(
@@ -187,8 +192,7 @@ def _hugepages(fs: HostFS, meminfo: dict[str, int] | None, errors: list[Error]) 
                 reserved=meminfo.get("HugePages_Rsvd", 0), surplus=meminfo.get("HugePages_Surp", 0))}
         return {}
     pools: dict[int, HugePool] = {}
-    sizes: list[tuple[int, str]] = _guard(errors, "host.hugepages", lambda: _pool_sizes(fs, HUGE_DIR), [])
-    for size, p in sizes:
+    for size, p in _pool_sizes(fs, HUGE_DIR, entries):
         pool = _guard(errors, "host.hugepages", partial(_pool, fs, p), None)
         if pool is not None:
             pools[size] = pool

@@ -160,8 +160,8 @@ class KvmtuneApp(Acting, App[int]):
         self._render_pane()
 
     def watch_stale(self, stale: bool) -> None:
+        # (its badge is drawn by the header, which _show renders right after)
         self.query_one(GuestTable).set_class(stale, "stale")
-        self._render_header()
 
     # -- polling ---------------------------------------------------------------------------
     def start_poll(self) -> None:
