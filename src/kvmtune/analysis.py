@@ -98,6 +98,29 @@ def best_node(guest: Guest, host: Host) -> int | None:
     return max(fit, key=lambda n: (mem.get(n, 0), free_kib(n)))
 
 
+def pins_of_others(snap: Snapshot, name: str) -> dict[str, tuple[int, ...]]:
+    """guest -> the CPUs its pinned vCPUs may run on, for every running guest but `name`."""
+    out = {}
+    for g in snap.guests:
+        if g.name != name and g.running:
+            cpus = {c for v in g.vcpus if v.pinned for c in v.affinity}
+            if cpus:
+                out[g.name] = tuple(sorted(cpus))
+    return out
+
+
+def confined_vcpus(snap: Snapshot, cpus: Iterable[int], except_name: str) -> dict[str, int]:
+    """guest -> how many of its pinned vCPUs may run only on `cpus` (running guests but one)."""
+    within = set(cpus)
+    out = {}
+    for g in snap.guests:
+        if g.name != except_name and g.running:
+            n = sum(1 for v in g.vcpus if v.pinned and v.affinity and set(v.affinity) <= within)
+            if n:
+                out[g.name] = n
+    return out
+
+
 def nodes_label(guest: Guest) -> str:
     """The nodes its memory is on, as a node list ("0", "0-1"); "-" when unknown."""
     nodes = [n for n, _, _ in memory_nodes(guest, 0.01)]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+
+from . import cpuset
 
 
 def _scaled(value: float, units: tuple[str, ...], step: float = 1024.0) -> str:
@@ -20,6 +23,35 @@ def fmt_kib(kib: int | float | None) -> str:
     if kib is None:
         return "-"
     return _scaled(float(kib), ("K", "M", "G", "T", "P"))
+
+
+def size_text(kib: int | float | None) -> str:
+    """For sentences (risks, errors): 1572864 -> "1.5 GiB", 2048 -> "2.0 MiB"; None -> "unlimited"."""
+    if kib is None:
+        return "unlimited"
+    text = _scaled(float(kib), (" KiB", " MiB", " GiB", " TiB", " PiB"))
+    return text.replace(".0 ", " ")   # "2 MiB", not "2.0 MiB"
+
+
+def described(value: Any, key: str = "") -> str:
+    """A logged before/after value in words: CPU and node lists as ranges, *_kib sizes in
+    MiB/GiB, mappings as "key value" pairs; never a raw dict or list."""
+    if isinstance(value, dict) and key == "pins":   # {vcpu: cpus}: "vCPUs 0-3 on 8-11"
+        by_cpus: dict[str, list[int]] = {}
+        for vcpu, cpus in value.items():
+            by_cpus.setdefault(described(cpus), []).append(int(vcpu))
+        return ", ".join(f"vCPU{'s' if len(v) > 1 else ''} {cpuset.format(v)} on {c}" for c, v in by_cpus.items())
+    if isinstance(value, dict):
+        parts = [(described(v, str(k)) if k == "pins" else f"{str(k).removesuffix('_kib')} {described(v, str(k))}")
+                 for k, v in value.items() if v is not None]
+        return ", ".join(parts) or "nothing set"
+    if isinstance(value, (list, tuple)) and all(isinstance(x, int) and not isinstance(x, bool) for x in value):
+        return cpuset.format(value) or "none"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(described(v) for v in value)
+    if key.endswith("_kib") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return size_text(value)
+    return "none" if value is None else str(value)
 
 
 def fmt_bytes(n: int | float | None) -> str:

@@ -29,8 +29,26 @@ NUMA_MODES: tuple[NumaMode, ...] = get_args(NumaMode)   # in libvirt's numa_mode
 # memory policy, fixed at start.
 LIVE_NODESET_MODES: tuple[NumaMode, ...] = ("restrictive",)
 
-Scope = Literal["live", "config", "current"]
+# virsh's --live, --config, --current, and --live --config together ("live+config": both the
+# running guest and its saved definition, one libvirt call with both flags).
+Scope = Literal["live", "config", "live+config", "current"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
+SCOPE_BOTH: Scope = "live+config"
+
+
+def scope_args(scope: str) -> list[str]:
+    """virsh's options for a scope: ["--live"], ["--live", "--config"], ..."""
+    return [f"--{s}" for s in scope.split("+")]
+
+
+def affects_live(scope: str, running: bool) -> bool:
+    """Whether a change in `scope` lands on the running guest (current = live while it runs)."""
+    return scope in ("live", SCOPE_BOTH) or (scope == "current" and running)
+
+
+def affects_config(scope: str, running: bool) -> bool:
+    """Whether a change in `scope` lands in the saved definition."""
+    return scope in ("config", SCOPE_BOTH) or (scope == "current" and not running)
 
 # memtune: our keys (KiB, None = unlimited) -> libvirt's parameter names; virsh's options
 MEMTUNE_KEYS = ("hard_limit_kib", "soft_limit_kib", "swap_hard_limit_kib")

@@ -83,6 +83,13 @@ def test_apply_read_back_undo(source, tmp_path, action, changed):
     assert entry["result"] == "applied" and entry["after"] != entry["before"]
 
     u = ex.undo(Collector(source).collect())
+    if action.target == "beta" and action.kind == "move":
+        # what stays is said before the undo runs, and it asks
+        assert u.status == "needs-confirmation", u.message
+        assert "stays bound to node(s) 0 (numatune strict" in u.risks[0]
+        assert "of which 50% are on node(s) 0: memory locality would fall to about 50%" in u.risks[0]
+        assert settings(hv, action.target) == now
+        u = ex.undo(Collector(source).collect(), u.undo_of, confirmed=True)
     assert u.status == "applied", u.message
     back = settings(hv, action.target)
     if action.target == "beta" and action.kind == "move":
@@ -146,7 +153,7 @@ def test_overcommit_needs_confirmation(source, tmp_path):
     ex = Executor(source, log_path=str(tmp_path / "actions.log"))
     start = settings(source.hv, "beta")
     r = ex.run(VcpuPin("beta", None, (2, 3), S), Collector(source).collect())
-    assert r.status == "needs-confirmation" and "4 vCPUs of 'beta' would share 2 CPU(s)" in r.risks[0]
+    assert r.status == "needs-confirmation" and "4 vCPUs (beta 4) would share 2 CPU(s) (2-3), 2:1" in r.risks[0]
     assert settings(source.hv, "beta") == start
 
 
@@ -160,14 +167,14 @@ def test_cli_apply_and_undo(source, tmp_path, capsys):
     base = ["--connect", source.hv.uri, "--root", str(source.fs.root), "--log", str(log)]
     assert main(["apply", "emulatorpin", "alpha", "6-7", "--current", *base]) == 0
     out = capsys.readouterr().out
-    assert "virsh emulatorpin alpha 6-7 --current" in out and "applied: emulatorpin alpha (#1" in out
+    assert "virsh emulatorpin alpha 6-7 --current" in out and "applied: emulatorpin alpha (current) (#1" in out
     e = json.loads(log.read_text().splitlines()[0])
     assert (e["before"], e["after"], e["source"]) == ({"cpus": [2, 3]}, {"cpus": [6, 7]}, source.hv.uri)
     assert main(["apply", "vcpupin", "alpha", "5", "1", "--current", *base]) == 2
     assert capsys.readouterr().err.strip() == \
-        "kvmtune: vcpupin alpha: guest 'alpha' has vCPUs 0-1; there is no vCPU 5"
+        "kvmtune: vcpupin alpha (current): guest 'alpha' has vCPUs 0-1; there is no vCPU 5"
     assert main(["apply", "emulatorpin", "alpha", "6-7", "--current", "--dry-run", *base]) == 0
-    assert "dry run: emulatorpin alpha is valid; nothing changed" in capsys.readouterr().out
+    assert "dry run: emulatorpin alpha (current) is valid; nothing changed" in capsys.readouterr().out
     # a fresh connection shows 2-3 again: undo sees the value changed since #1 and asks
     assert main(["undo", *base]) == 2
     assert "changed since #1" in capsys.readouterr().err

@@ -117,7 +117,7 @@ def test_numatune_free_memory_counts_what_is_already_on_the_node():
     # web1: 1 GiB, 900000 KiB already on node 0 -> needs ~148 MiB on node 0, which has 2 GiB free.
     assert problems(NumaTune("web1", "strict", "0", scope="config")) == []
     # onto node 1 it needs the full 1 GiB, node 1 has 512 MiB free.
-    assert "needs 1024 MiB more there" in problems(NumaTune("web1", "strict", "1", scope="config"))[0]
+    assert "needs 1 GiB more there" in problems(NumaTune("web1", "strict", "1", scope="config"))[0]
 
 
 def test_memtune_rules():
@@ -126,7 +126,7 @@ def test_memtune_rules():
     # swap_hard alone, while hard is unlimited, cannot be >= hard
     assert "must be at least hard_limit (unlimited)" in problems(MemTune("web1", swap_hard=GIB))[0]
     assert "must be more than 0" in problems(MemTune("web1", soft=0))[0]
-    assert problems(MemTune("web1")) == ["give at least one of --hard-limit, --soft-limit, --swap-hard-limit"]
+    assert problems(MemTune("web1")) == ["give at least one of hard_limit, soft_limit, swap_hard_limit"]
     assert problems(MemTune("web1", hard=None)) == []             # unlimited
 
 
@@ -134,7 +134,7 @@ def test_memtune_checks_against_existing_limits():
     snap = make_snap()
     g = _guest("lim", memtune=MT(hard_limit_kib=2 * GIB, swap_hard_limit_kib=3 * GIB))
     snap = Snapshot(1.0, snap.host, (g,))
-    assert MemTune("lim", hard=4 * GIB).validate(snap)[0].startswith("swap_hard_limit (3145728 KiB)")
+    assert MemTune("lim", hard=4 * GIB).validate(snap)[0].startswith("swap_hard_limit (3 GiB) must be at least hard_limit (4 GiB)")
     assert MemTune("lim", hard=4 * GIB, swap_hard=5 * GIB).validate(snap) == []
 
 
@@ -170,7 +170,7 @@ def test_blkdeviotune_rules():
 
 def test_move_rules():
     assert problems(MoveToNode("web1", (0,))) == []
-    assert "needs 1024 MiB more" in problems(MoveToNode("web1", (1,)))[0]
+    assert "needs 1 GiB more" in problems(MoveToNode("web1", (1,)))[0]
     assert "only in restrictive mode" in problems(MoveToNode("inter", (0,)))[0]
     assert problems(MoveToNode("inter", (0,), scope="config")) == []
     assert "no such online NUMA node: 3" in problems(MoveToNode("web1", (3,)))[0]
@@ -191,9 +191,9 @@ def test_hugepage_rules():
     # node 0: 2 GiB free = 1024 more 2 MiB pages on top of 100.
     assert HugepagePool(2048, 0, 1124).validate(SNAP) == []
     p = HugepagePool(2048, 0, 1125).validate(SNAP)
-    assert "has 2048 MiB free (at most 1124 pages fit)" in p[0]
+    assert "has 2 GiB free (at most 1124 pages fit)" in p[0]
     assert "(at most 256 pages fit)" in HugepagePool(2048, 1, 300).validate(SNAP)[0]
-    assert "no 1048576 KiB hugepages" in HugepagePool(1048576, 0, 1).validate(SNAP)[0]
+    assert "no 1 GiB hugepages (it has: 2 MiB)" in HugepagePool(1048576, 0, 1).validate(SNAP)[0]
     assert "no such online NUMA node: 4" in HugepagePool(2048, 4, 1).validate(SNAP)[0]
     assert "0 or more" in HugepagePool(2048, None, -1).validate(SNAP)[0]
     assert HugepagePool(2048, None, 0).validate(SNAP) == []     # shrinking is valid, but risky
@@ -231,7 +231,7 @@ def test_vcpu_overcommit_is_a_risk():
                                             nvcpus=8),))
     move = MoveToNode("m", (0,))
     assert move.validate(many) == []
-    assert "overcommit: 8 vCPUs of 'm' would share 4 CPU(s) of node(s) 0" in move.risks(many)[0]
+    assert "overcommit: 8 vCPUs (m 8) would share 4 CPU(s) of node(s) 0 (0-3), 2:1" in move.risks(many)[0]
 
 
 def test_hugepage_shrink_below_use_is_a_risk_naming_holders():
@@ -248,7 +248,8 @@ def test_merge_across_nodes_while_shared_offers_the_run2_sequence():
     r = a.risks(shared)
     assert "refuses merge_across_nodes while pages are shared" in r[0] and "run=2" in r[0]
     assert [display(c) for c in a.commands()] == [
-        "echo 2 > /sys/kernel/mm/ksm/run", "echo 0 > /sys/kernel/mm/ksm/merge_across_nodes"]
+        "echo 2 > /sys/kernel/mm/ksm/run", "echo 0 > /sys/kernel/mm/ksm/merge_across_nodes",
+        "echo 1 > /sys/kernel/mm/ksm/run"]     # run restored last, after the change
     b = KsmSet({"merge_across_nodes": 0})
     assert b.risks(SNAP) == []     # nothing shared: no detour
     assert [display(c) for c in b.commands()] == ["echo 0 > /sys/kernel/mm/ksm/merge_across_nodes"]

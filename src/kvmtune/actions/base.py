@@ -4,7 +4,8 @@ An Action is plain data plus: `validate(snap)` (problems; touches nothing), `ris
 (the guide's warnings that need confirmation), `commands()` (the virsh/sysfs equivalent,
 argvs shown with `display`), `before(source)` (the values it will change, read back),
 `apply(source)` and `inverse(before)` (the action that restores `before`).
-`params()` + `from_params()` let the audit log rebuild an action for undo.
+`params()` + `from_params()` let the audit log rebuild an action for undo; `undo_gaps()`
+says what that undo cannot restore.
 What depends on the host ("all vCPUs", "unpin", a node's CPUs) comes from the Snapshot via
 `bind(snap)` (validate() calls it); an action never collects or reads the host for it.
 """
@@ -12,14 +13,15 @@ What depends on the host ("all vCPUs", "unpin", a node's CPUs) comes from the Sn
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from .. import cpuset
+from .. import analysis, cpuset, fmt
 from ..errors import ActionError
 from ..model import Guest, Snapshot
 from ..source import Source
 from ..virt.interface import Hypervisor
-from ..vocab import SCOPES, Scope
+from ..vocab import SCOPE_BOTH, SCOPES, Scope, scope_args
 
 # Every concrete action class, by kind (filled by `register`), so a logged entry can be rebuilt.
 KINDS: dict[str, type[Action]] = {}
@@ -83,6 +85,11 @@ class Action:
     def inverse(self, before: dict[str, Any]) -> Action:
         raise NotImplementedError
 
+    def undo_gaps(self, before: dict[str, Any], snap: Snapshot) -> list[str]:
+        """What undoing this action (`inverse(before)`, bound to `snap`) cannot restore, and what
+        that leaves; the executor asks before such an undo."""
+        return []
+
 
 def rebuild(kind: str, target: str, params: dict[str, Any]) -> Action:
     cls = KINDS.get(kind)
@@ -93,10 +100,11 @@ def rebuild(kind: str, target: str, params: dict[str, Any]) -> Action:
 
 # -- checks shared by the guest actions ------------------------------------------------------
 
-def scope_flag(scope: str) -> str:
+def scope_flags(scope: str) -> list[str]:
+    """virsh's scope options for the shown command (e.g. ["--live", "--config"])."""
     if scope not in SCOPES:
         raise ActionError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-    return f"--{scope}"
+    return scope_args(scope)
 
 
 def find_guest(snap: Snapshot, name: str, scope: str, problems: list[str]) -> Guest | None:
@@ -110,9 +118,9 @@ def find_guest(snap: Snapshot, name: str, scope: str, problems: list[str]) -> Gu
         else:
             problems.append(f"no guest named {name!r}")
         return None
-    if scope == "live" and not g.running:
+    if scope in ("live", SCOPE_BOTH) and not g.running:
         problems.append(f"guest {name!r} is {g.state}: a live change needs it running "
-                        "(use --config to change its saved definition)")
+                        "(change only its saved definition: config, --config)")
     return g
 
 
@@ -140,6 +148,31 @@ def check_nodes(snap: Snapshot, nodes: tuple[int, ...], problems: list[str]) -> 
         problems.append(f"no such online NUMA node: {cpuset.format(bad)} (online: {cpuset.format(known)})")
 
 
+def cpu_sharing_risks(snap: Snapshot, name: str, cpus: Iterable[int], confined: int,
+                      where: str = "") -> list[str]:
+    """The guide's CPU rules for confining `confined` vCPUs of guest `name` to `cpus` (`where`
+    names them, e.g. "of node 2"): another guest's pinned (dedicated) CPUs are its own, and at
+    most one vCPU per CPU."""
+    want = set(cpus)
+    if not want or want >= set(snap.host.cpu_ids):
+        return []   # every CPU: nothing is confined
+    out = []
+    taken = {other: set(c) & want for other, c in analysis.pins_of_others(snap, name).items()}
+    taken = {k: v for k, v in taken.items() if v}
+    if taken:
+        who = "; ".join(f"{other} on {cpuset.format(c)}" for other, c in taken.items())
+        out.append(f"CPU(s) {cpuset.format(set().union(*taken.values()))} are pinned by other guests "
+                   f"({who}): the vCPUs of {name} would compete with them there")
+    others = analysis.confined_vcpus(snap, want, name)
+    total = confined + sum(others.values())
+    if total > len(want):
+        parts = ", ".join(f"{g} {n}" for g, n in {name: confined, **others}.items() if n)
+        out.append(f"overcommit: {total} vCPUs ({parts}) would share {len(want)} CPU(s) "
+                   f"{where + ' ' if where else ''}({cpuset.format(want)}), {total / len(want):.2g}:1; "
+                   f"the guide advises at most one vCPU per CPU")
+    return out
+
+
 def strict_memory_problem(snap: Snapshot, g: Guest, nodes: tuple[int, ...]) -> str | None:
     """A strict nodeset must hold the guest: its RAM minus what already lives there <= free."""
     host_nodes = [snap.host.node(n) for n in nodes]
@@ -150,8 +183,8 @@ def strict_memory_problem(snap: Snapshot, g: Guest, nodes: tuple[int, ...]) -> s
     # hugepage-backed memory does not move with numatune; only the rest must fit.
     need = max(0, g.memory_kib - g.hugepages_kib - already)
     if need > free:
-        return (f"node(s) {cpuset.format(nodes)} have {free // 1024} MiB free but guest {g.name!r} "
-                f"needs {need // 1024} MiB more there; free memory first or pick more nodes")
+        return (f"node(s) {cpuset.format(nodes)} have {fmt.size_text(free)} free but guest {g.name!r} "
+                f"needs {fmt.size_text(need)} more there; free memory first or pick more nodes")
     return None
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .. import inputs
+from .. import fmt, inputs
 from ..errors import ActionError
 from ..model import Snapshot
 from ..source import Source
-from ..vocab import IOTUNE_BASE, IOTUNE_INT_KEYS, IOTUNE_KEYS, THROTTLE_MAX, Scope
-from .base import Action, find_guest, need_hv, register, scope_flag
+from ..vocab import IOTUNE_BASE, IOTUNE_GROUPS, IOTUNE_INT_KEYS, IOTUNE_KEYS, THROTTLE_MAX, Scope
+from .base import Action, find_guest, need_hv, register, scope_flags
 
 # -- blkiotune -------------------------------------------------------------------------------
 
@@ -69,7 +69,7 @@ class BlkioTune(Action):
             argv += ["--weight", str(self.weight)]
         if self.device_weights:
             argv += ["--device-weights", format_device_weights(self.device_weights)]
-        return [argv + [scope_flag(self.scope)]]
+        return [argv + scope_flags(self.scope)]
 
     def _values(self) -> dict[str, object]:
         v: dict[str, object] = {}
@@ -97,6 +97,13 @@ BlkioWeight = BlkioTune
 
 
 # -- blkdeviotune ----------------------------------------------------------------------------
+
+def _limit_text(key: str, value: int) -> str:
+    """A throttle value in words: bytes/s as the table shows rates, IOPS and lengths as numbers."""
+    if "bytes_sec" in key and not key.endswith("_max_length"):
+        return fmt.fmt_rate(value)
+    return str(value)
+
 
 def iotune_problems(values: Mapping[str, object]) -> list[str]:
     problems: list[str] = []
@@ -134,9 +141,11 @@ def iotune_problems(values: Mapping[str, object]) -> list[str]:
 class BlkDevIoTune(Action):
     kind = "blkdeviotune"
 
-    def __init__(self, guest: str, disk: str, values: Mapping[str, object], scope: Scope = "live"):
+    def __init__(self, guest: str, disk: str, values: Mapping[str, object], scope: Scope = "live",
+                 restores: bool = False):
         self.target, self.disk, self.scope = guest, disk, scope
         self.values = dict(values)
+        self.restores = restores   # an undo's: removing the limits the undone change set is its point
 
     def params(self) -> dict[str, Any]:
         return {"disk": self.disk, "values": dict(self.values), "scope": self.scope}
@@ -154,6 +163,20 @@ class BlkDevIoTune(Action):
             have = ", ".join(d.target for d in g.disks)
             problems.append(f"guest {g.name!r} has no disk {self.disk!r} (it has: {have})")
         return problems
+
+    def risks(self, snap: Snapshot) -> list[str]:
+        """A limit this change would remove (set to 0, or reset with the rest of its group)."""
+        g = snap.guest(self.target)
+        d = next((x for x in g.disks if x.target == self.disk), None) if g is not None else None
+        if d is None or self.restores:
+            return []
+        sent = self._sent()
+        gone = [f"{k}={_limit_text(k, d.limit(k))}" for group in IOTUNE_GROUPS if any(k in sent for k in group)
+                for k in group if d.limit(k) and not sent.get(k)]
+        if not gone:
+            return []
+        return [f"this removes the existing limit(s) {', '.join(gone)} of disk {self.disk} of {self.target}: "
+                f"that I/O would no longer be throttled"]
 
     def _sent(self) -> dict[str, object]:
         """The values plus 0 for the other side of each total vs read/write pair given: the
@@ -174,7 +197,7 @@ class BlkDevIoTune(Action):
         argv = ["virsh", "blkdeviotune", self.target, self.disk]
         for k, v in self.values.items():
             argv += ["--" + k.replace("_", "-"), str(v)]
-        return [argv + [scope_flag(self.scope)]]
+        return [argv + scope_flags(self.scope)]
 
     def before(self, source: Source) -> dict[str, Any]:
         return dict(need_hv(source).block_iotune(self.target, self.disk))
@@ -187,4 +210,4 @@ class BlkDevIoTune(Action):
         vals: dict[str, object] = {k: v for k, v in before.items() if k in IOTUNE_INT_KEYS}
         if before.get("group_name") or "group_name" in self.values:
             vals["group_name"] = before.get("group_name") or ""
-        return BlkDevIoTune(self.target, self.disk, vals, self.scope)
+        return BlkDevIoTune(self.target, self.disk, vals, self.scope, restores=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ActionError, AuditLogError, HostFSError, VirtError
+from ..fmt import described
 from ..model import Snapshot
 from ..source import Source
 from ..vocab import Status
@@ -29,6 +30,7 @@ class Result:
     risks: list[str] = field(default_factory=list)
     commands: list[list[str]] = field(default_factory=list)
     entry_id: int | None = None
+    undo_of: int | None = None      # an undo's: the entry it reverts (what a confirmation re-runs)
 
     @property
     def ok(self) -> bool:
@@ -63,8 +65,10 @@ class Executor:
         return self._run(action, snap, confirmed)
 
     def _run(self, action: Action, snap: Snapshot, confirmed: bool,
-             extra_risks: list[str] | None = None, undo_of: int | None = None) -> Result:
-        what = f"{action.kind} {action.target}"
+             extra_risks: list[str] | None = None, undo_of: int | None = None,
+             ask: str | None = None) -> Result:
+        """`ask`: a question to confirm even without risks (an undo's preview, in the TUI)."""
+        what = f"{action.kind} {action.target}" + (f" ({action.scope})" if action.target != "host" else "")
         if self.read_only:
             return Result(Status.REFUSED, f"read-only mode: {what} was not applied",
                           commands=self._commands(action))
@@ -81,8 +85,11 @@ class Executor:
             note = f" (needs confirmation: {len(risks)} risk(s))" if risks else ""
             return Result(Status.DRY_RUN, f"dry run: {what} is valid{note}; nothing changed", [], risks, cmds)
         if risks and not confirmed:
-            r = Result(Status.NEEDS_CONFIRMATION, f"{what} needs confirmation: {risks[0]}", [], risks, cmds)
+            r = Result(Status.NEEDS_CONFIRMATION, ask or f"{what} needs confirmation: {risks[0]}", [], risks,
+                       cmds, undo_of=undo_of)
             return self._logged(action, snap, r, None, None, undo_of)
+        if ask and not confirmed:   # a preview only: nothing was attempted, so nothing is logged
+            return Result(Status.NEEDS_CONFIRMATION, ask, [], [], cmds, undo_of=undo_of)
         try:
             self.log.check_writable()  # no change that cannot be logged
         except AuditLogError as e:
@@ -143,9 +150,10 @@ class Executor:
             eid = self.log.append(entry)
         except AuditLogError as e:
             if r.status == Status.APPLIED:  # the change happened; say the log did not record it
-                return Result(r.status, f"{r.message} (but {e})", r.problems, r.risks, r.commands)
+                return Result(r.status, f"{r.message} (but {e})", r.problems, r.risks, r.commands,
+                              undo_of=r.undo_of)
             return r
-        return Result(r.status, r.message, r.problems, r.risks, r.commands, eid)
+        return Result(r.status, r.message, r.problems, r.risks, r.commands, eid, r.undo_of)
 
     # -- undo --------------------------------------------------------------------------------
     def undoable(self, hostname: str | None = None) -> list[dict[str, Any]]:
@@ -159,7 +167,11 @@ class Executor:
                 and e.get("source") == self.source.label
                 and (hostname is None or e.get("host") == hostname)]
 
-    def undo(self, snap: Snapshot, entry_id: int | None = None, confirmed: bool = False) -> Result:
+    def undo(self, snap: Snapshot, entry_id: int | None = None, confirmed: bool = False,
+             preview: bool = False) -> Result:
+        """Revert entry `entry_id` (default: the newest undoable). What the undo cannot restore
+        (`Action.undo_gaps`) or a change made since is a risk: it needs confirmation. With
+        `preview` (the TUI's z) it always asks first, naming the entry and its commands."""
         candidates = self.undoable(snap.host.hostname)
         entry: dict[str, Any] | None
         if entry_id is None:
@@ -177,22 +189,29 @@ class Executor:
                        f"it was {known.get('result')}" if known.get("result") != Status.APPLIED else
                        "it is an undo itself" if known.get("undo_of") is not None else "it was undone already")
                 return Result(Status.INVALID, f"cannot undo #{entry_id}: {why}")
+        eid = entry["id"]
         try:
             action = rebuild(entry["action"], entry["target"], entry.get("parameters") or {})
+            action.bind(snap)     # before inverse(): what the guest is now (running) shapes the undo
             inverse = action.inverse(entry["before"])
+            gaps = action.undo_gaps(entry["before"], snap)
         except (ActionError, KeyError, TypeError, ValueError) as e:
-            return Result(Status.INVALID, f"cannot undo #{entry['id']}: the log entry is unusable ({e})")
-        action.bind(snap)
+            return Result(Status.INVALID, f"cannot undo #{eid}: the log entry is unusable ({e})")
         extra: list[str] = []
         try:
             now = action.before(self.source)
             if entry.get("after") is not None and now != entry["after"]:
-                extra.append(f"{entry['action']} {entry['target']} changed since #{entry['id']} "
-                             f"(now {now}, after #{entry['id']} it was {entry['after']}): "
-                             f"undo overwrites that")
+                extra.append(f"{entry['action']} {entry['target']} changed since #{eid}: it is now "
+                             f"{described(now)}, where #{eid} left {described(entry['after'])}; "
+                             f"the undo overwrites that")
         except (VirtError, HostFSError, ActionError):
             pass
-        return self._run(inverse, snap, confirmed, extra, undo_of=entry["id"])
+        ask = None
+        if preview:
+            when = time.strftime("%H:%M:%S", time.localtime(entry.get("time", 0)))
+            ask = (f"undo #{eid} ({entry['action']} {entry['target']}, applied {when} by "
+                   f"{entry.get('user', '?')}): revert it to {described(entry['before'])}?")
+        return self._run(inverse, snap, confirmed, gaps + extra, undo_of=eid, ask=ask)
 
 
 def _shortfall(action: Action, after: Any) -> str:

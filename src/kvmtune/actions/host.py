@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .. import parse
+from .. import fmt, parse
 from ..analysis import ksm_saved_kib
 from ..errors import ActionError
 from ..model import Snapshot
@@ -19,6 +19,8 @@ from ..vocab import KSM_DIR, KSM_KNOBS, NUMA_BALANCING, THP_ENABLED, THP_MODES, 
 from .base import Action, register
 
 UNMERGE_TIMEOUT_S = 60.0
+# A hugepage pool that leaves a node (or the host) less free memory than this share asks first.
+LOW_FREE_SHARE = 0.02
 
 
 def _echo(rel: str, value: object) -> list[str]:
@@ -36,6 +38,7 @@ class KsmSet(Action):
         self.values = {k: int(values[k]) for k in KSM_KNOBS if k in values}
         self._unknown = sorted(set(values) - set(KSM_KNOBS))
         self._unmerge = False
+        self._run_was: int | None = None   # run before the unmerge sequence: written back last
 
     def params(self) -> dict[str, Any]:
         return {"values": dict(self.values)}
@@ -73,6 +76,7 @@ class KsmSet(Action):
 
     def bind(self, snap: Snapshot) -> None:
         self._unmerge = self._needs_unmerge(snap)
+        self._run_was = snap.host.ksm.run if snap.host.ksm is not None else None
 
     def risks(self, snap: Snapshot) -> list[str]:
         out = []
@@ -82,21 +86,27 @@ class KsmSet(Action):
         if self._unmerge and k is not None and saved_kib is not None:   # _unmerge implies KSM
             out.append(f"the kernel refuses merge_across_nodes while pages are shared "
                        f"({k.pages_shared} shared now): kvmtune will first unmerge every KSM page "
-                       f"(run=2, the documented sequence), which needs about {saved_kib // 1024} MiB more "
+                       f"(run=2, the documented sequence), which needs about {fmt.size_text(saved_kib)} more "
                        f"memory, then set it and restore run")
         if self.values.get("run") == 2 and k is not None and saved_kib is not None and k.pages_sharing:
-            out.append(f"run=2 unmerges all KSM pages: about {saved_kib // 1024} MiB "
+            out.append(f"run=2 unmerges all KSM pages: about {fmt.size_text(saved_kib)} "
                        f"more memory in use")
+        if self.values.get("sleep_millisecs") == 0:
+            out.append("sleep_millisecs 0: ksmd scans without pausing and keeps a CPU busy "
+                       "(the guide's default is 20; ksmtuned adjusts it)")
         return out
 
+    def _writes(self) -> list[tuple[str, int]]:
+        """(knob, value) in the order apply() writes them: with the unmerge sequence, run=2 first
+        and run (as given, else as it was) last, after merge_across_nodes."""
+        values = dict(self.values)
+        if self._unmerge and "run" not in values and self._run_was is not None:
+            values["run"] = self._run_was
+        first = [("run", 2)] if self._unmerge else []
+        return first + [(k, values[k]) for k in KSM_KNOBS if k in values]   # KSM_KNOBS ends with run
+
     def commands(self) -> list[list[str]]:
-        out = []
-        if self._unmerge:
-            out.append(_echo(f"{KSM_DIR}/run", 2))
-        for k in KSM_KNOBS:
-            if k in self.values:
-                out.append(_echo(f"{KSM_DIR}/{k}", self.values[k]))
-        return out
+        return [_echo(f"{KSM_DIR}/{k}", v) for k, v in self._writes()]
 
     def before(self, source: Source) -> dict[str, Any]:
         keys = set(self.values) | ({"run"} if "merge_across_nodes" in self.values else set())
@@ -104,21 +114,15 @@ class KsmSet(Action):
 
     def apply(self, source: Source) -> None:
         fs = source.fs
-        values = dict(self.values)
-        if "merge_across_nodes" in values:
-            want = values["merge_across_nodes"]
-            if (fs.read_int(f"{KSM_DIR}/merge_across_nodes") != want
-                    and fs.read_int(f"{KSM_DIR}/pages_shared") > 0):
-                if not self._unmerge:
-                    raise ActionError("KSM pages are shared: merge_across_nodes needs run=2 first "
-                                      "(confirm to let kvmtune do it)")
-                run_was = fs.read_int(f"{KSM_DIR}/run")
-                fs.write_text(f"{KSM_DIR}/run", "2")
+        if (not self._unmerge and "merge_across_nodes" in self.values
+                and fs.read_int(f"{KSM_DIR}/merge_across_nodes") != self.values["merge_across_nodes"]
+                and fs.read_int(f"{KSM_DIR}/pages_shared") > 0):
+            raise ActionError("KSM pages are shared: merge_across_nodes needs run=2 first "
+                              "(confirm to let kvmtune do it)")
+        for i, (k, v) in enumerate(self._writes()):   # exactly the commands shown
+            fs.write_text(f"{KSM_DIR}/{k}", str(v))
+            if self._unmerge and i == 0:
                 _wait_unmerged(source)
-                values.setdefault("run", run_was)  # restore it afterwards
-        for k in KSM_KNOBS:
-            if k in values:
-                fs.write_text(f"{KSM_DIR}/{k}", str(values[k]))
 
     def inverse(self, before: dict[str, Any]) -> KsmSet:
         return KsmSet(before["values"])
@@ -172,8 +176,8 @@ class HugepagePool(Action):
             return [f"no such online NUMA node: {self.node} (online: {known})"]
         pool = self._pool(snap)
         if pool is None:
-            sizes = ", ".join(f"{s}" for s in sorted(snap.host.hugepages)) or "none"
-            return [f"this host has no {self.size_kib} KiB hugepages (sizes in KiB: {sizes})"]
+            sizes = ", ".join(fmt.size_text(s) for s in sorted(snap.host.hugepages)) or "none"
+            return [f"this host has no {fmt.size_text(self.size_kib)} hugepages (it has: {sizes})"]
         grow_kib = (self.count - pool[0]) * self.size_kib
         node = None if self.node is None else snap.host.node(self.node)
         if node is not None:   # checked above: a given node exists
@@ -185,9 +189,23 @@ class HugepagePool(Action):
             where = "the host"
         if grow_kib > 0 and grow_kib > free:
             fits = pool[0] + free // self.size_kib
-            return [f"{self.count} pages of {self.size_kib} KiB need {grow_kib // 1024} MiB more but "
-                    f"{where} has {free // 1024} MiB free (at most {fits} pages fit)"]
+            return [f"{self.count} pages of {fmt.size_text(self.size_kib)} need {fmt.size_text(grow_kib)} "
+                    f"more but {where} has {fmt.size_text(free)} free (at most {fits} pages fit)"]
         return []
+
+    def _left_free(self, snap: Snapshot) -> list[tuple[str, int, int]]:
+        """(where, free KiB after the growth, total KiB) for each node (or the host) it takes from."""
+        pool = self._pool(snap)
+        grow_kib = 0 if pool is None else (self.count - pool[0]) * self.size_kib
+        if grow_kib <= 0:
+            return []
+        if self.node is not None:
+            n = snap.host.node(self.node)
+            return [] if n is None else [(f"node {n.id}", n.mem_free_kib - grow_kib, n.mem_total_kib)]
+        h = snap.host
+        if h.mem_free_kib is None or h.mem_total_kib is None:
+            return []
+        return [("the host", h.mem_free_kib - grow_kib, h.mem_total_kib)]
 
     def risks(self, snap: Snapshot) -> list[str]:
         pool = self._pool(snap)
@@ -203,10 +221,13 @@ class HugepagePool(Action):
                 if n:
                     holders.append(f"{g.name} {n}")
             who = f" ({', '.join(holders)})" if holders else ""
-            return [f"shrinking the {self.size_kib} KiB pool to {self.count} pages, below the {held} "
+            return [f"shrinking the {fmt.size_text(self.size_kib)} pool to {self.count} pages, below the {held} "
                     f"in use or reserved{who}: the kernel cannot free those; they stay as surplus "
                     f"pages and new guests needing hugepages will fail to start"]
-        return []
+        return [f"{where} would have only {fmt.size_text(max(left, 0))} free ({left / total:.1%} of "
+                f"{fmt.size_text(total)}) once the pool grows: hugepages are not available to anything "
+                f"else, so the kernel may swap or kill processes"
+                for where, left, total in self._left_free(snap) if total and left < LOW_FREE_SHARE * total]
 
     def commands(self) -> list[list[str]]:
         return [_echo(_nr_hugepages(self.size_kib, self.node), self.count)]

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import cpuset
+from .. import cpuset, fmt
 from ..model import Guest, Snapshot
 from ..source import Source
-from ..vocab import LIVE_NODESET_MODES, MEMTUNE_KEYS, MEMTUNE_OPTS, MEMTUNE_UNLIMITED_KIB, NODE_DIR, NUMA_MODES, Scope
-from .base import Action, check_nodes, find_guest, need_hv, register, scope_flag, strict_memory_problem
+from ..vocab import (
+    LIVE_NODESET_MODES,
+    MEMTUNE_KEYS,
+    MEMTUNE_LIBVIRT,
+    MEMTUNE_OPTS,
+    MEMTUNE_UNLIMITED_KIB,
+    NODE_DIR,
+    NUMA_MODES,
+    Scope,
+    affects_live,
+)
+from .base import Action, check_nodes, find_guest, need_hv, register, scope_flags, strict_memory_problem
 
 # -- numatune ----------------------------------------------------------------------------------
 
@@ -25,8 +35,7 @@ def numatune_problems(snap: Snapshot, g: Guest, mode: str | None, nodes: tuple[i
     if nodes is not None:
         check_nodes(snap, nodes, problems)
     cur = g.numatune
-    live = scope == "live" or (scope == "current" and g.running)
-    if live and g.running:
+    if affects_live(scope, g.running) and g.running:
         if mode is not None and mode != (cur.mode if cur else None):
             problems.append(
                 f"libvirt cannot change the numatune mode of running guest {g.name!r} "
@@ -77,7 +86,7 @@ class NumaTune(Action):
             argv += ["--mode", self.mode]
         if self.nodeset is not None:
             argv += ["--nodeset", self.nodeset]
-        return [argv + [scope_flag(self.scope)]]
+        return [argv + scope_flags(self.scope)]
 
     def before(self, source: Source) -> dict[str, Any]:
         hv = need_hv(source)
@@ -135,19 +144,19 @@ class MemTune(Action):
 
     def validate(self, snap: Snapshot) -> list[str]:
         if not self.values:
-            return ["give at least one of --hard-limit, --soft-limit, --swap-hard-limit"]
+            return ["give at least one of hard_limit, soft_limit, swap_hard_limit"]
         problems: list[str] = []
         for k, v in self.values.items():
             if v is not None and v <= 0:
-                problems.append(f"{MEMTUNE_OPTS[k]} must be more than 0 (or 'unlimited')")
+                problems.append(f"{MEMTUNE_LIBVIRT[k]} must be more than 0 (or 'unlimited')")
         g = find_guest(snap, self.target, self.scope, problems)
         if g is None or problems:
             return problems
         eff = self._effective(g)
         hard, swap = eff["hard_limit_kib"], eff["swap_hard_limit_kib"]
         if swap is not None and (hard is None or swap < hard):
-            problems.append(f"swap_hard_limit ({swap} KiB) must be at least hard_limit "
-                            f"({'unlimited' if hard is None else f'{hard} KiB'})")
+            problems.append(f"swap_hard_limit ({fmt.size_text(swap)}) must be at least hard_limit "
+                            f"({fmt.size_text(hard)})")
         return problems
 
     def risks(self, snap: Snapshot) -> list[str]:
@@ -159,10 +168,16 @@ class MemTune(Action):
         if hard is not _KEEP and hard is not None:
             used = sum((g.numa_memory_kib or {}).values()) or None
             if hard < g.memory_kib or (used is not None and hard < used):
-                now = f", uses {used} KiB now" if used is not None else ""
-                out.append(f"hard_limit {hard} KiB is below what guest {g.name!r} uses or may use "
-                           f"({g.memory_kib} KiB of RAM{now}, plus QEMU's own): the kernel kills "
-                           f"the guest when it goes over")
+                now = f", uses {fmt.size_text(used)} now" if used is not None else ""
+                out.append(f"hard_limit {fmt.size_text(hard)} is below what guest {g.name!r} uses or may "
+                           f"use ({fmt.size_text(g.memory_kib)} of RAM{now}, plus QEMU's own): the kernel "
+                           f"kills the guest when it goes over")
+        eff = self._effective(g)
+        soft, hard_eff = eff["soft_limit_kib"], eff["hard_limit_kib"]
+        if ("soft_limit_kib" in self.values or "hard_limit_kib" in self.values) and soft is not None \
+                and hard_eff is not None and soft > hard_eff:
+            out.append(f"soft_limit {fmt.size_text(soft)} is above hard_limit {fmt.size_text(hard_eff)}: "
+                       f"the soft limit would never take effect (the guest is stopped at the hard one first)")
         if hard is None and g.memory_backing is not None and g.memory_backing.locked:
             out.append(f"guest {g.name!r} has locked memory: without a hard_limit it can lock "
                        f"host memory without bound")
@@ -172,7 +187,7 @@ class MemTune(Action):
         argv = ["virsh", "memtune", self.target]
         for k, v in self.values.items():
             argv += [MEMTUNE_OPTS[k], "-1" if v is None else str(v)]  # virsh: KiB; -1 = unlimited
-        return [argv + [scope_flag(self.scope)]]
+        return [argv + scope_flags(self.scope)]
 
     def before(self, source: Source) -> dict[str, Any]:
         mt = need_hv(source).memtune(self.target)

@@ -12,8 +12,8 @@ from .. import cpuset
 from ..errors import ActionError, VirtError
 from ..model import Snapshot
 from ..source import Source
-from ..vocab import Scope
-from .base import Action, check_nodes, find_guest, ids, nvcpus, rebuild, register, unbound
+from ..vocab import Scope, affects_live
+from .base import Action, check_nodes, cpu_sharing_risks, find_guest, ids, nvcpus, rebuild, register, unbound
 from .memory import NumaTune, numatune_problems
 from .pin import EmulatorPin, VcpuPin
 
@@ -70,14 +70,13 @@ class MoveToNode(Action):
 
     def _mode(self, running: bool) -> str | None:
         """strict in the saved definition; live, the nodeset alone (libvirt keeps the mode)."""
-        live = self.scope == "live" or (self.scope == "current" and running)
-        return None if live else "strict"
+        return None if affects_live(self.scope, running) else "strict"
 
     def risks(self, snap: Snapshot) -> list[str]:
-        if self._cpus and self._nvcpus and self._nvcpus > len(self._cpus):
-            return [f"overcommit: {self._nvcpus} vCPUs of {self.target!r} would share "
-                    f"{len(self._cpus)} CPU(s) of node(s) {cpuset.format(self.nodes)}"]
-        return []
+        if not self._cpus or not self._nvcpus:
+            return []
+        return cpu_sharing_risks(snap, self.target, self._cpus, self._nvcpus,
+                                 f"of node(s) {cpuset.format(self.nodes)}")
 
     def _steps(self) -> list[Action]:
         nodeset = cpuset.format(self.nodes)
@@ -140,6 +139,30 @@ class MoveToNode(Action):
             steps.append(VcpuPin(self.target, scope=self.scope, pins={
                 int(k): tuple(v) for k, v in before["vcpupin"]["pins"].items()}))
         return Restore(self.target, steps)
+
+    def undo_gaps(self, before: dict[str, Any], snap: Snapshot) -> list[str]:
+        """Live, a move's numatune cannot be taken back (libvirt can neither remove it nor change a
+        strict nodeset while the guest runs): say what stays and what the restored pins leave."""
+        g = snap.guest(self.target)
+        nt = g.numatune if g is not None else None
+        inverse = self.inverse(before)
+        if g is None or nt is None or not nt.nodeset or any(s.kind == "numatune" for s in inverse.steps):
+            return []
+        was = (before.get("numatune") or {}).get("nodeset")
+        if was and cpuset.parse(was) == cpuset.parse(nt.nodeset):
+            return []
+        nodes = cpuset.parse(nt.nodeset)
+        pins = (before.get("vcpupin") or {}).get("pins") or {}
+        cpus = {int(c) for v in pins.values() for c in v}
+        near = {c for n in nodes if (node := snap.host.node(n)) for c in node.cpus}
+        share = len(cpus & near) / len(cpus) if cpus else None
+        leaves = (f"; its vCPUs would run on {cpuset.format(cpus)}, of which {share:.0%} are on node(s) "
+                  f"{cpuset.format(nodes)}: memory locality would fall to about {share:.0%}"
+                  if share is not None and share < 1 else "")
+        return [f"undo cannot restore where {self.target}'s memory may live: it stays bound to node(s) "
+                f"{cpuset.format(nodes)} (numatune {nt.mode}; libvirt can neither remove nor change that "
+                f"while the guest runs){leaves}. To free it: `virsh numatune {self.target} --nodeset "
+                f"{was or 'NODES'} --config` and restart the guest"]
 
 
 @register

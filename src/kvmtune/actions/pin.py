@@ -15,7 +15,18 @@ from ..errors import ActionError
 from ..model import Snapshot
 from ..source import Source
 from ..vocab import Scope
-from .base import Action, check_cpus, find_guest, ids, need_hv, nvcpus, register, scope_flag, unbound
+from .base import (
+    Action,
+    check_cpus,
+    cpu_sharing_risks,
+    find_guest,
+    ids,
+    need_hv,
+    nvcpus,
+    register,
+    scope_flags,
+    unbound,
+)
 
 # -- vcpupin -------------------------------------------------------------------------------
 
@@ -89,20 +100,15 @@ class VcpuPin(Action):
             cpus = set(self.cpus or ())
         # vCPUs that will be confined to these CPUs: the ones pinned now plus those already inside.
         inside = {v.index for v in g.vcpus if v.pinned and set(v.affinity) <= cpus}
-        count = len(targets | inside)
-        if count > len(cpus):
-            return [f"overcommit: {count} vCPUs of {g.name!r} would share {len(cpus)} CPU(s) "
-                    f"({cpuset.format(cpus)}); the guide advises at most one vCPU per CPU"]
-        return []
+        return cpu_sharing_risks(snap, g.name, cpus, len(targets | inside))
 
     def commands(self) -> list[list[str]]:
-        flag = scope_flag(self.scope)
-        if self._bound is None:
-            what = "all" if self.vcpu is None else str(self.vcpu)
-            cpus = "<all host CPUs>" if self.cpus is None else cpuset.format(self.cpus)
-            return [["virsh", "vcpupin", self.target, what, cpus, flag]]
-        return [["virsh", "vcpupin", self.target, str(i), cpuset.format(c), flag]
-                for i, c in self._bound.items()]
+        flags = scope_flags(self.scope)
+        # Only lines virsh would run: one per vCPU (virsh has no "all"), never an empty list.
+        pins = self._bound if self._bound is not None else (
+            {self.vcpu: self.cpus} if self.vcpu is not None and self.cpus else {})
+        return [["virsh", "vcpupin", self.target, str(i), cpuset.format(c), *flags]
+                for i, c in pins.items() if c]
 
     def _resolved(self) -> dict[int, tuple[int, ...]]:
         """{vcpu: cpus} to pin: bound from the snapshot, or given outright (one vCPU, its CPUs)."""
@@ -165,8 +171,9 @@ class EmulatorPin(Action):
         return problems
 
     def commands(self) -> list[list[str]]:
-        cpus = "<all host CPUs>" if self._bound is None else cpuset.format(self._bound)
-        return [["virsh", "emulatorpin", self.target, cpus, scope_flag(self.scope)]]
+        if not self._bound:   # "unpin" before bind(snap): the CPU set is not known yet
+            return []
+        return [["virsh", "emulatorpin", self.target, cpuset.format(self._bound), *scope_flags(self.scope)]]
 
     def before(self, source: Source) -> dict[str, Any]:
         return {"cpus": list(need_hv(source).emulator_affinity(self.target))}
@@ -212,7 +219,7 @@ class IoThreadPin(Action):
 
     def commands(self) -> list[list[str]]:
         return [["virsh", "iothreadpin", self.target, str(self.iothread),
-                 cpuset.format(self.cpus), scope_flag(self.scope)]]
+                 cpuset.format(self.cpus), *scope_flags(self.scope)]]
 
     def before(self, source: Source) -> dict[str, Any]:
         for t in need_hv(source).iothreads(self.target):

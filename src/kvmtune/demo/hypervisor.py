@@ -16,7 +16,16 @@ from .. import cpuset
 from ..errors import Disconnected, GuestGone, VirtError
 from ..model import IoThread, MemTune, NumaTune
 from ..virt.interface import BlockCounters, DomainInfo, GuestStats, Hypervisor
-from ..vocab import IOTUNE_GROUPS, IOTUNE_INT_KEYS, MEMTUNE_KEYS, NUMA_MODES, SCOPES
+from ..vocab import (
+    IOTUNE_GROUPS,
+    IOTUNE_INT_KEYS,
+    MEMTUNE_KEYS,
+    NUMA_MODES,
+    SCOPE_BOTH,
+    SCOPES,
+    affects_config,
+    affects_live,
+)
 from . import scenario as sc
 from .state import ALL_CPUS, SimGuest, Tunables
 
@@ -128,11 +137,10 @@ class SimHypervisor(Hypervisor):
         """The settings a change in `scope` lands in (virsh --live / --config / --current)."""
         if scope not in SCOPES:
             raise VirtError(f"invalid argument: scope {scope!r} is not one of {', '.join(SCOPES)}")
-        if scope == "live" and not g.running:
+        if scope in ("live", SCOPE_BOTH) and not g.running:
             raise GuestGone("Requested operation is not valid: domain is not running")
-        if scope == "config" or (scope == "current" and not g.running):
-            return [g.config]
-        return [g.live]
+        return ([g.live] if affects_live(scope, g.running) else []) + \
+            ([g.config] if affects_config(scope, g.running) else [])
 
     def _set(self, name: str, scope: str, change: Callable[[Tunables, bool], None]) -> None:
         """Apply `change(tunables, live)` to each target; validation raises before anything moves."""

@@ -7,7 +7,7 @@ this interface, so they cannot tell the two apart.
 Conventions:
 - CPU and node sets are sorted tuples of ints (`cpuset.parse` / `cpuset.format` convert).
 - Memory values are KiB; `None` in memtune means unlimited.
-- `scope` for setters is "live", "config" or "current" (virsh's --live/--config/--current).
+- `scope` for setters is "live", "config", "live+config" or "current" (virsh's --live, --config, both, --current).
 - Every method raises `VirtError` (or a subclass: GuestGone, Disconnected, NotSupported)
   and nothing else.
 """

@@ -53,13 +53,12 @@ def _ensure_event_loop() -> None:
 
 
 def _scope_flags(scope: Scope) -> int:
-    if scope == "live":
-        return int(libvirt.VIR_DOMAIN_AFFECT_LIVE)
-    if scope == "config":
-        return int(libvirt.VIR_DOMAIN_AFFECT_CONFIG)
-    if scope == "current":
-        return int(libvirt.VIR_DOMAIN_AFFECT_CURRENT)
-    raise VirtError(f"unknown scope {scope!r} (live, config or current)")
+    flags = {"live": libvirt.VIR_DOMAIN_AFFECT_LIVE, "config": libvirt.VIR_DOMAIN_AFFECT_CONFIG,
+             "live+config": libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG,
+             "current": libvirt.VIR_DOMAIN_AFFECT_CURRENT}
+    if scope not in flags:
+        raise VirtError(f"unknown scope {scope!r} (live, config, live+config or current)")
+    return int(flags[scope])
 
 
 class LibvirtHypervisor(Hypervisor):
