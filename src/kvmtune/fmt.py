@@ -43,15 +43,26 @@ def described(value: Any, key: str = "") -> str:
         return ", ".join(f"vCPU{'s' if len(v) > 1 else ''} {cpuset.format(v)} on {c}" for c, v in by_cpus.items())
     if isinstance(value, dict):
         parts = [(described(v, str(k)) if k == "pins" else f"{str(k).removesuffix('_kib')} {described(v, str(k))}")
-                 for k, v in value.items() if v is not None]
+                 for k, v in value.items() if v is not None or str(k).endswith("_kib")]
         return ", ".join(parts) or "nothing set"
     if isinstance(value, (list, tuple)) and all(isinstance(x, int) and not isinstance(x, bool) for x in value):
         return cpuset.format(value) or "none"
     if isinstance(value, (list, tuple)):
         return ", ".join(described(v) for v in value)
-    if key.endswith("_kib") and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return size_text(value)
+    if key.endswith("_kib") and (value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))):
+        return size_text(value)   # None: no limit
     return "none" if value is None else str(value)
+
+
+def changes(before: Any, after: Any, key: str = "", prefix: str = "") -> list[str]:
+    """What differs between two logged values, in words: ["total_bytes_sec 0 -> 52428800", ...]."""
+    if isinstance(before, dict) and isinstance(after, dict) and key != "pins":
+        inner = f"{prefix}{key} " if key else prefix
+        return [c for k in {**before, **after} for c in changes(before.get(k), after.get(k), str(k), inner)]
+    if before == after:
+        return []
+    label = prefix + ("" if key == "pins" else key.removesuffix("_kib"))
+    return [f"{label.strip() + ' ' if label.strip() else ''}{described(before, key)} -> {described(after, key)}"]
 
 
 def fmt_bytes(n: int | float | None) -> str:

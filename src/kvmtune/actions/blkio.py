@@ -13,7 +13,7 @@ from .. import fmt, inputs
 from ..errors import ActionError
 from ..model import Snapshot
 from ..source import Source
-from ..vocab import IOTUNE_BASE, IOTUNE_GROUPS, IOTUNE_INT_KEYS, IOTUNE_KEYS, THROTTLE_MAX, Scope
+from ..vocab import IOTUNE_BASE, IOTUNE_GROUPS, IOTUNE_KEYS, THROTTLE_MAX, Scope
 from .base import Action, find_guest, need_hv, register, scope_flags
 
 # -- blkiotune -------------------------------------------------------------------------------
@@ -206,8 +206,9 @@ class BlkDevIoTune(Action):
         need_hv(source).set_block_iotune(self.target, self.disk, self._sent(), self.scope)
 
     def inverse(self, before: dict[str, Any]) -> BlkDevIoTune:
-        # Restore every value: libvirt resets the rest of a group (bytes, iops) when one is set.
-        vals: dict[str, object] = {k: v for k, v in before.items() if k in IOTUNE_INT_KEYS}
+        # Each group this change touched, whole: libvirt resets the rest of a group when one is set.
+        touched = [k for group in IOTUNE_GROUPS if any(x in self._sent() for x in group) for k in group]
+        vals: dict[str, object] = {k: before[k] for k in touched if k in before}
         if before.get("group_name") or "group_name" in self.values:
             vals["group_name"] = before.get("group_name") or ""
         return BlkDevIoTune(self.target, self.disk, vals, self.scope, restores=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ActionError, AuditLogError, HostFSError, VirtError
-from ..fmt import described
+from ..fmt import changes, described
 from ..model import Snapshot
 from ..source import Source
 from ..vocab import Status
@@ -201,16 +201,17 @@ class Executor:
         try:
             now = action.before(self.source)
             if entry.get("after") is not None and now != entry["after"]:
-                extra.append(f"{entry['action']} {entry['target']} changed since #{eid}: it is now "
-                             f"{described(now)}, where #{eid} left {described(entry['after'])}; "
+                since = "; ".join(changes(entry["after"], now)) or described(now)
+                extra.append(f"{entry['action']} {entry['target']} changed since #{eid} ({since}): "
                              f"the undo overwrites that")
         except (VirtError, HostFSError, ActionError):
             pass
         ask = None
         if preview:
             when = time.strftime("%H:%M:%S", time.localtime(entry.get("time", 0)))
-            ask = (f"undo #{eid} ({entry['action']} {entry['target']}, applied {when} by "
-                   f"{entry.get('user', '?')}): revert it to {described(entry['before'])}?")
+            back = changes(entry.get("after"), entry["before"]) if entry.get("after") is not None else []
+            ask = (f"undo #{eid}: {entry['action']} {entry['target']} (applied {when} by "
+                   f"{entry.get('user', '?')})" + (f"; puts back {'; '.join(back)}" if back else "") + "?")
         return self._run(inverse, snap, confirmed, gaps + extra, undo_of=eid, ask=ask)
 
 

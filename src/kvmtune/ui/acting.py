@@ -14,18 +14,10 @@ from textual.message import Message
 from ..actions import Action, Executor, Result
 from ..model import Snapshot
 from ..vocab import Status
-from . import forms
+from . import formdefs, forms
 from .screens import ConfirmScreen
 
-# form name -> (builder, takes the selected guest); bound as "form('<name>')"
-FORMS: dict[str, tuple[Callable[..., Any], bool]] = {
-    "pin": (forms.pin_form, True), "unpin": (forms.unpin_form, True),
-    "emulatorpin": (forms.emulatorpin_form, True), "move": (forms.move_form, True),
-    "numatune": (forms.numatune_form, True), "memtune": (forms.memtune_form, True),
-    "throttle": (forms.throttle_form, True), "weight": (forms.weight_form, True),
-    "ksm_toggle": (forms.ksm_toggle_form, False), "ksm_settings": (forms.ksm_settings_form, False),
-    "hugepages": (forms.hugepages_form, False),
-}
+FORMS = formdefs.FORMS
 
 
 class ActionDone(Message):
@@ -67,12 +59,20 @@ class Acting:
             self.set_status("an action is still running", "warning")
             return
         snap = self.snap
-        screen = build(snap, g) if per_guest else build(snap)
-        if screen is not None:
-            self.push_screen(screen, self._form_done)
+        try:
+            screen = build(snap, g) if per_guest else build(snap)
+        except forms.NoForm as e:
+            self.set_status(str(e), "warning")
+            return
+        self.push_screen(screen, self._form_done)
 
     def action_undo(self) -> None:
-        if self.snap is None or self._busy:
+        """z: the executor previews the newest undoable entry (what it reverts, its commands,
+        what it cannot restore); the confirmation screen asks before anything runs."""
+        if self.snap is None:
+            return
+        if self._busy:
+            self.set_status("an action is still running", "warning")
             return
         self._execute(None, confirmed=False)
 
@@ -82,20 +82,21 @@ class Acting:
             return
         self._execute(action, confirmed=False)
 
-    def _execute(self, action: Action | None, confirmed: bool) -> None:
-        """Run an action (None = undo the last one) off the UI thread."""
+    def _execute(self, action: Action | None, confirmed: bool, undo_id: int | None = None) -> None:
+        """Run an action off the UI thread; None = undo: entry `undo_id` once confirmed, else a
+        preview of the newest undoable one."""
         if self.executor is None or self.snap is None:
             return
         self._busy = True
-        self.set_status("applying…" if action is not None else "undoing…")
-        self._run_executor(self.executor, action, confirmed, self.snap)
+        self.set_status("applying…" if action is not None else "undoing…" if confirmed else "reading the log…")
+        self._run_executor(self.executor, action, confirmed, self.snap, undo_id)
 
     @work(thread=True, group="action", exit_on_error=False)
     def _run_executor(self, executor: Executor, action: Action | None, confirmed: bool,
-                      snap: Snapshot) -> None:
+                      snap: Snapshot, undo_id: int | None) -> None:
         try:
             if action is None:
-                result = executor.undo(snap, confirmed=confirmed)
+                result = executor.undo(snap, undo_id, confirmed=confirmed, preview=True)
             else:
                 result = executor.run(action, snap, confirmed=confirmed)
         except Exception as e:  # never a traceback on screen
@@ -110,8 +111,10 @@ class Acting:
             self.set_status(message.error or "failed", "error")
             return
         if result.status == Status.NEEDS_CONFIRMATION:
-            self.push_screen(ConfirmScreen(result.risks, result.commands),
-                             partial(self._confirmed, action))
+            undo = action is None
+            self.push_screen(ConfirmScreen(result.risks, result.commands,
+                                           title=result.message if undo else None),
+                             partial(self._confirmed, action, result.undo_of))
             self.set_status(result.message, "warning")
             return
         level = {Status.APPLIED: "ok", Status.DRY_RUN: "info", Status.REFUSED: "warning"}.get(
@@ -123,10 +126,11 @@ class Acting:
         if result.status == Status.APPLIED:
             self.start_poll()   # the next refresh shows the effect
 
-    def _confirmed(self, action: Action | None, yes: bool | None) -> None:
+    def _confirmed(self, action: Action | None, undo_id: int | None, yes: bool | None) -> None:
         if yes:
-            self._execute(action, confirmed=True)
+            self._execute(action, confirmed=True, undo_id=undo_id)
         else:
-            self.set_status("not applied: confirmation declined")
+            self.set_status("undo cancelled: nothing changed" if action is None
+                            else "not applied: confirmation declined")
 
 

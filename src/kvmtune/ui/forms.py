@@ -1,10 +1,13 @@
-"""One small form per action: validates as you type, shows the virsh/sysfs equivalent and
-the guide's risks, and returns the Action on Enter (the app runs it through the Executor,
-which asks for confirmation naming the risk).
+"""The action form and its widgets: validates as you type, shows the virsh/sysfs equivalent
+and the guide's risks, and returns the Action on Enter (the app runs it through the
+Executor, which asks for confirmation naming the risk). The forms themselves, one per key,
+are in formdefs.py.
 
 A form is fields + a `build(values) -> Action` function; building turns text into values
 with the same functions the CLI's arguments use (inputs.py) and raises their ValueError
-(bad number, bad CPU list), which the form shows as it shows `validate()` problems.
+(bad number, bad CPU list), which the form shows as it shows `validate()` problems. A field
+with `choices` is picked from a list (a disk, a scope), never typed; `linked` refills
+fields when one changes (another disk's limits, another node's pool).
 """
 
 from __future__ import annotations
@@ -22,11 +25,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from .. import actions as act
-from .. import analysis as a
-from .. import cpuset, fmt, inputs
+from .. import cpuset
 from ..actions import display
-from ..model import Guest, Snapshot
-from ..vocab import IOTUNE_BASE
+from ..model import Snapshot
 from . import panes
 
 
@@ -36,11 +37,69 @@ class Field:
     label: str
     value: str = ""
     hint: str = ""
+    choices: tuple[str, ...] = ()   # picked with ←/→ instead of typed
+
+
+class NoForm(Exception):
+    """A form that cannot open here (e.g. a guest without disks): the message says why."""
 
 
 MAX_COMMANDS = 4   # command lines shown; the audit log keeps them all
 
 Build = Callable[[dict[str, str]], "act.Action"]
+# (changed field, all values) -> fields to refill
+Linked = Callable[[str, dict[str, str]], dict[str, str]]
+
+
+class Choice(Static, can_focus=True):
+    """One of a few values, shown as ◀ value ▶; ←/→ (or space) step through them."""
+
+    DEFAULT_CSS = """
+    Choice { width: 1fr; height: 1; background: $panel; }
+    Choice:focus { background: $boost; text-style: bold reverse; }
+    """
+    BINDINGS = [
+        Binding("left", "step(-1)", "previous", show=False),
+        Binding("right", "step(1)", "next", show=False),
+        Binding("space", "step(1)", "next", show=False),
+    ]
+
+    class Changed(Message):
+        def __init__(self, choice: Choice, value: str) -> None:
+            super().__init__()
+            self.choice, self.value = choice, value
+
+    def __init__(self, choices: tuple[str, ...], value: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.choices = choices
+        self._i = choices.index(value) if value in choices else 0
+
+    @property
+    def value(self) -> str:
+        return self.choices[self._i] if self.choices else ""
+
+    @value.setter
+    def value(self, v: str) -> None:
+        if v in self.choices and v != self.value:
+            self._i = self.choices.index(v)
+            self._changed()
+
+    def on_mount(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        more = len(self.choices) > 1
+        self.update(f"{'◀ ' if more else ''}{_esc(self.value)}{' ▶' if more else ''}"
+                    f"{f'  [$text-muted]({self._i + 1}/{len(self.choices)})[/]' if more else ''}")
+
+    def _changed(self) -> None:
+        self._draw()
+        self.post_message(self.Changed(self, self.value))
+
+    def action_step(self, step: int) -> None:
+        if len(self.choices) > 1:
+            self._i = (self._i + step) % len(self.choices)
+            self._changed()
 
 
 class CpuPicker(Static, can_focus=True):
@@ -60,10 +119,12 @@ class CpuPicker(Static, can_focus=True):
             super().__init__()
             self.cpus = cpus
 
-    def __init__(self, snap: Snapshot, marked: tuple[int, ...] = (), **kw: Any) -> None:
+    def __init__(self, snap: Snapshot, marked: tuple[int, ...] = (), taken: set[int] | None = None,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.snap = snap
         self.marked = set(marked)
+        self.taken = taken or set()     # CPUs other guests have pinned vCPUs on
         self.rows = _cpu_rows(snap)
         self.order = [c for row in self.rows for c in row]
         self.cursor = 0
@@ -75,7 +136,8 @@ class CpuPicker(Static, can_focus=True):
 
     def _draw(self) -> None:
         cur = self.order[self.cursor] if self.order else None
-        self.update("\n".join(panes.cpu_map(self.snap, {}, marked=self.marked, cursor=cur, width=72)))
+        self.update("\n".join(panes.cpu_map(self.snap, {}, marked=self.marked, cursor=cur, width=72,
+                                            taken=self.taken)))
 
     def set_marked(self, cpus: tuple[int, ...]) -> None:
         if set(cpus) != self.marked:
@@ -132,7 +194,8 @@ class ActionForm(ModalScreen["act.Action | None"]):
     ]
 
     def __init__(self, title: str, fields: list[Field], build: Build, snap: Snapshot,
-                 picker_field: str | None = None, note: str = "") -> None:
+                 picker_field: str | None = None, note: str = "", linked: Linked | None = None,
+                 pins_of_others: dict[str, tuple[int, ...]] | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.fields = fields
@@ -140,6 +203,8 @@ class ActionForm(ModalScreen["act.Action | None"]):
         self.snap = snap
         self.picker_field = picker_field
         self.note = note
+        self.linked = linked
+        self.pins_of_others = pins_of_others or {}
         self.action: act.Action | None = None
         self.problems: list[str] = []
 
@@ -148,17 +213,27 @@ class ActionForm(ModalScreen["act.Action | None"]):
             yield Label(self.title_text, id="form-title")
             if self.note:
                 yield Static(self.note, id="form-note")
+            width = max((len(f.label) for f in self.fields), default=0) + 2   # no label runs into its value
             for f in self.fields:
                 with Horizontal(classes="field"):
-                    yield Label(f.label, classes="field-label")
-                    yield Input(value=f.value, placeholder=f.hint, id=f"f-{f.name}")
+                    label = Label(f.label, classes="field-label")
+                    label.styles.width = max(width, 16)
+                    yield label
+                    if f.choices:
+                        yield Choice(f.choices, f.value, id=f"f-{f.name}")
+                    else:
+                        yield Input(value=f.value, placeholder=f.hint, id=f"f-{f.name}")
             if self.picker_field:
                 initial: tuple[int, ...] = ()
                 try:
                     initial = cpuset.parse(self._field(self.picker_field).value)
                 except cpuset.CpusetError:
                     pass
-                yield CpuPicker(self.snap, initial, id="picker")
+                taken = {c for cpus in self.pins_of_others.values() for c in cpus}
+                yield CpuPicker(self.snap, initial, taken, id="picker")
+                if taken:
+                    who = "; ".join(f"{g} {cpuset.format(c)}" for g, c in self.pins_of_others.items())
+                    yield Static(f"[$warning]p[/] pinned by other guests: {_esc(who)}", id="picker-taken")
                 yield Static("[$text-muted]arrows move · space toggles a CPU · a toggles its node[/]",
                              classes="hint")
             yield Static(id="problems")
@@ -173,11 +248,26 @@ class ActionForm(ModalScreen["act.Action | None"]):
         if self.picker_field:
             self.query_one(CpuPicker).focus()
         elif self.fields:
-            self.query_one(f"#f-{self.fields[0].name}", Input).focus()
+            typed = [f for f in self.fields if not f.choices] or self.fields
+            self.query_one(f"#f-{typed[0].name}").focus()
         self.refresh_preview()
 
     def values(self) -> dict[str, str]:
-        return {f.name: self.query_one(f"#f-{f.name}", Input).value for f in self.fields}
+        out = {}
+        for f in self.fields:
+            w = self.query_one(f"#f-{f.name}")
+            out[f.name] = w.value if isinstance(w, (Input, Choice)) else ""
+        return out
+
+    def set_value(self, name: str, value: str) -> None:
+        w = self.query_one(f"#f-{name}")
+        if isinstance(w, (Input, Choice)):
+            w.value = value
+
+    def _relink(self, name: str) -> None:
+        if self.linked is not None:
+            for k, v in self.linked(name, self.values()).items():
+                self.set_value(k, v)
 
     def refresh_preview(self) -> None:
         """Build the action from the fields and show its problems, command and risks."""
@@ -212,6 +302,11 @@ class ActionForm(ModalScreen["act.Action | None"]):
                 pass
         self.refresh_preview()
 
+    @on(Choice.Changed)
+    def _chosen(self, event: Choice.Changed) -> None:
+        self._relink((event.choice.id or "").removeprefix("f-"))
+        self.refresh_preview()
+
     @on(CpuPicker.Changed)
     def _picked(self, event: CpuPicker.Changed) -> None:
         self.query_one(f"#f-{self.picker_field}", Input).value = cpuset.format(event.cpus)
@@ -235,157 +330,4 @@ def _esc(text: str) -> str:
     return text.replace("[", r"\[")
 
 
-# -- the forms, one per key ----------------------------------------------------------------
-
-def pin_form(snap: Snapshot, g: Guest) -> ActionForm:
-    first = g.vcpus[0] if g.vcpus else None
-    current = cpuset.format(first.affinity) if first is not None and first.pinned else ""
-
-    def build(v: dict[str, str]) -> act.Action:
-        cpus = inputs.cpulist(v["cpus"])
-        which = inputs.vcpu_list(v["vcpus"])
-        if which is None:
-            return act.VcpuPin(g.name, None, cpus)
-        if len(which) == 1:
-            return act.VcpuPin(g.name, which[0], cpus)
-        return act.VcpuPin(g.name, pins={i: cpus for i in which})
-    return ActionForm(f"p  pin vCPUs of {g.name}", [
-        Field("vcpus", "vCPUs", "all", "all, or 0 / 0-1 / 0,2"),
-        Field("cpus", "host CPUs", current, "e.g. 0-3 (or pick below)"),
-    ], build, snap, picker_field="cpus")
-
-
-def unpin_form(snap: Snapshot, g: Guest) -> ActionForm:
-    def build(v: dict[str, str]) -> act.Action:
-        which = inputs.vcpu_list(v["vcpus"])
-        if which is None:
-            return act.VcpuPin(g.name, None, None)
-        if len(which) == 1:
-            return act.VcpuPin(g.name, which[0], None)
-        return act.VcpuPin(g.name, pins={i: snap.host.cpu_ids for i in which})
-    return ActionForm(f"u  unpin vCPUs of {g.name}", [
-        Field("vcpus", "vCPUs", "all", "all, or 0 / 0-1"),
-    ], build, snap, note="vCPUs go back to every host CPU the guest may use.")
-
-
-def emulatorpin_form(snap: Snapshot, g: Guest) -> ActionForm:
-    current = cpuset.format(g.emulator_affinity or ())
-
-    def build(v: dict[str, str]) -> act.Action:
-        return act.EmulatorPin(g.name, inputs.cpulist(v["cpus"]))
-    return ActionForm(f"e  pin the emulator threads of {g.name}", [
-        Field("cpus", "host CPUs", current, "e.g. 0-1"),
-    ], build, snap, picker_field="cpus",
-        note="The guide (8.4.4): pin the emulator on the vCPUs' node.")
-
-
-def move_form(snap: Snapshot, g: Guest) -> ActionForm:
-    best = a.best_node(g, snap.host)
-
-    def build(v: dict[str, str]) -> act.Action:
-        return act.MoveToNode(g.name, inputs.cpulist(v["nodes"]))
-    return ActionForm(f"M  move {g.name} to a node", [
-        Field("nodes", "node(s)", "" if best is None else str(best), "e.g. 0"),
-    ], build, snap, note="vcpupin + emulatorpin + numatune strict to the node, together (8.4.1).")
-
-
-def numatune_form(snap: Snapshot, g: Guest) -> ActionForm:
-    nt = g.numatune
-    nodes = a.vcpu_nodes(g, snap.host)
-
-    def build(v: dict[str, str]) -> act.Action:
-        return act.NumaTune(g.name, v["mode"].strip() or None, v["nodeset"].strip() or None)
-    return ActionForm(f"n  numatune {g.name}", [
-        Field("mode", "mode", nt.mode if nt else "strict", "strict, preferred, interleave, restrictive"),
-        Field("nodeset", "nodeset", (nt.nodeset or "") if nt else cpuset.format(nodes), "e.g. 0"),
-    ], build, snap)
-
-
-def _kib_text(v: int | None) -> str:
-    return "unlimited" if v is None else f"{v}K"
-
-
-def memtune_form(snap: Snapshot, g: Guest) -> ActionForm:
-    mt = g.memtune
-    cur = {"hard": mt.hard_limit_kib if mt else None, "soft": mt.soft_limit_kib if mt else None,
-           "swap_hard": mt.swap_hard_limit_kib if mt else None}
-
-    def build(v: dict[str, str]) -> act.Action:
-        kw: dict[str, int | None] = {}   # only the limits changed: MemTune keeps the others
-        for k in ("hard", "soft", "swap_hard"):
-            if v[k].strip() and v[k].strip() != _kib_text(cur[k]):
-                kw[k] = inputs.size_kib(v[k])
-        return act.MemTune(g.name, scope="live", **kw)
-    return ActionForm(f"m  memtune {g.name} (memory {fmt.fmt_kib(g.memory_kib)})", [
-        Field("hard", "hard_limit", _kib_text(cur["hard"]), "e.g. 2G, unlimited"),
-        Field("soft", "soft_limit", _kib_text(cur["soft"]), "e.g. 1G"),
-        Field("swap_hard", "swap_hard", _kib_text(cur["swap_hard"]), "more than hard_limit"),
-    ], build, snap, note="Too low a hard_limit gets the guest killed by the kernel (7.3.2).")
-
-
-def throttle_form(snap: Snapshot, g: Guest) -> ActionForm:
-    disk = g.disks[0] if g.disks else None
-
-    def build(v: dict[str, str]) -> act.Action:
-        target = v["disk"].strip()
-        d = next((x for x in g.disks if x.target == target), None)
-        if d is None:
-            raise ValueError(f"{g.name} has no disk {target!r} (disks: "
-                             f"{', '.join(x.target for x in g.disks) or 'none'})")
-        return act.BlkDevIoTune(g.name, target, {k: inputs.scaled(v[k]) for k in IOTUNE_BASE})
-    return ActionForm(f"b  disk throttles of {g.name}", [
-        Field("disk", "disk", disk.target if disk else "", "e.g. vda"),
-        *[Field(k, k.replace("_sec", "/s"), str(disk.limit(k) if disk else 0), "0 = no limit; 1M = 1048576")
-          for k in IOTUNE_BASE],
-    ], build, snap, note="blkdeviotune; a total limit cannot be mixed with read/write ones (6.5.1).")
-
-
-def weight_form(snap: Snapshot, g: Guest) -> ActionForm:
-    def build(v: dict[str, str]) -> act.Action:
-        return act.BlkioWeight(g.name, inputs.whole(v["weight"]))
-    return ActionForm(f"w  blkio weight of {g.name}", [
-        Field("weight", "weight", str(g.blkio_weight or 500), "100-1000"),
-    ], build, snap)
-
-
-def ksm_toggle_form(snap: Snapshot) -> ActionForm:
-    run = snap.host.ksm.run if snap.host.ksm else 0
-
-    def build(v: dict[str, str]) -> act.Action:
-        return act.KsmSet({"run": inputs.whole(v["run"])})
-    return ActionForm(f"k  KSM {'off' if run == 1 else 'on'}", [
-        Field("run", "run", "0" if run == 1 else "1", "0 stop, 1 run, 2 stop and unmerge"),
-    ], build, snap)
-
-
-def ksm_settings_form(snap: Snapshot) -> ActionForm:
-    k = snap.host.ksm
-    cur = {"pages_to_scan": k.pages_to_scan if k else 100, "sleep_millisecs": k.sleep_millisecs if k else 20,
-           "merge_across_nodes": k.merge_across_nodes if k and k.merge_across_nodes is not None else 1}
-
-    def build(v: dict[str, str]) -> act.Action:
-        changed = {key: inputs.whole(v[key]) for key in cur if v[key].strip() != str(cur[key])}
-        if not changed:
-            raise ValueError("change at least one value")
-        return act.KsmSet(changed)
-    return ActionForm("K  KSM settings", [Field(key, key, str(val)) for key, val in cur.items()],
-                      build, snap, note="merge_across_nodes=0 keeps merged pages node-local (8.5).")
-
-
-def hugepages_form(snap: Snapshot) -> ActionForm:
-    sizes = a.hugepage_sizes(snap) or [2048]
-    pool = snap.host.hugepages.get(sizes[0])
-
-    def build(v: dict[str, str]) -> act.Action:
-        size = inputs.page_size_kib(v["size"])
-        node = v["node"].strip()
-        return act.HugepagePool(size, None if node in ("", "all") else inputs.whole(node),
-                                inputs.whole(v["count"]))
-    return ActionForm("h  hugepage pool", [
-        Field("size", "page size", panes.size_label(sizes[0]), "2M or 1G"),
-        Field("node", "node", "all", "all, or a node id"),
-        Field("count", "pages", str(pool.total if pool else 0), "persistent pages wanted"),
-    ], build, snap)
-
-
-__all__ = ["ActionForm", "CpuPicker", "Field", "display"]
+__all__ = ["ActionForm", "Choice", "CpuPicker", "Field", "NoForm", "display"]

@@ -211,27 +211,32 @@ def cpu_rows(snap: Snapshot, width: int = 80) -> list[tuple[str, list[list[int]]
 
 def cpu_map(snap: Snapshot, cpu_pct: Mapping[int, float | None],
             running_on: Mapping[int, list[int]] | None = None,
-            marked: set[int] | None = None, cursor: int | None = None, width: int = 80) -> list[str]:
+            marked: set[int] | None = None, cursor: int | None = None, width: int = 80,
+            taken: set[int] | None = None) -> list[str]:
     """One line per `cpu_rows` line. Each CPU is its id and a mark: its load (a block
     glyph), "v" reversed where one of the guest's vCPUs runs, "*" when `marked` (a
-    picker's choice); `cursor` is underlined."""
+    picker's choice), "p" where another guest has pinned vCPUs (`taken`; "!" when also
+    marked); `cursor` is underlined."""
     idw = len(str(max(snap.host.cpu_ids, default=0)))
     out = []
     for label, groups in cpu_rows(snap, width):
-        cells = " ".join("".join(_cpu_cell(c, idw, cpu_pct.get(c), (running_on or {}).get(c), marked, cursor)
-                                 for c in g) for g in groups)
+        cells = " ".join("".join(_cpu_cell(c, idw, cpu_pct.get(c), (running_on or {}).get(c), marked, cursor,
+                                           taken) for c in g) for g in groups)
         out.append(f"[b]{label:<6}[/]{cells}")
     return out
 
 
 def _cpu_cell(cid: int, idw: int, pct: float | None, vcpus: list[int] | None,
-              marked: set[int] | None, cursor: int | None) -> str:
+              marked: set[int] | None, cursor: int | None, taken: set[int] | None = None) -> str:
     text = f"{cid:>{idw}}"
     style = []
     if marked is not None:
-        text += "*" if cid in marked else "·"
+        other = taken is not None and cid in taken
+        text += ("!" if other else "*") if cid in marked else ("p" if other else "·")
         if cid in marked:
-            style.append("reverse $success")
+            style.append("reverse $error" if other else "reverse $success")
+        elif other:
+            style.append("$warning")
     elif vcpus:
         text += "v"
         style.append("reverse $accent")

@@ -132,21 +132,26 @@ class ConfirmScreen(ModalScreen[bool]):
                 Binding("n", "answer(False)", "Cancel"),
                 Binding("escape", "answer(False)", "Cancel", show=False)]
 
-    def __init__(self, risks: list[str], commands: list[list[str]]) -> None:
+    def __init__(self, risks: list[str], commands: list[list[str]], title: str | None = None) -> None:
         super().__init__()
         self.risks = risks
         self.commands = commands
+        self.title_text = title    # an undo's preview: what it reverts
 
     def compose(self) -> ComposeResult:
         from ..actions import display
         with Vertical(id="confirm"):
-            yield Label("[b $warning]Confirm: this change carries a risk[/]")
+            if self.title_text:
+                yield Label(f"[b]{self.title_text.replace('[', chr(92) + '[')}[/]")
+            else:
+                yield Label("[b $warning]Confirm: this change carries a risk[/]")
             yield Static("\n".join(f"[$warning]⚠ {r.replace('[', chr(92) + '[')}[/]" for r in self.risks))
             shown = ["$ " + display(c).replace("[", r"\[") for c in self.commands[:4]]
             if len(self.commands) > 4:
                 shown.append(f"[$text-muted]… and {len(self.commands) - 4} more like these[/]")
             yield Static("\n".join(shown))
-            yield Static("[b]y[/] apply anyway · [b]n[/] / Esc cancel")
+            yield Static("[b]y[/] undo · [b]n[/] / Esc keep it" if self.title_text and not self.risks
+                         else "[b]y[/] apply anyway · [b]n[/] / Esc cancel")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
