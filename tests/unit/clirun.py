@@ -16,8 +16,8 @@ def kvmtune(*args: str, state: Path, path: tuple[str, ...] = (), timeout: float 
     `state`, and `path` before the package on PYTHONPATH (e.g. a module shadowing libvirt)."""
     env = {k: v for k, v in os.environ.items() if k not in ("KVMTUNE_DEBUG", "NO_COLOR")}
     env.update(PYTHONPATH=os.pathsep.join([*path, str(SRC)]), XDG_STATE_HOME=str(state / "state"),
-               XDG_RUNTIME_DIR=str(state / "run"), HOME=str(state / "home"))
-    for d in ("state", "run", "home"):
+               XDG_RUNTIME_DIR=str(state / "run"), HOME=str(state / "home"), TMPDIR=str(state / "tmp"))
+    for d in ("state", "run", "home", "tmp"):
         (state / d).mkdir(parents=True, exist_ok=True, mode=0o700)
     return subprocess.run([sys.executable, "-m", "kvmtune.cli", *args], capture_output=True, text=True,
                           env=env, stdin=subprocess.DEVNULL, timeout=timeout)
