@@ -1,4 +1,5 @@
-"""Sizes as users and libvirt write them: the one place that turns "512M" or unit='GiB' into KiB."""
+"""Sizes as users and libvirt write them: the one place that turns "512M" or unit='GiB' into
+KiB (memory) or bytes (disk throttles), with virsh's units."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ def _scaled(text: str, default: int, example: str) -> int:
     if _negative(t):
         raise ValueError(f"{text.strip()!r}: a size cannot be negative")
     m = _SIZE.fullmatch(t)
-    per = default if m and not m.group(2) else BYTES_PER_UNIT.get(m.group(2), 0) if m else 0
-    if not m or not per:
+    per = None if m is None else BYTES_PER_UNIT.get(m.group(2)) if m.group(2) else default
+    if m is None or per is None:
         raise ValueError(f"{text.strip()!r} is not a size ({example})")
     return int(m.group(1)) * per
 
