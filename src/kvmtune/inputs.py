@@ -8,9 +8,12 @@ into argparse types (cli/common.py `argtype`), the TUI forms call them directly,
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 
 from . import cpuset, units
+
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
 
 def size_kib(text: str) -> int | None:
@@ -26,8 +29,15 @@ def page_size_kib(text: str) -> int:
 
 
 def scaled(text: str) -> int:
-    """A throttle in bytes/s or a count, with an optional k/M/G suffix ("10M" = 10485760)."""
-    return units.parse_scaled(text)
+    """Bytes (a disk throttle's bytes/s) as virsh's scaled integers: "10M" = 10485760,
+    "10MB" = 10000000, a plain number is bytes."""
+    return units.parse_bytes(text)
+
+
+def iotune(key: str) -> Callable[[str], int]:
+    """The parser of one blkdeviotune value, as virsh reads it: the bytes limits (and their
+    _max) take sizes; IOPS, the I/O size and the burst lengths (seconds) are whole numbers."""
+    return scaled if "_bytes_sec" in key and not key.endswith("_length") else whole
 
 
 def whole(text: str) -> int:
@@ -38,7 +48,10 @@ def whole(text: str) -> int:
 def at_least(lowest: int) -> Callable[[str], int]:
     """A whole number >= lowest."""
     def convert(text: str) -> int:
-        v = units.parse_whole(text) if not text.strip().startswith("-") else None
+        try:
+            v: int | None = units.parse_whole(text)
+        except ValueError:
+            v = None
         if v is None or v < lowest:
             raise ValueError(f"{text.strip()!r} must be a whole number of {lowest} or more")
         return v
@@ -94,10 +107,10 @@ def device_weights(text: str) -> dict[str, int]:
 
 def seconds(text: str) -> float:
     """A number of seconds more than 0 ("2", "0.5")."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
+    # float() also takes "１０", "1_0" and "inf": ASCII digits with one optional point only.
+    if not _DECIMAL.fullmatch(text.strip()):
+        raise ValueError(f"{text.strip()!r} is not a number")
+    v = float(text)
     if not (v > 0 and math.isfinite(v)):
         raise ValueError(f"{text!r} must be a number of seconds more than 0")
     return v

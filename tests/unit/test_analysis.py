@@ -7,7 +7,7 @@ import pytest
 
 from kvmtune import analysis as a
 from kvmtune.model import GuestKsm, MemoryBacking, MemTune, NumaTune, Snapshot
-from kvmtune.rates import guest_rates
+from kvmtune.rates import DiskRate, guest_rates
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "snapshot-2node.json"
 
@@ -173,3 +173,59 @@ def test_moved_vcpus(snap):
 
 def test_is_pinned(snap):
     assert a.is_pinned(snap.guest("web1")) and not a.is_pinned(snap.guest("db1"))
+
+
+# -- each warning threshold, pinned by a value just inside and just outside it -------------
+# The figures are written out (not taken from analysis' constants), so moving a threshold
+# fails these tests.
+
+def with_memory(snap, **numa):
+    """web1 (2 vCPUs pinned on node 0, fits one node, no warnings) with this memory per node."""
+    return replace(snap.guest("web1"), numa_memory_kib={int(n[1:]): kib for n, kib in numa.items()})
+
+
+@pytest.mark.parametrize("n0,n1,split", [(9000, 1000, True),    # 10.0 % on node 1: split
+                                         (9001, 999, False)])   # 9.99 %: QEMU's own, not a split
+def test_split_threshold_is_ten_percent(snap, n0, n1, split):
+    assert ("split" in codes(with_memory(snap, n0=n0, n1=n1), snap)) is split
+
+
+@pytest.mark.parametrize("n0,n1,remote", [(8000, 2000, False),   # locality 80 %: fine
+                                          (7999, 2001, True)])   # 79.99 %: remote
+def test_low_locality_threshold_is_eighty_percent(snap, n0, n1, remote):
+    g = with_memory(snap, n0=n0, n1=n1)
+    assert ("remote" in codes(g, snap)) is remote
+
+
+@pytest.mark.parametrize("hard,close", [(1111111, True),    # uses 1000000 KiB = 90.000009 % of it
+                                        (1111112, False)])  # 89.99999 %
+def test_hard_limit_close_threshold_is_ninety_percent(snap, hard, close):
+    g = replace(with_memory(snap, n0=1000000), memtune=MemTune(hard_limit_kib=hard))
+    assert g.memory_kib <= hard   # not "hard-limit-low"
+    assert codes(g, snap) == (["hard-limit-close"] if close else [])
+
+
+@pytest.mark.parametrize("hard,low", [(1048576, False), (1048575, True)])   # the guest's memory is 1048576
+def test_hard_limit_low_below_the_guest_memory(snap, hard, low):
+    g = replace(with_memory(snap, n0=1000), memtune=MemTune(hard_limit_kib=hard))
+    assert codes(g, snap) == (["hard-limit-low"] if low else [])
+
+
+@pytest.mark.parametrize("swap,low", [(2 << 20, False), ((2 << 20) - 1, True)])
+def test_swap_hard_limit_below_hard_limit(snap, swap, low):
+    g = replace(with_memory(snap, n0=1000), memtune=MemTune(hard_limit_kib=2 << 20, swap_hard_limit_kib=swap))
+    assert codes(g, snap) == (["swap-limit-low"] if low else [])
+
+
+@pytest.mark.parametrize("key,inside,outside", [
+    ("total_bytes_sec", DiskRate(600.0, 350.0, 0.0, 0.0), DiskRate(600.0, 349.9, 0.0, 0.0)),
+    ("read_bytes_sec", DiskRate(950.0, 0.0, 0.0, 0.0), DiskRate(949.9, 0.0, 0.0, 0.0)),
+    ("write_bytes_sec", DiskRate(0.0, 950.0, 0.0, 0.0), DiskRate(0.0, 949.9, 0.0, 0.0)),
+    ("total_iops_sec", DiskRate(0.0, 0.0, 500.0, 450.0), DiskRate(0.0, 0.0, 500.0, 449.9)),
+    ("read_iops_sec", DiskRate(0.0, 0.0, 950.0, 0.0), DiskRate(0.0, 0.0, 949.9, 0.0)),
+    ("write_iops_sec", DiskRate(0.0, 0.0, 0.0, 950.0), DiskRate(0.0, 0.0, 0.0, 949.9)),
+])
+def test_at_limit_threshold_is_ninety_five_percent(key, inside, outside):
+    limit = {key: 1000}
+    assert a.at_limit(limit, inside) == key        # 95 % of the limit: at it
+    assert a.at_limit(limit, outside) is None      # 94.99 %: not yet

@@ -24,12 +24,12 @@ def test_xml_units():
 
 
 def test_scaled_and_whole_numbers():
-    from kvmtune.units import parse_scaled, parse_whole
-    assert parse_scaled("1M") == 1048576 and parse_scaled("0") == 0 and parse_scaled(" 200 ") == 200
+    from kvmtune.units import parse_bytes, parse_whole
+    assert parse_bytes("1M") == 1048576 and parse_bytes("0") == 0 and parse_bytes(" 200 ") == 200
     assert parse_whole(" 3 ") == 3
     for bad in ("", "1.5M", "-1", "x", "²"):
         with pytest.raises(ValueError):
-            parse_scaled(bad)
+            parse_bytes(bad)
     for bad in ("", "1k", "-1", "²"):
         with pytest.raises(ValueError):
             parse_whole(bad)

@@ -14,6 +14,7 @@ import threading
 from types import FrameType
 
 from .. import __version__
+from ..errors import VirtError
 from . import apply, log, snapshot, undo
 from .common import CliError, Parser, add_source_args, seconds
 from .tui import cmd_tui
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except OSError as e:  # HostFSError, AuditLogError...: their text names the path and the reason
+        print(f"kvmtune: {e}", file=sys.stderr)
+        return 1
+    except VirtError as e:  # e.g. libvirt-python missing: its text is fit to show and says the fix
         print(f"kvmtune: {e}", file=sys.stderr)
         return 1
     except Exception as e:  # a bug: one line for the user; KVMTUNE_DEBUG=1 shows the traceback

@@ -8,6 +8,7 @@ kernel said no (its message).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,7 @@ from ..vocab import IOTUNE_INT_KEYS, NUMA_MODES, THP_MODES
 from .common import CliError, add_source_args, argtype, open_feed
 
 _S = argparse.SUPPRESS
+_NEGATIVE = re.compile(r"^-[0-9][0-9.]*[A-Za-z]*$")   # -5, -5G, -1.5M: a value, not an option
 _KEEP = object()   # memtune: an option not given (None already means unlimited)
 
 size = argtype(inputs.size_kib, "size")
@@ -62,12 +64,32 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="audit log (default $XDG_STATE_HOME/kvmtune/actions.log)")
 
 
+# Both the running guest and its saved definition (virsh's `--live --config`); the same
+# string as vocab.SCOPE_BOTH, which the actions accept.
+SCOPE_BOTH = "live+config"
+
+
+class _ScopeFlag(argparse.Action):
+    """--live, --config, --current as virsh takes them: --live with --config means both;
+    --current goes alone."""
+
+    def __call__(self, parser: argparse.ArgumentParser, ns: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        have, new = ns.scope, self.const
+        if have is None or have == new:
+            ns.scope = new
+        elif "current" in (have, new):
+            parser.error("--current cannot be combined with --live or --config")
+        else:   # live then config, config then live, or either after both
+            ns.scope = SCOPE_BOTH
+
+
 def _scope(p: argparse.ArgumentParser) -> None:
-    g = p.add_mutually_exclusive_group()
-    for s, h in (("live", "change the running guest (the default for a running guest)"),
-                 ("config", "change the saved definition (the default for a stopped guest)"),
+    g = p.add_argument_group("scope (as virsh; none given: live for a running guest, else config)")
+    for s, h in (("live", "change the running guest"),
+                 ("config", "change the saved definition (with --live: both)"),
                  ("current", "the guest's current state, as virsh")):
-        g.add_argument(f"--{s}", dest="scope", action="store_const", const=s, help=h)
+        g.add_argument(f"--{s}", dest="scope", action=_ScopeFlag, nargs=0, const=s, help=h)
     p.set_defaults(scope=None)
 
 
@@ -81,6 +103,9 @@ def register(subparsers: Any) -> None:
     def add(name: str, help: str, build: Callable[[argparse.Namespace], Action], guest: bool = True,
             ) -> argparse.ArgumentParser:
         p = acts.add_parser(name, help=help, description=help)
+        # "--hard-limit -5G" hands -5G to the value's parser, which says what is wrong with it
+        # (argparse would take it for an option and say "expected one argument").
+        p._negative_number_matcher = _NEGATIVE
         if guest:
             p.add_argument("guest", metavar="GUEST", help="guest (domain) name")
         p.set_defaults(func=cmd_apply, build=build)
@@ -131,7 +156,10 @@ def register(subparsers: Any) -> None:
                                                       if getattr(a, k) is not None}, a.scope or "live"))
     p.add_argument("disk", metavar="DISK", help="disk target, e.g. vda")
     for k in IOTUNE_INT_KEYS:
-        p.add_argument("--" + k.replace("_", "-"), dest=k, type=whole, metavar="N")
+        parse = inputs.iotune(k)   # the TUI's throttle fields read bytes with the same function
+        p.add_argument("--" + k.replace("_", "-"), dest=k, type=argtype(parse, "size" if parse is inputs.scaled
+                                                                          else "number"),
+                       metavar="BYTES" if parse is inputs.scaled else "N")
     p.add_argument("--group-name", dest="group_name", metavar="NAME", help="share limits with other disks")
     _scope(p)
 
@@ -204,10 +232,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def report(r: Result) -> int:
-    """The result as the CLI prints it: commands and outcome on stdout, refusals on stderr."""
-    for c in r.commands:
-        print(display(c))
+    """The result as the CLI prints it: commands and outcome on stdout only for what was
+    applied or dry-run (a script reading stdout must never see a command that did not run);
+    refusals on stderr, with the commands --yes would run or the ones that failed."""
     if r.status in ("applied", "dry-run"):
+        for c in r.commands:
+            print(display(c))
         for risk in r.risks:
             print(f"risk (confirmed): {risk}" if r.status == "applied" else f"risk: {risk}")
         ref = f" (#{r.entry_id}; `kvmtune undo {r.entry_id}` reverts it)" if r.entry_id else ""
@@ -215,11 +245,16 @@ def report(r: Result) -> int:
         return r.exit_code
     err = sys.stderr
     if r.status == "needs-confirmation":
+        for c in r.commands:
+            print(f"kvmtune: would run: {display(c)}", file=err)
         for risk in r.risks:
             print(f"kvmtune: risk: {risk}", file=err)
         print("kvmtune: not applied: re-run with --yes to confirm", file=err)
     else:
         print(f"kvmtune: {r.message}", file=err)
+        if r.status == "failed":   # it was attempted: what to retry or check by hand
+            for c in r.commands:
+                print(f"kvmtune: tried: {display(c)}", file=err)
         for p in r.problems[1:]:
             print(f"kvmtune: also: {p}", file=err)
     return r.exit_code

@@ -64,8 +64,10 @@ def _scope_flags(scope: Scope) -> int:
 class LibvirtHypervisor(Hypervisor):
     def __init__(self, uri: str):
         if libvirt is None:
-            raise VirtError("libvirt-python is not installed (pip install libvirt-python; "
-                            "it builds against libvirt-dev and pkg-config)")
+            # An expected set-up state (`make demo` installs the package alone): say the fix.
+            raise VirtError("libvirt-python is not installed: run `make setup` (or `pip install "
+                            "libvirt-python`, which builds against libvirt-dev and pkg-config), "
+                            "or try `kvmtune --demo`")
         self.uri = uri
         self._conn: Any = None
         self._lock = threading.RLock()

@@ -1,0 +1,23 @@
+"""Run the kvmtune CLI as a user does: a subprocess, with its own state directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def kvmtune(*args: str, state: Path, path: tuple[str, ...] = (), timeout: float = 60,
+            ) -> subprocess.CompletedProcess[str]:
+    """`kvmtune ARGS` with XDG_STATE_HOME (the audit log, the demo's state) and HOME under
+    `state`, and `path` before the package on PYTHONPATH (e.g. a module shadowing libvirt)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KVMTUNE_DEBUG", "NO_COLOR")}
+    env.update(PYTHONPATH=os.pathsep.join([*path, str(SRC)]), XDG_STATE_HOME=str(state / "state"),
+               XDG_RUNTIME_DIR=str(state / "run"), HOME=str(state / "home"), TMPDIR=str(state / "tmp"))
+    for d in ("state", "run", "home", "tmp"):
+        (state / d).mkdir(parents=True, exist_ok=True, mode=0o700)
+    return subprocess.run([sys.executable, "-m", "kvmtune.cli", *args], capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL, timeout=timeout)

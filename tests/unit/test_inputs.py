@@ -1,0 +1,108 @@
+"""inputs.py: the one place text becomes values (CLI arguments and TUI fields alike)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from kvmtune import inputs
+
+# Every parser with an input it accepts: the same input in other scripts' digits must be refused.
+ACCEPTED = {
+    "size_kib": (inputs.size_kib, "16G", 16 * 1024 ** 2),
+    "page_size_kib": (inputs.page_size_kib, "2048", 2048),
+    "scaled": (inputs.scaled, "10M", 10 * 1024 ** 2),
+    "iotune": (inputs.iotune("total_bytes_sec"), "10M", 10 * 1024 ** 2),
+    "iotune (iops)": (inputs.iotune("total_iops_sec"), "1000", 1000),
+    "whole": (inputs.whole, "10", 10),
+    "at_least": (inputs.at_least(1), "10", 10),
+    "cpulist": (inputs.cpulist, "0-3,8", (0, 1, 2, 3, 8)),
+    "cpulist_or_unpin": (inputs.cpulist_or_unpin, "2-3", (2, 3)),
+    "vcpu_or_all": (inputs.vcpu_or_all, "1", 1),
+    "vcpu_list": (inputs.vcpu_list, "0,2", (0, 2)),
+    "on_off": (inputs.on_off, "1", True),
+    "device_weights": (inputs.device_weights, "/dev/sda,500", {"/dev/sda": 500}),
+    "seconds": (inputs.seconds, "2", 2.0),
+}
+
+
+def test_every_parser_is_covered():
+    public = {n for n, f in vars(inputs).items() if inspect.isfunction(f) and f.__module__ == inputs.__name__
+              and not n.startswith("_")}
+    assert public == {k.split(" ")[0] for k in ACCEPTED}
+
+
+def _digits(text: str, zero: int) -> str:
+    return "".join(chr(zero + int(c)) if c.isascii() and c.isdigit() else c for c in text)
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+@pytest.mark.parametrize("zero", [0xFF10, 0x0660, 0x0966], ids=["full-width", "arabic-indic", "devanagari"])
+def test_digits_are_ascii_only_in_every_parser(name, zero):
+    parse, text, value = ACCEPTED[name]
+    assert parse(text) == value   # the ASCII form is accepted: the refusal below is about the digits
+    other = _digits(text, zero)
+    assert int(_digits("10", zero)) == 10   # Python's int() would take them
+    with pytest.raises(ValueError):
+        parse(other)
+
+
+@pytest.mark.parametrize("parse,text", [(inputs.size_kib, "-5G"), (inputs.size_kib, "-5"),
+                                        (inputs.page_size_kib, "-2M"), (inputs.scaled, "-10M"),
+                                        (inputs.scaled, "-1")])
+def test_a_size_cannot_be_negative(parse, text):
+    with pytest.raises(ValueError, match=f"^'{text}': a size cannot be negative$"):
+        parse(text)
+
+
+@pytest.mark.parametrize("parse", [inputs.whole, inputs.iotune("read_iops_sec"), inputs.vcpu_or_all])
+def test_a_whole_number_cannot_be_negative(parse):
+    with pytest.raises(ValueError, match=r"^'-5' cannot be negative \(a whole number of 0 or more\)$"):
+        parse("-5")
+
+
+def test_unlimited_memory():
+    assert inputs.size_kib("-1") is None and inputs.size_kib(" Unlimited ") is None
+
+
+@pytest.mark.parametrize("text,value", [
+    ("10", 10), ("10b", 10), ("10bytes", 10), ("10k", 10240), ("10KiB", 10240), ("10kb", 10000),
+    ("10M", 10485760), ("10mib", 10485760), ("10MB", 10 ** 7), ("1G", 1024 ** 3), ("1gb", 10 ** 9),
+    ("1T", 1024 ** 4), ("1tb", 10 ** 12), ("0", 0),
+])
+def test_bytes_as_virsh_scales_them(text, value):
+    """The values virsh 9.0 gave for `blkdeviotune --total-bytes-sec TEXT` (read back)."""
+    assert inputs.scaled(text) == value
+
+
+@pytest.mark.parametrize("text", ["10Mi", "10x", "1e3", "10.5M", "", "M"])
+def test_bytes_virsh_refuses(text):
+    with pytest.raises(ValueError, match="is not a size"):
+        inputs.scaled(text)
+
+
+@pytest.mark.parametrize("key,bytes_", [
+    ("total_bytes_sec", True), ("read_bytes_sec", True), ("write_bytes_sec_max", True),
+    ("total_iops_sec", False), ("write_iops_sec_max", False), ("size_iops_sec", False),
+    ("total_bytes_sec_max_length", False), ("read_iops_sec_max_length", False),
+])
+def test_iotune_parser_per_key_as_virsh(key, bytes_):
+    """virsh blkdeviotune: "as scaled integer (default bytes)" for the bytes limits only."""
+    parse = inputs.iotune(key)
+    assert parse("4") == 4
+    if bytes_:
+        assert parse("4k") == 4096
+    else:
+        with pytest.raises(ValueError, match="is not a whole number"):
+            parse("4k")
+
+
+@pytest.mark.parametrize("text", ["1_0", "inf", "nan", "1e3", "0", "-2", " "])
+def test_seconds_refuses_what_float_would_take(text):
+    with pytest.raises(ValueError):
+        inputs.seconds(text)
+
+
+def test_seconds():
+    assert inputs.seconds(" 0.5 ") == 0.5 and inputs.seconds("2.") == 2.0 and inputs.seconds(".25") == 0.25
