@@ -172,7 +172,7 @@ def test_cli_apply_and_undo(source, tmp_path, capsys):
     assert (e["before"], e["after"], e["source"]) == ({"cpus": [2, 3]}, {"cpus": [6, 7]}, source.hv.uri)
     assert main(["apply", "vcpupin", "alpha", "5", "1", "--current", *base]) == 2
     assert capsys.readouterr().err.strip() == \
-        "kvmtune: vcpupin alpha (current): guest 'alpha' has vCPUs 0-1; there is no vCPU 5"
+        "kvmtune: vcpupin alpha: guest 'alpha' has vCPUs 0-1; there is no vCPU 5"
     assert main(["apply", "emulatorpin", "alpha", "6-7", "--current", "--dry-run", *base]) == 0
     assert "dry run: emulatorpin alpha (current) is valid; nothing changed" in capsys.readouterr().out
     # a fresh connection shows 2-3 again: undo sees the value changed since #1 and asks

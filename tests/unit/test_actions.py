@@ -134,7 +134,8 @@ def test_memtune_checks_against_existing_limits():
     snap = make_snap()
     g = _guest("lim", memtune=MT(hard_limit_kib=2 * GIB, swap_hard_limit_kib=3 * GIB))
     snap = Snapshot(1.0, snap.host, (g,))
-    assert MemTune("lim", hard=4 * GIB).validate(snap)[0].startswith("swap_hard_limit (3 GiB) must be at least hard_limit (4 GiB)")
+    assert MemTune("lim", hard=4 * GIB).validate(snap)[0].startswith(
+        "swap_hard_limit (3 GiB) must be at least hard_limit (4 GiB)")
     assert MemTune("lim", hard=4 * GIB, swap_hard=5 * GIB).validate(snap) == []
 
 

@@ -68,7 +68,9 @@ class Executor:
              extra_risks: list[str] | None = None, undo_of: int | None = None,
              ask: str | None = None) -> Result:
         """`ask`: a question to confirm even without risks (an undo's preview, in the TUI)."""
-        what = f"{action.kind} {action.target}" + (f" ({action.scope})" if action.target != "host" else "")
+        what = f"{action.kind} {action.target}"
+        # where a guest change lands (live, config or both): said wherever it is about to land or did
+        scoped = what + (f" ({action.scope})" if action.target != "host" else "")
         if self.read_only:
             return Result(Status.REFUSED, f"read-only mode: {what} was not applied",
                           commands=self._commands(action))
@@ -83,9 +85,9 @@ class Executor:
             return self._logged(action, snap, r, None, None, undo_of) if not self.dry_run else r
         if self.dry_run:
             note = f" (needs confirmation: {len(risks)} risk(s))" if risks else ""
-            return Result(Status.DRY_RUN, f"dry run: {what} is valid{note}; nothing changed", [], risks, cmds)
+            return Result(Status.DRY_RUN, f"dry run: {scoped} is valid{note}; nothing changed", [], risks, cmds)
         if risks and not confirmed:
-            r = Result(Status.NEEDS_CONFIRMATION, ask or f"{what} needs confirmation: {risks[0]}", [], risks,
+            r = Result(Status.NEEDS_CONFIRMATION, ask or f"{scoped} needs confirmation: {risks[0]}", [], risks,
                        cmds, undo_of=undo_of)
             return self._logged(action, snap, r, None, None, undo_of)
         if ask and not confirmed:   # a preview only: nothing was attempted, so nothing is logged
@@ -113,7 +115,7 @@ class Executor:
         if error is not None:
             r = Result(Status.FAILED, f"{what}: {error}", [], risks, cmds)
         else:
-            r = Result(Status.APPLIED, f"applied: {what}" + _shortfall(action, after), [], risks, cmds)
+            r = Result(Status.APPLIED, f"applied: {scoped}" + _shortfall(action, after), [], risks, cmds)
         return self._logged(action, snap, r, before, after, undo_of)
 
     @staticmethod

@@ -34,7 +34,7 @@ from ..actions import (
 )
 from ..feed import Feed
 from ..model import Snapshot
-from ..vocab import IOTUNE_INT_KEYS, NUMA_MODES, THP_MODES
+from ..vocab import IOTUNE_INT_KEYS, NUMA_MODES, SCOPE_BOTH, THP_MODES
 from .common import CliError, add_source_args, argtype, open_feed
 
 _S = argparse.SUPPRESS
@@ -62,11 +62,6 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--read-only", action="store_true", default=_S, help="refuse every change")
     g.add_argument("--log", metavar="FILE", default=None,
                    help="audit log (default $XDG_STATE_HOME/kvmtune/actions.log)")
-
-
-# Both the running guest and its saved definition (virsh's `--live --config`); the same
-# string as vocab.SCOPE_BOTH, which the actions accept.
-SCOPE_BOTH = "live+config"
 
 
 class _ScopeFlag(argparse.Action):

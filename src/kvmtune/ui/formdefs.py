@@ -138,7 +138,7 @@ def throttle_form(snap: Snapshot, g: Guest) -> ActionForm:
 
     def build(v: dict[str, str]) -> act.Action:
         now = disks[v["disk"]]
-        wanted = {k: inputs.scaled(v[k]) for k in IOTUNE_BASE}
+        wanted = {k: inputs.iotune(k)(v[k]) for k in IOTUNE_BASE}   # as the CLI and virsh: sizes for bytes
         changed = {k: x for k, x in wanted.items() if x != now.limit(k)}   # the virsh line an admin types
         if not changed:
             raise ValueError(f"change a limit of {v['disk']} (these are its current ones)")
