@@ -45,7 +45,7 @@ def test_apply_snapshot_undo_reset_across_cli_calls(state_home):
     assert guest(start, "web-01")["memtune"]["hard_limit_kib"] is None and start["host"]["ksm"]["run"] == 1
 
     p = kv("apply", "memtune", "web-01", "--hard-limit", "12G", "--demo")
-    assert p.stdout.splitlines()[-1] == "applied: memtune web-01 (#1; `kvmtune undo 1 --demo` reverts it)"
+    assert p.stdout.splitlines()[-1] == "applied: memtune web-01 (live) (#1; `kvmtune undo 1 --demo` reverts it)"
     kv("apply", "ksm", "--run", "0", "--demo")
     s = snap_json()
     assert guest(s, "web-01")["memtune"]["hard_limit_kib"] == 12 * 1024 * 1024
@@ -59,7 +59,7 @@ def test_apply_snapshot_undo_reset_across_cli_calls(state_home):
     assert kv("--demo", "log").stdout == listing       # the top-level flag means the same
 
     p = kv("undo", "1", "--demo")                      # the hint was true
-    assert p.stdout.splitlines()[-1] == "applied: memtune web-01 (#3)"
+    assert p.stdout.splitlines()[-1] == "applied: memtune web-01 (live) (#3)"
     s = snap_json()
     assert guest(s, "web-01")["memtune"]["hard_limit_kib"] is None and s["host"]["ksm"]["run"] == 0
     kv("undo", "--demo")
