@@ -226,3 +226,16 @@ def test_help_says_where_the_demo_log_is(argv):
     assert "--demo" in out or "demo-reset" in out
     if argv[0] == "demo-reset":
         assert "moves the demo's audit log aside" in " ".join(out.split())
+
+
+def test_a_change_the_demo_cannot_keep_says_so():
+    a = open_demo(persist=True)
+    try:
+        snap = DemoFeed(a).next()
+        (demo_dir() / "state.json").mkdir(parents=True)    # in the way of the save (a real OSError)
+        r = actions.Executor(a).run(actions.ThpEnabled("never"), snap)
+        assert r.status == "applied"
+        assert r.message.endswith(f"(but the demo could not keep it: cannot write {demo_dir() / 'state.json'}: "
+                                  "Is a directory)"), r.message
+    finally:
+        a.close()

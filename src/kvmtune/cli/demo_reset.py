@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import add_demo_args
+from .common import CliError, add_demo_args
 
 
 def register(subparsers: Any) -> None:
@@ -25,7 +25,11 @@ def cmd_demo_reset(args: argparse.Namespace) -> int:
     from ..demo.persist import demo_dir, reset
     seed, guests = args.seed, getattr(args, "demo_guests", None)
     which = f"seed {seed}" + (f", {guests} guests" if guests is not None else "")
-    done = reset(seed, guests)
+    try:
+        done = reset(seed, guests)
+    except OSError as e:
+        raise CliError(f"cannot reset the demo ({which}): {e.filename or demo_dir(seed, guests)}: "
+                       f"{e.strerror or e}", 1) from None
     if not done:
         print(f"the demo ({which}) is pristine already: nothing saved in {demo_dir(seed, guests)}")
         return 0

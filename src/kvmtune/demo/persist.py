@@ -219,9 +219,10 @@ class DemoState:
                 return
             changes = self._read()
             _apply(model, changes, self._pristine)
-        except (DemoStateError, OSError) as e:
-            why = f"cannot read it: {e.strerror or e}" if isinstance(e, OSError) else str(e)
-            raise DemoStateError(f"the demo's saved state {self.path} cannot be used ({why}); "
+        except OSError as e:     # not the file's content: reset would not help
+            raise DemoStateError(f"the demo's saved state {self.path} cannot be read: {e.strerror or e}") from None
+        except DemoStateError as e:
+            raise DemoStateError(f"the demo's saved state {self.path} cannot be used ({e}); "
                                  f"`kvmtune demo-reset{self._options()}` starts the demo afresh") from None
         self._base.update(changes)
 
@@ -285,9 +286,7 @@ class DemoState:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
-        except OSError as e:
-            raise DemoStateError(f"cannot read it: {e.strerror or e}") from None
-        except ValueError as e:
+        except ValueError as e:     # (OSError: the caller's, the file cannot be read at all)
             raise DemoStateError(f"not JSON: {e}") from None
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             found = data.get("schema") if isinstance(data, dict) else None
@@ -319,10 +318,11 @@ class DemoState:
 
 def reset(seed: int = 1, guests: int | None = None) -> list[str]:
     """Back to the pristine demo: remove its saved settings and move its audit log aside
-    (to actions.log.old, replacing an older one). Says what it did, one line each."""
+    (to actions.log.old, replacing an older one). Says what it did, one line each; OSError
+    (naming the path) when it cannot."""
     d = demo_dir(seed, guests)
     done: list[str] = []
-    if not d.is_dir():
+    if not d.exists():
         return done
     lock = d / (STATE_FILE + ".lock")
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
