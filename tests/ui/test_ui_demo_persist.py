@@ -42,7 +42,7 @@ def tui(argv: list[str]) -> tuple[KvmtuneApp, Feed]:
 
 
 async def test_the_tui_and_the_cli_tune_one_demo_host(state_home):
-    kv("apply", "vcpupin", "web-01", "all", "8-11", "--demo")
+    kv("apply", "vcpupin", "web-01", "all", "8-11", "--demo", "--yes")
     app, feed = tui(["--demo"])
     try:
         await _session(app, state_home)
