@@ -11,7 +11,8 @@
      │    ├── Disconnected                 no connection (libvirtd down or restarting)
      │    └── NotSupported                 this driver lacks the call (told apart from failure)
      ├── ActionError                      an action cannot be carried out (not the host's answer)
-     └── AuditLogError (also OSError)     the audit log cannot be read or written
+     ├── AuditLogError (also OSError)     the audit log cannot be read or written
+     └── DemoStateError                   the demo's saved settings cannot be used (corrupt, or another version's)
 
 As psutil's NoSuchProcess/AccessDenied: the subclasses are what callers catch.
 """
@@ -89,3 +90,7 @@ class ActionError(KvmtuneError):
 class AuditLogError(KvmtuneError, OSError):
     def __str__(self) -> str:
         return self.strerror or super().__str__()
+
+
+class DemoStateError(KvmtuneError):
+    pass

@@ -8,7 +8,9 @@ position) is the feed's business (feed.py), not the source's.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from .hostfs import HostFS
 from .virt.interface import Hypervisor
@@ -16,11 +18,27 @@ from .virt.interface import Hypervisor
 DEFAULT_URI = "qemu:///system"
 
 
+def state_dir() -> Path:
+    """Where kvmtune keeps what it must remember: $XDG_STATE_HOME/kvmtune (else ~/.local/state/kvmtune)."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "kvmtune"
+
+
 @dataclass(eq=False)
 class Source:
     fs: HostFS
     hv: Hypervisor | None
     label: str
+    # The audit log actions on this source go to when none is named (None: the default,
+    # actions.log in state_dir()); the demo keeps its own, apart from real hosts'.
+    log_path: str | None = None
+    # The command-line options that name this source again (for hints such as `kvmtune undo 3 --demo`).
+    cli_args: tuple[str, ...] = ()
+
+    def changed(self) -> str | None:
+        """Called after an action changed (or tried to change) this host. A real host keeps
+        its own state; the demo saves its settings here. Returns a note when they could not be kept."""
+        return None
 
     def close(self) -> None:
         if self.hv is not None:
@@ -34,7 +52,8 @@ def open_live(uri: str = DEFAULT_URI, root: str = "/", host_only: bool = False) 
     re-tried on every tick.
     """
     fs = HostFS(root)
+    cli = (("--connect", uri) if uri != DEFAULT_URI else ()) + (("--root", root) if root != "/" else ())
     if host_only:
-        return Source(fs, None, f"{root} (host only)")
+        return Source(fs, None, f"{root} (host only)", cli_args=cli)
     from .virt.libvirt_impl import LibvirtHypervisor
-    return Source(fs, LibvirtHypervisor(uri), uri)
+    return Source(fs, LibvirtHypervisor(uri), uri, cli_args=cli)

@@ -7,6 +7,7 @@ exactly what was there. Host knobs are also restored in `finally`, whatever happ
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -149,7 +150,8 @@ def test_dry_run_changes_nothing(log):
         assert p.returncode == 0 and "nothing changed" in p.stdout, p.stdout + p.stderr
         assert p.stdout.startswith("virsh ")
     assert {g: guest_state(g) for g in (PLAIN1, IO)} == start
-    assert not log.exists()
+    # every attempt is logged, dry runs too (result dry-run: never undoable)
+    assert [json.loads(line)["result"] for line in log.read_text().splitlines()] == ["dry-run"] * 4
 
 
 def test_invalid_input_exits_2_and_changes_nothing(log):

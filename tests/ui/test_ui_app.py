@@ -117,7 +117,8 @@ async def test_pin_through_the_picker_shows_in_next_snapshot_and_audit_log(state
         entries = app.executor.entries()
         assert entries[-1]["action"] == "vcpupin" and entries[-1]["result"] == "applied"
         assert entries[-1]["target"] == name
-        assert (state_home / "kvmtune" / "actions.log").is_file()
+        assert (state_home / "kvmtune" / "demo" / "seed-1" / "actions.log").is_file()   # the demo's own log
+        assert not (state_home / "kvmtune" / "actions.log").exists()                  # not the real hosts'
         assert table(app)._cells[name][7][0] == "P"               # the pinned marker
 
 

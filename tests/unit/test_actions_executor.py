@@ -105,15 +105,36 @@ def test_invalid_changes_nothing_and_is_logged(host, ex):
     assert e["result"] == "invalid" and e["before"] is None and e["problems"]
 
 
-def test_dry_run_changes_nothing_and_logs_nothing(host, tmp_path):
+def test_dry_run_changes_nothing_and_logs_the_attempt(host, tmp_path):
+    """README: every attempt is one JSON line, dry runs included; they are never undoable."""
     ex = Executor(host, log_path=str(tmp_path / "a.log"), dry_run=True)
     r = ex.run(HugepagePool(2048, 0, 80), snap_of(host))
-    assert (r.status, r.exit_code) == ("dry-run", 0)
+    assert (r.status, r.exit_code, r.entry_id) == ("dry-run", 0, 1)
+    assert r.undo_hint is None
     assert r.commands == [["echo", "80", ">", "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"]]
     assert read(host, POOL0) == "64"
-    assert not (tmp_path / "a.log").exists()
     bad = ex.run(HugepagePool(2048, 0, 10**9), snap_of(host))
     assert bad.status == "invalid" and bad.exit_code == 2
+    e1, e2 = ex.entries()
+    assert (e1["result"], e1["dry_run"], e1["before"], e1["action"]) == ("dry-run", True, None, "hugepages")
+    assert e1["commands"] == ["echo 80 > /sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"]
+    assert (e2["result"], e2["dry_run"]) == ("invalid", True) and e2["problems"]
+    assert ex.undoable() == []
+    assert Executor(host, log_path=str(tmp_path / "a.log")).undo(snap_of(host)).status == "invalid"
+
+
+def test_a_dry_run_undo_is_logged_and_does_not_count_as_undone(host, ex, tmp_path):
+    r = ex.run(NumaBalancing(False), snap_of(host))
+    assert r.status == "applied"
+    dry = Executor(host, log_path=str(ex.log.path), dry_run=True)
+    d = dry.undo(snap_of(host))
+    assert d.status == "dry-run" and read(host, "proc/sys/kernel/numa_balancing") == "0"
+    assert ex.entries()[-1]["undo_of"] == r.entry_id and ex.entries()[-1]["result"] == "dry-run"
+    assert [e["id"] for e in ex.undoable()] == [r.entry_id]     # still to undo
+    u = ex.undo(snap_of(host))
+    assert u.status == "applied" and read(host, "proc/sys/kernel/numa_balancing") == "1"
+    assert r.undo_hint == f"kvmtune undo {r.entry_id} --log {ex.log.path}"
+    assert u.undo_hint is None      # an undo is not undoable itself
 
 
 def test_read_only_refuses(host, tmp_path):
@@ -210,17 +231,6 @@ def test_audit_log_ids_are_unique_across_writers(tmp_path):
         t.join()
     assert sorted(ids) == list(range(1, 101))
     assert [e["id"] for e in AuditLog(path).entries()] == list(range(1, 101))
-
-
-def test_audit_log_skips_torn_lines_and_appends_after_them(tmp_path):
-    path = tmp_path / "log"
-    path.write_text('{"id": 4, "action": "ksm"}\n{"id": 5, "act')
-    log = AuditLog(path)
-    assert [e["id"] for e in log.entries()] == [4]
-    # a torn last line gets its own line terminator from the next writer only if it had one;
-    # ids continue after the highest one that parsed
-    path.write_text('{"id": 4, "action": "ksm"}\n')
-    assert log.append({"action": "thp"}) == 5
 
 
 def test_default_path_follows_xdg(monkeypatch, tmp_path):

@@ -41,7 +41,7 @@ def test_applied_and_dry_run_print_the_command_on_stdout(run):
     assert r.stdout.splitlines()[0] == "virsh vcpupin web-01 0 1 --live"
     r = run("apply", "vcpupin", "web-01", "0", "1", "--dry-run")
     assert r.returncode == 0 and r.stdout.splitlines() == [
-        "virsh vcpupin web-01 0 1 --live", "dry run: vcpupin web-01 (live) is valid; nothing changed"]
+        "virsh vcpupin web-01 0 1 --live", "dry run: vcpupin web-01 (live) is valid; nothing changed (#2)"]
 
 
 # -- sizes: bytes limits take virsh's scaled integers, IOPS whole numbers --------------------

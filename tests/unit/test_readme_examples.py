@@ -1,8 +1,9 @@
 """Every `kvmtune ...` line in the README's code blocks runs as written, on the demo host.
 
-Lines are taken in README order and run as a subprocess in one private state directory
-(the audit log, and the demo's state where it keeps one), so a later line sees what an
-earlier one did, as a new user trying them would:
+Lines are taken in README order and run as a subprocess, one private state directory per
+code block (the audit log, and the demo's state): a later line of a block sees what an
+earlier one did, as a new user trying that example would (the demo block's `undo 1` only
+works because the demo is one host across calls):
 - the full-screen view (no command) is the ui tier's, not run here;
 - a synopsis (a metavariable such as ACTION, DIR, [ID], or "...") must name a real command
   and real options: checked against that command's --help;
@@ -14,36 +15,36 @@ earlier one did, as a new user trying them would:
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from pathlib import Path
 
-import pytest
 from clirun import kvmtune
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 METAVAR = re.compile(r"\[?[A-Z][A-Z_]*\]?|\.\.\.")
 
 
-def readme_lines() -> list[tuple[list[str], str]]:
-    """(argv, comment) for each `kvmtune` line in a fenced code block; "a / b" is two lines."""
-    out, fenced = [], False
+def readme_lines() -> list[tuple[list[str], str, int]]:
+    """(argv, comment, block) for each `kvmtune` line in a fenced code block; "a / b" is two lines."""
+    out: list[tuple[list[str], str, int]] = []
+    fenced, block = False, 0
     for line in README.read_text().splitlines():
         if line.startswith("```"):
             fenced = not fenced
+            block += 1
             continue
         if not (fenced and line.startswith("kvmtune")):
             continue
         code, _, comment = line.partition(" #")
         for part in code.split(" / "):
-            out.append((shlex.split(part), comment.strip()))
+            out.append((shlex.split(part), comment.strip(), block))
     return out
 
 
 def test_the_readme_has_examples():
     lines = readme_lines()
-    tuning = [a for a, _ in lines if a[1:2] == ["apply"] and not any(METAVAR.fullmatch(t) for t in a)]
+    tuning = [a for a, _, _ in lines if a[1:2] == ["apply"] and not any(METAVAR.fullmatch(t) for t in a)]
     assert len(lines) >= 15 and len(tuning) >= 6
 
 
@@ -62,8 +63,7 @@ def test_readme_examples_run_on_the_demo(tmp_path):
         return tuple(words[:2] if words[:1] == ["apply"] else words[:1])
 
     failures: list[str] = []
-    pending = None
-    for argv, comment in readme_lines():
+    for argv, comment, block in readme_lines():
         line = shlex.join(argv)
         if all(t.startswith("-") for t in argv[1:]):   # the full-screen view: the ui tier runs it
             assert argv[1:] in ([], ["--demo"]), line
@@ -75,15 +75,11 @@ def test_readme_examples_run_on_the_demo(tmp_path):
                          for o in argv if o.startswith("--") and o not in text]
             continue
         args = argv[1:]
-        if "--host-only" not in args and "--demo" not in args and "--demo" in help_of(cmd):
+        if "--host-only" not in args and "--demo" not in args and re.search(r"(?m)^\s+--demo\s", help_of(cmd)):
             args = [*args, "--demo"]
-        r = kvmtune(*args, state=tmp_path)
+        r = kvmtune(*args, state=tmp_path / f"block-{block}")
         asks = "asks for --yes" in comment
         want = 2 if asks else 0
-        if args[0] == "undo" and r.returncode == 2 and not _demo_persists(tmp_path):
-            pending = ("the demo host is not yet one host across CLI calls (issue 11: another part), so "
-                       f"undo sees a fresh demo's values and asks before overwriting them: {r.stderr.strip()}")
-            continue
         if r.returncode != want:
             failures.append(f"{line}: exit {r.returncode}, not {want}: {r.stderr.strip()}")
             continue
@@ -95,12 +91,4 @@ def test_readme_examples_run_on_the_demo(tmp_path):
             if shown not in r.stdout.splitlines():
                 failures.append(f"{line}: does not print `{shown}`: {r.stdout!r}")
     assert not failures, "\n".join(failures)
-    if pending:
-        pytest.xfail(pending)
 
-
-def _demo_persists(state: Path) -> bool:
-    """Whether the README's first example (web-01's vCPUs on 0-3) is still there in a new call."""
-    r = kvmtune("snapshot", "--json", "--demo", state=state)
-    web = next(g for g in json.loads(r.stdout)["guests"] if g["name"] == "web-01")
-    return all(v["affinity"] == [0, 1, 2, 3] for v in web["vcpus"])

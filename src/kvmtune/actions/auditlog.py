@@ -3,6 +3,12 @@
 Default `$XDG_STATE_HOME/kvmtune/actions.log` (else ~/.local/state/kvmtune/actions.log),
 created mode 0600 in a 0700 folder. Ids are assigned under an exclusive lock, so two
 kvmtune processes on one host never hand out the same id.
+
+A crash (or a full disk) mid-write leaves a torn last line. The next append starts on a
+fresh line, so only the torn entry is lost, and it never reuses the torn entry's id: ids go
+up by one in file order, so every unreadable line counts as having used one more than the
+ids before it (or the id its surviving `{"id":N,` prefix shows). That needs no second
+file to keep in step with the log: the log alone says which ids are spent.
 """
 
 from __future__ import annotations
@@ -10,17 +16,21 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import AuditLogError
+from ..source import state_dir
+
+# The start of a line kvmtune wrote: the id comes first (see append), its digits ended by "," or "}".
+_ID_PREFIX = re.compile(r'\s*\{\s*"id"\s*:\s*(\d+)\s*[,}]')
 
 
 def default_path() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(state) / "kvmtune" / "actions.log"
+    return state_dir() / "actions.log"
 
 
 class AuditLog:
@@ -48,14 +58,13 @@ class AuditLog:
         fd = self._open(os.O_RDWR | os.O_APPEND | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            with open(fd, "r+", encoding="utf-8", closefd=False) as f:
-                last = 0
-                for e in _lines(f):
-                    last = max(last, e["id"])
-                new_id = last + 1
-                entry = {"id": new_id, **entry}
-                line = json.dumps(entry, sort_keys=False, separators=(",", ":")) + "\n"
-                os.write(fd, line.encode("utf-8"))
+            with open(fd, "rb", closefd=False) as f:
+                data = f.read()
+            new_id = _last_id(data) + 1
+            entry = {"id": new_id, **entry}     # the id first: a torn line still shows it
+            line = json.dumps(entry, sort_keys=False, separators=(",", ":")) + "\n"
+            torn = bool(data) and not data.endswith(b"\n")
+            _write_all(fd, (b"\n" if torn else b"") + line.encode("utf-8"))
             return new_id
         except OSError as e:
             raise AuditLogError(e.errno or 0, f"cannot write the audit log {self.path}: "
@@ -76,15 +85,42 @@ class AuditLog:
                                               f"{e.strerror or e}") from None
 
 
+def _entry(line: str) -> dict[str, Any] | None:
+    try:
+        e = json.loads(line)
+    except ValueError:
+        return None
+    # Entries are ours: a line without an integer id was not written by kvmtune.
+    return e if isinstance(e, dict) and type(e.get("id")) is int else None
+
+
 def _lines(f: Iterable[str]) -> Iterator[dict[str, Any]]:
     for line in f:
         line = line.strip()
-        if not line:
-            continue
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        # Entries are ours: a line without an integer id was not written by kvmtune.
-        if isinstance(e, dict) and type(e.get("id")) is int:
+        if line and (e := _entry(line)) is not None:
             yield e
+
+
+def _last_id(data: bytes) -> int:
+    """The highest id spent in the log, counting the ones on lines that cannot be read."""
+    last = 0
+    for line in data.decode("utf-8", errors="replace").split("\n"):
+        if not line.strip():
+            continue
+        e = _entry(line)
+        if e is not None:
+            last = max(last, e["id"])
+        else:   # torn (or foreign): it may have taken the next id
+            m = _ID_PREFIX.match(line)
+            last = max(last + 1, int(m.group(1)) if m else 0)
+    return last
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write may write less (a full disk): finish the line or raise, never report a half line as logged."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(0, "short write")
+        view = view[n:]

@@ -8,9 +8,10 @@ inverse from the logged "before".
 from __future__ import annotations
 
 import getpass
+import shlex
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import ActionError, AuditLogError, HostFSError, VirtError
@@ -31,6 +32,7 @@ class Result:
     commands: list[list[str]] = field(default_factory=list)
     entry_id: int | None = None
     undo_of: int | None = None      # an undo's: the entry it reverts (what a confirmation re-runs)
+    undo_hint: str | None = None    # the command that reverts it, when it can be undone
 
     @property
     def ok(self) -> bool:
@@ -53,7 +55,8 @@ class Executor:
     def __init__(self, source: Source, log_path: str | None = None, read_only: bool = False,
                  dry_run: bool = False):
         self.source = source
-        self.log = AuditLog(log_path)
+        self._log_named = log_path is not None
+        self.log = AuditLog(log_path if log_path is not None else source.log_path)
         self.read_only = read_only
         self.dry_run = dry_run
 
@@ -82,10 +85,11 @@ class Executor:
         cmds = self._commands(action)
         if problems:
             r = Result(Status.INVALID, f"{what}: {problems[0]}", problems, [], cmds)
-            return self._logged(action, snap, r, None, None, undo_of) if not self.dry_run else r
-        if self.dry_run:
+            return self._logged(action, snap, r, None, None, undo_of)
+        if self.dry_run:   # an attempt too: logged, never undoable (nothing changed)
             note = f" (needs confirmation: {len(risks)} risk(s))" if risks else ""
-            return Result(Status.DRY_RUN, f"dry run: {scoped} is valid{note}; nothing changed", [], risks, cmds)
+            r = Result(Status.DRY_RUN, f"dry run: {scoped} is valid{note}; nothing changed", [], risks, cmds)
+            return self._logged(action, snap, r, None, None, undo_of)
         if risks and not confirmed:
             r = Result(Status.NEEDS_CONFIRMATION, ask or f"{scoped} needs confirmation: {risks[0]}", [], risks,
                        cmds, undo_of=undo_of)
@@ -108,6 +112,7 @@ class Executor:
             error = str(e)
         except Exception as e:  # a bug, not the host's answer: still logged, never a traceback
             error = f"internal error: {type(e).__name__}: {e}"
+        kept = self.source.changed()   # even a failed apply may have changed part of it
         try:
             after: Any = action.before(self.source)
         except (VirtError, HostFSError, ActionError) as e:
@@ -116,6 +121,8 @@ class Executor:
             r = Result(Status.FAILED, f"{what}: {error}", [], risks, cmds)
         else:
             r = Result(Status.APPLIED, f"applied: {scoped}" + _shortfall(action, after), [], risks, cmds)
+        if kept is not None:
+            r = replace(r, message=f"{r.message} ({kept})")
         return self._logged(action, snap, r, before, after, undo_of)
 
     @staticmethod
@@ -148,6 +155,8 @@ class Executor:
             entry["confirmed"] = r.status in (Status.APPLIED, Status.FAILED)
         if undo_of is not None:
             entry["undo_of"] = undo_of
+        if self.dry_run:
+            entry["dry_run"] = True
         try:
             eid = self.log.append(entry)
         except AuditLogError as e:
@@ -155,13 +164,17 @@ class Executor:
                 return Result(r.status, f"{r.message} (but {e})", r.problems, r.risks, r.commands,
                               undo_of=r.undo_of)
             return r
-        return Result(r.status, r.message, r.problems, r.risks, r.commands, eid, r.undo_of)
+        hint = None
+        if r.status == Status.APPLIED and undo_of is None and before is not None:   # what undoable() offers
+            log = ("--log", str(self.log.path)) if self._log_named else ()
+            hint = shlex.join(["kvmtune", "undo", str(eid), *self.source.cli_args, *log])
+        return Result(r.status, r.message, r.problems, r.risks, r.commands, eid, r.undo_of, hint)
 
     # -- undo --------------------------------------------------------------------------------
     def undoable(self, hostname: str | None = None) -> list[dict[str, Any]]:
         """Applied entries of this source (and host) not undone yet and not undos themselves,
-        newest last. The log is shared by every host and the demo: an entry made elsewhere
-        must never be replayed here."""
+        newest last. The log is shared by every host (the demo has its own): an entry made
+        elsewhere must never be replayed here. Dry runs and refusals are not "applied"."""
         entries = self.entries()
         undone = {e.get("undo_of") for e in entries if e.get("result") == Status.APPLIED}
         return [e for e in entries if e.get("result") == Status.APPLIED and e.get("undo_of") is None

@@ -235,7 +235,8 @@ def report(r: Result) -> int:
             print(display(c))
         for risk in r.risks:
             print(f"risk (confirmed): {risk}" if r.status == "applied" else f"risk: {risk}")
-        ref = f" (#{r.entry_id}; `kvmtune undo {r.entry_id}` reverts it)" if r.entry_id else ""
+        ref = f" (#{r.entry_id})" if r.entry_id else ""     # the hint only where undo would take it
+        ref = f" (#{r.entry_id}; `{r.undo_hint}` reverts it)" if r.undo_hint else ref
         print(r.message + ref)
         return r.exit_code
     err = sys.stderr

@@ -69,15 +69,23 @@ def add_source_args(p: argparse.ArgumentParser, host_only: bool = False, sub: bo
                    help=f"libvirt URI (default {DEFAULT_URI})")
     g.add_argument("--root", metavar="DIR", default=d("/"),
                    help="read DIR/sys and DIR/proc instead of the host's (default /)")
-    g.add_argument("--demo", action="store_true", default=d(False),
-                   help="use the bundled simulated demo host instead of a real one")
+    add_demo_args(g, sub, "use the bundled simulated demo host instead of a real one (one host across "
+                          "kvmtune calls: what you change stays until `kvmtune demo-reset`)")
+    if host_only:
+        g.add_argument("--host-only", action="store_true", default=False,
+                       help="skip libvirt: host figures only")
+
+
+def add_demo_args(g: Any, sub: bool = True, demo_help: str | None = None) -> None:
+    """--demo, --demo-guests and --seed: which demo host (each seed and size is its own)."""
+    def d(v: Any) -> Any:
+        return argparse.SUPPRESS if sub else v
+    if demo_help is not None:
+        g.add_argument("--demo", action="store_true", default=d(False), help=demo_help)
     g.add_argument("--demo-guests", metavar="N", type=_demo_guests, default=d(None),
                    help=f"with --demo: a demo host with N guests (scale mode, at most {MAX_DEMO_GUESTS})")
     g.add_argument("--seed", metavar="N", type=int_at_least(0), default=d(1),
                    help="with --demo: the simulation's seed (default 1)")
-    if host_only:
-        g.add_argument("--host-only", action="store_true", default=False,
-                       help="skip libvirt: host figures only")
 
 
 def open_source(args: argparse.Namespace) -> Source:
@@ -88,7 +96,11 @@ def open_source(args: argparse.Namespace) -> Source:
         if args.connect or args.root != "/":
             raise CliError("--demo cannot be combined with --connect or --root")
         from ..demo import open_demo
-        return open_demo(seed=args.seed, guests=args.demo_guests)
+        from ..errors import DemoStateError
+        try:   # the demo as earlier kvmtune calls left it
+            return open_demo(seed=args.seed, guests=args.demo_guests, persist=True)
+        except DemoStateError as e:
+            raise CliError(str(e)) from None
     from ..hostfs import HostFS, HostFSError
     from ..source import open_live
     try:

@@ -64,6 +64,11 @@ class SimHypervisor(Hypervisor):
             out, self._changed = self._changed, set()
             return out
 
+    def touch(self, names: set[str]) -> None:
+        """Report these guests' settings as changed (another process changed them)."""
+        with self.lock:
+            self._changed |= names
+
     def _guest(self, name: str) -> SimGuest:
         self._up()
         g = self._guests.get(name)

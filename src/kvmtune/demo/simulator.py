@@ -4,7 +4,9 @@ Each `step()` advances a simulated clock by DT seconds (never wall time, so one 
 gives one history), reads back the sysfs files an action may have written (KSM, hugepage
 pools, THP, NUMA balancing), moves the figures on (dynamics.py) and writes the files the
 collectors read, only those whose text changed (tree.py). Between steps a watcher thread
-answers sysfs writes at once, as the kernel does.
+answers sysfs writes at once, as the kernel does. With a `DemoState` (persist.py) the
+settings outlive the process: loaded at start, saved by `save()` after each action, and
+what other processes saved is taken at each step.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from .dynamics import T0, HostModel
 from .hypervisor import SimHypervisor
+from .persist import DemoState
 from .state import SimGuest
 from .tree import SysTree
 
@@ -29,12 +32,16 @@ class Simulator:
     """The simulated host: its model, its hypervisor and its tree under `root`."""
 
     def __init__(self, seed: int = 1, guests: int | None = None,
-                 root: str | os.PathLike[str] | None = None, watch: bool = True):
+                 root: str | os.PathLike[str] | None = None, watch: bool = True,
+                 state: DemoState | None = None):
         self.lock = threading.RLock()
         self.clock = T0
+        self.model = HostModel(seed, guests)
+        self.state = state
+        if state is not None:
+            state.load(self.model)      # before anything is written: a bad file leaves nothing behind
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="kvmtune-demo-", dir=_tmp_dir()))
         self._owns_root = root is None
-        self.model = HostModel(seed, guests)
         self.guests: list[SimGuest] = self.model.guests
         self.hv = SimHypervisor(self.guests, self.lock)
         self.tree = SysTree(self.root, self.model)
@@ -50,6 +57,8 @@ class Simulator:
             if self._stop.is_set():
                 return      # closed: the tree is gone
             self._read_back()
+            if self.state is not None:
+                self.hv.touch(self.state.refresh(self.model))
             self.clock += DT
             self.model.advance(DT)
             self.tree.write_dynamic(self.clock)
@@ -59,6 +68,17 @@ class Simulator:
         with self.lock:
             if not self._stop.is_set() and self._read_back():
                 self.tree.write_settings()
+
+    def save(self) -> None:
+        """After an action: take in its sysfs writes now (not at the watcher's next look), and
+        keep the settings in the state file, if there is one. OSError when it cannot be written."""
+        with self.lock:
+            if self._stop.is_set():
+                return
+            self._read_back()
+            if self.state is not None:
+                self.hv.touch(self.state.save(self.model))
+            self.tree.write_settings()
 
     def close(self) -> None:
         with self.lock:     # let a step in another thread finish first
