@@ -57,7 +57,7 @@ def described(value: Any, key: str = "") -> str:
 def changes(before: Any, after: Any, key: str = "", prefix: str = "") -> list[str]:
     """What differs between two logged values, in words: ["total_bytes_sec 0 -> 52428800", ...]."""
     if isinstance(before, dict) and isinstance(after, dict) and key != "pins":
-        inner = f"{prefix}{key} " if key else prefix
+        inner = f"{prefix}{key} " if key and key != "values" else prefix   # "values": a wrapper, not a name
         return [c for k in {**before, **after} for c in changes(before.get(k), after.get(k), str(k), inner)]
     if before == after:
         return []

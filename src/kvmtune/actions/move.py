@@ -73,6 +73,7 @@ class MoveToNode(Action):
         return None if affects_live(self.scope, running) else "strict"
 
     def risks(self, snap: Snapshot) -> list[str]:
+        self.bind(snap)
         if not self._cpus or not self._nvcpus:
             return []
         return cpu_sharing_risks(snap, self.target, self._cpus, self._nvcpus,
