@@ -211,3 +211,20 @@ async def test_undo_of_a_move_says_what_stays_before_it_runs():
         await settle(pilot, app)
         assert app.status_text.startswith("undo: applied"), app.status_text
         assert hv.vcpu_affinity("analytics")[0] == tuple(range(64)) and hv.numatune("analytics").nodeset == "2"
+
+
+async def test_help_scrolls_in_read_only_mode():
+    from textual.containers import VerticalScroll
+
+    from kvmtune.ui.screens import HelpScreen
+    app = demo_app(read_only=True)
+    async with app.run_test(size=(80, 12)) as pilot:       # shorter than the help
+        await ready(pilot, app, ticks=1)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen) and not app.screen.disabled
+        scroll = app.screen.query_one("#help", VerticalScroll)
+        assert scroll.max_scroll_y > 0
+        scroll.focus()
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert scroll.scroll_y > 0

@@ -228,3 +228,12 @@ def test_cli_undo_of_a_move_asks_for_yes_naming_what_stays(tmp_path):
     snap = json.loads(kvmtune("snapshot", "--demo", "--json", state=tmp_path).stdout)
     g = next(x for x in snap["guests"] if x["name"] == "analytics")
     assert g["vcpus"][0]["affinity"] == list(range(64)) and g["numatune"]["nodeset"] == "2"
+
+
+def test_every_libvirt_state_has_its_own_short_form():
+    from typing import get_args
+
+    from kvmtune.vocab import STATE_BY_CODE, STATE_SHORT, GuestState
+    assert set(STATE_BY_CODE.values()) == set(get_args(GuestState)) == set(STATE_SHORT)
+    assert len(set(STATE_SHORT.values())) == len(STATE_SHORT)       # "in shutdown" is not "in "
+    assert STATE_SHORT["in shutdown"] != "in "
