@@ -153,6 +153,8 @@ class MoveToNode(Action):
         if was and cpuset.parse(was) == cpuset.parse(nt.nodeset):
             return []
         nodes = cpuset.parse(nt.nodeset)
+        if set(nodes) >= {n.id for n in snap.host.nodes}:
+            return []    # bound to every node: nothing is held in place
         pins = (before.get("vcpupin") or {}).get("pins") or {}
         cpus = {int(c) for v in pins.values() for c in v}
         near = {c for n in nodes if (node := snap.host.node(n)) for c in node.cpus}
