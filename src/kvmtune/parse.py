@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .errors import ParseError
@@ -85,6 +85,9 @@ class NumaMapsTotals:
     heap: dict[int, int]
     stack: dict[int, int]
     private: dict[int, int]              # everything else (numastat's "Private")
+    # KiB per node in mappings backed by no file (heap, stack, guest RAM): the anonymous
+    # memory the process maps, KSM-merged pages included, on the node each page sits on
+    anon: dict[int, int] = field(default_factory=dict)
 
     def huge_kib(self) -> dict[int, int]:
         out: dict[int, int] = {}
@@ -100,6 +103,7 @@ def numa_maps(text: str) -> NumaMapsTotals:
     heap: dict[int, int] = {}
     stack: dict[int, int] = {}
     private: dict[int, int] = {}
+    anon: dict[int, int] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts:
@@ -129,7 +133,10 @@ def numa_maps(text: str) -> NumaMapsTotals:
         bucket = heap if "heap" in parts[2:] else stack if "stack" in parts[2:] else private
         for n, p in nodes.items():
             bucket[n] = bucket.get(n, 0) + p * pagesize
-    return NumaMapsTotals(huge, heap, stack, private)
+        if not any(t.startswith("file=") for t in parts[2:]):
+            for n, p in nodes.items():
+                anon[n] = anon.get(n, 0) + p * pagesize
+    return NumaMapsTotals(huge, heap, stack, private, anon)
 
 
 def keyed_ints(text: str, what: str) -> dict[str, int]:
