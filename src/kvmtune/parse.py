@@ -85,8 +85,9 @@ class NumaMapsTotals:
     heap: dict[int, int]
     stack: dict[int, int]
     private: dict[int, int]              # everything else (numastat's "Private")
-    # KiB per node in mappings backed by no file (heap, stack, guest RAM): the anonymous
-    # memory the process maps, KSM-merged pages included, on the node each page sits on
+    # KiB per node of anonymous memory the process maps (RssAnon), KSM-merged pages included,
+    # on the node each page sits on: every page of mappings backed by no file (heap, stack,
+    # guest RAM) and the anon= pages of file mappings
     anon: dict[int, int] = field(default_factory=dict)
 
     def huge_kib(self) -> dict[int, int]:
@@ -133,9 +134,17 @@ def numa_maps(text: str) -> NumaMapsTotals:
         bucket = heap if "heap" in parts[2:] else stack if "stack" in parts[2:] else private
         for n, p in nodes.items():
             bucket[n] = bucket.get(n, 0) + p * pagesize
-        if not any(t.startswith("file=") for t in parts[2:]):
+        file_anon = next((t[5:] for t in parts[2:] if t.startswith("anon=")), "0") if any(
+            t.startswith("file=") for t in parts[2:]) else None
+        if file_anon is None:
             for n, p in nodes.items():
                 anon[n] = anon.get(n, 0) + p * pagesize
+        elif (k := _int(file_anon, f"numa_maps line {lineno}")):
+            # a file mapping's copied-on-write pages (a library's data): anonymous, but its
+            # node counts mix them with the file's pages, so spread them like those
+            total = sum(nodes.values())
+            for n, p in nodes.items():
+                anon[n] = anon.get(n, 0) + min(k, total) * p // total * pagesize
     return NumaMapsTotals(huge, heap, stack, private, anon)
 
 
