@@ -34,6 +34,12 @@ def snapshot_contract():
 
 
 @pytest.fixture
+def read_report():
+    """parse_report(text) -> (node rows, {guest: {...}}): `kvmtune snapshot`'s text, read back."""
+    return contract.parse_report
+
+
+@pytest.fixture
 def tree():
     """The tree generator module (tests/fixtures/make_tree.py): host_files, guest_files, write_tree."""
     return make_tree

@@ -1,4 +1,5 @@
-"""The kvmtune.snapshot/1 contract (docs/snapshot-json.md), key by key, as one checker.
+"""The kvmtune.snapshot/1 contract (docs/snapshot-json.md), key by key, as one checker;
+and a reader of `kvmtune snapshot`'s text report, so tests compare it with the JSON.
 
 Every tier runs it on what it has: a hand-built snapshot (unit), the demo host's
 `kvmtune snapshot --demo --json` and the lab's `kvmtune snapshot --json`. Loaded by
@@ -7,6 +8,7 @@ tests/conftest.py (fixture `snapshot_contract`), not imported as a package.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 INT, STR, FLOAT = int, str, float
@@ -112,3 +114,35 @@ def check_document(d: dict) -> None:
             check(disk["iotune"], "iotune")
     for e in d["errors"]:
         check(e, "error")
+
+
+def parse_report(text: str) -> tuple[list[list[str]], dict[str, dict]]:
+    """(node rows, {guest: {"head", "mem": {row: [cells]}, "ksm", "vcpus": [[cells]], "emulator"}})."""
+    nodes: list[list[str]] = []
+    guests: dict[str, dict] = {}
+    g = None
+    section = None
+    for line in text.splitlines():
+        if m := re.match(r"guest (\S+) \((.*)\)$", line):
+            g = guests[m.group(1)] = {"head": m.group(2), "mem": {}, "ksm": None, "vcpus": [], "emulator": None}
+            continue
+        words = line.split()
+        if g is None:
+            if words[:2] == ["node", "cpus"]:
+                section = "nodes"
+            elif section == "nodes" and words and words[0].isdigit():
+                nodes.append(words)
+            continue
+        if words[:1] == ["MiB"]:
+            section = "mem"
+        elif words[:1] == ["vCPU"]:
+            section = "vcpu"
+        elif line.startswith("  KSM-shared "):
+            g["ksm"] = line.strip()
+        elif line.startswith("  emulator affinity "):
+            g["emulator"] = words[2]
+        elif section == "mem" and words and words[0] in ("Huge", "Anon", "Total"):
+            g["mem"][words[0]] = words[1:]
+        elif section == "vcpu" and words and words[0].isdigit():
+            g["vcpus"].append(words)
+    return nodes, guests

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,38 +46,6 @@ def cpus(ids) -> str:
     return ",".join(out)
 
 
-def parse_report(text: str) -> tuple[list[list[str]], dict[str, dict]]:
-    """(node rows, {guest: {"head", "mem": {row: [cells]}, "ksm", "vcpus": [[cells]], "emulator"}})."""
-    nodes: list[list[str]] = []
-    guests: dict[str, dict] = {}
-    g = None
-    section = None
-    for line in text.splitlines():
-        if m := re.match(r"guest (\S+) \((.*)\)$", line):
-            g = guests[m.group(1)] = {"head": m.group(2), "mem": {}, "ksm": None, "vcpus": [], "emulator": None}
-            continue
-        words = line.split()
-        if g is None:
-            if words[:2] == ["node", "cpus"]:
-                section = "nodes"
-            elif section == "nodes" and words and words[0].isdigit():
-                nodes.append(words)
-            continue
-        if words[:1] == ["MiB"]:
-            section = "mem"
-        elif words[:1] == ["vCPU"]:
-            section = "vcpu"
-        elif line.startswith("  KSM-shared "):
-            g["ksm"] = line.strip()
-        elif line.startswith("  emulator affinity "):
-            g["emulator"] = words[2]
-        elif section == "mem" and words and words[0] in ("Huge", "Anon", "Total"):
-            g["mem"][words[0]] = words[1:]
-        elif section == "vcpu" and words and words[0].isdigit():
-            g["vcpus"].append(words)
-    return nodes, guests
-
-
 @pytest.fixture(scope="module")
 def demo_outputs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
@@ -95,9 +62,9 @@ def test_demo_json_is_the_v1_contract(demo_outputs, snapshot_contract):
     assert {g["name"] for g in doc["guests"]} >= {"web-01", "web-02", "db-primary", "analytics"}
 
 
-def test_demo_report_matches_its_json(demo_outputs):
+def test_demo_report_matches_its_json(demo_outputs, read_report):
     text, doc = demo_outputs
-    nodes, guests = parse_report(text)
+    nodes, guests = read_report(text)
     assert text.splitlines()[0] == f"host {doc['host']['hostname']}"
     # node lines: id, CPUs, memory and free MiB, then the hugepage pools used/total
     assert [row[:4] for row in nodes] == [
@@ -133,10 +100,10 @@ def test_demo_report_matches_its_json(demo_outputs):
             assert r["emulator"] == cpus(g["emulator_affinity"])
 
 
-def test_demo_report_known_values(demo_outputs):
+def test_demo_report_known_values(demo_outputs, read_report):
     """What the demo scenario sets up, independent of both outputs' code."""
     text, _ = demo_outputs
-    nodes, guests = parse_report(text)
+    nodes, guests = read_report(text)
     assert [row[:3] for row in nodes] == [["0", "0-7,32-39", "130432"], ["1", "8-15,40-47", "130432"],
                                           ["2", "16-23,48-55", "130432"], ["3", "24-31,56-63", "130432"]]
     db = guests["db-primary"]
@@ -147,7 +114,7 @@ def test_demo_report_known_values(demo_outputs):
     assert guests["web-02"]["ksm"].startswith("KSM-shared ") and "node 1 " in guests["web-02"]["ksm"]
 
 
-def test_host_only_report_of_a_written_tree(tmp_path, tree, snapshot_contract):
+def test_host_only_report_of_a_written_tree(tmp_path, tree, snapshot_contract, read_report):
     root = tree.write_tree(tmp_path / "root", tree.host_files())
     text = kvmtune(tmp_path, "snapshot", "--root", str(root), "--host-only")
     js = kvmtune(tmp_path, "snapshot", "--root", str(root), "--host-only", "--json")
@@ -155,7 +122,7 @@ def test_host_only_report_of_a_written_tree(tmp_path, tree, snapshot_contract):
     lines = text.stdout.splitlines()
     assert lines[0] == "host hv1"
     assert "KSM on" in lines[1] and "THP madvise" in lines[1] and "tuned virtual-host" in lines[1]
-    nodes, guests = parse_report(text.stdout)
+    nodes, guests = read_report(text.stdout)
     # the tree: node 0 CPUs 0-3 8 GiB (4 GiB free), 2 MiB pool 32 of 64 used; node 2 no CPUs, one free 1 GiB page
     assert nodes == [["0", "0-3", "8192", "4096", "32/64", "0/0"], ["2", "-", "4096", "1024", "0/0", "0/1"]]
     assert guests == {}
