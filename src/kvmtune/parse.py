@@ -175,6 +175,21 @@ def status(text: str) -> dict[str, int]:
     return keyed_ints(text, "status")
 
 
+def status_field(text: str, key: str) -> int | None:
+    """One numeric field of /proc/PID/status ("RssAnon" -> KiB), or None when absent.
+
+    Read per tick for KSM-merging guests: finds the one line instead of splitting ~55.
+    """
+    start = 0 if text.startswith(f"{key}:") else text.find(f"\n{key}:") + 1
+    if start == 0 and not text.startswith(f"{key}:"):
+        return None
+    end = text.find("\n", start)
+    words = text[start + len(key) + 1:end if end >= 0 else None].split()
+    if not words:
+        raise ParseError(f"status {key}: no value")
+    return _int(words[0], f"status {key}")
+
+
 class TaskStat(NamedTuple):      # parsed per vCPU per tick: cheaper to build than a frozen dataclass
     comm: str
     state: str

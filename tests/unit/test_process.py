@@ -8,7 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from kvmtune import parse
 from kvmtune.collect import ksm_memory, process
 from kvmtune.errors import ProcessGone
 from kvmtune.hostfs import HostFS, HostFSError
@@ -262,3 +265,26 @@ def test_pinned_ksm_capture(tmp_path, capture):
 def test_guest2_is_hugepage_backed(shared_fixtures, tmp_path):
     fs, name, _ = capture_tree(shared_fixtures / "lab-captures" / "guest2", tmp_path)
     assert process.hugepages_per_node(fs, process.guest_pid(fs, name)) == {2048: {0: 64}}
+
+
+def test_rss_anon_reads_the_one_line(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    own = Path("/proc/self/status").read_text()
+    (tmp_path / "proc/4242/status").write_text(own)
+    assert process.rss_anon_kib(fs, 4242) == parse.status(own)["RssAnon"]
+    (tmp_path / "proc/4242/status").write_text("Name:\tqemu\nRssFile:\t9 kB\n")
+    with pytest.raises(ParseError, match=r"proc/4242/status: no RssAnon"):
+        process.rss_anon_kib(fs, 4242)
+    (tmp_path / "proc/4242/status").write_text("RssAnon:\t-3 kB\n")
+    with pytest.raises(ParseError, match=r"proc/4242/status"):
+        process.rss_anon_kib(fs, 4242)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="RsAnoi:\t\n 0123456789-kBx", max_size=60))
+def test_status_field_never_crashes(text):
+    try:
+        v = parse.status_field(text, "RssAnon")
+    except ParseError:
+        return
+    assert v is None or v >= 0

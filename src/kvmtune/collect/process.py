@@ -162,7 +162,10 @@ def hugepages_per_node(fs: HostFS, pid: int) -> dict[int, dict[int, int]]:
 def rss_anon_kib(fs: HostFS, pid: int) -> int:
     """RssAnon from /proc/PID/status: every anonymous page the process maps, KSM pages included."""
     rel = f"proc/{pid}/status"
-    v = parse.status(fs.read_text(rel)).get("RssAnon")
+    try:
+        v = parse.status_field(fs.read_text(rel), "RssAnon")
+    except parse.ParseError as e:
+        raise parse.ParseError(f"{fs.show(rel)}: {e}") from None
     if v is None:
         raise parse.ParseError(f"{fs.show(rel)}: no RssAnon")
     return v
