@@ -273,6 +273,8 @@ class GuestCollector:
                 charged, shared = ksm_memory.adjust(charged, process.rss_anon_kib(fs, pid), merging_kib,
                                                     pc.ksm_where)
                 ksm = replace(ksm, shared_kib=shared)
+            except FileMissing:
+                pass   # exited since the cgroup read: the cgroup figure stands
             except (HostFSError, ParseError) as e:
                 note("status", e)   # the cgroup figure stands, short by the merged pages
         if charged is not None:
