@@ -148,6 +148,7 @@ def test_guest_memory_adds_up_while_ksm_merges(fresh_collector, ksm_restored):
         return int(Path(f"/proc/{pids[name]}/ksm_merging_pages").read_text())
     # the I/O guest's buffers hold many equal pages: ~30 MiB merge within seconds
     assert wait_for(lambda: merging(IO) >= 2048, 60), f"KSM merged only {merging(IO)} pages of {IO} in 60 s"
+    wait_for(lambda: all(merging(n) for n in GUESTS), 20)   # best effort: a just-restarted guest may not yet
     (KSM / "run").write_text("0")                 # keep the merged pages, stop the counters moving
     time.sleep(0.5)
 
@@ -160,9 +161,12 @@ def test_guest_memory_adds_up_while_ksm_merges(fresh_collector, ksm_restored):
         got = sum(g.numa_memory_kib.values())
         assert abs(got - want) <= max(2048, 0.05 * want), (name, got, want)
         # every merged page is in the KSM-shared figure, on a node that holds the guest's memory
-        assert g.ksm.merging_pages == merging(name) > 0, name
-        assert sum(g.ksm.shared_kib.values()) == g.ksm.merging_pages * 4, name
-        assert all(kib <= g.numa_memory_kib[n] for n, kib in g.ksm.shared_kib.items()), name
+        assert g.ksm.merging_pages == merging(name), name
+        if g.ksm.merging_pages:
+            assert sum(g.ksm.shared_kib.values()) == g.ksm.merging_pages * 4, name
+            assert all(kib <= g.numa_memory_kib[n] for n, kib in g.ksm.shared_kib.items()), name
+        else:
+            assert g.ksm.shared_kib is None, name
         # numastat -p counts every mapped page per node, the file-mapped ones (RssFile) too
         nodes, rows = numastat_rows(pid)
         per_node = {n: sum(r[i] for r in rows.values()) * 1024 for i, n in enumerate(nodes)}
