@@ -14,6 +14,9 @@ SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 _spec = importlib.util.spec_from_file_location("kvmtune_make_tree", Path(__file__).parent / "fixtures" / "make_tree.py")
 make_tree = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_tree)
+_spec = importlib.util.spec_from_file_location("kvmtune_contract", Path(__file__).parent / "contract.py")
+contract = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(contract)
 
 
 @pytest.fixture
@@ -22,6 +25,18 @@ def shared_fixtures() -> Path:
     if not SHARED_FIXTURES.is_dir():
         pytest.skip(f"real-data fixtures not present at {SHARED_FIXTURES}")
     return SHARED_FIXTURES
+
+
+@pytest.fixture
+def snapshot_contract():
+    """check_document(d): the kvmtune.snapshot/1 contract on a whole document (tests/contract.py)."""
+    return contract.check_document
+
+
+@pytest.fixture
+def read_report():
+    """parse_report(text) -> (node rows, {guest: {...}}): `kvmtune snapshot`'s text, read back."""
+    return contract.parse_report
 
 
 @pytest.fixture

@@ -161,6 +161,7 @@ class MemTune:
 class GuestKsm:
     merging_pages: int | None
     profit_bytes: int | None
+    shared_kib: Mapping[int, int] | None = None   # the merged pages' KiB per node; None when none merge
 
 
 @dataclass(frozen=True)
@@ -379,7 +380,8 @@ def _guest_out(g: Guest) -> dict[str, Any]:
         else {str(n): v for n, v in g.numa_memory_kib.items()},
         "hugepages": None if g.hugepages is None
         else {str(s): {str(n): c for n, c in per.items()} for s, per in g.hugepages.items()},
-        "ksm": None if g.ksm is None else _plain(g.ksm),
+        "ksm": None if (k := g.ksm) is None else {**_plain(k), "shared_kib": None if k.shared_kib is None
+                                                   else {str(n): v for n, v in k.shared_kib.items()}},
         "blkio_weight": g.blkio_weight,
         "disks": [{**_plain(k), "iotune": dict(k.iotune)} for k in g.disks],
         "iothreads": None if g.iothreads is None
@@ -404,7 +406,8 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
         else {int(n): v for n, v in d["numa_memory_kib"].items()},
         hugepages=None if d.get("hugepages") is None
         else {int(s): {int(n): c for n, c in per.items()} for s, per in d["hugepages"].items()},
-        ksm=None if d.get("ksm") is None else GuestKsm(**_known(GuestKsm, d["ksm"])),
+        ksm=None if (k := d.get("ksm")) is None else GuestKsm(**{**_known(GuestKsm, k), "shared_kib": None if (
+            sh := k.get("shared_kib")) is None else {int(n): v for n, v in sh.items()}}),
         blkio_weight=d.get("blkio_weight"),
         disks=tuple(Disk(**{**_known(Disk, k), "iotune": dict(k.get("iotune") or {})}) for k in (d.get("disks") or ())),
         iothreads=None if d.get("iothreads") is None

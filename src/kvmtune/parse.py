@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .errors import ParseError
@@ -85,6 +85,10 @@ class NumaMapsTotals:
     heap: dict[int, int]
     stack: dict[int, int]
     private: dict[int, int]              # everything else (numastat's "Private")
+    # KiB per node of anonymous memory the process maps (RssAnon), KSM-merged pages included,
+    # on the node each page sits on: every page of mappings backed by no file (heap, stack,
+    # guest RAM) and the anon= pages of file mappings
+    anon: dict[int, int] = field(default_factory=dict)
 
     def huge_kib(self) -> dict[int, int]:
         out: dict[int, int] = {}
@@ -100,6 +104,7 @@ def numa_maps(text: str) -> NumaMapsTotals:
     heap: dict[int, int] = {}
     stack: dict[int, int] = {}
     private: dict[int, int] = {}
+    anon: dict[int, int] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts:
@@ -129,7 +134,18 @@ def numa_maps(text: str) -> NumaMapsTotals:
         bucket = heap if "heap" in parts[2:] else stack if "stack" in parts[2:] else private
         for n, p in nodes.items():
             bucket[n] = bucket.get(n, 0) + p * pagesize
-    return NumaMapsTotals(huge, heap, stack, private)
+        file_anon = next((t[5:] for t in parts[2:] if t.startswith("anon=")), "0") if any(
+            t.startswith("file=") for t in parts[2:]) else None
+        if file_anon is None:
+            for n, p in nodes.items():
+                anon[n] = anon.get(n, 0) + p * pagesize
+        elif (k := _int(file_anon, f"numa_maps line {lineno}")):
+            # a file mapping's copied-on-write pages (a library's data): anonymous, but its
+            # node counts mix them with the file's pages, so spread them like those
+            total = sum(nodes.values())
+            for n, p in nodes.items():
+                anon[n] = anon.get(n, 0) + min(k, total) * p // total * pagesize
+    return NumaMapsTotals(huge, heap, stack, private, anon)
 
 
 def keyed_ints(text: str, what: str) -> dict[str, int]:
@@ -157,6 +173,21 @@ def ksm_stat(text: str) -> dict[str, int]:
 def status(text: str) -> dict[str, int]:
     """/proc/PID/status -> numeric fields (kB fields in KiB): RssAnon, HugetlbPages, ..."""
     return keyed_ints(text, "status")
+
+
+def status_field(text: str, key: str) -> int | None:
+    """One numeric field of /proc/PID/status ("RssAnon" -> KiB), or None when absent.
+
+    Read per tick for KSM-merging guests: finds the one line instead of splitting ~55.
+    """
+    start = 0 if text.startswith(f"{key}:") else text.find(f"\n{key}:") + 1
+    if start == 0 and not text.startswith(f"{key}:"):
+        return None
+    end = text.find("\n", start)
+    words = text[start + len(key) + 1:end if end >= 0 else None].split()
+    if not words:
+        raise ParseError(f"status {key}: no value")
+    return _int(words[0], f"status {key}")
 
 
 class TaskStat(NamedTuple):      # parsed per vCPU per tick: cheaper to build than a frozen dataclass

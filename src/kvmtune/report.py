@@ -2,8 +2,8 @@
 
 Host nodes with memory and hugepages; per guest its memory per node in MiB (like
 `numastat -c`, but only the guest's RAM: anonymous memory + hugepages, without the
-QEMU binary and libraries that numastat's Private row also counts) and its vCPU
-placement (like `virsh vcpuinfo`).
+QEMU binary and libraries that numastat's Private row also counts), how much of it KSM
+merged per node, and its vCPU placement (like `virsh vcpuinfo`).
 """
 
 from __future__ import annotations
@@ -89,6 +89,10 @@ def _guest(g: Guest, node_ids: list[int]) -> list[str]:
         rows.append(["Total"] + [_mib(g.numa_memory_kib.get(i, 0)) for i in ids]
                     + [_mib(sum(g.numa_memory_kib.values()))])
         out += ["  " + line for line in _table(rows, right=set(range(1, len(ids) + 2)))]
+    shared = g.ksm.shared_kib if g.ksm is not None else None
+    if shared:   # part of Anon above: the pages KSM merged, on the node each sits on
+        out.append(f"  KSM-shared {_mib(sum(shared.values()))} MiB ("
+                   + ", ".join(f"node {n} {_mib(v)} MiB" for n, v in sorted(shared.items())) + ")")
     if g.vcpus:
         rows = [["vCPU", "CPU", "affinity", "pinned"]]
         for v in g.vcpus:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,23 @@ def restart_guest(name: str) -> None:
     virsh("start", name)
 
 
+def numbers(path: str) -> dict[str, int]:
+    """`Key:  123 [kB]` lines of /proc/PID/status or /proc/meminfo (read here, not by kvmtune's parser)."""
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        m = re.match(r"(\w+):\s+(\d+)( kB)?$", line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+def numastat_rows(pid: int) -> tuple[list[int], dict[str, list[float]]]:
+    """`numastat -p PID`: the node ids of its header and each row's per-node MB."""
+    nodes, rows = [], {}
+    for line in run(["numastat", "-p", str(pid)]).splitlines():
+        words = line.split()
+        if words[:1] == ["Node"] or "Node" in words:
+            nodes = [int(w) for a, w in pairwise(words) if a == "Node"]
+        elif words and words[0] in ("Huge", "Heap", "Stack", "Private"):
+            rows[words[0]] = [float(w) for w in words[1:1 + len(nodes)]]
+    return nodes, rows

@@ -21,3 +21,23 @@ def test_idle_vcpu_outside_its_new_pin_is_explained():
     assert lines and "last ran there before the pin" in lines[0]
     fresh = panes.vcpu_pane(frame, web1)
     assert "last ran there" not in fresh
+
+
+def test_numa_pane_says_how_much_is_ksm_shared_on_which_node():
+    """The demo host merges pages while KSM runs: pane 1 names the KSM-shared part of the
+    guest's memory per node, with the snapshot's figures (web-02 spans nodes 0 and 1)."""
+    from kvmtune import fmt
+    from kvmtune.demo import DemoFeed, open_demo
+    src = open_demo(seed=1)
+    try:
+        snap = DemoFeed(src).next()
+    finally:
+        src.close()
+    g = snap.guest("web-02")
+    shared = g.ksm.shared_kib
+    assert set(shared) == {0, 1} and sum(shared.values()) == g.ksm.merging_pages * 4
+    want = (f"KSM-shared {fmt.fmt_kib(sum(shared.values()))} (node 0 {fmt.fmt_kib(shared[0])}, "
+            f"node 1 {fmt.fmt_kib(shared[1])})")
+    assert want in panes.numa_pane(Framer().push(snap), g).splitlines()
+    # a guest with nothing merged says nothing about KSM
+    assert "KSM" not in panes.numa_pane(Framer().push(snap), snap.guest("db-primary"))

@@ -45,7 +45,7 @@ FULL = Snapshot(
               vcpus=(Vcpu(0, 4250, 3, (2, 3), True, 150), Vcpu(1, None, None, (0, 1, 2, 3), False, None)),
               emulator_affinity=(0, 1), numatune=NumaTune("strict", "0"),
               memtune=MemTune(2097152, None, None), numa_memory_kib={0: 4000, 2: 131072},
-              hugepages={2048: {2: 64}}, ksm=GuestKsm(5, 20480), blkio_weight=500,
+              hugepages={2048: {2: 64}}, ksm=GuestKsm(5, 20480, {0: 20}), blkio_weight=500,
               disks=(Disk("vda", "/var/lib/libvirt/images/web1.qcow2",
                           {"total_bytes_sec": 1048576, "read_bytes_sec": 0, "write_bytes_sec": 0,
                            "total_iops_sec": 0, "read_iops_sec": 0, "write_iops_sec": 0},
@@ -73,77 +73,29 @@ def test_schema_is_checked():
         Snapshot.from_json({**FULL.to_json(), "schema": "other/2"})
 
 
-INT, STR, FLOAT = int, str, float
-OPT = lambda t: (t, type(None))
-NUM_MAP = "map"   # {"<int>": ...}
-
-# The v1 contract of DESIGN.md, key by key.
-CONTRACT = {
-    "": {"schema": STR, "time": FLOAT, "host": dict, "guests": list, "errors": list},
-    "host": {"hostname": STR, "nodes": list, "hugepages": dict, "ksm": OPT(dict),
-             "thp_enabled": OPT(STR), "numa_balancing": OPT(INT), "tuned_profile": OPT(STR)},
-    "node": {"id": INT, "cpus": list, "mem_total_kib": INT, "mem_free_kib": INT,
-             "distances": OPT(list), "hugepages": dict},
-    "node_pool": {"total": INT, "free": INT, "surplus": INT},
-    "pool": {"total": INT, "free": INT, "reserved": INT, "surplus": INT},
-    "ksm": {"run": INT, "pages_shared": INT, "pages_sharing": INT, "pages_unshared": INT,
-            "pages_volatile": INT, "full_scans": INT, "merge_across_nodes": OPT(INT),
-            "pages_to_scan": INT, "sleep_millisecs": INT, "general_profit": OPT(INT)},
-    "guest": {"name": STR, "uuid": STR, "id": OPT(INT), "state": STR, "pid": OPT(INT),
-              "memory_kib": INT, "vcpus": list, "emulator_affinity": OPT(list),
-              "numatune": OPT(dict), "memtune": OPT(dict), "numa_memory_kib": OPT(dict),
-              "hugepages": OPT(dict), "ksm": OPT(dict), "blkio_weight": OPT(INT), "disks": list},
-    "vcpu": {"index": INT, "tid": OPT(INT), "pcpu": OPT(INT), "affinity": list, "pinned": bool,
-             "cpu_time_ns": OPT(INT)},
-    "numatune": {"mode": STR, "nodeset": OPT(STR)},
-    "memtune": {"hard_limit_kib": OPT(INT), "soft_limit_kib": OPT(INT), "swap_hard_limit_kib": OPT(INT)},
-    "guest_ksm": {"merging_pages": OPT(INT), "profit_bytes": OPT(INT)},
-    "disk": {"target": STR, "source": OPT(STR), "iotune": dict, "rd_bytes": OPT(INT),
-             "wr_bytes": OPT(INT), "rd_reqs": OPT(INT), "wr_reqs": OPT(INT)},
-    "iotune": {k: INT for k in ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
-                                "total_iops_sec", "read_iops_sec", "write_iops_sec")},
-    "error": {"source": STR, "message": STR},
-}
-
-
-def check(obj, part):
-    for key, typ in CONTRACT[part].items():
-        assert key in obj, f"{part}.{key} missing"
-        assert isinstance(obj[key], typ) and not (typ is INT and isinstance(obj[key], bool)), \
-            f"{part}.{key}: {obj[key]!r} is not {typ}"
-
-
-def test_contract_keys_and_types():
+def test_contract_keys_and_types(snapshot_contract):
     d = json.loads(FULL.dumps())
-    check(d, "")
+    snapshot_contract(d)                                   # every object: the v1 keys and types
     assert d["schema"] == SCHEMA == "kvmtune.snapshot/1"
-    check(d["host"], "host")
-    check(d["host"]["ksm"], "ksm")
-    for n in d["host"]["nodes"]:
-        check(n, "node")
-        assert all(isinstance(c, int) for c in n["cpus"])
-        for size, pool in n["hugepages"].items():
-            assert size.isdigit()
-            check(pool, "node_pool")
     assert set(d["host"]["hugepages"]) == {"2048", "1048576"}
-    for pool in d["host"]["hugepages"].values():
-        check(pool, "pool")
     web, off = d["guests"]
-    for g in (web, off):
-        check(g, "guest")
-    for v in web["vcpus"]:
-        check(v, "vcpu")
-    check(web["numatune"], "numatune")
-    check(web["memtune"], "memtune")
     assert web["memtune"]["soft_limit_kib"] is None          # null = unlimited
-    check(web["ksm"], "guest_ksm")
     assert web["numa_memory_kib"] == {"0": 4000, "2": 131072}
     assert web["hugepages"] == {"2048": {"2": 64}}
-    for disk in web["disks"]:
-        check(disk, "disk")
-        check(disk["iotune"], "iotune")
-    check(d["errors"][0], "error")
+    assert web["ksm"] == {"merging_pages": 5, "profit_bytes": 20480, "shared_kib": {"0": 20}}
     assert (off["id"], off["pid"], off["numatune"], off["numa_memory_kib"]) == (None, None, None, None)
+
+
+def test_contract_check_catches_a_broken_document(snapshot_contract):
+    """The checker itself: a renamed key, a wrong type, a non-numeric node key each fail it."""
+    for breaks in (lambda d: d["guests"][0].pop("numa_memory_kib"),
+                   lambda d: d["guests"][0]["vcpus"][0].update(pcpu="3"),
+                   lambda d: d["guests"][0]["ksm"]["shared_kib"].update(node0=1),
+                   lambda d: d["host"]["nodes"][0].update(id=True)):
+        d = json.loads(FULL.dumps())
+        breaks(d)
+        with pytest.raises(AssertionError):
+            snapshot_contract(d)
 
 
 def test_derived_properties():
@@ -183,7 +135,7 @@ def test_round_trip_any_snapshot(time, nodes, guests, hostname, errors):
 
 # -- forward compatibility: an older kvmtune opens a newer writer's snapshot -----------------
 
-MAPS = {"hugepages", "numa_memory_kib", "iotune"}   # data keyed by node, size or limit name
+MAPS = {"hugepages", "numa_memory_kib", "iotune", "shared_kib"}   # data keyed by node, size or limit name
 
 
 def _with_extras(d, key=None):

@@ -1,12 +1,14 @@
 """Guests: libvirt's view (list, bulk stats, settings) joined with the kernel's (/proc, cgroups).
 
 Per tick it reads only what changes: one bulk stats call for every guest, and per
-running guest its vCPU threads, its memory cgroup's numa_stat and its ksm_stat — costs
-that do not grow with guest memory. Settings (pins, numatune, memtune, blkio, iotune,
+running guest its vCPU threads, its memory cgroup's numa_stat and its ksm_stat (and,
+for a guest with KSM-merged pages, its status: see ksm_memory) — costs that do not grow
+with guest memory. Settings (pins, numatune, memtune, blkio, iotune,
 XML) are cached and re-read when libvirt reports a change for the guest, when the guest
 restarts, and otherwise at most every `settings_every` seconds. numa_maps (a page-table
-walk) is read only for hugepage-backed guests, once per run and then every
-`numa_maps_every` seconds: hugetlb backing does not move.
+walk) is read only for hugepage-backed guests and guests with KSM-merged pages, once per
+run (or merge) and then every `numa_maps_every` seconds: hugetlb backing does not move,
+and for KSM it only places the merged pages over the nodes.
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from ..errors import Disconnected, FileMissing, GuestGone, HostFSError, ParseError, VirtError
 from ..model import Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune, Vcpu, default_cpus
 from ..source import Source
 from ..virt.interface import DomainConfig, DomainInfo, GuestStats, Hypervisor
-from ..vocab import IOTUNE_BASE
-from . import process
+from ..vocab import IOTUNE_BASE, PAGE_KIB
+from . import ksm_memory, process
 
 T = TypeVar("T")
 
@@ -52,6 +54,8 @@ class ProcCache:
     hugepages: dict[int, dict[int, int]] | None = None
     hugepages_at: float = float("-inf")
     thread_names: dict[str, int | None] = field(default_factory=dict)
+    ksm_where: dict[int, int] | None = None     # ksm_memory.elsewhere() as of the last numa_maps read
+    ksm_where_at: float = float("-inf")
 
 
 class GuestCollector:
@@ -231,24 +235,14 @@ class GuestCollector:
             note("vCPU threads", e)
             pc.pid = None  # the pid may belong to an earlier run: look it up again next tick
             return threads, numa, hp, ksm
-        # Hugepages: rare reads, and only where the guest is hugepage-backed.
-        if backing.hugepages and now - pc.hugepages_at >= self.numa_maps_every:
-            try:
-                pc.hugepages = process.hugepages_per_node(fs, pid)
-                pc.hugepages_at = now
-            except (HostFSError, ParseError) as e:
-                note("numa_maps", e)
-        hp = pc.hugepages if backing.hugepages else {}
+        charged: dict[int, int] | None = None
         try:
             if pc.cgroup_dir is None:
                 pc.cgroup_dir = process.memory_cgroup_dir(fs, pid)
             if pc.cgroup_dir is None:
                 errors.append(Error(f"{name}: memory cgroup", "no memory cgroup for the QEMU process"))
             else:
-                numa = process.anon_per_node_kib(fs, pc.cgroup_dir)   # a fresh dict: add to it
-                for size, per_node in (hp or {}).items():
-                    for node, pages in per_node.items():
-                        numa[node] = numa.get(node, 0) + pages * size
+                charged = process.anon_per_node_kib(fs, pc.cgroup_dir)
         except (HostFSError, ParseError) as e:
             note("memory per node", e)
             pc.cgroup_dir = None
@@ -258,5 +252,34 @@ class GuestCollector:
             pass   # exited since the vCPU read: nothing to say
         except (HostFSError, ParseError) as e:
             note("ksm_stat", e)
+        merging_kib = (ksm.merging_pages or 0) * PAGE_KIB if ksm is not None else 0
+        if not merging_kib:
+            pc.ksm_where, pc.ksm_where_at = None, float("-inf")   # a later merge starts afresh
+        # numa_maps (a page-table walk): rarely, and only for hugepage-backed or merging guests.
+        want_huge = backing.hugepages and now - pc.hugepages_at >= self.numa_maps_every
+        want_where = merging_kib > 0 and charged is not None and now - pc.ksm_where_at >= self.numa_maps_every
+        if want_huge or want_where:
+            try:
+                maps = process.numa_maps(fs, pid)
+                if want_huge:
+                    pc.hugepages, pc.hugepages_at = {z: dict(per) for z, per in maps.huge.items()}, now
+                if want_where and charged is not None:
+                    pc.ksm_where, pc.ksm_where_at = ksm_memory.elsewhere(maps.anon, charged), now
+            except (HostFSError, ParseError) as e:
+                note("numa_maps", e)
+        hp = pc.hugepages if backing.hugepages else {}
+        if charged is not None and merging_kib and ksm is not None:
+            try:
+                charged, shared = ksm_memory.adjust(charged, process.rss_anon_kib(fs, pid), merging_kib,
+                                                    pc.ksm_where)
+                ksm = replace(ksm, shared_kib=shared)
+            except FileMissing:
+                pass   # exited since the cgroup read: the cgroup figure stands
+            except (HostFSError, ParseError) as e:
+                note("status", e)   # the cgroup figure stands, short by the merged pages
+        if charged is not None:
+            numa = charged   # a fresh dict: add to it
+            for size, per_node in (hp or {}).items():
+                for node, pages in per_node.items():
+                    numa[node] = numa.get(node, 0) + pages * size
         return threads, numa, hp, ksm
-

@@ -3,7 +3,7 @@
 Each function reads one thing for one QEMU process through HostFS and raises
 HostFSError (ProcessGone when the process exited) or ParseError on failure; the guest
 collector turns that into an errors entry.
-All but `hugepages_per_node` are cheap enough for every tick.
+All but `numa_maps` (and `hugepages_per_node`, which reads it) are cheap enough for every tick.
 """
 
 from __future__ import annotations
@@ -142,17 +142,33 @@ def anon_per_node_kib(fs: HostFS, cgroup_dir: str) -> dict[int, int]:
         raise parse.ParseError(f"{fs.show(rel)}: {e}") from None
 
 
-def hugepages_per_node(fs: HostFS, pid: int) -> dict[int, dict[int, int]]:
-    """page size KiB -> node -> pages, from numa_maps `huge` lines.
+def numa_maps(fs: HostFS, pid: int) -> parse.NumaMapsTotals:
+    """The process's numa_maps, summed per node (hugepages, anonymous memory, ...).
 
     Costly: the kernel walks the page tables on every read; call it at a slow cadence.
     """
     rel = f"proc/{pid}/numa_maps"
     try:
-        huge = parse.numa_maps(fs.read_text(rel)).huge
+        return parse.numa_maps(fs.read_text(rel))
     except parse.ParseError as e:
         raise parse.ParseError(f"{fs.show(rel)}: {e}") from None
-    return {size: dict(per) for size, per in huge.items()}
+
+
+def hugepages_per_node(fs: HostFS, pid: int) -> dict[int, dict[int, int]]:
+    """page size KiB -> node -> pages, from numa_maps `huge` lines (costly: see numa_maps)."""
+    return {size: dict(per) for size, per in numa_maps(fs, pid).huge.items()}
+
+
+def rss_anon_kib(fs: HostFS, pid: int) -> int:
+    """RssAnon from /proc/PID/status: every anonymous page the process maps, KSM pages included."""
+    rel = f"proc/{pid}/status"
+    try:
+        v = parse.status_field(fs.read_text(rel), "RssAnon")
+    except parse.ParseError as e:
+        raise parse.ParseError(f"{fs.show(rel)}: {e}") from None
+    if v is None:
+        raise parse.ParseError(f"{fs.show(rel)}: no RssAnon")
+    return v
 
 
 def guest_ksm(fs: HostFS, pid: int) -> GuestKsm | None:

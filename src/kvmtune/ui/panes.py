@@ -127,6 +127,10 @@ def numa_pane(frame: Frame, g: Guest, width: int = 80) -> str:
                    f"{'  huge ' + fmt.fmt_kib(huge) if huge else ''}  {mark}")
     if not mem:
         out.append(f"[{MUTED}]no per-node figures (guest not running or cgroup unreadable)[/]")
+    shared = g.ksm.shared_kib if g.ksm is not None else None
+    if shared:   # part of the figures above: memory KSM merged with other pages, where it sits
+        out.append(f"KSM-shared {fmt.fmt_kib(sum(shared.values()))} ("
+                   + ", ".join(f"node {n} {fmt.fmt_kib(v)}" for n, v in sorted(shared.items()) if v) + ")")
     out.append(f"[{MUTED}]█ normal  [$accent]▓[/] hugepages  'vCPUs' = its vCPUs run there[/]")
     out += _warnings(frame, g, {"split", "remote", "pinned-no-numatune", "numatune-elsewhere"})
     return "\n".join(out)

@@ -1,0 +1,148 @@
+"""The kvmtune.snapshot/1 contract (docs/snapshot-json.md), key by key, as one checker;
+and a reader of `kvmtune snapshot`'s text report, so tests compare it with the JSON.
+
+Every tier runs it on what it has: a hand-built snapshot (unit), the demo host's
+`kvmtune snapshot --demo --json` and the lab's `kvmtune snapshot --json`. Loaded by
+tests/conftest.py (fixture `snapshot_contract`), not imported as a package.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+INT, STR, FLOAT = int, str, float
+
+
+def OPT(t):
+    return (t, type(None))
+
+
+CONTRACT: dict[str, dict[str, Any]] = {
+    "": {"schema": STR, "time": FLOAT, "host": dict, "guests": list, "errors": list},
+    "host": {"hostname": STR, "nodes": list, "hugepages": dict, "ksm": OPT(dict),
+             "thp_enabled": OPT(STR), "numa_balancing": OPT(INT), "tuned_profile": OPT(STR)},
+    "node": {"id": INT, "cpus": list, "mem_total_kib": INT, "mem_free_kib": INT,
+             "distances": OPT(list), "hugepages": dict},
+    "node_pool": {"total": INT, "free": INT, "surplus": INT},
+    "pool": {"total": INT, "free": INT, "reserved": INT, "surplus": INT},
+    "ksm": {"run": INT, "pages_shared": INT, "pages_sharing": INT, "pages_unshared": INT,
+            "pages_volatile": INT, "full_scans": INT, "merge_across_nodes": OPT(INT),
+            "pages_to_scan": INT, "sleep_millisecs": INT, "general_profit": OPT(INT)},
+    "guest": {"name": STR, "uuid": STR, "id": OPT(INT), "state": STR, "pid": OPT(INT),
+              "memory_kib": INT, "vcpus": list, "emulator_affinity": OPT(list),
+              "numatune": OPT(dict), "memtune": OPT(dict), "numa_memory_kib": OPT(dict),
+              "hugepages": OPT(dict), "ksm": OPT(dict), "blkio_weight": OPT(INT), "disks": list},
+    "vcpu": {"index": INT, "tid": OPT(INT), "pcpu": OPT(INT), "affinity": list, "pinned": bool,
+             "cpu_time_ns": OPT(INT)},
+    "numatune": {"mode": STR, "nodeset": OPT(STR)},
+    "memtune": {"hard_limit_kib": OPT(INT), "soft_limit_kib": OPT(INT), "swap_hard_limit_kib": OPT(INT)},
+    # shared_kib: added in version 1 (docs/snapshot-json.md, "Keys added")
+    "guest_ksm": {"merging_pages": OPT(INT), "profit_bytes": OPT(INT), "shared_kib": OPT(dict)},
+    "disk": {"target": STR, "source": OPT(STR), "iotune": dict, "rd_bytes": OPT(INT),
+             "wr_bytes": OPT(INT), "rd_reqs": OPT(INT), "wr_reqs": OPT(INT)},
+    "iotune": {k: INT for k in ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
+                                "total_iops_sec", "read_iops_sec", "write_iops_sec")},
+    "error": {"source": STR, "message": STR},
+}
+MODES = {"strict", "preferred", "interleave", "restrictive"}
+
+
+def check(obj: dict, part: str) -> None:
+    for key, typ in CONTRACT[part].items():
+        assert key in obj, f"{part}.{key} missing"
+        assert isinstance(obj[key], typ) and not (typ is INT and isinstance(obj[key], bool)), \
+            f"{part}.{key}: {obj[key]!r} is not {typ}"
+
+
+def _int_map(m: dict | None, what: str, depth: int = 1) -> None:
+    """{"<int>": int} (or nested `depth` levels): keys are decimal strings, leaves ints."""
+    if m is None:
+        return
+    assert isinstance(m, dict), what
+    for k, v in m.items():
+        assert isinstance(k, str) and k.isdigit(), f"{what}: key {k!r} is not a number"
+        if depth > 1:
+            _int_map(v, f"{what}.{k}", depth - 1)
+        else:
+            assert isinstance(v, int) and not isinstance(v, bool), f"{what}.{k}: {v!r}"
+
+
+def _ints(xs: list, what: str) -> None:
+    assert all(isinstance(x, int) and not isinstance(x, bool) for x in xs), f"{what}: {xs!r}"
+
+
+def check_document(d: dict) -> None:
+    """The whole document: every object in it has the contract's keys and types."""
+    check(d, "")
+    assert d["schema"] == "kvmtune.snapshot/1"
+    h = d["host"]
+    check(h, "host")
+    if h["ksm"] is not None:
+        check(h["ksm"], "ksm")
+    for n in h["nodes"]:
+        check(n, "node")
+        _ints(n["cpus"], "node.cpus")
+        if n["distances"] is not None:
+            _ints(n["distances"], "node.distances")
+        for size, pool in n["hugepages"].items():
+            assert size.isdigit(), size
+            check(pool, "node_pool")
+    for size, pool in h["hugepages"].items():
+        assert size.isdigit(), size
+        check(pool, "pool")
+    for g in d["guests"]:
+        what = f"guest {g.get('name')!r}"
+        check(g, "guest")
+        for v in g["vcpus"]:
+            check(v, "vcpu")
+            _ints(v["affinity"], f"{what} vcpu affinity")
+        if g["emulator_affinity"] is not None:
+            _ints(g["emulator_affinity"], f"{what} emulator_affinity")
+        if g["numatune"] is not None:
+            check(g["numatune"], "numatune")
+            assert g["numatune"]["mode"] in MODES, g["numatune"]
+        if g["memtune"] is not None:
+            check(g["memtune"], "memtune")
+        _int_map(g["numa_memory_kib"], f"{what} numa_memory_kib")
+        _int_map(g["hugepages"], f"{what} hugepages", depth=2)
+        if g["ksm"] is not None:
+            check(g["ksm"], "guest_ksm")
+            _int_map(g["ksm"]["shared_kib"], f"{what} ksm.shared_kib")
+        for disk in g["disks"]:
+            check(disk, "disk")
+            check(disk["iotune"], "iotune")
+    for e in d["errors"]:
+        check(e, "error")
+
+
+def parse_report(text: str) -> tuple[list[list[str]], dict[str, dict]]:
+    """(node rows, {guest: {"head", "mem": {row: [cells]}, "ksm", "vcpus": [[cells]], "emulator"}})."""
+    nodes: list[list[str]] = []
+    guests: dict[str, dict] = {}
+    g = None
+    section = None
+    for line in text.splitlines():
+        if m := re.match(r"guest (\S+) \((.*)\)$", line):
+            g = guests[m.group(1)] = {"head": m.group(2), "mem": {}, "ksm": None, "vcpus": [], "emulator": None}
+            continue
+        words = line.split()
+        if g is None:
+            if words[:2] == ["node", "cpus"]:
+                section = "nodes"
+            elif section == "nodes" and words and words[0].isdigit():
+                nodes.append(words)
+            continue
+        if words[:1] == ["MiB"]:
+            section = "mem"
+        elif words[:1] == ["vCPU"]:
+            section = "vcpu"
+        elif line.startswith("  KSM-shared "):
+            g["ksm"] = line.strip()
+        elif line.startswith("  emulator affinity "):
+            g["emulator"] = words[2]
+        elif section == "mem" and words and words[0] in ("Huge", "Anon", "Total"):
+            g["mem"][words[0]] = words[1:]
+        elif section == "vcpu" and words and words[0].isdigit():
+            g["vcpus"].append(words)
+    return nodes, guests
