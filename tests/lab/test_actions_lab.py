@@ -267,3 +267,39 @@ def test_log_lists_what_was_done(log):
                          capture_output=True, text=True, timeout=30).stdout
     assert f"virsh emulatorpin {PLAIN2} 0 --live" in out and "applied (undo #1)" in out
     assert oct(log.stat().st_mode & 0o777) == "0o600"
+
+
+# -- --live --config: both the running guest and its saved definition (the qemu driver; the test
+# driver refuses the two flags together) ---------------------------------------------------------
+
+def limits(guest: str) -> tuple[str | None, str | None]:
+    return (fields(virsh("memtune", guest, "--live")).get("soft_limit"),
+            fields(virsh("memtune", guest, "--config")).get("soft_limit"))
+
+
+def test_live_and_config_together_change_both_and_undo_restores_both(log):
+    start = limits(PLAIN1)
+    assert start[0] == start[1], start        # the lab guest starts with one value in both
+    try:
+        p = kv(log, "apply", "memtune", PLAIN1, "--soft-limit", "300M", "--live", "--config")
+        applied(p)
+        assert f"virsh memtune {PLAIN1} --soft-limit 307200 --live --config" in p.stdout
+        assert "(live+config)" in p.stdout
+        assert limits(PLAIN1) == ("307200", "307200")
+        applied(kv(log, "undo"))
+        assert limits(PLAIN1) == start
+    finally:
+        kv(log, "undo", "--yes")
+
+
+def test_vcpupin_live_and_config_together(log):
+    start = vcpupins(PLAIN1), virsh("vcpupin", PLAIN1, "--config")
+    try:
+        applied(kv(log, "apply", "vcpupin", PLAIN1, "0", "1", "--live", "--config"))
+        assert vcpupins(PLAIN1)["0"] == "1"
+        rows = (line.split() for line in virsh("vcpupin", PLAIN1, "--config").splitlines())
+        assert {r[0]: r[1] for r in rows if len(r) == 2 and r[0].isdigit()}["0"] == "1"
+        applied(kv(log, "undo"))
+        assert (vcpupins(PLAIN1), virsh("vcpupin", PLAIN1, "--config")) == start
+    finally:
+        kv(log, "undo", "--yes")

@@ -182,3 +182,15 @@ def test_cli_apply_and_undo(source, tmp_path, capsys):
     assert main(["log", "--log", str(log)]) == 0
     out = capsys.readouterr().out
     assert "applied (undo #1)" in out and "invalid" in out and "needs-confirmation (undo #1)" in out
+
+
+def test_live_and_config_together_set_both(source, tmp_path):
+    """libvirt-python's typed-parameter setters read the parameters first with the same flags,
+    and a read takes live or config, not both: live+config must still land in both."""
+    import libvirt
+    ex = Executor(source, log_path=str(tmp_path / "actions.log"))
+    r = ex.run(MemTune("alpha", soft=262144, scope="live+config"), Collector(source).collect())
+    assert r.status == "applied", r.message
+    dom = source.hv._dom("alpha")
+    for flag in (libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG):
+        assert dom.memoryParameters(flag)["soft_limit"] == 262144

@@ -286,6 +286,13 @@ class LibvirtHypervisor(Hypervisor):
         except cpuset.CpusetError as e:
             raise VirtError(str(e)) from None
 
+    def _typed(self, setter: Any, *args: Any, scope: Scope) -> None:
+        """A typed-parameter setter. libvirt-python first reads the parameters with the same
+        flags to learn their types, and a read takes live or config, never both: so
+        live+config is two calls, live first (a refusal there leaves the definition as it was)."""
+        for s in (("live", "config") if scope == "live+config" else (scope,)):
+            self._call(setter, *args, _scope_flags(s))
+
     def pin_vcpu(self, name: str, vcpu: int, cpus: tuple[int, ...], scope: Scope = "live") -> None:
         dom = self._dom(name)
         self._call(dom.pinVcpuFlags, vcpu, self._cpumap(cpus), _scope_flags(scope))
@@ -310,7 +317,7 @@ class LibvirtHypervisor(Hypervisor):
         if nodeset is not None:
             params["numa_nodeset"] = nodeset
         dom = self._dom(name)
-        self._call(dom.setNumaParameters, params, _scope_flags(scope))
+        self._typed(dom.setNumaParameters, params, scope=scope)
         self._changed_by_us(name)
 
     def set_memtune(self, name: str, values: Mapping[str, int | None], scope: Scope = "live") -> None:
@@ -320,17 +327,17 @@ class LibvirtHypervisor(Hypervisor):
                 raise VirtError(f"unknown memtune value {key!r}")
             params[MEMTUNE_LIBVIRT[key]] = MEMTUNE_UNLIMITED_KIB if v is None else int(v)
         dom = self._dom(name)
-        self._call(dom.setMemoryParameters, params, _scope_flags(scope))
+        self._typed(dom.setMemoryParameters, params, scope=scope)
         self._changed_by_us(name)
 
     def set_blkio(self, name: str, values: Mapping[str, object], scope: Scope = "live") -> None:
         dom = self._dom(name)
-        self._call(dom.setBlkioParameters, dict(values), _scope_flags(scope))
+        self._typed(dom.setBlkioParameters, dict(values), scope=scope)
         self._changed_by_us(name)
 
     def set_block_iotune(self, name: str, disk: str, values: Mapping[str, object], scope: Scope = "live") -> None:
         dom = self._dom(name)
-        self._call(dom.setBlockIoTune, disk, dict(values), _scope_flags(scope))
+        self._typed(dom.setBlockIoTune, disk, dict(values), scope=scope)
         self._changed_by_us(name)
 
 
