@@ -9,11 +9,10 @@ values the tree holds. The JSON is checked against the v1 contract.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+import clirun
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -21,13 +20,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 def kvmtune(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
     """One CLI call with its own empty home and state dirs (the demo and the log start fresh)."""
-    home = tmp_path / f"home{len(list(tmp_path.glob('home*')))}"
-    home.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(SRC), "HOME": str(home), "NO_COLOR": "1",
-           **{k: str(home / k.lower()) for k in ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME",
-                                                  "XDG_CONFIG_HOME")}}
-    return subprocess.run([sys.executable, "-m", "kvmtune.cli", *args], capture_output=True, text=True,
-                          timeout=120, env=env, stdin=subprocess.DEVNULL)
+    return clirun.kvmtune(*args, state=tmp_path / f"call{len(list(tmp_path.glob('call*')))}")
 
 
 def mib(kib: int) -> str:
