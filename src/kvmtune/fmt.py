@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +24,16 @@ def fmt_kib(kib: int | float | None) -> str:
     if kib is None:
         return "-"
     return _scaled(float(kib), ("K", "M", "G", "T", "P"))
+
+
+def clock(t: Any, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A logged time (seconds since the epoch) as local time; "?" for anything that is not one."""
+    if isinstance(t, bool) or not isinstance(t, (int, float)):
+        return "?"
+    try:
+        return time.strftime(pattern, time.localtime(t))
+    except (OverflowError, OSError, ValueError):
+        return "?"
 
 
 def size_text(kib: int | float | None) -> str:

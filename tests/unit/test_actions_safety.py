@@ -12,6 +12,7 @@ from clirun import kvmtune
 
 from kvmtune.actions import (
     BlkDevIoTune,
+    BlkioTune,
     EmulatorPin,
     Executor,
     HugepagePool,
@@ -221,8 +222,11 @@ def test_cli_undo_of_a_move_asks_for_yes_naming_what_stays(tmp_path):
     assert r.returncode == 0, r.stderr
     r = kvmtune("undo", "--demo", state=tmp_path)
     assert r.returncode == 2 and r.stdout == ""
-    assert "kvmtune: risk: undo cannot restore where analytics's memory may live: it stays bound to node(s) 2" \
-        in r.stderr and "re-run with --yes" in r.stderr
+    err = r.stderr.splitlines()
+    assert err[-3].startswith("kvmtune: undo #1: move analytics (applied ")     # the entry it would undo
+    assert err[-2].startswith("kvmtune: risk: undo cannot restore where analytics's memory may live: it "
+                              "stays bound to node(s) 2")
+    assert err[-1] == "kvmtune: not undone: re-run `kvmtune undo 1 --yes --demo` to confirm"
     r = kvmtune("undo", "--demo", "--yes", state=tmp_path)
     assert r.returncode == 0, r.stderr
     snap = json.loads(kvmtune("snapshot", "--demo", "--json", state=tmp_path).stdout)
@@ -237,3 +241,61 @@ def test_every_libvirt_state_has_its_own_short_form():
     assert set(STATE_BY_CODE.values()) == set(get_args(GuestState)) == set(STATE_SHORT)
     assert len(set(STATE_SHORT.values())) == len(STATE_SHORT)       # "in shutdown" is not "in "
     assert STATE_SHORT["in shutdown"] != "in "
+
+
+def test_undo_restores_each_scope_it_changed(demo):
+    """A config or live+config change is read and undone in each definition it touched: the saved
+    definition gets its own old value back, not the running guest's."""
+    feed, ex = demo
+    g = next(x for x in feed.source.sim.guests if x.name == "web-01")
+    assert ex.run(MemTune("web-01", hard=20 * GIB, scope="live"), feed.next()).status == "applied"
+    assert (g.live.memtune.hard_limit_kib, g.config.memtune.hard_limit_kib) == (20 * GIB, None)
+    for scope in ("config", "live+config"):
+        r = ex.run(MemTune("web-01", hard=24 * GIB, scope=scope), feed.next())
+        assert r.status == "applied", r.message
+        u = ex.undo(feed.next())
+        assert u.status == "applied", u.message
+        assert (g.live.memtune.hard_limit_kib, g.config.memtune.hard_limit_kib) == (20 * GIB, None), scope
+
+
+def test_undo_of_a_live_and_config_move_restores_the_saved_numatune(demo):
+    feed, ex = demo
+    g = next(x for x in feed.source.sim.guests if x.name == "web-01")
+    assert ex.run(MoveToNode("web-01", (3,), "live+config"), feed.next(), confirmed=True).status == "applied"
+    assert g.config.numatune is not None and g.config.numatune.nodeset == "3"
+    u = ex.undo(feed.next())
+    assert u.status == "needs-confirmation"
+    assert "stays bound to node(s) 3" in u.risks[0] and "restores the saved definition" in u.risks[0]
+    assert ex.undo(feed.next(), u.undo_of, confirmed=True).status == "applied"
+    assert g.config.numatune.nodeset == "0-3"         # every node: the saved definition is free again
+    assert g.config.vcpu_pins == [None] * 4 and g.live.vcpu_pins == [None] * 4
+
+
+def test_an_unset_blkio_weight_does_not_block_undo(demo):
+    feed, ex = demo
+    assert ex.run(BlkioTune("web-01", 300), feed.next()).status == "applied"
+    u = ex.undo(feed.next())
+    assert u.status == "needs-confirmation", u.message        # asked, not refused
+    assert "had no blkio weight set before" in u.risks[0]
+    assert ex.undo(feed.next(), u.undo_of, confirmed=True).status == "applied"
+    assert ex.undoable() == []
+
+
+def test_a_shrink_below_use_says_the_pages_in_use_stay(demo):
+    feed, ex = demo
+    r = ex.run(HugepagePool(2048, 0, 100), feed.next(), confirmed=True)   # node 0: 2048 pages held by mail-01
+    assert r.status == "applied"
+    assert "the pool keeps 2048 pages, not 100: pages in use cannot be freed" in r.message, r.message
+    assert "contiguous" not in r.message
+
+
+def test_a_bad_logged_time_is_a_question_mark_not_an_error(tmp_path):
+    from kvmtune import fmt
+    from kvmtune.actions import AuditLog
+    assert [fmt.clock(t) for t in ("x", None, True, 1e300, float("nan"))] == ["?"] * 5
+    log = tmp_path / "actions.log"
+    AuditLog(log).append({"time": 1e300, "action": "ksm", "target": "host", "result": "applied"})
+    AuditLog(log).append({"time": "noon", "action": "ksm", "target": "host", "result": "applied"})
+    r = kvmtune("log", "--log", str(log), state=tmp_path)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert [line.split()[1] for line in r.stdout.splitlines()[1:]] == ["?", "?"]

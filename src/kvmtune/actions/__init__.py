@@ -5,12 +5,12 @@ No Textual here: the CLI (`kvmtune.cli`) and the TUI both drive actions through 
 
 from ..errors import ActionError, AuditLogError
 from .auditlog import AuditLog, default_path
-from .base import KINDS, Action, display, rebuild
+from .base import KINDS, Action, Restore, display, rebuild
 from .blkio import BlkDevIoTune, BlkioTune, BlkioWeight, parse_device_weights
 from .executor import Executor, Result
 from .host import HugepagePool, KsmSet, NumaBalancing, ThpEnabled
 from .memory import MemTune, NumaTune
-from .move import MoveToNode, Restore
+from .move import MoveToNode
 from .pin import EmulatorPin, IoThreadPin, VcpuPin
 
 __all__ = [

@@ -91,6 +91,70 @@ class Action:
         return []
 
 
+class GuestAction(Action):
+    """A guest tunable, read and undone per scope: `read(source, scope)` reads one scope (live,
+    config or current), `undo_as(before, scope)` is the action that writes `before` back there.
+    live+config reads both, since the saved definition may hold other values than the running
+    guest, and its undo restores each into its own."""
+
+    def read(self, source: Source, scope: Scope) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def undo_as(self, before: dict[str, Any], scope: Scope) -> Action:
+        raise NotImplementedError
+
+    def before(self, source: Source) -> dict[str, Any]:
+        if self.scope == SCOPE_BOTH:
+            return {"live": self.read(source, "live"), "config": self.read(source, "config")}
+        return self.read(source, self.scope)
+
+    def inverse(self, before: dict[str, Any]) -> Action:
+        if self.scope != SCOPE_BOTH:
+            return self.undo_as(before, self.scope)
+        live, config = before["live"], before["config"]
+        if live == config:
+            return self.undo_as(live, SCOPE_BOTH)
+        return Restore(self.target, [self.undo_as(live, "live"), self.undo_as(config, "config")])
+
+
+@register
+class Restore(Action):
+    """Several guest actions applied in order (what undoing a move does)."""
+    kind = "restore"
+
+    def __init__(self, guest: str, steps: list[Action]):
+        self.target, self.steps = guest, list(steps)
+        scopes = {s.scope for s in steps}
+        self.scope = SCOPE_BOTH if len(scopes) > 1 else scopes.pop() if scopes else "live"
+
+    def params(self) -> dict[str, Any]:
+        return {"steps": [{"kind": s.kind, "params": s.params()} for s in self.steps]}
+
+    @classmethod
+    def from_params(cls, target: str, p: dict[str, Any]) -> Restore:
+        return cls(target, [rebuild(s["kind"], target, s["params"]) for s in p.get("steps", [])])
+
+    def bind(self, snap: Snapshot) -> None:
+        for s in self.steps:
+            s.bind(snap)
+
+    def validate(self, snap: Snapshot) -> list[str]:
+        return [p for s in self.steps for p in s.validate(snap)]
+
+    def commands(self) -> list[list[str]]:
+        return [c for s in self.steps for c in s.commands()]
+
+    def before(self, source: Source) -> dict[str, Any]:
+        return {"steps": [s.before(source) for s in self.steps]}
+
+    def apply(self, source: Source) -> None:
+        for s in self.steps:
+            s.apply(source)
+
+    def inverse(self, before: dict[str, Any]) -> Restore:
+        return Restore(self.target, [s.inverse(b) for s, b in zip(self.steps, before["steps"])])
+
+
 def rebuild(kind: str, target: str, params: dict[str, Any]) -> Action:
     cls = KINDS.get(kind)
     if cls is None:

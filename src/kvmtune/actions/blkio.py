@@ -13,8 +13,8 @@ from .. import fmt, inputs
 from ..errors import ActionError
 from ..model import Snapshot
 from ..source import Source
-from ..vocab import IOTUNE_BASE, IOTUNE_GROUPS, IOTUNE_KEYS, THROTTLE_MAX, Scope
-from .base import Action, find_guest, need_hv, register, scope_flags
+from ..vocab import IOTUNE_BASE, IOTUNE_GROUPS, IOTUNE_KEYS, SCOPE_BOTH, THROTTLE_MAX, Scope
+from .base import Action, GuestAction, Restore, find_guest, need_hv, register, scope_flags
 
 # -- blkiotune -------------------------------------------------------------------------------
 
@@ -32,7 +32,7 @@ def format_device_weights(weights: Mapping[str, int]) -> str:
 
 
 @register
-class BlkioTune(Action):
+class BlkioTune(GuestAction):
     """blkiotune: the guest's weight and/or per-device weights (0 removes a device weight)."""
     kind = "blkiotune"
 
@@ -79,8 +79,8 @@ class BlkioTune(Action):
             v["device_weight"] = format_device_weights(self.device_weights)
         return v
 
-    def before(self, source: Source) -> dict[str, Any]:
-        b = need_hv(source).blkio(self.target)
+    def read(self, source: Source, scope: Scope) -> dict[str, Any]:
+        b = need_hv(source).blkio(self.target, scope)
         have = parse_device_weights(str(b.get("device_weight") or ""))
         return {"weight": b.get("weight"),
                 "device_weights": {p: have.get(p, 0) for p in self.device_weights}}
@@ -88,9 +88,19 @@ class BlkioTune(Action):
     def apply(self, source: Source) -> None:
         need_hv(source).set_blkio(self.target, self._values(), self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> BlkioTune:
-        return BlkioTune(self.target, before.get("weight") if self.weight is not None else None,
-                         before.get("device_weights") or {}, self.scope)
+    def undo_as(self, before: dict[str, Any], scope: Scope) -> Action:
+        # weight 0 = never set: libvirt cannot set 0 back (undo_gaps says so and leaves it)
+        weight = before.get("weight") if self.weight is not None and before.get("weight") else None
+        if weight is None and not before.get("device_weights"):
+            return Restore(self.target, [])     # nothing it can put back: the undo only marks it done
+        return BlkioTune(self.target, weight, before.get("device_weights") or {}, scope)
+
+    def undo_gaps(self, before: dict[str, Any], snap: Snapshot) -> list[str]:
+        parts = [before[s] for s in ("live", "config") if s in before] if self.scope == SCOPE_BOTH else [before]
+        if self.weight is not None and any(not p.get("weight") for p in parts):
+            return [f"{self.target} had no blkio weight set before, and libvirt cannot unset one: "
+                    f"the weight stays {self.weight} (the default is 500)"]
+        return []
 
 
 BlkioWeight = BlkioTune
@@ -138,7 +148,7 @@ def iotune_problems(values: Mapping[str, object]) -> list[str]:
 
 
 @register
-class BlkDevIoTune(Action):
+class BlkDevIoTune(GuestAction):
     kind = "blkdeviotune"
 
     def __init__(self, guest: str, disk: str, values: Mapping[str, object], scope: Scope = "live",
@@ -199,16 +209,16 @@ class BlkDevIoTune(Action):
             argv += ["--" + k.replace("_", "-"), str(v)]
         return [argv + scope_flags(self.scope)]
 
-    def before(self, source: Source) -> dict[str, Any]:
-        return dict(need_hv(source).block_iotune(self.target, self.disk))
+    def read(self, source: Source, scope: Scope) -> dict[str, Any]:
+        return dict(need_hv(source).block_iotune(self.target, self.disk, scope))
 
     def apply(self, source: Source) -> None:
         need_hv(source).set_block_iotune(self.target, self.disk, self._sent(), self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> BlkDevIoTune:
+    def undo_as(self, before: dict[str, Any], scope: Scope) -> BlkDevIoTune:
         # Each group this change touched, whole: libvirt resets the rest of a group when one is set.
         touched = [k for group in IOTUNE_GROUPS if any(x in self._sent() for x in group) for k in group]
         vals: dict[str, object] = {k: before[k] for k in touched if k in before}
         if before.get("group_name") or "group_name" in self.values:
             vals["group_name"] = before.get("group_name") or ""
-        return BlkDevIoTune(self.target, self.disk, vals, self.scope, restores=True)
+        return BlkDevIoTune(self.target, self.disk, vals, scope, restores=True)

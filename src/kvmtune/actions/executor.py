@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import ActionError, AuditLogError, HostFSError, VirtError
-from ..fmt import changes, described
+from ..fmt import changes, clock, described
 from ..model import Snapshot
 from ..source import Source
 from ..vocab import Status
@@ -69,11 +69,13 @@ class Executor:
 
     def _run(self, action: Action, snap: Snapshot, confirmed: bool,
              extra_risks: list[str] | None = None, undo_of: int | None = None,
-             ask: str | None = None) -> Result:
-        """`ask`: a question to confirm even without risks (an undo's preview, in the TUI)."""
+             ask: str | None = None, label: str | None = None) -> Result:
+        """`ask`: a question to confirm even without risks (an undo's preview, in the TUI);
+        `label`: what a confirmation names (an undo: its entry)."""
         what = f"{action.kind} {action.target}"
         # where a guest change lands (live, config or both): said wherever it is about to land or did
         scoped = what + (f" ({action.scope})" if action.target != "host" else "")
+        asked = label or scoped
         if self.read_only:
             return Result(Status.REFUSED, f"read-only mode: {what} was not applied",
                           commands=self._commands(action))
@@ -91,7 +93,7 @@ class Executor:
             r = Result(Status.DRY_RUN, f"dry run: {scoped} is valid{note}; nothing changed", [], risks, cmds)
             return self._logged(action, snap, r, None, None, undo_of)
         if risks and not confirmed:
-            r = Result(Status.NEEDS_CONFIRMATION, ask or f"{scoped} needs confirmation: {risks[0]}", [], risks,
+            r = Result(Status.NEEDS_CONFIRMATION, ask or f"{asked} needs confirmation: {risks[0]}", [], risks,
                        cmds, undo_of=undo_of)
             return self._logged(action, snap, r, None, None, undo_of)
         if ask and not confirmed:   # a preview only: nothing was attempted, so nothing is logged
@@ -165,9 +167,11 @@ class Executor:
                               undo_of=r.undo_of)
             return r
         hint = None
+        log = ("--log", str(self.log.path)) if self._log_named else ()
         if r.status == Status.APPLIED and undo_of is None and before is not None:   # what undoable() offers
-            log = ("--log", str(self.log.path)) if self._log_named else ()
             hint = shlex.join(["kvmtune", "undo", str(eid), *self.source.cli_args, *log])
+        elif r.status == Status.NEEDS_CONFIRMATION and undo_of is not None:   # confirm this entry, not the newest
+            hint = shlex.join(["kvmtune", "undo", str(undo_of), "--yes", *self.source.cli_args, *log])
         return Result(r.status, r.message, r.problems, r.risks, r.commands, eid, r.undo_of, hint)
 
     # -- undo --------------------------------------------------------------------------------
@@ -221,19 +225,21 @@ class Executor:
                              f"the undo overwrites that")
         except (VirtError, HostFSError, ActionError):
             pass
+        title = (f"undo #{eid}: {entry['action']} {entry['target']} (applied "
+                 f"{clock(entry.get('time'), '%H:%M:%S')} by {entry.get('user', '?')})")
         ask = None
         if preview:
-            when = time.strftime("%H:%M:%S", time.localtime(entry.get("time", 0)))
             back = changes(entry.get("after"), entry["before"]) if entry.get("after") is not None else []
-            ask = (f"undo #{eid}: {entry['action']} {entry['target']} (applied {when} by "
-                   f"{entry.get('user', '?')})" + (f"; puts back {'; '.join(back)}" if back else "") + "?")
-        return self._run(inverse, snap, confirmed, gaps + extra, undo_of=eid, ask=ask)
+            ask = title + (f"; puts back {'; '.join(back)}" if back else "") + "?"
+        return self._run(inverse, snap, confirmed, gaps + extra, undo_of=eid, ask=ask, label=title)
 
 
 def _shortfall(action: Action, after: Any) -> str:
-    """The kernel may grant fewer hugepages than asked (fragmented memory): say so."""
+    """The kernel may set another pool size than asked: say so, and why."""
     if action.kind == "hugepages" and isinstance(after, dict) and after.get("count") is not None:
-        want = action.params()["count"]
-        if after["count"] != want:
-            return f" (the kernel set {after['count']} of the {want} pages asked: not enough free contiguous memory)"
+        want, got = action.params()["count"], after["count"]
+        if got < want:
+            return f" (the kernel set {got} of the {want} pages asked: not enough free contiguous memory)"
+        if got > want:
+            return f" (the pool keeps {got} pages, not {want}: pages in use cannot be freed until released)"
     return ""

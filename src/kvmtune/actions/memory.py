@@ -22,7 +22,7 @@ from ..vocab import (
     Scope,
     affects_live,
 )
-from .base import Action, check_nodes, find_guest, need_hv, register, scope_flags, strict_memory_problem
+from .base import GuestAction, check_nodes, find_guest, need_hv, register, scope_flags, strict_memory_problem
 
 # -- numatune ----------------------------------------------------------------------------------
 
@@ -56,7 +56,7 @@ def numatune_problems(snap: Snapshot, g: Guest, mode: str | None, nodes: tuple[i
 
 
 @register
-class NumaTune(Action):
+class NumaTune(GuestAction):
     kind = "numatune"
 
     def __init__(self, guest: str, mode: str | None, nodeset: str | None, scope: Scope = "live"):
@@ -88,10 +88,10 @@ class NumaTune(Action):
             argv += ["--nodeset", self.nodeset]
         return [argv + scope_flags(self.scope)]
 
-    def before(self, source: Source) -> dict[str, Any]:
+    def read(self, source: Source, scope: Scope) -> dict[str, Any]:
         hv = need_hv(source)
-        if hv.domain_config(self.target).has_numatune:
-            nt = hv.numatune(self.target)
+        if hv.domain_config(self.target, inactive=scope == "config").has_numatune:
+            nt = hv.numatune(self.target, scope)
             return {"mode": nt.mode, "nodeset": nt.nodeset}
         # No <numatune>: libvirt cannot remove one live; undo sets every online node instead.
         every: str | None
@@ -104,11 +104,11 @@ class NumaTune(Action):
     def apply(self, source: Source) -> None:
         need_hv(source).set_numatune(self.target, self.mode, self.nodeset, self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> NumaTune:
+    def undo_as(self, before: dict[str, Any], scope: Scope) -> NumaTune:
         # A guest without numatune cannot lose it live: every online node is the nearest thing.
         mode = before.get("mode") if self.mode is not None else None
         nodeset = (before.get("nodeset") or before.get("default_nodeset")) if self.nodeset is not None else None
-        return NumaTune(self.target, mode, nodeset, self.scope)
+        return NumaTune(self.target, mode, nodeset, scope)
 
 
 # -- memtune -------------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ _KEEP: Any = object()   # a limit not given: left as it is (None already means u
 
 
 @register
-class MemTune(Action):
+class MemTune(GuestAction):
     """memtune limits in KiB; None means unlimited; an omitted limit is left as it is."""
     kind = "memtune"
 
@@ -189,14 +189,14 @@ class MemTune(Action):
             argv += [MEMTUNE_OPTS[k], "-1" if v is None else str(v)]  # virsh: KiB; -1 = unlimited
         return [argv + scope_flags(self.scope)]
 
-    def before(self, source: Source) -> dict[str, Any]:
-        mt = need_hv(source).memtune(self.target)
+    def read(self, source: Source, scope: Scope) -> dict[str, Any]:
+        mt = need_hv(source).memtune(self.target, scope)
         return {k: getattr(mt, k) for k in MEMTUNE_KEYS}
 
     def apply(self, source: Source) -> None:
         need_hv(source).set_memtune(self.target, dict(self.values), self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> MemTune:
+    def undo_as(self, before: dict[str, Any], scope: Scope) -> MemTune:
         kw = {name: before.get(key) for name, key in zip(("hard", "soft", "swap_hard"), MEMTUNE_KEYS)
               if key in self.values}
-        return MemTune(self.target, scope=self.scope, **kw)
+        return MemTune(self.target, scope=scope, **kw)

@@ -1,4 +1,4 @@
-"""The NUMA move (vCPUs, emulator and memory to some nodes, together) and Restore, its undo.
+"""The NUMA move: vCPUs, emulator and memory to some nodes, together (its undo is a Restore).
 
 A move is bound from the Snapshot by `bind(snap)` (validate() calls it): which CPUs the
 nodes have, how many vCPUs the guest has, whether it runs. It never collects on its own.
@@ -12,8 +12,8 @@ from .. import cpuset
 from ..errors import ActionError, VirtError
 from ..model import Snapshot
 from ..source import Source
-from ..vocab import Scope, affects_live
-from .base import Action, check_nodes, cpu_sharing_risks, find_guest, ids, nvcpus, rebuild, register, unbound
+from ..vocab import SCOPE_BOTH, Scope, affects_live
+from .base import Action, Restore, check_nodes, cpu_sharing_risks, find_guest, ids, nvcpus, register, unbound
 from .memory import NumaTune, numatune_problems
 from .pin import EmulatorPin, VcpuPin
 
@@ -126,80 +126,60 @@ class MoveToNode(Action):
             raise
 
     def inverse(self, before: dict[str, Any]) -> Restore:
+        if self.scope == SCOPE_BOTH:   # each value holds {"live": ..., "config": ...}: each restored in its own
+            return Restore(self.target, self._undo_steps(_part(before, "live"), "live")
+                           + self._undo_steps(_part(before, "config"), "config"))
+        return Restore(self.target, self._undo_steps(before, self.scope))
+
+    def _undo_steps(self, before: dict[str, Any], scope: Scope) -> list[Action]:
         steps: list[Action] = []
         nt = before.get("numatune") or {}
+        mode = None if affects_live(scope, self._running) else "strict"
         # Live, a guest that had no numatune keeps the one the move gave it: libvirt can
         # neither remove it nor (strict) change it while the guest runs.
-        nodeset = nt.get("nodeset") or (nt.get("default_nodeset") if self._mode(self._running) else None)
+        nodeset = nt.get("nodeset") or (nt.get("default_nodeset") if mode else None)
         if nodeset and cpuset.parse(nodeset) != self.nodes:
-            mode = self._mode(self._running) and (nt.get("mode") or "strict")
-            steps.append(NumaTune(self.target, mode, nodeset, self.scope))
+            steps.append(NumaTune(self.target, mode and (nt.get("mode") or "strict"), nodeset, scope))
         if "emulatorpin" in before:
-            steps.append(EmulatorPin(self.target, tuple(before["emulatorpin"]["cpus"]), self.scope))
+            steps.append(EmulatorPin(self.target, tuple(before["emulatorpin"]["cpus"]), scope))
         if "vcpupin" in before:
-            steps.append(VcpuPin(self.target, scope=self.scope, pins={
+            steps.append(VcpuPin(self.target, scope=scope, pins={
                 int(k): tuple(v) for k, v in before["vcpupin"]["pins"].items()}))
-        return Restore(self.target, steps)
+        return steps
 
     def undo_gaps(self, before: dict[str, Any], snap: Snapshot) -> list[str]:
         """Live, a move's numatune cannot be taken back (libvirt can neither remove it nor change a
         strict nodeset while the guest runs): say what stays and what the restored pins leave."""
         g = snap.guest(self.target)
-        nt = g.numatune if g is not None else None
-        inverse = self.inverse(before)
-        if g is None or nt is None or not nt.nodeset or any(s.kind == "numatune" for s in inverse.steps):
+        if g is None or not affects_live(self.scope, g.running):
+            return []    # the saved definition can always be put back
+        live = _part(before, "live") if self.scope == SCOPE_BOTH else before
+        nt = g.numatune
+        if nt is None or not nt.nodeset or any(s.kind == "numatune" for s in self._undo_steps(live, "live")):
             return []
-        was = (before.get("numatune") or {}).get("nodeset")
+        logged = live.get("numatune") or {}
+        was = logged.get("nodeset")
         if was and cpuset.parse(was) == cpuset.parse(nt.nodeset):
             return []
         nodes = cpuset.parse(nt.nodeset)
         if set(nodes) >= {n.id for n in snap.host.nodes}:
             return []    # bound to every node: nothing is held in place
-        pins = (before.get("vcpupin") or {}).get("pins") or {}
+        pins = (live.get("vcpupin") or {}).get("pins") or {}
         cpus = {int(c) for v in pins.values() for c in v}
         near = {c for n in nodes if (node := snap.host.node(n)) for c in node.cpus}
         share = len(cpus & near) / len(cpus) if cpus else None
         leaves = (f"; its vCPUs would run on {cpuset.format(cpus)}, of which {share:.0%} are on node(s) "
                   f"{cpuset.format(nodes)}: memory locality would fall to about {share:.0%}"
                   if share is not None and share < 1 else "")
+        free = was or logged.get("default_nodeset") or cpuset.format(n.id for n in snap.host.nodes)
+        after = ("the undo restores the saved definition, so a restart frees it" if self.scope == SCOPE_BOTH
+                 else f"to free it: `virsh numatune {self.target} --nodeset {free} --config` and "
+                      f"restart the guest")
         return [f"undo cannot restore where {self.target}'s memory may live: it stays bound to node(s) "
                 f"{cpuset.format(nodes)} (numatune {nt.mode}; libvirt can neither remove nor change that "
-                f"while the guest runs){leaves}. To free it: `virsh numatune {self.target} --nodeset "
-                f"{was or 'NODES'} --config` and restart the guest"]
+                f"while the guest runs){leaves}; {after}"]
 
 
-@register
-class Restore(Action):
-    """Several guest actions applied in order (what undoing a move does)."""
-    kind = "restore"
-
-    def __init__(self, guest: str, steps: list[Action]):
-        self.target, self.steps = guest, list(steps)
-        self.scope = steps[0].scope if steps else "live"
-
-    def params(self) -> dict[str, Any]:
-        return {"steps": [{"kind": s.kind, "params": s.params()} for s in self.steps]}
-
-    @classmethod
-    def from_params(cls, target: str, p: dict[str, Any]) -> Restore:
-        return cls(target, [rebuild(s["kind"], target, s["params"]) for s in p.get("steps", [])])
-
-    def bind(self, snap: Snapshot) -> None:
-        for s in self.steps:
-            s.bind(snap)
-
-    def validate(self, snap: Snapshot) -> list[str]:
-        return [p for s in self.steps for p in s.validate(snap)]
-
-    def commands(self) -> list[list[str]]:
-        return [c for s in self.steps for c in s.commands()]
-
-    def before(self, source: Source) -> dict[str, Any]:
-        return {"steps": [s.before(source) for s in self.steps]}
-
-    def apply(self, source: Source) -> None:
-        for s in self.steps:
-            s.apply(source)
-
-    def inverse(self, before: dict[str, Any]) -> Restore:
-        return Restore(self.target, [s.inverse(b) for s, b in zip(self.steps, before["steps"])])
+def _part(before: dict[str, Any], scope: str) -> dict[str, Any]:
+    """One scope's values of a live+config move's "before" ({kind: {"live": ..., "config": ...}})."""
+    return {k: v[scope] for k, v in before.items() if isinstance(v, dict) and scope in v}

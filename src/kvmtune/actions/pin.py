@@ -16,7 +16,7 @@ from ..model import Snapshot
 from ..source import Source
 from ..vocab import Scope
 from .base import (
-    Action,
+    GuestAction,
     check_cpus,
     cpu_sharing_risks,
     find_guest,
@@ -31,7 +31,7 @@ from .base import (
 # -- vcpupin -------------------------------------------------------------------------------
 
 @register
-class VcpuPin(Action):
+class VcpuPin(GuestAction):
     """Pin one vCPU (or all: vcpu=None) to `cpus`; cpus=None unpins (the default CPU set).
 
     `pins` is an explicit {vcpu: cpus} map (what undo restores); it overrides vcpu/cpus.
@@ -122,8 +122,8 @@ class VcpuPin(Action):
         raise ActionError(f"vcpupin {self.target}: the snapshot it was bound to has no guest "
                           f"{self.target!r} or no online CPUs, so {what} is unknown")
 
-    def before(self, source: Source) -> dict[str, Any]:
-        aff = need_hv(source).vcpu_affinity(self.target)
+    def read(self, source: Source, scope: Scope) -> dict[str, Any]:
+        aff = need_hv(source).vcpu_affinity(self.target, scope)
         return {"pins": {str(i): list(aff[i]) for i in self._resolved() if i < len(aff)}}
 
     def apply(self, source: Source) -> None:
@@ -131,15 +131,15 @@ class VcpuPin(Action):
         for i, cpus in self._resolved().items():
             hv.pin_vcpu(self.target, i, cpus, self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> VcpuPin:
-        return VcpuPin(self.target, scope=self.scope,
+    def undo_as(self, before: dict[str, Any], scope: Scope) -> VcpuPin:
+        return VcpuPin(self.target, scope=scope,
                        pins={int(k): tuple(v) for k, v in before["pins"].items()})
 
 
 # -- emulatorpin / iothreadpin ---------------------------------------------------------------
 
 @register
-class EmulatorPin(Action):
+class EmulatorPin(GuestAction):
     """Pin the emulator threads to `cpus`; cpus=None unpins (the guest's default CPU set)."""
     kind = "emulatorpin"
 
@@ -175,8 +175,8 @@ class EmulatorPin(Action):
             return []
         return [["virsh", "emulatorpin", self.target, cpuset.format(self._bound), *scope_flags(self.scope)]]
 
-    def before(self, source: Source) -> dict[str, Any]:
-        return {"cpus": list(need_hv(source).emulator_affinity(self.target))}
+    def read(self, source: Source, scope: Scope) -> dict[str, Any]:
+        return {"cpus": list(need_hv(source).emulator_affinity(self.target, scope))}
 
     def apply(self, source: Source) -> None:
         hv = need_hv(source)
@@ -187,12 +187,12 @@ class EmulatorPin(Action):
                               f"{self.target!r} or no online CPUs, so the default CPU set is unknown")
         hv.pin_emulator(self.target, self._bound, self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> EmulatorPin:
-        return EmulatorPin(self.target, tuple(before["cpus"]), self.scope)
+    def undo_as(self, before: dict[str, Any], scope: Scope) -> EmulatorPin:
+        return EmulatorPin(self.target, tuple(before["cpus"]), scope)
 
 
 @register
-class IoThreadPin(Action):
+class IoThreadPin(GuestAction):
     kind = "iothreadpin"
 
     def __init__(self, guest: str, iothread: int, cpus: tuple[int, ...], scope: Scope = "live"):
@@ -221,8 +221,8 @@ class IoThreadPin(Action):
         return [["virsh", "iothreadpin", self.target, str(self.iothread),
                  cpuset.format(self.cpus), *scope_flags(self.scope)]]
 
-    def before(self, source: Source) -> dict[str, Any]:
-        for t in need_hv(source).iothreads(self.target):
+    def read(self, source: Source, scope: Scope) -> dict[str, Any]:
+        for t in need_hv(source).iothreads(self.target, scope):
             if t.id == self.iothread:
                 return {"cpus": list(t.affinity)}
         raise ActionError(f"guest {self.target!r} has no I/O thread {self.iothread}")
@@ -230,5 +230,5 @@ class IoThreadPin(Action):
     def apply(self, source: Source) -> None:
         need_hv(source).pin_iothread(self.target, self.iothread, self.cpus, self.scope)
 
-    def inverse(self, before: dict[str, Any]) -> IoThreadPin:
-        return IoThreadPin(self.target, self.iothread, tuple(before["cpus"]), self.scope)
+    def undo_as(self, before: dict[str, Any], scope: Scope) -> IoThreadPin:
+        return IoThreadPin(self.target, self.iothread, tuple(before["cpus"]), scope)

@@ -243,9 +243,12 @@ def report(r: Result) -> int:
     if r.status == "needs-confirmation":
         for c in r.commands:
             print(f"kvmtune: would run: {display(c)}", file=err)
+        if r.undo_of is not None:   # name the entry: a plain `undo --yes` later may find a newer one
+            print(f"kvmtune: {r.message.split(' needs confirmation')[0]}", file=err)
         for risk in r.risks:
             print(f"kvmtune: risk: {risk}", file=err)
-        print("kvmtune: not applied: re-run with --yes to confirm", file=err)
+        print(f"kvmtune: not undone: re-run `{r.undo_hint}` to confirm" if r.undo_hint
+              else "kvmtune: not applied: re-run with --yes to confirm", file=err)
     else:
         print(f"kvmtune: {r.message}", file=err)
         if r.status == "failed":   # it was attempted: what to retry or check by hand

@@ -11,9 +11,9 @@ import argparse
 import json
 import shutil
 import sys
-import time
 from typing import Any
 
+from .. import fmt
 from ..actions import AuditLog
 from .apply import whole
 from .common import add_demo_args
@@ -70,8 +70,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     rows = [tuple(_WIDTH) + ("COMMAND",)]
     for e in entries:
         when = e.get("time")
-        t = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
-             if isinstance(when, (int, float)) else "?")
+        t = fmt.clock(when)
         result = str(e.get("result", "?")) + (f" (undo #{e['undo_of']})" if e.get("undo_of") else "")
         cmds = e.get("commands") or []
         cmd = (str(cmds[0]) + (f" (+{len(cmds) - 1})" if len(cmds) > 1 else "")) if cmds else ""

@@ -99,40 +99,50 @@ class SimHypervisor(Hypervisor):
                     balloon_current_kib=g.spec.memory_kib)
             return out
 
-    def domain_xml(self, name: str) -> str:
+    def domain_xml(self, name: str, inactive: bool = False) -> str:
         with self.lock:
-            return _domain_xml(self._guest(name))
+            g = self._guest(name)
+            return _domain_xml(g, g.config if inactive else g.current)
 
-    def vcpu_affinity(self, name: str) -> list[tuple[int, ...]]:
+    def _read(self, name: str, scope: str) -> Tunables:
+        """The settings a getter reads: live (the guest must run), config, or current."""
+        g = self._guest(name)
+        if scope == "live" and not g.running:
+            raise GuestGone("Requested operation is not valid: domain is not running")
+        if scope not in ("live", "config", "current"):
+            raise VirtError(f"invalid argument: a read takes one scope, not {scope!r}")
+        return g.live if scope == "live" else g.config if scope == "config" else g.current
+
+    def vcpu_affinity(self, name: str, scope: str = "current") -> list[tuple[int, ...]]:
         with self.lock:
-            return [p or ALL_CPUS for p in self._guest(name).current.vcpu_pins]
+            return [p or ALL_CPUS for p in self._read(name, scope).vcpu_pins]
 
-    def emulator_affinity(self, name: str) -> tuple[int, ...]:
+    def emulator_affinity(self, name: str, scope: str = "current") -> tuple[int, ...]:
         with self.lock:
-            return self._guest(name).current.emulator_pin or ALL_CPUS
+            return self._read(name, scope).emulator_pin or ALL_CPUS
 
-    def iothreads(self, name: str) -> list[IoThread]:
+    def iothreads(self, name: str, scope: str = "current") -> list[IoThread]:
         with self.lock:
             return [IoThread(t, p or ALL_CPUS)
-                    for t, p in sorted(self._guest(name).current.iothread_pins.items())]
+                    for t, p in sorted(self._read(name, scope).iothread_pins.items())]
 
-    def numatune(self, name: str) -> NumaTune:
+    def numatune(self, name: str, scope: str = "current") -> NumaTune:
         with self.lock:
             # like libvirt: defaults for a guest without <numatune> (its XML has none)
-            return self._guest(name).current.numatune or NumaTune("strict", None)
+            return self._read(name, scope).numatune or NumaTune("strict", None)
 
-    def memtune(self, name: str) -> MemTune:
+    def memtune(self, name: str, scope: str = "current") -> MemTune:
         with self.lock:
-            return self._guest(name).current.memtune
+            return self._read(name, scope).memtune
 
-    def blkio(self, name: str) -> dict[str, int | str]:
+    def blkio(self, name: str, scope: str = "current") -> dict[str, int | str]:
         with self.lock:
-            t = self._guest(name).current
+            t = self._read(name, scope)
             return {"weight": t.blkio_weight, "device_weight": t.device_weight}
 
-    def block_iotune(self, name: str, disk: str) -> dict[str, int]:
+    def block_iotune(self, name: str, disk: str, scope: str = "current") -> dict[str, int]:
         with self.lock:
-            t = self._guest(name).current
+            t = self._read(name, scope)
             if disk not in t.iotune:
                 raise VirtError(f"invalid argument: disk '{disk}' was not found in the domain config")
             return dict(t.iotune[disk])
@@ -288,9 +298,10 @@ def _check_iotune(t: dict[str, int]) -> None:
                 raise VirtError(f"invalid argument: {w}_{unit}_sec_max must be >= {w}_{unit}_sec")
 
 
-def _domain_xml(g: SimGuest) -> str:
-    """The guest's XML as `virsh dumpxml` shows it (the parts kvmtune and an admin look at)."""
-    t, s = g.current, g.spec
+def _domain_xml(g: SimGuest, t: Tunables) -> str:
+    """The guest's XML as `virsh dumpxml` shows it (the parts kvmtune and an admin look at),
+    from one set of its settings (current, or the saved definition for --inactive)."""
+    s = g.spec
     d = ET.Element("domain", {"type": "kvm", **({"id": str(g.dom_id)} if g.running else {})})
     ET.SubElement(d, "name").text = s.name
     ET.SubElement(d, "uuid").text = g.uuid

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from textual.app import ComposeResult
@@ -11,6 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
 
+from .. import fmt
 from . import panes
 
 HELP_TEXT = {
@@ -109,7 +109,7 @@ class LogScreen(_Closable):
         yield Label(f"Audit log  [$text-muted]({len(self.entries)} entries, newest first; Esc back)[/]")
         lines = []
         for e in reversed(self.entries):
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.get("time", 0)))
+            when = fmt.clock(e.get("time"))
             undo = f" undo of #{e['undo_of']}" if e.get("undo_of") is not None else ""
             lines.append(f"#{e.get('id', '?'):<4} {when} {e.get('result', '?'):<18} "
                          f"{e.get('action', '?')} {e.get('target', '?')}{undo}")

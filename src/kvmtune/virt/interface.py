@@ -86,35 +86,37 @@ class Hypervisor(ABC):
         """One bulk call for every running guest (getAllDomainStats on libvirt)."""
 
     @abstractmethod
-    def domain_xml(self, name: str) -> str: ...
+    def domain_xml(self, name: str, inactive: bool = False) -> str:
+        """The domain's XML; `inactive`: its saved definition (virsh dumpxml --inactive)."""
 
-    def domain_config(self, name: str) -> DomainConfig:
-        return parse_domain_xml(self.domain_xml(name))
-
-    @abstractmethod
-    def vcpu_affinity(self, name: str) -> list[tuple[int, ...]]:
-        """Per vCPU index, the host CPUs it may run on."""
+    def domain_config(self, name: str, inactive: bool = False) -> DomainConfig:
+        return parse_domain_xml(self.domain_xml(name, inactive))
 
     @abstractmethod
-    def emulator_affinity(self, name: str) -> tuple[int, ...]: ...
+    def vcpu_affinity(self, name: str, scope: Scope = "current") -> list[tuple[int, ...]]:
+        """Per vCPU index, the host CPUs it may run on (getters read one scope: live, config
+        or current, as virsh's --live/--config; never both)."""
 
     @abstractmethod
-    def iothreads(self, name: str) -> list[IoThread]: ...
+    def emulator_affinity(self, name: str, scope: Scope = "current") -> tuple[int, ...]: ...
 
     @abstractmethod
-    def numatune(self, name: str) -> NumaTune:
+    def iothreads(self, name: str, scope: Scope = "current") -> list[IoThread]: ...
+
+    @abstractmethod
+    def numatune(self, name: str, scope: Scope = "current") -> NumaTune:
         """The current mode and nodeset. libvirt reports defaults for a domain without
         <numatune>: only a domain whose DomainConfig.has_numatune has one."""
 
     @abstractmethod
-    def memtune(self, name: str) -> MemTune: ...
+    def memtune(self, name: str, scope: Scope = "current") -> MemTune: ...
 
     @abstractmethod
-    def blkio(self, name: str) -> dict[str, int | str]:
+    def blkio(self, name: str, scope: Scope = "current") -> dict[str, int | str]:
         """blkiotune: {"weight": int, "device_weight": "path,weight,..."} as libvirt gives it."""
 
     @abstractmethod
-    def block_iotune(self, name: str, disk: str) -> dict[str, int]:
+    def block_iotune(self, name: str, disk: str, scope: Scope = "current") -> dict[str, int]:
         """All of the disk's throttle values libvirt knows (0 = no limit)."""
 
     # -- setters -----------------------------------------------------------------------

@@ -24,7 +24,7 @@ except ImportError:  # reported by LibvirtHypervisor() with the fix
 from .. import cpuset
 from ..errors import Disconnected, GuestGone, NotSupported, VirtError
 from ..model import IoThread, MemTune, NumaTune
-from ..vocab import MEMTUNE_LIBVIRT, MEMTUNE_UNLIMITED_KIB, NUMA_MODES, STATE_BY_CODE, Scope
+from ..vocab import MEMTUNE_LIBVIRT, MEMTUNE_UNLIMITED_KIB, NUMA_MODES, SCOPE_BOTH, STATE_BY_CODE, Scope
 from .interface import BlockCounters, DomainInfo, GuestStats, Hypervisor
 
 _loop_lock = threading.Lock()
@@ -54,11 +54,18 @@ def _ensure_event_loop() -> None:
 
 def _scope_flags(scope: Scope) -> int:
     flags = {"live": libvirt.VIR_DOMAIN_AFFECT_LIVE, "config": libvirt.VIR_DOMAIN_AFFECT_CONFIG,
-             "live+config": libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG,
+             SCOPE_BOTH: libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG,
              "current": libvirt.VIR_DOMAIN_AFFECT_CURRENT}
     if scope not in flags:
         raise VirtError(f"unknown scope {scope!r} (live, config, live+config or current)")
     return int(flags[scope])
+
+
+def _read_flags(scope: Scope) -> int:
+    """A getter's flags: libvirt reads one definition, live or config (or current)."""
+    if scope == SCOPE_BOTH:
+        raise VirtError("a read takes one scope: live, config or current, not both")
+    return _scope_flags(scope)
 
 
 class LibvirtHypervisor(Hypervisor):
@@ -233,46 +240,46 @@ class LibvirtHypervisor(Hypervisor):
         stats, self._last_stats = self._last_stats or {}, None
         return stats
 
-    def domain_xml(self, name: str) -> str:
+    def domain_xml(self, name: str, inactive: bool = False) -> str:
         dom = self._dom(name)
-        return str(self._call(dom.XMLDesc, 0))
+        return str(self._call(dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0))
 
-    def vcpu_affinity(self, name: str) -> list[tuple[int, ...]]:
+    def vcpu_affinity(self, name: str, scope: Scope = "current") -> list[tuple[int, ...]]:
         dom = self._dom(name)
-        return [cpuset.from_bools(m) for m in self._call(dom.vcpuPinInfo, 0)]
+        return [cpuset.from_bools(m) for m in self._call(dom.vcpuPinInfo, _read_flags(scope))]
 
-    def emulator_affinity(self, name: str) -> tuple[int, ...]:
+    def emulator_affinity(self, name: str, scope: Scope = "current") -> tuple[int, ...]:
         dom = self._dom(name)
-        return cpuset.from_bools(self._call(dom.emulatorPinInfo, 0))
+        return cpuset.from_bools(self._call(dom.emulatorPinInfo, _read_flags(scope)))
 
-    def iothreads(self, name: str) -> list[IoThread]:
+    def iothreads(self, name: str, scope: Scope = "current") -> list[IoThread]:
         dom = self._dom(name)
-        return [IoThread(int(i), cpuset.from_bools(m)) for i, m in self._call(dom.ioThreadInfo, 0)]
+        return [IoThread(int(i), cpuset.from_bools(m)) for i, m in self._call(dom.ioThreadInfo, _read_flags(scope))]
 
-    def numatune(self, name: str) -> NumaTune:
+    def numatune(self, name: str, scope: Scope = "current") -> NumaTune:
         dom = self._dom(name)
-        p = self._call(dom.numaParameters, 0)
+        p = self._call(dom.numaParameters, _read_flags(scope))
         mode = int(p.get("numa_mode", 0))
         if not 0 <= mode < len(NUMA_MODES):
             raise VirtError(f"unknown numatune mode {mode} from libvirt")
         return NumaTune(NUMA_MODES[mode], p.get("numa_nodeset") or None)
 
-    def memtune(self, name: str) -> MemTune:
+    def memtune(self, name: str, scope: Scope = "current") -> MemTune:
         dom = self._dom(name)
-        p = self._call(dom.memoryParameters, 0)
+        p = self._call(dom.memoryParameters, _read_flags(scope))
 
         def lim(key: str) -> int | None:
             v = p.get(key)
             return None if v is None or int(v) >= MEMTUNE_UNLIMITED_KIB else int(v)
         return MemTune(lim("hard_limit"), lim("soft_limit"), lim("swap_hard_limit"))
 
-    def blkio(self, name: str) -> dict[str, int | str]:
+    def blkio(self, name: str, scope: Scope = "current") -> dict[str, int | str]:
         dom = self._dom(name)
-        return dict(self._call(dom.blkioParameters, 0))
+        return dict(self._call(dom.blkioParameters, _read_flags(scope)))
 
-    def block_iotune(self, name: str, disk: str) -> dict[str, int]:
+    def block_iotune(self, name: str, disk: str, scope: Scope = "current") -> dict[str, int]:
         dom = self._dom(name)
-        return dict(self._call(dom.blockIoTune, disk, 0))
+        return dict(self._call(dom.blockIoTune, disk, _read_flags(scope)))
 
     # -- setters -----------------------------------------------------------------------
 
@@ -290,7 +297,7 @@ class LibvirtHypervisor(Hypervisor):
         """A typed-parameter setter. libvirt-python first reads the parameters with the same
         flags to learn their types, and a read takes live or config, never both: so
         live+config is two calls, live first (a refusal there leaves the definition as it was)."""
-        for s in (("live", "config") if scope == "live+config" else (scope,)):
+        for s in (("live", "config") if scope == SCOPE_BOTH else (scope,)):
             self._call(setter, *args, _scope_flags(s))
 
     def pin_vcpu(self, name: str, vcpu: int, cpus: tuple[int, ...], scope: Scope = "live") -> None:
