@@ -35,6 +35,7 @@ from .acting import Acting, ActionDone
 from .keys import ACTION_KEYS, BINDINGS
 from .screens import HELP_TEXT, HelpScreen, HostScreen, LogScreen
 from .table import SORT_KEYS, GuestTable, Rows, row_values
+from .terminal import TerminalWatch
 from .themes import load_themes, resolve
 
 COMPACT_BELOW = 32   # terminal rows under which the header packs nodes side by side
@@ -379,15 +380,14 @@ class KvmtuneApp(Acting, App[int]):
         self.set_status(f"theme {self.theme}")
 
 
-def run_app(feed: Feed, args: argparse.Namespace) -> int:
-    """`kvmtune` with no command: the full-screen view on `feed`."""
+def run_app(feed: Feed, args: argparse.Namespace, watch: TerminalWatch) -> int:
+    """`kvmtune` with no command: the full-screen view on `feed`, ending if the terminal goes."""
     source = feed.source
     executor = None if source is None else Executor(source, read_only=args.read_only,
                                                      dry_run=args.dry_run)
     app = KvmtuneApp(feed, executor, interval=args.interval, read_only=args.read_only,
                      dry_run=args.dry_run, theme=getattr(args, "theme", None))
-    app.run()
-    return app.return_code or 0
+    return watch.run(app)
 
 
-__all__ = ["ActionDone", "KvmtuneApp", "SnapshotReady", "run_app"]
+__all__ = ["ActionDone", "KvmtuneApp", "SnapshotReady", "TerminalWatch", "run_app"]
