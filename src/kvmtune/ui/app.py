@@ -293,30 +293,29 @@ class KvmtuneApp(Acting, App[int]):
     def _filter_changed(self, event: Input.Changed) -> None:
         self.name_filter = event.value.strip()
 
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self) -> None:
-        self._close_filter()
-
     def on_key(self, event: Key) -> None:
-        if event.key == "escape" and self.query_one("#filter", Input).has_focus:
-            self.query_one("#filter", Input).value = ""
-            self._close_filter()
-            event.stop()
-            return
         # in read-only the action bindings are disabled; say why instead of doing nothing
         if (self.read_only and event.key in ACTION_KEYS.values() and len(self.screen_stack) == 1
-                and not self.query_one("#filter", Input).has_focus):
+                and not self._filter_focused()):
             name = next(k for k, v in ACTION_KEYS.items() if v == event.key)
             self.set_status(f"read-only: '{event.key}' ({name}) is disabled", "warning")
+
+    def _filter_focused(self) -> bool:
+        # the focus itself, not `has_focus`: that reactive follows a Focus message, later
+        f = self.focused
+        return f is not None and f.id == "filter"
 
     def _close_filter(self) -> None:
         f = self.query_one("#filter", Input)
         f.remove_class("open")
-        self.query_one(GuestTable).focus()
+        self.screen.set_focus(self.query_one(GuestTable))   # now: the next keys are the table's
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if len(self.screen_stack) > 1 and action not in ("next_pane", "command_palette"):
             return False  # a form or another view is open: its own keys only
+        if action in ("filter", "filter_done", "filter_clear"):
+            # '/' opens the filter (and is typed once it is open); enter/escape close it
+            return self._filter_focused() != (action == "filter")
         name = str(parameters[0]) if action == "form" and parameters else action
         if name in ACTION_KEYS and not self.can_act:
             return None   # shown, greyed out
@@ -357,7 +356,16 @@ class KvmtuneApp(Acting, App[int]):
     def action_filter(self) -> None:
         f = self.query_one("#filter", Input)
         f.add_class("open")
-        f.focus()
+        # now, not Widget.focus(): that only queues the change behind the keys typed right
+        # after '/', which would then reach the table and the app's bindings (z, q, t...)
+        self.screen.set_focus(f)
+
+    def action_filter_done(self) -> None:
+        self._close_filter()
+
+    def action_filter_clear(self) -> None:
+        self.query_one("#filter", Input).value = ""
+        self._close_filter()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(BINDINGS, disabled=set() if self.can_act
