@@ -12,7 +12,7 @@ reactive: changing it re-renders what shows it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, ClassVar
 
@@ -21,6 +21,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.events import Key, Resize
+from textual.filter import LineFilter
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -36,7 +37,7 @@ from .keys import ACTION_KEYS, BINDINGS
 from .screens import HELP_TEXT, HelpScreen, HostScreen, LogScreen
 from .table import SORT_KEYS, GuestTable, Rows, row_values
 from .terminal import TerminalWatch
-from .themes import load_themes, resolve
+from .themes import NoColorEmphasis, load_themes, resolve
 
 COMPACT_BELOW = 32   # terminal rows under which the header packs nodes side by side
 
@@ -94,6 +95,12 @@ class KvmtuneApp(Acting, App[int]):
         self._busy = False                   # an action is running
         self._theme_names: list[str] = []
         self._want_theme = theme
+        self._no_color_emphasis = NoColorEmphasis(self)
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        # NO_COLOR greys every colour: warnings and errors keep their weight (themes.py)
+        filters = super().get_line_filters()
+        return [self._no_color_emphasis, *filters] if self.no_color else filters
 
     # -- what the screens read ---------------------------------------------------------------
     @property
