@@ -158,9 +158,14 @@ class HangupDriver(LinuxDriver):
     def write(self, data: str) -> None:
         w = self._writer_thread
         if w is not None and w.ident is not None and not w.is_alive():
-            # the writer died on a write error (EIO: the terminal is gone); its queue would
-            # fill and block the UI thread
-            self._lost("the terminal went away (write failed)")
+            # the writer thread has ended (stopped, or died on EIO when the terminal went):
+            # its queue would fill and block the UI thread
+            try:
+                tty = self._file is not None and os.isatty(self._file.fileno())
+            except (OSError, ValueError):
+                tty = False
+            if not tty:
+                self._lost("the terminal went away")
             return
         super().write(data)
 
