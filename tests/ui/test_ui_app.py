@@ -53,19 +53,27 @@ async def test_starts_with_header_table_and_six_panes():
             assert str(app.query_one(f"#pane-{key}", Static).content).strip()
         await pilot.press("tab")
         assert tabs.active == "tab-numa"
+        assert app.return_code is None and app.is_running
         await pilot.press("q")
-    assert app.return_code in (0, None)
+        assert app.return_code == 0                     # q asked the app to exit, with 0
+    assert app.return_code == 0 and not app.is_running  # and it did: run_test ended with it
 
 
 async def test_selection_and_scroll_survive_refreshes():
     app = demo_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot, app)
-        await pilot.press("down", "down", "down")
-        chosen = table(app).selected
+        t = table(app)
+        assert t.scroll_y == 0 and t.max_scroll_y > 0      # at 80x24 not every guest fits
+        await pilot.press(*["down"] * (t.row_count - 1))  # to the last guest: the table scrolls
+        chosen = t.selected
+        assert chosen == t._order[-1]
+        assert t.scroll_y == t.max_scroll_y > 0
         await next_tick(pilot, app)
         await next_tick(pilot, app)
-        assert table(app).selected == chosen
+        assert t.selected == chosen and t.scroll_y == t.max_scroll_y
+        await pilot.press(*["up"] * (t.row_count - 1))    # and back up to the first
+        assert t.selected == t._order[0] and t.scroll_y == 0
 
 
 async def test_sort_keys_and_filter():

@@ -46,7 +46,10 @@ def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     # A dropped SSH session (SIGHUP) or a kill (SIGTERM) unwinds like an exit, so every
-    # `finally: feed.close()` runs (the demo's temp tree is removed, libvirt closed).
+    # `finally: feed.close()` runs (the demo's temp tree is removed, libvirt closed). The
+    # full-screen view replaces these while it runs (ui/terminal.py): signal handlers run
+    # in the main thread, which is Textual's event loop, and a SystemExit raised at a random
+    # point of it can leave Textual's input thread running, so the process never exits.
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, _exit_on_signal)

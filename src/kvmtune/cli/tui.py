@@ -9,11 +9,14 @@ from .common import CliError, open_feed
 
 def cmd_tui(args: argparse.Namespace) -> int:
     try:
-        from ..ui.app import run_app
+        from ..ui.app import TerminalWatch, run_app
     except ImportError as e:
         raise CliError(f"the full-screen view is not available in this build ({e})", 1) from None
-    feed = open_feed(args)
-    try:
-        return run_app(feed, args)
-    finally:
-        feed.close()
+    # from here to the feed's close a hangup (SIGHUP, EOF on stdin, the tty gone) or SIGTERM
+    # ends the view cleanly instead of unwinding from wherever it lands (ui/terminal.py)
+    with TerminalWatch() as watch:
+        feed = open_feed(args)
+        try:
+            return run_app(feed, args, watch)
+        finally:
+            feed.close()

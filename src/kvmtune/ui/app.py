@@ -12,7 +12,7 @@ reactive: changing it re-renders what shows it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, ClassVar
 
@@ -21,6 +21,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.events import Key, Resize
+from textual.filter import LineFilter
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -35,7 +36,8 @@ from .acting import Acting, ActionDone
 from .keys import ACTION_KEYS, BINDINGS
 from .screens import HELP_TEXT, HelpScreen, HostScreen, LogScreen
 from .table import SORT_KEYS, GuestTable, Rows, row_values
-from .themes import load_themes, resolve
+from .terminal import TerminalWatch
+from .themes import NoColorEmphasis, load_themes, resolve
 
 COMPACT_BELOW = 32   # terminal rows under which the header packs nodes side by side
 
@@ -93,6 +95,12 @@ class KvmtuneApp(Acting, App[int]):
         self._busy = False                   # an action is running
         self._theme_names: list[str] = []
         self._want_theme = theme
+        self._no_color_emphasis = NoColorEmphasis(self)
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        # NO_COLOR greys every colour: warnings and errors keep their weight (themes.py)
+        filters = super().get_line_filters()
+        return [self._no_color_emphasis, *filters] if self.no_color else filters
 
     # -- what the screens read ---------------------------------------------------------------
     @property
@@ -292,30 +300,29 @@ class KvmtuneApp(Acting, App[int]):
     def _filter_changed(self, event: Input.Changed) -> None:
         self.name_filter = event.value.strip()
 
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self) -> None:
-        self._close_filter()
-
     def on_key(self, event: Key) -> None:
-        if event.key == "escape" and self.query_one("#filter", Input).has_focus:
-            self.query_one("#filter", Input).value = ""
-            self._close_filter()
-            event.stop()
-            return
         # in read-only the action bindings are disabled; say why instead of doing nothing
         if (self.read_only and event.key in ACTION_KEYS.values() and len(self.screen_stack) == 1
-                and not self.query_one("#filter", Input).has_focus):
+                and not self._filter_focused()):
             name = next(k for k, v in ACTION_KEYS.items() if v == event.key)
             self.set_status(f"read-only: '{event.key}' ({name}) is disabled", "warning")
+
+    def _filter_focused(self) -> bool:
+        # the focus itself, not `has_focus`: that reactive follows a Focus message, later
+        f = self.focused
+        return f is not None and f.id == "filter"
 
     def _close_filter(self) -> None:
         f = self.query_one("#filter", Input)
         f.remove_class("open")
-        self.query_one(GuestTable).focus()
+        self.screen.set_focus(self.query_one(GuestTable))   # now: the next keys are the table's
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if len(self.screen_stack) > 1 and action not in ("next_pane", "command_palette"):
             return False  # a form or another view is open: its own keys only
+        if action in ("filter", "filter_done", "filter_clear"):
+            # '/' opens the filter (and is typed once it is open); enter/escape close it
+            return self._filter_focused() != (action == "filter")
         name = str(parameters[0]) if action == "form" and parameters else action
         if name in ACTION_KEYS and not self.can_act:
             return None   # shown, greyed out
@@ -356,7 +363,16 @@ class KvmtuneApp(Acting, App[int]):
     def action_filter(self) -> None:
         f = self.query_one("#filter", Input)
         f.add_class("open")
-        f.focus()
+        # now, not Widget.focus(): that only queues the change behind the keys typed right
+        # after '/', which would then reach the table and the app's bindings (z, q, t...)
+        self.screen.set_focus(f)
+
+    def action_filter_done(self) -> None:
+        self._close_filter()
+
+    def action_filter_clear(self) -> None:
+        self.query_one("#filter", Input).value = ""
+        self._close_filter()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(BINDINGS, disabled=set() if self.can_act
@@ -379,15 +395,14 @@ class KvmtuneApp(Acting, App[int]):
         self.set_status(f"theme {self.theme}")
 
 
-def run_app(feed: Feed, args: argparse.Namespace) -> int:
-    """`kvmtune` with no command: the full-screen view on `feed`."""
+def run_app(feed: Feed, args: argparse.Namespace, watch: TerminalWatch) -> int:
+    """`kvmtune` with no command: the full-screen view on `feed`, ending if the terminal goes."""
     source = feed.source
     executor = None if source is None else Executor(source, read_only=args.read_only,
                                                      dry_run=args.dry_run)
     app = KvmtuneApp(feed, executor, interval=args.interval, read_only=args.read_only,
                      dry_run=args.dry_run, theme=getattr(args, "theme", None))
-    app.run()
-    return app.return_code or 0
+    return watch.run(app)
 
 
-__all__ = ["ActionDone", "KvmtuneApp", "SnapshotReady", "run_app"]
+__all__ = ["ActionDone", "KvmtuneApp", "SnapshotReady", "TerminalWatch", "run_app"]

@@ -66,7 +66,12 @@ BINDINGS: list[Binding] = [
     Binding("L", "log", "Log", id="log"),
     Binding("H", "host", "Host", id="host"),
     Binding("t", "theme", "Theme", id="theme"),
-    Binding("slash", "filter", "Filter", key_display="/", id="filter"),
+    # priority: handled when the key arrives, before the keys typed right after it are
+    # handed to the focused widget, so those reach the filter (enter/escape: back to the
+    # table; only while the filter has focus, see KvmtuneApp.check_action)
+    Binding("slash", "filter", "Filter", key_display="/", id="filter", priority=True),
+    Binding("enter", "filter_done", "Keep the filter", show=False, priority=True),
+    Binding("escape", "filter_clear", "Clear the filter", show=False, priority=True),
     Binding("s", "sort(1)", "Sort", show=False),
     Binding("greater_than_sign", "sort(1)", "Sort >", show=False, key_display=">"),
     Binding("less_than_sign", "sort(-1)", "Sort <", show=False, key_display="<"),
