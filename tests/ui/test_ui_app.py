@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 from textual.widgets import Input, Static, TabbedContent
-from uikit import demo_app, idle, next_tick, ready, wait_for
+from uikit import demo_app, idle, next_tick, ready, select, wait_for
 
 from kvmtune import analysis
 from kvmtune.ui.app import KvmtuneApp
@@ -22,12 +22,6 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 
 def table(app) -> GuestTable:
     return app.query_one(GuestTable)
-
-
-async def select(pilot, app, name: str) -> None:
-    table(app).select(name)
-    await pilot.pause()
-    assert app.selected_guest().name == name
 
 
 async def confirm_if_asked(pilot, app) -> None:

@@ -6,19 +6,12 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input, Label, Static
-from uikit import demo_app, idle, next_tick, ready, wait_for
+from uikit import demo_app, idle, next_tick, ready, select, wait_for
 
 from kvmtune.ui.forms import ActionForm, Choice, CpuPicker
 from kvmtune.ui.screens import ConfirmScreen
-from kvmtune.ui.table import GuestTable
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
-
-
-async def select(pilot, app, name: str) -> None:
-    app.query_one(GuestTable).select(name)
-    await pilot.pause()
-    assert app.selected_guest().name == name
 
 
 def value(app, name: str) -> str:

@@ -46,3 +46,11 @@ async def idle(pilot, app) -> None:
     """Wait until no action is running and no poll is in flight."""
     await wait_for(pilot, lambda: not app._busy and not app._polling, what="the app to be idle")
     await pilot.pause()
+
+
+async def select(pilot, app, name: str) -> None:
+    """Select guest `name` in the table and check the app sees it selected."""
+    from kvmtune.ui.table import GuestTable
+    app.query_one(GuestTable).select(name)
+    await pilot.pause()
+    assert app.selected_guest().name == name

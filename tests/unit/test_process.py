@@ -118,11 +118,11 @@ def test_malformed_numa_stat_names_the_file(tmp_path, tree):
         process.anon_per_node_kib(fs, d)
 
 
-def test_hugepages_per_node(tmp_path, tree):
+def test_numa_maps_hugepages_per_node(tmp_path, tree):
     fs = guest_tree(tmp_path, tree, huge_2m={0: 64, 1: 32})
-    assert process.hugepages_per_node(fs, 4242) == {2048: {0: 64, 1: 32}}
+    assert process.numa_maps(fs, 4242).huge == {2048: {0: 64, 1: 32}}
     fs = guest_tree(tmp_path / "b", tree)
-    assert process.hugepages_per_node(fs, 4242) == {}
+    assert process.numa_maps(fs, 4242).huge == {}
 
 
 def test_guest_ksm(tmp_path, tree):
@@ -191,7 +191,7 @@ def test_lab_capture(shared_fixtures, tmp_path, capture):
     assert pid is not None
     # memory per node: the cgroup's anon + numa_maps hugepages vs RssAnon + HugetlbPages
     anon = process.anon_per_node_kib(fs, process.memory_cgroup_dir(fs, pid))
-    huge = process.hugepages_per_node(fs, pid)
+    huge = process.numa_maps(fs, pid).huge
     total = sum(anon.values()) + sum(size * n for size, per in huge.items() for n in per.values())
     kib = {k: int(re.search(rf"^{k}:\s+(\d+) kB", status, re.M).group(1)) for k in ("RssAnon", "HugetlbPages")}
     want = kib["RssAnon"] + kib["HugetlbPages"]
@@ -258,13 +258,13 @@ def test_pinned_ksm_capture(tmp_path, capture):
     assert sum(shared.values()) == ksm.merging_pages * 4
     if capture == "iogen":   # ~30 MiB merged: the cgroup alone is 20 MiB short
         assert want - sum(charged.values()) > max(2048, want * 0.05)
-    assert sum(size * n for size, per in process.hugepages_per_node(fs, pid).items()
+    assert sum(size * n for size, per in process.numa_maps(fs, pid).huge.items()
                for n in per.values()) == kib["HugetlbPages"]
 
 
 def test_guest2_is_hugepage_backed(shared_fixtures, tmp_path):
     fs, name, _ = capture_tree(shared_fixtures / "lab-captures" / "guest2", tmp_path)
-    assert process.hugepages_per_node(fs, process.guest_pid(fs, name)) == {2048: {0: 64}}
+    assert process.numa_maps(fs, process.guest_pid(fs, name)).huge == {2048: {0: 64}}
 
 
 def test_rss_anon_reads_the_one_line(tmp_path, tree):

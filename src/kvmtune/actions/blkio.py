@@ -217,7 +217,8 @@ class BlkDevIoTune(GuestAction):
 
     def undo_as(self, before: dict[str, Any], scope: Scope) -> BlkDevIoTune:
         # Each group this change touched, whole: libvirt resets the rest of a group when one is set.
-        touched = [k for group in IOTUNE_GROUPS if any(x in self._sent() for x in group) for k in group]
+        sent = self._sent()
+        touched = [k for group in IOTUNE_GROUPS if any(x in sent for x in group) for k in group]
         vals: dict[str, object] = {k: before[k] for k in touched if k in before}
         if before.get("group_name") or "group_name" in self.values:
             vals["group_name"] = before.get("group_name") or ""

@@ -68,9 +68,9 @@ class MoveToNode(Action):
             return []
         return numatune_problems(snap, g, self._mode(g.running), self.nodes, self.scope)
 
-    def _mode(self, running: bool) -> str | None:
+    def _mode(self, running: bool, scope: Scope | None = None) -> str | None:
         """strict in the saved definition; live, the nodeset alone (libvirt keeps the mode)."""
-        return None if affects_live(self.scope, running) else "strict"
+        return None if affects_live(scope or self.scope, running) else "strict"
 
     def risks(self, snap: Snapshot) -> list[str]:
         self.bind(snap)
@@ -134,7 +134,7 @@ class MoveToNode(Action):
     def _undo_steps(self, before: dict[str, Any], scope: Scope) -> list[Action]:
         steps: list[Action] = []
         nt = before.get("numatune") or {}
-        mode = None if affects_live(scope, self._running) else "strict"
+        mode = self._mode(self._running, scope)
         # Live, a guest that had no numatune keeps the one the move gave it: libvirt can
         # neither remove it nor (strict) change it while the guest runs.
         nodeset = nt.get("nodeset") or (nt.get("default_nodeset") if mode else None)

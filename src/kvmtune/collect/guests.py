@@ -262,7 +262,7 @@ class GuestCollector:
             try:
                 maps = process.numa_maps(fs, pid)
                 if want_huge:
-                    pc.hugepages, pc.hugepages_at = {z: dict(per) for z, per in maps.huge.items()}, now
+                    pc.hugepages, pc.hugepages_at = maps.huge, now   # each read builds fresh dicts
                 if want_where and charged is not None:
                     pc.ksm_where, pc.ksm_where_at = ksm_memory.elsewhere(maps.anon, charged), now
             except (HostFSError, ParseError) as e:

@@ -3,7 +3,7 @@
 Each function reads one thing for one QEMU process through HostFS and raises
 HostFSError (ProcessGone when the process exited) or ParseError on failure; the guest
 collector turns that into an errors entry.
-All but `numa_maps` (and `hugepages_per_node`, which reads it) are cheap enough for every tick.
+All but `numa_maps` are cheap enough for every tick.
 """
 
 from __future__ import annotations
@@ -152,11 +152,6 @@ def numa_maps(fs: HostFS, pid: int) -> parse.NumaMapsTotals:
         return parse.numa_maps(fs.read_text(rel))
     except parse.ParseError as e:
         raise parse.ParseError(f"{fs.show(rel)}: {e}") from None
-
-
-def hugepages_per_node(fs: HostFS, pid: int) -> dict[int, dict[int, int]]:
-    """page size KiB -> node -> pages, from numa_maps `huge` lines (costly: see numa_maps)."""
-    return {size: dict(per) for size, per in numa_maps(fs, pid).huge.items()}
 
 
 def rss_anon_kib(fs: HostFS, pid: int) -> int:
