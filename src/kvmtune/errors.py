@@ -12,7 +12,8 @@
      │    └── NotSupported                 this driver lacks the call (told apart from failure)
      ├── ActionError                      an action cannot be carried out (not the host's answer)
      ├── AuditLogError (also OSError)     the audit log cannot be read or written
-     └── DemoStateError                   the demo's saved settings cannot be used (corrupt, or another version's)
+     ├── DemoStateError                   the demo's saved settings cannot be used (corrupt, or another version's)
+     └── RecordingError                   a recording cannot be opened, read or written; str() fit to show
 
 As psutil's NoSuchProcess/AccessDenied: the subclasses are what callers catch.
 """
@@ -94,3 +95,7 @@ class AuditLogError(KvmtuneError, OSError):
 
 class DemoStateError(KvmtuneError):
     pass
+
+
+class RecordingError(KvmtuneError):
+    """A recording file is missing, not a recording, damaged, or cannot be written."""

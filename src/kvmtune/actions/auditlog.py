@@ -85,6 +85,29 @@ class AuditLog:
                                               f"{e.strerror or e}") from None
 
 
+    def size(self) -> int:
+        """Bytes in the log now (0 when there is none): where `since` starts reading."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def since(self, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """Entries on whole lines appended after byte `offset`, and the offset to read on from
+        (a line still being written is left for the next call). A log that shrank starts over."""
+        try:
+            with open(self.path, "rb") as f:
+                if os.fstat(f.fileno()).st_size < offset:
+                    offset = 0
+                f.seek(offset)
+                data = f.read()
+        except OSError:
+            return [], offset
+        end = data.rfind(b"\n") + 1
+        text = data[:end].decode("utf-8", errors="replace")
+        return list(_lines(text.split("\n"))), offset + end
+
+
 def _entry(line: str) -> dict[str, Any] | None:
     try:
         e = json.loads(line)

@@ -15,7 +15,7 @@ from types import FrameType
 
 from .. import __version__
 from ..errors import VirtError
-from . import apply, demo_reset, log, snapshot, undo
+from . import apply, demo_reset, dump, log, record, replay, snapshot, undo
 from .common import CliError, Parser, add_source_args, seconds
 from .tui import cmd_tui
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refresh interval (default 2)")
     p.add_argument("--theme", metavar="NAME", default=None, help="colour theme (t cycles them)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for command in (snapshot, apply, undo, log, demo_reset):
+    for command in (snapshot, apply, undo, log, record, replay, dump, demo_reset):
         command.register(sub)
     return p
 
