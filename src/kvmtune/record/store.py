@@ -43,6 +43,11 @@ KEY_EVERY = 60      # samples per chain: a key, then patches
 TRAIN_AFTER = 16    # patches collected before a dictionary is trained
 DICT_SIZE = 64 * 1024
 LEVEL = 3
+# What reading a damaged file can raise (a flipped byte can land in SQLite's pages, a
+# frame, the JSON, a patch): each becomes a RecordingError naming the file or sample.
+_DAMAGE = (sqlite3.Error, zstandard.ZstdError, ValueError, TypeError, KeyError, IndexError,
+           OverflowError, MemoryError, RecursionError)
+MAX_SAMPLE = 1 << 30    # bytes a sample may decode to: a damaged frame header may claim anything
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -102,7 +107,7 @@ class Recorder:
         self._errors: set[Error] = set()
         self._train: list[bytes] = []
         self._dict: tuple[int, zstandard.ZstdCompressor] | None = None
-        self._plain = zstandard.ZstdCompressor(level=LEVEL)
+        self._plain = zstandard.ZstdCompressor(level=LEVEL, write_checksum=True)
         if self.path.is_dir():
             raise RecordingError(f"{self.path} is a directory")
         try:
@@ -135,7 +140,7 @@ class Recorder:
         row = db.execute("SELECT id, data FROM dicts ORDER BY id DESC LIMIT 1").fetchone()
         if row is not None:   # appending: keep using the file's dictionary
             self._dict = (row[0], zstandard.ZstdCompressor(
-                level=LEVEL, dict_data=zstandard.ZstdCompressionDict(row[1])))
+                level=LEVEL, write_checksum=True, dict_data=zstandard.ZstdCompressionDict(row[1])))
         self._key = (db.execute("SELECT MAX(seq) FROM samples").fetchone()[0] or 0) + 1
 
     # -- writing ---------------------------------------------------------------------------
@@ -195,7 +200,7 @@ class Recorder:
         except zstandard.ZstdError:   # too little to learn from (a tiny host): no dictionary
             self._dict = (0, self._plain)
             return None
-        comp = zstandard.ZstdCompressor(level=LEVEL, dict_data=d)
+        comp = zstandard.ZstdCompressor(level=LEVEL, write_checksum=True, dict_data=d)
         plain_size = sum(len(self._plain.compress(s)) for s in samples)
         if sum(len(comp.compress(s)) for s in samples) + len(d.as_bytes()) / KEY_EVERY >= plain_size:
             self._dict = (0, self._plain)   # it would not pay for itself
@@ -298,6 +303,8 @@ class Recording:
                                       check_same_thread=False)
         except sqlite3.Error as e:
             raise RecordingError(f"cannot open {self.path}: {e}") from None
+        # damaged text must not stop the reading: it shows as U+FFFD where it is shown at all
+        self.db.text_factory = lambda b: b.decode("utf-8", "replace")
         self._dicts: dict[int, zstandard.ZstdDecompressor] = {}
         self._plain = zstandard.ZstdDecompressor()
         self._cache: tuple[int, Any] | None = None   # (index, JSON document) of the last sample read
@@ -316,12 +323,15 @@ class Recording:
                              for r in self.db.execute("SELECT id, started, host, source, interval, version "
                                                       "FROM sessions ORDER BY id")]
             self.refresh()
-        except sqlite3.Error as e:
-            self.db.close()
-            raise _db_error(self.path, e) from None
         except RecordingError:
             self.db.close()
             raise
+        except sqlite3.Error as e:
+            self.db.close()
+            raise _db_error(self.path, e) from None
+        except _DAMAGE as e:
+            self.db.close()
+            raise RecordingError(f"{self.path} is damaged ({type(e).__name__}: {e})") from None
 
     def refresh(self) -> int:
         """Read the index of samples written since (a file still being recorded); how many are new."""
@@ -331,6 +341,8 @@ class Recording:
                                    (last,)).fetchall()
         except sqlite3.Error as e:
             raise _db_error(self.path, e) from None
+        except _DAMAGE as e:
+            raise RecordingError(f"{self.path} is damaged ({type(e).__name__}: {e})") from None
         for seq, t, key in rows:
             if not isinstance(t, (int, float)) or (self.times and t < self.times[-1]):
                 continue   # a damaged or out-of-order index entry: that sample cannot be placed
@@ -366,7 +378,7 @@ class Recording:
                 doc = {**doc, "guests": [g for g in doc.get("guests") or ()
                                          if isinstance(g, dict) and g.get("name") in guests]}
             return Snapshot.from_json(doc)
-        except (sqlite3.Error, zstandard.ZstdError, ValueError, TypeError, KeyError, RecursionError) as e:
+        except _DAMAGE as e:
             self._cache = None
             raise RecordingError(f"sample {i + 1} of {self.path} is damaged: {type(e).__name__}: {e}") from None
 
@@ -384,6 +396,8 @@ class Recording:
         if [r[0] for r in rows] != list(range(start, seq + 1)):
             raise ValueError(f"its chain from sample seq {start} has gaps")
         for n, (_s, dict_id, data) in enumerate(rows):
+            if not isinstance(data, bytes) or zstandard.frame_content_size(data) > MAX_SAMPLE:
+                raise ValueError("its data is not a sample")
             text = self._decompressor(dict_id).decompress(data)
             value = json.loads(text)
             if doc is None:
@@ -415,7 +429,7 @@ class Recording:
             rows = self.db.execute(
                 f"SELECT time, kind, data FROM events WHERE kind IN ({','.join('?' * len(kinds))}) "
                 "ORDER BY time, id", kinds).fetchall()
-        except sqlite3.Error:
+        except _DAMAGE:
             return []
         for t, kind, data in rows:
             try:
