@@ -67,7 +67,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory):
         wait_for(lambda: samples(path) >= n + 3, 30)
     finally:
         rec.send_signal(signal.SIGTERM)
-        out, err = rec.communicate(timeout=30)
+        _out, err = rec.communicate(timeout=30)
         if weight(PLAIN2) != before:   # whatever happened: leave the guest as it was
             virsh("blkiotune", PLAIN2, "--weight", str(before), "--live")
     assert rec.returncode == 0, err

@@ -18,7 +18,8 @@ from kvmtune.demo import DemoFeed, open_demo
 from kvmtune.errors import RecordingError
 from kvmtune.model import Error, Snapshot
 from kvmtune.record import codec, store
-from kvmtune.record.store import Recorder, Recording
+from kvmtune.record.store import Recording
+from kvmtune.record.writer import Recorder
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
