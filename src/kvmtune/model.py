@@ -315,7 +315,7 @@ def _known(cls: type, d: Mapping[str, Any]) -> dict[str, Any]:
     names = _FIELDS.get(cls)
     if names is None:
         names = _FIELDS[cls] = frozenset(f.name for f in fields(cls))
-    return {k: v for k, v in d.items() if k in names}
+    return dict(d) if names.issuperset(d) else {k: v for k, v in d.items() if k in names}
 
 
 def _opt_list(v: Any) -> list[Any] | None:

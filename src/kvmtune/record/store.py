@@ -62,16 +62,12 @@ CREATE INDEX IF NOT EXISTS events_time ON events (time);
 """
 
 
-def dumps(doc: Any) -> bytes:
-    return json.dumps(doc, separators=(",", ":"), check_circular=False).encode()
-
-
 def db_error(path: Path, e: sqlite3.Error) -> RecordingError:
     text = str(e)
     if "not a database" in text:
         return RecordingError(f"{path} is not a kvmtune recording (not an SQLite file)")
     if "malformed" in text or "corrupt" in text:
-        return RecordingError(f"{path} is damaged ({text}); `kvmtune dump {path} --info` shows what is left")
+        return RecordingError(f"{path} is damaged ({text})")
     return RecordingError(f"{path}: {text}")
 
 
@@ -132,7 +128,7 @@ class Recording:
         self.db.text_factory = lambda b: b.decode("utf-8", "replace")
         self._dicts: dict[int, zstandard.ZstdDecompressor] = {}
         self._plain = zstandard.ZstdDecompressor()
-        self._cache: tuple[int, Any] | None = None   # (index, JSON document) of the last sample read
+        self._cache: tuple[int, frozenset[str] | None, codec.Parts] | None = None   # the last sample read
         self.seqs: list[int] = []
         self.times: list[float] = []
         self.keys: list[int] = []
@@ -168,6 +164,13 @@ class Recording:
             raise db_error(self.path, e) from None
         except _DAMAGE as e:
             raise RecordingError(f"{self.path} is damaged ({type(e).__name__}: {e})") from None
+        if rows and all(type(t) is float for _s, t, _k in rows):
+            _seqs, times, keys = zip(*rows)
+            if list(times) == sorted(times) and (not self.times or times[0] >= self.times[-1]):
+                self.seqs += _seqs     # (the common case, in C: a day's index opens in milliseconds)
+                self.times += times
+                self.keys += keys
+                return len(rows)
         for seq, t, key in rows:
             if not isinstance(t, (int, float)) or (self.times and t < self.times[-1]):
                 continue   # a damaged or out-of-order index entry: that sample cannot be placed
@@ -194,45 +197,36 @@ class Recording:
 
     def snapshot(self, i: int, guests: Collection[str] | None = None) -> Snapshot:
         """Sample i as the Snapshot that was recorded (only the named guests, when given:
-        the others are not decoded); RecordingError when it cannot be read."""
+        the others are not even parsed); RecordingError when it cannot be read."""
         if not 0 <= i < len(self.seqs):
             raise IndexError(i)
         try:
-            doc = self._document(i)
-            if guests is not None:
-                doc = {**doc, "guests": [g for g in doc.get("guests") or ()
-                                         if isinstance(g, dict) and g.get("name") in guests]}
-            return Snapshot.from_json(doc)
+            return Snapshot.from_json(codec.document(self._parts(i, None if guests is None else frozenset(guests))))
         except _DAMAGE as e:
             self._cache = None
             raise RecordingError(f"sample {i + 1} of {self.path} is damaged: {type(e).__name__}: {e}") from None
 
-    def _document(self, i: int) -> Any:
+    def _parts(self, i: int, want: frozenset[str] | None) -> codec.Parts:
         seq, key = self.seqs[i], self.keys[i]
         c = self._cache
-        if c is not None and c[0] == i:
-            return c[1]
-        if c is not None and c[0] == i - 1 and key != seq and self.keys[i - 1] == key:
-            start, doc = seq, c[1]       # the next sample of the same chain: one patch
+        if c is not None and c[0] == i and c[1] == want:
+            return c[2]
+        if c is not None and c[0] == i - 1 and c[1] == want and key != seq and self.keys[i - 1] == key:
+            start, parts = seq, c[2]      # the next sample of the same chain: one patch
         else:
-            start, doc = key, None
+            start, parts = key, None
         rows = self.db.execute("SELECT seq, dict, data FROM samples WHERE seq BETWEEN ? AND ? ORDER BY seq",
                                (start, seq)).fetchall()
         if [r[0] for r in rows] != list(range(start, seq + 1)):
             raise ValueError(f"its chain from sample seq {start} has gaps")
-        for n, (_s, dict_id, data) in enumerate(rows):
+        for _s, dict_id, data in rows:
             if not isinstance(data, bytes) or zstandard.frame_content_size(data) > MAX_SAMPLE:
                 raise ValueError("its data is not a sample")
             text = self._decompressor(dict_id).decompress(data)
-            value = json.loads(text)
-            if doc is None:
-                if n != 0:
-                    raise ValueError("a patch without its key")
-                doc = value
-            else:
-                doc = codec.apply(doc, value)
-        self._cache = (i, doc)
-        return doc
+            parts = codec.decode_key(text, want) if parts is None else codec.decode_patch(parts, text)
+        assert parts is not None
+        self._cache = (i, want, parts)
+        return parts
 
     def _decompressor(self, dict_id: int | None) -> zstandard.ZstdDecompressor:
         if dict_id is None:

@@ -27,7 +27,6 @@ from .store import (
     TRAIN_AFTER,
     check_meta,
     db_error,
-    dumps,
 )
 
 
@@ -105,13 +104,13 @@ class Recorder:
                 "INSERT INTO sessions (started, host, source, interval, version) VALUES (?, ?, ?, ?, ?)",
                 (snap.time, host, self._source, self._interval, __version__)).lastrowid
         if patch is None:
-            data, dict_id = self._plain.compress(dumps(snap.to_json())), None
+            data, dict_id = self._plain.compress(codec.encode_key(snap)), None
             cur = db.execute("INSERT INTO samples (time, key, dict, data) VALUES (?, -1, NULL, ?)", (snap.time, data))
             self._key = int(cur.lastrowid or 0)
             db.execute("UPDATE samples SET key = seq WHERE seq = ?", (self._key,))
             self._chain = 1
         else:
-            text = dumps(patch)
+            text = codec.encode_patch(patch)
             dict_id = self._learn(text)
             comp = self._dict[1] if self._dict is not None and dict_id is not None else self._plain
             db.execute("INSERT INTO samples (time, key, dict, data) VALUES (?, ?, ?, ?)",
