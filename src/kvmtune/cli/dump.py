@@ -63,12 +63,22 @@ examples:
 """
 
 
+def _columns_help() -> str:
+    from ..export.table import COLUMNS, NODE_PATTERN
+    lines = ["", "csv columns (--fields; the default is all of them, in this order; an empty cell is unknown):"]
+    for name, (what, _get) in COLUMNS.items():
+        lines.append(f"  {name:<23}{what}")
+        if name == "numa_kib":
+            lines.append(f"  {NODE_PATTERN:<23}the guest's memory on host node N (KiB), one per node of the recording")
+    return "\n".join(lines) + "\n"
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "dump", help="print a recording's samples (jsonl, json, csv, openmetrics) or what it holds (--info)",
-        description="Print the samples of a recording made by `kvmtune record` (or the TUI) for other "
-                    "tools, or with --info what the file holds.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description="Print the samples of a recording made by `kvmtune record` (or the TUI) for\n"
+                    "other tools, or with --info what the file holds.",
+        epilog=EXAMPLES + _columns_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", metavar="FILE", help="the recording")
     p.add_argument("--from", dest="start", metavar="T", type=argtype(inputs.moment, "time"),
                    help="first moment to dump (default: the recording's start); see times below")
