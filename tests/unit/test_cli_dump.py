@@ -295,6 +295,16 @@ def test_openmetrics_backfills_prometheus(rec, direct, tmp_path, kv):
     assert text.endswith("\n# EOF\n") and text.count("# EOF") == 1
     names = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
     assert len(names) == len(set(names)) and all(n.startswith("kvmtune_") for n in names)
+    # OpenMetrics: a family's samples all follow its own TYPE/HELP lines (promtool 2.42 does not check it)
+    family, last = None, {}
+    for line in text.splitlines()[:-1]:
+        if line.startswith("# TYPE "):
+            family = line.split()[2]
+        elif not line.startswith("#"):
+            series, _value, ts = line.rsplit(" ", 2)
+            assert series.split("{")[0] in (family, f"{family}_total"), line
+            assert float(ts) > last.get(series, 0), line       # each series in time order
+            last[series] = float(ts)
     om = tmp_path / "rec.om"
     om.write_text(text)
     series = _tsdb(promtool, om, tmp_path)
@@ -322,3 +332,12 @@ def test_openmetrics_escapes_label_values(tmp_path, kv):
     om.write_text(text)
     series = _tsdb(promtool, om, tmp_path)
     assert '{__name__="kvmtune_guest_memory_bytes", guest="we\\"ird\\\\name\\nx"}' in series
+
+
+def test_a_recording_without_samples(tmp_path, kv):
+    path = tmp_path / "none.kvr"
+    Recorder(path, source="demo", interval=2.0).close()
+    p = kv(str(path), code=1)
+    assert p.stdout == "" and p.stderr == f"kvmtune: {path} holds no samples yet\n"
+    assert json.loads(kv(str(path), "--format", "json", code=1).stdout) == []
+    assert "samples    0" in kv(str(path), "--info").stdout

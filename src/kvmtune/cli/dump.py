@@ -230,9 +230,12 @@ def cmd_dump(args: argparse.Namespace) -> int:
             # The reader left (`| head`): stop quietly, and keep Python's exit flush from failing again.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
+        if not len(rec):
+            _warn(f"{rec.path} holds no samples yet")
+            return 1
         if lo >= hi:
-            span = f"{fmt.clock(rec.times[0])} to {fmt.clock(rec.times[-1])}" if len(rec) else "no samples"
-            _warn(f"nothing in that time range ({rec.path} holds {span})")
+            _warn(f"nothing in that time range ({rec.path} holds {fmt.clock(rec.times[0])} to "
+                  f"{fmt.clock(rec.times[-1])})")
             return 1
         if d.damaged:
             _warn(f"{d.damaged} damaged sample{'s' if d.damaged > 1 else ''} skipped")
