@@ -56,12 +56,10 @@ def diff(a: Any, b: Any) -> Any:
     if t is tuple:
         if len(a) != len(b):
             return [plain(b)]
-        if a == b:
-            return None
         if not hasattr(a[0], "__dataclass_fields__"):
-            return [plain(b)]
+            return None if a == b else [plain(b)]
         out = {}
-        for i in range(len(a)):   # (dataclass elements: compared field by field, once)
+        for i in range(len(a)):   # dataclass elements: walked, not compared first (that costs twice)
             p = diff(a[i], b[i])
             if p is not None:
                 out[str(i)] = p
@@ -111,7 +109,7 @@ def snapshot_patch(a: Snapshot, b: Snapshot) -> dict[str, Any] | None:
             out[key] = p
     guests = {}
     for i, (x, y) in enumerate(zip(a.guests, b.guests)):
-        p = diff(x, y)
+        p = None if x is y else _items(x.__dict__, y.__dict__)
         if p is not None:
             guests[str(i)] = p
     if guests:

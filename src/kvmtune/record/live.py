@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..actions.auditlog import AuditLog
 from ..model import Snapshot
-from .store import Recorder
+from .writer import Recorder
 
 
 class LiveRecording:
