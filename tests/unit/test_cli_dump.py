@@ -25,7 +25,7 @@ from clirun import SRC, kvmtune
 from kvmtune.demo import DemoFeed, open_demo
 from kvmtune.model import Error
 from kvmtune.rates import guest_rates
-from kvmtune.record.store import Recorder
+from kvmtune.record.writer import Recorder
 
 N = 30
 T0 = 1735700000.0   # the demo's clock: sample i (from 0) is at T0 + 2 (i + 1)
