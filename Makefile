@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # What building libvirt-python and the test tiers need from Debian.
-BUILD_PKGS := libvirt-dev pkg-config gcc tmux
+BUILD_PKGS := libvirt-dev pkg-config gcc tmux prometheus
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: demo test test-fast lint setup bench screenshots lab-up lab-down clean

@@ -126,3 +126,16 @@ def sparkline(values: Iterable[float | None], width: int, top: float | None = No
         return (SPARKS[1] * len(vals)).rjust(width)
     s = "".join(SPARKS[min(8, max(1 if v > 0 else 0, round(8 * v / hi)))] for v in vals)
     return s.rjust(width)
+
+
+def span(seconds: float | None) -> str:
+    """A length of time: 3725 -> "1h 2m 5s", 42.5 -> "42.5s", 2 days -> "2d 0h 0m"."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "?"
+    if seconds < 60:
+        return f"{seconds:.3g}s" if seconds != int(seconds) else f"{int(seconds)}s"
+    s = round(seconds)
+    d, h, m, s = s // 86400, s // 3600 % 24, s // 60 % 60, s % 60
+    if d:
+        return f"{d}d {h}h {m}m"
+    return f"{h}h {m}m {s}s" if h else f"{m}m {s}s"

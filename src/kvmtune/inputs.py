@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import time as dtime
 
 from . import cpuset, units
 
@@ -114,3 +117,76 @@ def seconds(text: str) -> float:
     if not (v > 0 and math.isfinite(v)):
         raise ValueError(f"{text!r} must be a number of seconds more than 0")
     return v
+
+
+# -- durations and moments (recordings: `record --for`, `dump --from/--to`) ---------------
+
+_DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+(?:\.[0-9]*)?)s?)?")
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}(?:\.[0-9]*)?))?")
+
+
+def duration(text: str) -> float:
+    """A length of time in seconds: "90s", "10m", "2h", "1d", "1h30m", a plain number = seconds."""
+    t = text.strip().lower()
+    m = _DURATION.fullmatch(t)
+    if not t or m is None or not any(m.groups()):
+        raise ValueError(f"{text.strip()!r} is not a duration (e.g. 90s, 10m, 2h, 1h30m, 1d)")
+    d, h, mi, s = m.groups()
+    return int(d or 0) * 86400 + int(h or 0) * 3600 + int(mi or 0) * 60 + float(s or 0)
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A moment as typed, placed once the recording's first and last times are known.
+
+    absolute: Unix seconds; clock: seconds after local midnight (the first such moment at
+    or after the start); offset: seconds after the start, or before the end (from_end)."""
+    text: str
+    absolute: float | None = None
+    clock: float | None = None
+    offset: float | None = None
+    from_end: bool = False
+
+    def place(self, start: float, end: float) -> float:
+        if self.absolute is not None:
+            return self.absolute
+        if self.offset is not None:
+            return end - self.offset if self.from_end else start + self.offset
+        assert self.clock is not None
+        day = datetime.fromtimestamp(start).date()
+        while True:   # local midnight + the clock, by calendar (a DST day is not 86400 s)
+            whole_s = int(self.clock)
+            t = datetime.combine(day, dtime(whole_s // 3600, whole_s // 60 % 60, whole_s % 60)).timestamp()
+            t += self.clock - whole_s
+            if t >= start:
+                return t
+            day += timedelta(days=1)
+
+
+def moment(text: str) -> Moment:
+    """A moment in a recording: "HH:MM[:SS]" (local; the first at or after the recording's
+    start), "YYYY-MM-DD HH:MM[:SS]" or ISO 8601 (local unless it names a zone: "Z",
+    "+02:00"), a Unix time ("1735700000"), "+DURATION" after the recording's start or
+    "-DURATION" before its end ("+10m", "-1h")."""
+    t = text.strip()
+    if t[:1] in ("+", "-"):
+        try:
+            return Moment(t, offset=duration(t[1:]), from_end=t[0] == "-")
+        except ValueError:
+            raise ValueError(f"{t!r}: after + (from the start) or - (before the end) give a duration: "
+                             "90s, 10m, 2h, 1h30m, 1d") from None
+    if (m := _CLOCK.fullmatch(t)) is not None:
+        h, mi, s = int(m.group(1)), int(m.group(2)), float(m.group(3) or 0)
+        if h > 23 or mi > 59 or s >= 60:
+            raise ValueError(f"{t!r} is not a time of day (HH:MM or HH:MM:SS)")
+        return Moment(t, clock=h * 3600 + mi * 60 + s)
+    if _DECIMAL.fullmatch(t):
+        return Moment(t, absolute=float(t))
+    try:
+        when = datetime.fromisoformat(t) if t.isascii() else None
+    except ValueError:
+        when = None
+    if when is None:
+        raise ValueError(f"{t!r} is not a time: say HH:MM[:SS], YYYY-MM-DD HH:MM[:SS], a Unix time, "
+                         "+10m (after the start) or -1h (before the end)")
+    return Moment(t, absolute=when.timestamp())   # a naive time is local (datetime's own rule)

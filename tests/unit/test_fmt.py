@@ -31,3 +31,8 @@ def test_bar_and_sparkline():
     assert fmt.sparkline([], 3) == "   "
     assert len(fmt.sparkline(range(100), 10)) == 10
     assert fmt.sparkline([1, None, 1], 3, top=2) == "▄ ▄"
+
+
+def test_span():
+    assert [fmt.span(s) for s in (0, 2, 42.5, 60, 3725, 86400 * 2 + 5, None, -1)] == \
+        ["0s", "2s", "42.5s", "1m 0s", "1h 2m 5s", "2d 0h 0m", "?", "?"]

@@ -24,6 +24,9 @@ ACCEPTED = {
     "on_off": (inputs.on_off, "1", True),
     "device_weights": (inputs.device_weights, "/dev/sda,500", {"/dev/sda": 500}),
     "seconds": (inputs.seconds, "2", 2.0),
+    "duration": (inputs.duration, "1h30m", 5400.0),
+    "moment": (inputs.moment, "2026-12-01T03:10:00+00:00",
+               inputs.Moment("2026-12-01T03:10:00+00:00", absolute=1796094600.0)),
 }
 
 
@@ -106,3 +109,47 @@ def test_seconds_refuses_what_float_would_take(text):
 
 def test_seconds():
     assert inputs.seconds(" 0.5 ") == 0.5 and inputs.seconds("2.") == 2.0 and inputs.seconds(".25") == 0.25
+
+
+@pytest.mark.parametrize("text,value", [("90s", 90), ("90", 90), ("10m", 600), ("2h", 7200), ("1h30m", 5400),
+                                        ("1d", 86400), ("1.5s", 1.5), (" 2H ", 7200)])
+def test_duration(text, value):
+    assert inputs.duration(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "m", "10x", "1m1h", "-5m", "1e3", "inf"])
+def test_duration_refuses(text):
+    with pytest.raises(ValueError, match="is not a duration"):
+        inputs.duration(text)
+
+
+def test_moments_are_placed_in_the_recording(monkeypatch):
+    """A time of day is the first one at or after the start (past midnight: the next day);
+    +/- count from the start/end; a naive date-time is local, a zone is honoured."""
+    import time
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    try:
+        start = inputs.moment("2026-12-01 23:00").place(0, 0)   # local: 22:00 UTC
+        assert start == 1796162400.0
+        end = start + 3 * 3600                                      # 02:00 the next day
+        assert inputs.moment("23:30").place(start, end) == start + 1800
+        assert inputs.moment("00:30:15").place(start, end) == start + 5400 + 15
+        assert inputs.moment("22:59").place(start, end) == start + 86400 - 60   # the first at or after the start
+        assert inputs.moment("+10m").place(start, end) == start + 600
+        assert inputs.moment("-1h").place(start, end) == end - 3600
+        assert inputs.moment("1796162400").place(start, end) == start
+        assert inputs.moment("2026-12-01T22:00:00Z").place(start, end) == start
+        assert inputs.moment("2026-12-01T23:00:00+01:00").place(start, end) == start
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+@pytest.mark.parametrize("text,msg", [("24:00", "not a time of day"), ("12:60", "not a time of day"),
+                                      ("+", "give a duration"), ("-x", "give a duration"),
+                                      ("yesterday", "is not a time"), ("2026-13-01", "is not a time"),
+                                      ("", "is not a time")])
+def test_moment_refuses(text, msg):
+    with pytest.raises(ValueError, match=msg):
+        inputs.moment(text)

@@ -1,0 +1,1 @@
+"""Frames rendered for other tools: CSV rows (table.py) and OpenMetrics text (openmetrics.py)."""
