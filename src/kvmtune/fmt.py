@@ -126,3 +126,17 @@ def sparkline(values: Iterable[float | None], width: int, top: float | None = No
         return (SPARKS[1] * len(vals)).rjust(width)
     s = "".join(SPARKS[min(8, max(1 if v > 0 else 0, round(8 * v / hi)))] for v in vals)
     return s.rjust(width)
+
+
+def span(seconds: float | None) -> str:
+    """A length of time, short: 4.2 -> "4.2s", 245 -> "4m05s", 7380 -> "2h03m", 93600 -> "1d02h"."""
+    if seconds is None:
+        return "-"
+    s = max(0.0, float(seconds))
+    if s < 60:
+        return f"{s:.1f}s" if s < 10 else f"{s:.0f}s"
+    whole = int(s)
+    for size, unit, sub_size, sub_unit in ((86400, "d", 3600, "h"), (3600, "h", 60, "m"), (60, "m", 1, "s")):
+        if whole >= size:
+            return f"{whole // size}{unit}{whole % size // sub_size:02d}{sub_unit}"
+    return f"{s:.0f}s"

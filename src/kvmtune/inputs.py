@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Callable
 
-from . import cpuset, units
+from . import cpuset, fmt, units
 
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
@@ -114,3 +114,30 @@ def seconds(text: str) -> float:
     if not (v > 0 and math.isfinite(v)):
         raise ValueError(f"{text!r} must be a number of seconds more than 0")
     return v
+
+
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*([a-z]?)")
+
+
+def duration(text: str) -> float:
+    """A length of time in seconds: "90s", "10m", "2h", "1d", "1.5h"; a plain number is seconds."""
+    t = text.strip().lower()
+    m = _DURATION.fullmatch(t)
+    if m is None or m.group(2) not in _DURATION_UNITS:
+        raise ValueError(f"{text.strip()!r} is not a duration (e.g. 90s, 10m, 2h, 1d)")
+    v = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    if not (v > 0 and math.isfinite(v)):
+        raise ValueError(f"{text.strip()!r}: a duration must be more than 0")
+    return v
+
+
+def file_size(lowest: int) -> Callable[[str], int]:
+    """A file size in bytes ("500M", "2G"; "500MB" = 500*10^6; a plain number is bytes), at
+    least `lowest` bytes."""
+    def convert(text: str) -> int:
+        v = units.parse_bytes(text)
+        if v < lowest:
+            raise ValueError(f"{text.strip()!r} is too small: at least {fmt.size_text(lowest / 1024)}")
+        return v
+    return convert

@@ -31,3 +31,9 @@ def test_bar_and_sparkline():
     assert fmt.sparkline([], 3) == "   "
     assert len(fmt.sparkline(range(100), 10)) == 10
     assert fmt.sparkline([1, None, 1], 3, top=2) == "▄ ▄"
+
+
+@pytest.mark.parametrize("seconds,text", [(None, "-"), (0, "0.0s"), (4.25, "4.2s"), (42, "42s"), (60, "1m00s"),
+                                          (245, "4m05s"), (7380, "2h03m"), (93600, "1d02h"), (-1, "0.0s")])
+def test_span(seconds, text):
+    assert fmt.span(seconds) == text

@@ -24,6 +24,8 @@ ACCEPTED = {
     "on_off": (inputs.on_off, "1", True),
     "device_weights": (inputs.device_weights, "/dev/sda,500", {"/dev/sda": 500}),
     "seconds": (inputs.seconds, "2", 2.0),
+    "duration": (inputs.duration, "10m", 600.0),
+    "file_size": (inputs.file_size(1024 ** 2), "2G", 2 * 1024 ** 3),
 }
 
 
@@ -106,3 +108,25 @@ def test_seconds_refuses_what_float_would_take(text):
 
 def test_seconds():
     assert inputs.seconds(" 0.5 ") == 0.5 and inputs.seconds("2.") == 2.0 and inputs.seconds(".25") == 0.25
+
+
+@pytest.mark.parametrize("text,value", [("90s", 90.0), ("10m", 600.0), ("2h", 7200.0), ("1d", 86400.0),
+                                        ("1.5h", 5400.0), ("45", 45.0), (" 2 H ", 7200.0), (".5m", 30.0)])
+def test_duration(text, value):
+    assert inputs.duration(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "ten", "10x", "10ms", "1h30m", "-5m", "0s", "inf", "1e3s", "s"])
+def test_duration_refuses(text):
+    with pytest.raises(ValueError, match=r"is not a duration|more than 0"):
+        inputs.duration(text)
+
+
+def test_file_size():
+    at_least_1m = inputs.file_size(1024 ** 2)
+    assert at_least_1m("500M") == 500 * 1024 ** 2 and at_least_1m("2MB") == 2 * 10 ** 6
+    assert at_least_1m("1M") == 1024 ** 2
+    with pytest.raises(ValueError, match=r"^'1023K' is too small: at least 1 MiB$"):
+        at_least_1m("1023K")
+    with pytest.raises(ValueError, match="not a size"):
+        at_least_1m("2Q")
