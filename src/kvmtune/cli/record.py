@@ -60,6 +60,7 @@ class _Signals:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.busy = False
+        self.closing = False     # the file is being closed: nothing is left to stop
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _Signals:
@@ -73,8 +74,8 @@ class _Signals:
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         again = self.signum is not None
-        self.signum = signum
-        if again or not self.busy:
+        self.signum = self.signum or signum
+        if not self.closing and (again or not self.busy):
             raise _Stop
 
 
@@ -192,10 +193,10 @@ def _run(args: argparse.Namespace, feed: Feed, rec: Any, interval: float, append
                 time.sleep(max(0.0, due - time.monotonic()))
         except _Stop:
             pass
-        sig.busy = True     # from here on, a signal only asks for what is under way anyway
-    if error is not None:
-        out.warn(error)
-    rec.close()
+        sig.closing = True
+        if error is not None:
+            out.warn(error)
+        rec.close()
     written = rec.size - size0
     per = (f", {written / guest_samples:.0f} bytes per guest-sample"
            if guest_samples and written > 0 and args.max_size is None else "")
