@@ -3,6 +3,7 @@ clock, by signals and by `kill -9`; the files it leaves are read back with Recor
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import pty
@@ -13,19 +14,29 @@ import signal
 import sqlite3
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import clirun
 import pytest
 
 from kvmtune.demo.simulator import DT, T0
+from kvmtune.errors import RecordingError
 from kvmtune.record.store import Recording
 
 
-def start(tmp_path: Path, *args: str, **kw) -> subprocess.Popen[str]:
-    return subprocess.Popen([*clirun.ARGV, "record", *args], env=clirun.environment(tmp_path / "call"),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **kw)
+@contextlib.contextmanager
+def start(tmp_path: Path, *args: str, **kw) -> Iterator[subprocess.Popen[str]]:
+    """`kvmtune record ARGS` running; killed on the way out if a failed check left it running."""
+    p = subprocess.Popen([*clirun.ARGV, "record", *args], env=clirun.environment(tmp_path / "call"),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, **kw)
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
 
 
 def record(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -50,19 +61,22 @@ def on_schedule(times: list[float], step: float) -> bool:
 def test_for_writes_the_samples_of_its_duration(tmp_path):
     f = tmp_path / "demo.kvmrec"
     t = time.monotonic()
-    r = record(tmp_path, str(f), "--for", "5s", "--interval", "0.5", "--demo")
+    # 100 guests: a collection takes ~0.1 s, which a schedule that drifts (sleeping the
+    # interval after each one) would add to every interval: 9 samples in 5 s, not 10
+    r = record(tmp_path, str(f), "--for", "5s", "--interval", "0.5", "--demo", "--demo-guests", "100")
     took = time.monotonic() - t
     assert r.returncode == 0, r.stderr
     lines = r.stderr.splitlines()
+    slow = [x for x in lines if "longer than the interval" in x]   # a loaded machine: said once
     # not a terminal: a start line and a summary, no progress
-    assert len(lines) == 2 and "\r" not in r.stderr, r.stderr
-    assert lines[0].startswith(f"kvmtune: recording demo to {f} every 0.5s for 5.0s")
+    assert len(lines) == 2 + len(slow) and len(slow) <= 1 and "\r" not in r.stderr, r.stderr
+    assert lines[0].startswith(f"kvmtune: recording demo (100 guests) to {f} every 0.5s for 5.0s")
     rec = samples_of(f)
-    assert 8 <= len(rec) <= 10 and 4.5 <= took < 20
+    assert (len(rec) == 10 if not slow else 7 <= len(rec) <= 10) and 4.5 <= took < 30, (len(rec), r.stderr)
     assert on_schedule(rec.times, DT)          # the demo's clock: DT per sample, none lost
     assert re.search(rf"recorded {len(rec)} samples to {re.escape(str(f))}: .* on disk, \d+ bytes per "
                      r"guest-sample, .* \(\d+s\)$", lines[1]), lines[1]
-    assert [s["source"] for s in rec.sessions] == ["demo"] and rec.sessions[0]["interval"] == 0.5
+    assert [s["source"] for s in rec.sessions] == ["demo (100 guests)"] and rec.sessions[0]["interval"] == 0.5
     assert not Path(f"{f}-wal").exists()        # closed: one file again
     assert r.stdout == ""
 
@@ -71,10 +85,10 @@ def test_for_writes_the_samples_of_its_duration(tmp_path):
                                           (signal.SIGHUP, 129, "(hangup)")])
 def test_a_signal_stops_it_cleanly(tmp_path, sig, code, why):
     f = tmp_path / "demo.kvmrec"
-    p = start(tmp_path, str(f), "--demo", "--interval", "0.2")
-    time.sleep(2.0)
-    p.send_signal(sig)
-    _out, err = p.communicate(timeout=20)
+    with start(tmp_path, str(f), "--demo", "--interval", "0.2") as p:
+        time.sleep(2.0)
+        p.send_signal(sig)
+        _out, err = p.communicate(timeout=20)
     assert p.returncode == code, err
     summary = err.splitlines()[-1]
     m = re.fullmatch(rf"kvmtune: recorded (\d+) samples to {re.escape(str(f))} {re.escape(why)}: .*", summary)
@@ -133,6 +147,11 @@ def test_bad_files_are_one_line_and_exit_2(tmp_path):
     _one_error(record(tmp_path, str(other), "--demo", "--for", "1s"), 2, "not a kvmtune recording")
 
 
+def test_a_read_only_file_system_is_one_line(tmp_path):
+    # /sys takes no new files, even from root
+    _one_error(record(tmp_path, "/sys/x.kvmrec", "--demo", "--for", "1s"), 2, r"^kvmtune: cannot open /sys/x\.kvmrec: ")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
 def test_an_unwritable_directory_is_one_line(tmp_path):
     d = tmp_path / "ro"
@@ -160,19 +179,21 @@ def test_bad_values_are_one_line(tmp_path, args, pattern):
 def test_max_size_drops_the_oldest_samples(tmp_path):
     f = tmp_path / "big.kvmrec"
     cap = 1024 ** 2
-    p = start(tmp_path, str(f), "--demo", "--demo-guests", "100", "--interval", "0.01", "--max-size", "1M")
-    first, sizes, deadline = None, [], time.monotonic() + 50
-    while time.monotonic() < deadline:      # until the first sample kept is a later one (or give up)
-        time.sleep(0.5)
-        if f.exists():
+    first, sizes, deadline = None, [], time.monotonic() + 90   # ~15 s on an idle machine
+    with start(tmp_path, str(f), "--demo", "--demo-guests", "100", "--interval", "0.01", "--max-size", "1M") as p:
+        while time.monotonic() < deadline:  # until the first sample kept is a later one (or give up)
+            time.sleep(0.5)
+            try:
+                rec = Recording(f)
+            except RecordingError:   # not written yet
+                continue
             sizes.append(f.stat().st_size)
-            rec = Recording(f)
             first = rec.times[0] if len(rec) else None
             rec.close()
             if first is not None and first > T1:
                 break
-    p.terminate()
-    _out, err = p.communicate(timeout=20)
+        p.terminate()
+        _out, err = p.communicate(timeout=20)
     assert p.returncode == 0, err
     rec = samples_of(f)
     written = int(re.search(r"recorded (\d+) samples", err).group(1))
@@ -189,8 +210,8 @@ def test_a_write_error_is_one_line_exit_1_and_what_was_written_stays(tmp_path):
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
-    p = start(tmp_path, str(f), "--demo", "--demo-guests", "50", "--interval", "0.01", preexec_fn=limit)
-    _out, err = p.communicate(timeout=60)
+    with start(tmp_path, str(f), "--demo", "--demo-guests", "50", "--interval", "0.01", preexec_fn=limit) as p:
+        _out, err = p.communicate(timeout=60)
     assert p.returncode == 1, err
     assert re.search(rf"^kvmtune: cannot write {re.escape(str(f))}: ", err, re.M), err
     assert "Traceback" not in err
