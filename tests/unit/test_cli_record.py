@@ -268,3 +268,22 @@ def test_kill_9_loses_at_most_the_sample_in_flight(tmp_path):
         with_samples += committed > 0
         rec.close()
     assert with_samples >= 15     # most kills came mid-recording, not before the first sample
+
+
+def test_quiet_prints_nothing_when_all_goes_well(tmp_path):
+    f = tmp_path / "q.kvmrec"
+    r = record(tmp_path, str(f), "--demo", "--for", "1s", "--interval", "0.25", "--quiet")
+    assert r.returncode == 0 and r.stderr == "" and r.stdout == ""
+    assert len(samples_of(f)) >= 3
+
+
+def test_a_collection_slower_than_the_interval_is_said_once(tmp_path):
+    # 300 guests take well over 0.02 s a tick: every sample is late, one line says so
+    f = tmp_path / "slow.kvmrec"
+    r = record(tmp_path, str(f), "--demo", "--demo-guests", "300", "--for", "2s", "--interval", "0.02")
+    assert r.returncode == 0, r.stderr
+    slow = [x for x in r.stderr.splitlines() if "longer than the interval" in x]
+    assert len(slow) == 1 and re.fullmatch(r"kvmtune: collecting took \d+\.\d\ds, longer than the interval "
+                                           r"\(0\.02s\): each sample starts as the one before ends", slow[0])
+    rec = samples_of(f)
+    assert len(rec) >= 3 and on_schedule(rec.times, DT)
