@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dtime
 
-from . import cpuset, units
+from . import cpuset, fmt, units
 
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
@@ -121,18 +121,23 @@ def seconds(text: str) -> float:
 
 # -- durations and moments (recordings: `record --for`, `dump --from/--to`) ---------------
 
-_DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+(?:\.[0-9]*)?)s?)?")
+_N = r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_DURATION = re.compile(rf"(?:{_N}\s*d)?\s*(?:{_N}\s*h)?\s*(?:{_N}\s*m)?\s*(?:{_N}\s*s?)?")
 _CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}(?:\.[0-9]*)?))?")
 
 
 def duration(text: str) -> float:
-    """A length of time in seconds: "90s", "10m", "2h", "1d", "1h30m", a plain number = seconds."""
+    """A length of time in seconds, more than 0: "90s", "10m", "2h", "1d", "1h30m", "1.5h";
+    a plain number is seconds."""
     t = text.strip().lower()
     m = _DURATION.fullmatch(t)
     if not t or m is None or not any(m.groups()):
-        raise ValueError(f"{text.strip()!r} is not a duration (e.g. 90s, 10m, 2h, 1h30m, 1d)")
-    d, h, mi, s = m.groups()
-    return int(d or 0) * 86400 + int(h or 0) * 3600 + int(mi or 0) * 60 + float(s or 0)
+        raise ValueError(f"{text.strip()!r} is not a duration (e.g. 90s, 10m, 2h, 1d, 1h30m)")
+    d, h, mi, s = (float(g or 0) for g in m.groups())
+    v = d * 86400 + h * 3600 + mi * 60 + s
+    if not (v > 0 and math.isfinite(v)):
+        raise ValueError(f"{text.strip()!r}: a duration must be more than 0")
+    return v
 
 
 @dataclass(frozen=True)
@@ -190,3 +195,14 @@ def moment(text: str) -> Moment:
         raise ValueError(f"{t!r} is not a time: say HH:MM[:SS], YYYY-MM-DD HH:MM[:SS], a Unix time, "
                          "+10m (after the start) or -1h (before the end)")
     return Moment(t, absolute=when.timestamp())   # a naive time is local (datetime's own rule)
+
+
+def file_size(lowest: int) -> Callable[[str], int]:
+    """A file size in bytes ("500M", "2G"; "500MB" = 500*10^6; a plain number is bytes), at
+    least `lowest` bytes."""
+    def convert(text: str) -> int:
+        v = units.parse_bytes(text)
+        if v < lowest:
+            raise ValueError(f"{text.strip()!r} is too small: at least {fmt.size_text(lowest / 1024)}")
+        return v
+    return convert

@@ -24,7 +24,8 @@ ACCEPTED = {
     "on_off": (inputs.on_off, "1", True),
     "device_weights": (inputs.device_weights, "/dev/sda,500", {"/dev/sda": 500}),
     "seconds": (inputs.seconds, "2", 2.0),
-    "duration": (inputs.duration, "1h30m", 5400.0),
+    "duration": (inputs.duration, "10m", 600.0),
+    "file_size": (inputs.file_size(1024 ** 2), "2G", 2 * 1024 ** 3),
     "moment": (inputs.moment, "2026-12-01T03:10:00+00:00",
                inputs.Moment("2026-12-01T03:10:00+00:00", absolute=1796094600.0)),
 }
@@ -112,14 +113,15 @@ def test_seconds():
 
 
 @pytest.mark.parametrize("text,value", [("90s", 90), ("90", 90), ("10m", 600), ("2h", 7200), ("1h30m", 5400),
-                                        ("1d", 86400), ("1.5s", 1.5), (" 2H ", 7200)])
+                                        ("1d", 86400), ("1.5s", 1.5), (" 2H ", 7200), ("1.5h", 5400),
+                                        (" 2 H ", 7200), (".5m", 30)])
 def test_duration(text, value):
     assert inputs.duration(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "m", "10x", "1m1h", "-5m", "1e3", "inf"])
+@pytest.mark.parametrize("text", ["", "m", "10x", "1m1h", "-5m", "1e3", "inf", "ten", "10ms", "0s", "1e3s", "s"])
 def test_duration_refuses(text):
-    with pytest.raises(ValueError, match="is not a duration"):
+    with pytest.raises(ValueError, match=r"is not a duration|more than 0"):
         inputs.duration(text)
 
 
@@ -153,3 +155,13 @@ def test_moments_are_placed_in_the_recording(monkeypatch):
 def test_moment_refuses(text, msg):
     with pytest.raises(ValueError, match=msg):
         inputs.moment(text)
+
+
+def test_file_size():
+    at_least_1m = inputs.file_size(1024 ** 2)
+    assert at_least_1m("500M") == 500 * 1024 ** 2 and at_least_1m("2MB") == 2 * 10 ** 6
+    assert at_least_1m("1M") == 1024 ** 2
+    with pytest.raises(ValueError, match=r"^'1023K' is too small: at least 1 MiB$"):
+        at_least_1m("1023K")
+    with pytest.raises(ValueError, match="not a size"):
+        at_least_1m("2Q")

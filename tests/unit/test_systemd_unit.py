@@ -1,0 +1,50 @@
+"""contrib/systemd/kvmtune-record.service cannot drift from the CLI: its ExecStart is parsed
+by kvmtune's own parser, and what it names is where the unit lets it write."""
+
+from __future__ import annotations
+
+import configparser
+import shlex
+from pathlib import Path
+
+import pytest
+
+from kvmtune.cli import build_parser
+
+UNIT = Path(__file__).resolve().parents[2] / "contrib" / "systemd" / "kvmtune-record.service"
+
+
+def service() -> configparser.SectionProxy:
+    cp = configparser.ConfigParser(interpolation=None, strict=False)
+    cp.optionxform = str  # type: ignore[assignment,method-assign]
+    cp.read_string(UNIT.read_text())
+    return cp["Service"]
+
+
+def exec_start() -> list[str]:
+    argv = shlex.split(service()["ExecStart"])
+    return [a.replace("%H", "hv-01") for a in argv]   # systemd's host name specifier
+
+
+def test_exec_start_is_a_real_record_command_line():
+    argv = exec_start()
+    assert Path(argv[0]).name == "kvmtune" and Path(argv[0]).is_absolute()
+    try:
+        args = build_parser().parse_args(argv[1:])
+    except SystemExit as e:   # the parser's one-line error (on stderr) names what drifted
+        pytest.fail(f"ExecStart does not parse as a kvmtune command line (exit {e.code})")
+    assert args.command == "record" and args.func.__module__ == "kvmtune.cli.record"
+    assert args.max_size == 2 * 1024 ** 3 and args.interval == 2.0 and args.duration is None
+    assert not getattr(args, "demo", False)   # a real host
+
+
+def test_the_recording_is_where_the_unit_may_write():
+    s = service()
+    path = Path(exec_start()[2])
+    state = [Path("/var/lib") / d for d in s["StateDirectory"].split()]
+    assert path.parent in state and s["ProtectSystem"] == "strict"
+
+
+def test_restart_skips_what_a_restart_cannot_fix():
+    s = service()
+    assert s["Restart"] == "on-failure" and s["RestartPreventExitStatus"].split() == ["2"]
