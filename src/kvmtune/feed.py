@@ -46,6 +46,10 @@ class LiveFeed:
     def next(self) -> Snapshot:
         return self.collector.collect()
 
+    def reread(self, guests: set[str]) -> None:
+        """The next snapshot reads these guests' settings afresh (another process changed them)."""
+        self.collector.guests.forget(guests)
+
     def close(self) -> None:
         self.collector.close()
         self._source.close()

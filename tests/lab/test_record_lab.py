@@ -82,8 +82,8 @@ def test_the_recording_holds_the_action_and_its_effect(recorded) -> None:
     assert [(e.data["action"], e.data["result"]) for e in actions] == [("blkiotune", "applied")] * 2
     assert actions[1].data.get("undo_of") == actions[0].data["id"]
     at = rec.index_at(actions[0].time)
-    # the sample the action is filed with shows the new weight (the first whose collection
-    # began after it was logged), the first sample virsh's old one
+    # the sample the action is filed with shows the new weight: the recorder re-read the
+    # guest's settings for it (blkiotune raises no libvirt event), the first sample the old one
     assert rec.snapshot(at).guest(PLAIN2).blkio_weight == 321
     assert rec.snapshot(0).guest(PLAIN2).blkio_weight == before
     assert rec.snapshot(rec.index_at(actions[1].time)).guest(PLAIN2).blkio_weight == before

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from .. import fmt, inputs
 from ..errors import RecordingError
-from ..feed import Feed
+from ..feed import Feed, LiveFeed
 from .common import CliError, add_source_args, argtype, open_feed, seconds
 
 MIN_SIZE = 1024 ** 2    # below this a recording holds too few chains to be worth keeping
@@ -155,7 +155,7 @@ def _run(args: argparse.Namespace, feed: Feed, rec: Any, interval: float, append
         try:
             while True:
                 sig.busy = True
-                t0, started = time.monotonic(), time.time()
+                t0 = time.monotonic()
                 snap = feed.next()
                 if after is not None and snap.time <= after:   # a reader could not place these samples
                     raise CliError(f"{rec.path} ends at {fmt.clock(after)}, later than this host's clock "
@@ -163,10 +163,12 @@ def _run(args: argparse.Namespace, feed: Feed, rec: Any, interval: float, append
                                    "record to a new file", 2)
                 after = None
                 try:
-                    rec.add(snap, started)
+                    changed = rec.add(snap)
                 except RecordingError as e:
                     error = str(e)
                     break
+                if changed and isinstance(feed, LiveFeed):
+                    feed.reread(changed)   # an action by another process: show its effect next
                 now = time.monotonic()
                 sig.busy = False
                 took = now - t0

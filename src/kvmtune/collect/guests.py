@@ -73,6 +73,11 @@ class GuestCollector:
         self._settings.clear()
         self._proc.clear()
 
+    def forget(self, names: set[str]) -> None:
+        """The next tick reads these guests' settings afresh."""
+        for name in names:
+            self._settings.pop(name, None)
+
     def collect(self, online_cpus: tuple[int, ...], errors: list[Error]) -> tuple[tuple[Guest, ...], bool]:
         """Every guest libvirt knows; (guests, disconnected)."""
         hv = self._hv()

@@ -2,9 +2,11 @@
 
 Each snapshot goes in as the feed gave it (never the UI's carry-over). Actions are taken
 from the audit log the host's actions go to, so an action made by any kvmtune process
-(this TUI, `kvmtune apply`, another TUI) while recording is in the recording; each is
-stored with the first sample whose collection began after it was logged, the first
-sample that surely shows its effect.
+(this TUI, `kvmtune apply`, another TUI) while recording is in the recording. An action
+found in the log is filed with the next sample, and `add` names its guest so the feed
+re-reads that guest's settings for it (`LiveFeed.reread`): another process's change raises
+no libvirt event for most settings (blkiotune), and the collector would otherwise show the
+cached value for up to half a minute. That next sample is the first that surely shows it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ class LiveRecording:
         self.recorder = Recorder(path, source=source, interval=interval, max_size=max_size)
         self.log = AuditLog(log_path)
         self._offset = self.log.size()     # only what is done from now on
-        self._waiting: list[dict[str, Any]] = []   # logged while the last sample was being taken
+        self._waiting: list[dict[str, Any]] = []   # found in the log at the last sample: filed with the next
+        self._last: float | None = None
         self.actions = 0
 
     @property
@@ -37,19 +40,26 @@ class LiveRecording:
     def size(self) -> int:
         return self.recorder.size
 
-    def add(self, snap: Snapshot, started: float | None = None) -> None:
-        """Record one snapshot, with the actions on this source logged before `started` (the
-        wall-clock time its collection began; None: every action logged so far). One logged
-        later may have come too late for this snapshot: it waits for the next."""
-        entries, self._offset = self.log.since(self._offset)
-        mine = self._waiting + [e for e in entries if e.get("source") == self.source]
-        self._waiting = [] if started is None else [
-            e for e in mine if not isinstance(e.get("time"), (int, float)) or e["time"] >= started]
-        for e in mine:
-            if not any(e is w for w in self._waiting):
-                self.recorder.add_event("action", snap.time, e)
-                self.actions += 1
+    def add(self, snap: Snapshot) -> set[str]:
+        """Record one snapshot, with the actions found in the log at the last one; returns the
+        guests named by actions logged since, whose settings the next snapshot should re-read."""
+        self._file(snap.time)
         self.recorder.add(snap)
+        self._last = snap.time
+        entries, self._offset = self.log.since(self._offset)
+        self._waiting = [e for e in entries if e.get("source") == self.source]
+        return {str(e["target"]) for e in self._waiting if e.get("target") not in (None, "host")}
+
+    def _file(self, when: float) -> None:
+        for e in self._waiting:
+            self.recorder.add_event("action", when, e)
+            self.actions += 1
+        self._waiting = []
 
     def close(self) -> None:
-        self.recorder.close()
+        """Close the file; actions logged after the last sample are filed with it (nothing is lost)."""
+        try:
+            if self._last is not None:
+                self._file(self._last)
+        finally:
+            self.recorder.close()
