@@ -126,3 +126,12 @@ def sparkline(values: Iterable[float | None], width: int, top: float | None = No
         return (SPARKS[1] * len(vals)).rjust(width)
     s = "".join(SPARKS[min(8, max(1 if v > 0 else 0, round(8 * v / hi)))] for v in vals)
     return s.rjust(width)
+
+
+def timeline(index: int, total: int, width: int) -> str:
+    """Where a replay is in its file: "━━━━●──────" (`width` cells; index of total samples)."""
+    if width < 1:
+        return ""
+    at = 0 if total <= 1 else round(index / (total - 1) * (width - 1))
+    at = max(0, min(at, width - 1))
+    return "━" * at + "●" + "─" * (width - 1 - at)

@@ -7,6 +7,7 @@ into argparse types (cli/common.py `argtype`), the TUI forms call them directly,
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Callable
@@ -113,4 +114,31 @@ def seconds(text: str) -> float:
     v = float(text)
     if not (v > 0 and math.isfinite(v)):
         raise ValueError(f"{text!r} must be a number of seconds more than 0")
+    return v
+
+
+_MOMENT = re.compile(r"(?:([0-9]{4})-([0-9]{2})-([0-9]{2})[ T]+)?([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?")
+
+
+def moment(text: str) -> tuple[dt.date | None, dt.time]:
+    """A time to go to in a recording: "HH:MM[:SS]" or "YYYY-MM-DD HH:MM[:SS]" (local time);
+    the date is None when not given."""
+    t = text.strip()
+    m = _MOMENT.fullmatch(t)
+    bad = f"{t!r} is not a time: type HH:MM[:SS] or YYYY-MM-DD HH:MM[:SS]"
+    if m is None:
+        raise ValueError(bad)
+    y, mo, d, h, mi, sec = m.groups()
+    try:
+        day = dt.date(int(y), int(mo), int(d)) if y else None
+        return day, dt.time(int(h), int(mi), int(sec or 0))
+    except ValueError:
+        raise ValueError(bad) from None
+
+
+def speed(text: str) -> float:
+    """A replay speed: recorded seconds per second, more than 0 ("10", "10x", "0.5")."""
+    t = text.strip().lower().removesuffix("x")
+    if not _DECIMAL.fullmatch(t) or not (v := float(t)) > 0 or not math.isfinite(v):
+        raise ValueError(f"{text.strip()!r} is not a speed (e.g. 1, 2, 10x, 60x)")
     return v

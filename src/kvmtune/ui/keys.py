@@ -66,6 +66,21 @@ BINDINGS: list[Binding] = [
     Binding("L", "log", "Log", id="log"),
     Binding("H", "host", "Host", id="host"),
     Binding("t", "theme", "Theme", id="theme"),
+    Binding("R", "record", "Rec", id="record", show=False),
+    # time travel: shown and working in a replay only (ui/replaying.py)
+    Binding("space", "play", "Play", key_display="space", id="play"),
+    Binding("left_square_bracket", "step(-1)", "-1", key_display="[", id="step_back"),
+    Binding("right_square_bracket", "step(1)", "+1", key_display="]", id="step_fwd"),
+    Binding("comma", "jump(-60)", "-1m", key_display=",", id="back_1m"),
+    Binding("full_stop", "jump(60)", "+1m", key_display=".", id="fwd_1m"),
+    Binding("left_curly_bracket", "jump(-600)", "-10m", key_display="{", id="back_10m"),
+    Binding("right_curly_bracket", "jump(600)", "+10m", key_display="}", id="fwd_10m"),
+    Binding("g", "goto", "Go to", id="goto"),
+    Binding("A", "event(-1)", "Prev act", id="prev_event"),
+    Binding("a", "event(1)", "Next act", id="next_event"),
+    Binding("x", "speed", "Speed", id="speed"),
+    Binding("enter", "goto_done", "Go there", show=False, priority=True),
+    Binding("escape", "goto_cancel", "Cancel", show=False, priority=True),
     # priority: handled when the key arrives, before the keys typed right after it are
     # handed to the focused widget, so those reach the filter (enter/escape: back to the
     # table; only while the filter has focus, see KvmtuneApp.check_action)
