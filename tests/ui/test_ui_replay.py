@@ -124,6 +124,10 @@ async def test_next_action_finds_the_recorded_action_and_names_it(recorded):
         await shown(pilot, app, ACTION_AT + 1)
         await pilot.press("A")
         await shown(pilot, app, ACTION_AT)
+        await pilot.press("L")                          # the log: the actions recorded in the file
+        await pilot.pause()
+        body = str(app.screen.query_one("#log-body").content)
+        assert "ksm host" in body and "applied" in body
 
 
 async def test_action_keys_are_refused_with_the_reason_and_record_is_not_offered(recorded):
@@ -141,7 +145,7 @@ async def test_action_keys_are_refused_with_the_reason_and_record_is_not_offered
         await pilot.press("question_mark")
         await pilot.pause()
         help_text = str(app.screen.query_one("Static").content)
-        assert "(disabled: replay)" in help_text and "one sample back" in help_text
+        assert "(disabled: replay)" in help_text and r"    \[[/]  replay: one sample back" in help_text
 
 
 async def test_speed_cycles_and_playing_fast_reaches_the_end_and_pauses(recorded):
@@ -209,3 +213,20 @@ async def test_a_write_error_stops_recording_and_the_view_goes_on(tmp_path):
         n = app.ticks
         await next_tick(pilot, app)
         assert app.ticks == n + 1
+
+
+async def test_a_newer_schema_opens_and_says_it_is_read_with_what_this_version_knows(recorded, tmp_path):
+    import shutil
+    import sqlite3
+    path = tmp_path / "newer.kvmrec"
+    shutil.copy(recorded[0], path)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '7' WHERE key = 'schema'")
+        db.execute("UPDATE meta SET value = 'kvmtune 9.0' WHERE key = 'created_by'")
+    db.close()
+    app = replay_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app, ticks=1)
+        assert app.status_text == ("made by kvmtune 9.0 with a newer schema: read with what this "
+                                   "version knows")
+        assert app.frame.snap.to_json() == recorded[1][0].to_json()

@@ -392,10 +392,12 @@ class KvmtuneApp(Replaying, Recordable, Acting, App[int]):
             self.push_screen(HostScreen(self))
 
     def action_log(self) -> None:
-        if self.executor is None:
+        if self.replay is not None:   # the actions recorded in the file, as the audit log lists them
+            self.push_screen(LogScreen([e.data for e in self.replay.events if e.kind == "action"]))
+        elif self.executor is None:
             self.set_status("no audit log: actions are not available", "warning")
-            return
-        self.push_screen(LogScreen(self.executor.entries()))
+        else:
+            self.push_screen(LogScreen(self.executor.entries()))
 
     def action_theme(self) -> None:
         names = self._theme_names

@@ -26,7 +26,7 @@ HELP_TEXT = {
     "ksm_settings": "KSM settings (pages_to_scan, sleep, merge_across_nodes)",
     "hugepages": "hugepage pool size per node",
     "undo": "undo the last action",
-    "log": "the audit log",
+    "log": "the audit log (in a replay: the actions recorded)",
     "host": "host view: every node's CPUs, memory, hugepages and guests",
     "theme": "next colour theme",
     "filter": "filter guests by name",
@@ -66,8 +66,11 @@ class HelpScreen(_Closable, ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         lines = ["[b]kvmtune keys[/]", ""]
-        for b in self.bindings_list:
-            key = b.key_display or b.key
+        # a replay's time travel keys first; elsewhere last (they work in a replay only)
+        bindings = sorted(self.bindings_list, key=lambda b: HELP_TEXT.get(b.id or b.action, "")
+                          .startswith("replay: ") != self.replay)
+        for b in bindings:
+            key = f"{b.key_display or b.key:>5}".replace("[", r"\[")   # "[" is markup
             what = HELP_TEXT.get(b.id or b.action)
             if what is None:
                 continue
@@ -77,7 +80,7 @@ class HelpScreen(_Closable, ModalScreen[None]):
             elif b.id == "record" and self.replay:
                 why = "not in a replay"
             off = why is not None
-            line = f"  [b]{key:>5}[/]  {what}" + (f"  [$text-muted](disabled: {why})[/]" if off else "")
+            line = f"  [b]{key}[/]  {what}" + (f"  [$text-muted](disabled: {why})[/]" if off else "")
             lines.append(f"[$text-muted]{line}[/]" if off else line)
         lines += [
             "",
