@@ -12,7 +12,7 @@ import pytest
 from clirun import kvmtune
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
-from reckit import make_recording  # noqa: E402
+from reckit import make_recording
 
 
 @pytest.fixture(scope="module")

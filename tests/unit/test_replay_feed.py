@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
-from reckit import make_recording  # noqa: E402
+from reckit import make_recording
 
-from kvmtune import fmt, inputs  # noqa: E402
-from kvmtune.feed import Feed  # noqa: E402
-from kvmtune.record.replay import SPEEDS, ReplayFeed  # noqa: E402
-from kvmtune.record.store import Recording  # noqa: E402
+from kvmtune import fmt, inputs
+from kvmtune.feed import Feed
+from kvmtune.record.replay import SPEEDS, ReplayFeed
+from kvmtune.record.store import Recording
 
 
 @pytest.fixture(scope="module")
