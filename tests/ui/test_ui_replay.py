@@ -29,8 +29,8 @@ def recorded(tmp_path_factory):
     return path, make_recording(path, samples=SAMPLES, action_at=ACTION_AT)
 
 
-def replay_app(path) -> KvmtuneApp:
-    return KvmtuneApp(ReplayFeed(Recording(path)), None, interval=2.0)
+def replay_app(path, start_at: int | None = None) -> KvmtuneApp:
+    return KvmtuneApp(ReplayFeed(Recording(path)), None, interval=2.0, start_at=start_at)
 
 
 def expected_frame(snaps, i):
@@ -87,6 +87,7 @@ async def test_jumps_and_go_to_time_land_on_the_right_sample(recorded):
         await pilot.press("full_stop")                 # +1 min: 30 samples of 2 s
         await shown(pilot, app, 30)
         assert "+1 min" in app.status_text
+        assert "up 0:01:00" in header(app)             # since the recording began
         await pilot.press("comma")
         await shown(pilot, app, 0)
         await pilot.press("right_curly_bracket")       # +10 min: past the end, the last sample
@@ -105,6 +106,18 @@ async def test_jumps_and_go_to_time_land_on_the_right_sample(recorded):
         await pilot.pause()
         assert app.status_text.startswith("'25:99' is not a time: type HH:MM")
         assert app.replay.position == 12
+
+
+async def test_start_at_opens_on_that_sample_with_rates(recorded):
+    path, snaps = recorded
+    app = replay_app(path, start_at=45)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await shown(pilot, app, 45)
+        assert app.ticks == 1 and app.frame.snap.to_json() == snaps[45].to_json()
+        assert app.frame.rates[GUEST].cpu_percent is not None and "up 0:01:30" in header(app)
+        await pilot.press("left_square_bracket")
+        await shown(pilot, app, 44)
+        assert "up 0:01:28" in header(app)
 
 
 async def test_next_action_finds_the_recorded_action_and_names_it(recorded):

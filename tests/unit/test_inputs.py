@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 
 import pytest
@@ -24,6 +25,8 @@ ACCEPTED = {
     "on_off": (inputs.on_off, "1", True),
     "device_weights": (inputs.device_weights, "/dev/sda,500", {"/dev/sda": 500}),
     "seconds": (inputs.seconds, "2", 2.0),
+    "moment": (inputs.moment, "2026-12-01 03:10", (dt.date(2026, 12, 1), dt.time(3, 10))),
+    "speed": (inputs.speed, "10x", 10.0),
 }
 
 

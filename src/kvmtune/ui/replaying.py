@@ -40,6 +40,7 @@ class Replaying:
     _render_header: Callable[[], None]
     screen: Any
     read_only: bool
+    first_time: float | None
     executor: Any
     focused: Any
     size: Any
@@ -56,6 +57,7 @@ class Replaying:
         r = self.replay
         if r is None:
             return
+        self.first_time = r.rec.times[0]   # the header's "up": time since the recording began
         if r.rec.newer:
             by = r.rec.meta.get("created_by", "a newer kvmtune")
             self.set_status(f"made by {by} with a newer schema: read with what this version knows", "warning")
