@@ -156,6 +156,17 @@ async def test_action_keys_are_refused_with_the_reason_and_record_is_not_offered
         await pilot.press("R")
         await pilot.pause()
         assert "recording is not available in a replay" in app.status_text and not app.recording
+        palette = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Replay: one sample back ([)" in palette and not [t for t in palette if "(p)" in t]
+        await pilot.press("H")                          # the host view, sort and filter work as live
+        await pilot.pause()
+        assert "Host view" in str(app.screen.query_one("#host-title").content)
+        await pilot.press("escape", "S")
+        await pilot.pause()
+        assert app.sort_reverse and "sorted by name (reversed)" in app.status_text
+        await pilot.press("slash", *"db", "enter")
+        await pilot.pause()
+        assert app.name_filter == "db" and app.selected_guest().name.startswith("db")
         await pilot.press("question_mark")
         await pilot.pause()
         help_text = str(app.screen.query_one("Static").content)
@@ -185,6 +196,9 @@ async def test_record_key_writes_what_the_app_showed(tmp_path, monkeypatch):
     app = demo_app(read_only=True)                      # recording changes nothing: allowed
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app, ticks=1)
+        palette = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Start / stop recording to a file (replay it with `kvmtune replay FILE`) (R)" in palette
+        assert not [t for t in palette if t.startswith("Replay:")]     # time travel is a replay's only
         await pilot.press("R")
         assert app.recording and "recording to kvmtune-hv-demo-01-" in app.status_text
         shown_raw = []

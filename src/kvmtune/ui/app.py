@@ -347,7 +347,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, App[int]):
             assert isinstance(b, Binding)
             name = b.id or b.action
             what = HELP_TEXT.get(name)
-            disabled = name in ACTION_KEYS and not self.can_act
+            disabled = (name in ACTION_KEYS and not self.can_act) or not self.replay_check(b.action.split("(")[0])
             if what and name not in ("quit", "help") and not disabled:
                 key = b.key_display or b.key
                 yield SystemCommand(f"{what[0].upper()}{what[1:]} ({key})", f"key {key}",
