@@ -258,3 +258,23 @@ async def test_a_newer_schema_opens_and_says_it_is_read_with_what_this_version_k
         assert app.status_text == ("made by kvmtune 9.0 with a newer schema: read with what this "
                                    "version knows")
         assert app.frame.snap.to_json() == recorded[1][0].to_json()
+
+
+async def test_a_damaged_sample_is_said_in_the_status_line_and_the_replay_goes_on(recorded, tmp_path):
+    import shutil
+    import sqlite3
+    path = tmp_path / "damaged.kvmrec"
+    shutil.copy(recorded[0], path)
+    with sqlite3.connect(path) as db:   # the key of the last chain (samples 60-69)
+        db.execute("UPDATE samples SET data = x'00112233' WHERE seq = (SELECT seq FROM samples "
+                   "ORDER BY seq LIMIT 1 OFFSET 60)")
+    db.close()
+    app = replay_app(path, start_at=59)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await shown(pilot, app, 59)
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: "sample 61 of" in app.status_text, what="the damage said")
+        assert "is damaged" in app.status_text
+        assert app.frame.snap.to_json() == recorded[1][59].to_json()   # the last good one stays
+        await pilot.press("comma")
+        await shown(pilot, app, 30)
