@@ -83,6 +83,29 @@ def test_speed_cycles_and_sets_the_poll_interval(feed):
     assert feed.poll_interval == 0.2
 
 
+def test_the_poll_interval_is_the_recorded_time_between_samples(tmp_path):
+    # a recorder told 0.5 s on a feed whose samples are 2 s apart (the demo's clock), then a
+    # gap of an hour: 1x plays real time, the gap as five intervals
+    from kvmtune.demo import DemoFeed, open_demo
+    from kvmtune.record.live import LiveRecording
+    demo = DemoFeed(open_demo(seed=1))
+    rec = LiveRecording(tmp_path / "gap.kvmrec", source="demo", interval=0.5, log_path=tmp_path / "log")
+    for _ in range(2):
+        rec.add(demo.next())
+    demo.sim.clock += 3600
+    rec.add(demo.next())
+    rec.close()
+    demo.close()
+    feed = ReplayFeed(Recording(tmp_path / "gap.kvmrec"))
+    feed.next()
+    assert feed.poll_interval == 2.0
+    feed.next()
+    assert feed.poll_interval == 2.5
+    feed.speed = 10
+    assert feed.poll_interval == 0.25
+    feed.close()
+
+
 def test_a_file_still_being_recorded_goes_on_after_refresh(tmp_path):
     from kvmtune.demo import DemoFeed, open_demo
     from kvmtune.record.live import LiveRecording

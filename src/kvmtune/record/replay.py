@@ -19,6 +19,7 @@ from .store import Event, Recording
 
 SPEEDS = (1.0, 2.0, 10.0, 60.0)
 DEFAULT_INTERVAL = 2.0   # a recording that does not say its interval
+MAX_GAP = 5              # recorded intervals: a longer pause between two samples plays as this long
 GROWING_FOR = 3          # recorded intervals since the file's last write: still being recorded
 
 
@@ -64,8 +65,12 @@ class ReplayFeed:
 
     @property
     def poll_interval(self) -> float:
-        """Seconds between two samples at this speed."""
-        return self.interval / self.speed
+        """Seconds until the next sample at this speed: the recorded time between the two (1x is
+        real time, whatever interval the recorder was given), a long gap (the recorder was
+        stopped) cut to a few intervals."""
+        times, i = self.rec.times, self.position
+        gap = times[i + 1] - times[i] if 0 <= i < len(times) - 1 else self.interval
+        return min(max(gap, 0.0), MAX_GAP * self.interval) / self.speed
 
     def cycle_speed(self) -> float:
         i = SPEEDS.index(self.speed) if self.speed in SPEEDS else -1

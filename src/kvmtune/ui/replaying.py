@@ -223,7 +223,7 @@ class Replaying:
     def action_speed(self) -> None:
         r = self.replay
         if r is not None:
-            self.set_status(f"speed {r.cycle_speed():g}x (a sample every {r.poll_interval:g}s)")
+            self.set_status(f"speed {r.cycle_speed():g}x (a sample every {r.poll_interval:.3g}s)")
             self._render_header()
 
     def action_goto(self) -> None:
