@@ -278,3 +278,27 @@ async def test_a_damaged_sample_is_said_in_the_status_line_and_the_replay_goes_o
         assert app.frame.snap.to_json() == recorded[1][59].to_json()   # the last good one stays
         await pilot.press("comma")
         await shown(pilot, app, 30)
+
+
+async def test_a_file_still_being_recorded_plays_on_as_it_grows(tmp_path):
+    from kvmtune.demo import DemoFeed, open_demo
+    from kvmtune.record.live import LiveRecording
+    demo = DemoFeed(open_demo(seed=1))
+    rec = LiveRecording(tmp_path / "live.kvmrec", source="demo", interval=2.0, log_path=tmp_path / "log")
+    rec.add(demo.next())
+    rec.add(demo.next())
+    app = replay_app(tmp_path / "live.kvmrec")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot, app, ticks=1)
+            app.replay.speed = 60
+            await pilot.press("space")
+            await wait_for(pilot, lambda: "waiting for more samples" in app.status_text, what="the end")
+            assert app.playing and app.replay.position == 1
+            new = demo.next()
+            rec.add(new)
+            await wait_for(pilot, lambda: app.frame.snap.time == new.time, what="the new sample")
+            assert app.replay.position == 2 and "3/3" in header(app)
+    finally:
+        rec.close()
+        demo.close()
