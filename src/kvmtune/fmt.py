@@ -139,3 +139,12 @@ def span(seconds: float | None) -> str:
     if d:
         return f"{d}d {h}h {m}m"
     return f"{h}h {m}m {s}s" if h else f"{m}m {s}s"
+
+
+def timeline(index: int, total: int, width: int) -> str:
+    """Where a replay is in its file: "━━━━●──────" (`width` cells; index of total samples)."""
+    if width < 1:
+        return ""
+    at = 0 if total <= 1 else round(index / (total - 1) * (width - 1))
+    at = max(0, min(at, width - 1))
+    return "━" * at + "●" + "─" * (width - 1 - at)

@@ -206,3 +206,11 @@ def file_size(lowest: int) -> Callable[[str], int]:
             raise ValueError(f"{text.strip()!r} is too small: at least {fmt.size_text(lowest / 1024)}")
         return v
     return convert
+
+
+def speed(text: str) -> float:
+    """A replay speed: recorded seconds per second, more than 0 ("10", "10x", "0.5")."""
+    t = text.strip().lower().removesuffix("x")
+    if not _DECIMAL.fullmatch(t) or not (v := float(t)) > 0 or not math.isfinite(v):
+        raise ValueError(f"{text.strip()!r} is not a speed (e.g. 1, 2, 10x, 60x)")
+    return v

@@ -34,3 +34,32 @@ def test_table_and_pane_80x24(snap_compare, index):
 
 def test_table_160x50(snap_compare):
     assert snap_compare(demo_app(), terminal_size=(160, 50), run_before=_before(("down", "down", "2")))
+
+
+def test_replay_80x24(snap_compare, tmp_path, monkeypatch):
+    # a replay of a demo recording, on its recorded action: the timeline, REPLAY, the
+    # recorded time (in UTC here, so the picture is the same in every time zone)
+    import time
+
+    from reckit import make_recording
+    from uikit import wait_for
+
+    from kvmtune.record.replay import ReplayFeed
+    from kvmtune.record.store import Recording
+    from kvmtune.ui.app import KvmtuneApp
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    path = tmp_path / "demo.kvmrec"
+    make_recording(path, samples=40, action_at=20)
+    app = KvmtuneApp(ReplayFeed(Recording(path)), None, interval=2.0)
+
+    async def run_before(pilot) -> None:
+        await ready(pilot, pilot.app, ticks=1)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.replay.position == 20 and not app._polling, what="the action")
+        await pilot.pause()
+    try:
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

@@ -141,3 +141,28 @@ def test_no_color_has_no_colour_codes(tmux):
     tmux.wait("read-only: 'p' (pin) is disabled")
     tmux.keys("q")
     assert tmux.exit_status() == 0
+
+
+def test_replay_in_tmux_shows_the_timeline_and_steps(tmux, tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from reckit import make_recording
+    path = tmp_path / "demo.kvmrec"
+    make_recording(path, samples=40, action_at=20)
+    tmux.start([sys.executable, "-m", "kvmtune.cli", "replay", str(path)])
+    s = tmux.wait("1/40")
+    assert "REPLAY" in s and "●" in s and "⏸" in s and "hv-demo-01" in s
+    lines = s.splitlines()
+    assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+    tmux.keys("]")
+    tmux.wait("2/40")
+    tmux.keys("]")
+    tmux.wait("3/40")
+    tmux.keys("[")
+    tmux.wait("2/40")
+    tmux.keys("a")
+    s = tmux.wait("21/40")
+    assert "#1 ksm host: applied" in s
+    tmux.keys("p")
+    tmux.wait("'p' (pin) is disabled: this is a recording")
+    tmux.keys("q")
+    assert tmux.exit_status() == 0

@@ -28,6 +28,7 @@ ACCEPTED = {
     "file_size": (inputs.file_size(1024 ** 2), "2G", 2 * 1024 ** 3),
     "moment": (inputs.moment, "2026-12-01T03:10:00+00:00",
                inputs.Moment("2026-12-01T03:10:00+00:00", absolute=1796094600.0)),
+    "speed": (inputs.speed, "10x", 10.0),
 }
 
 

@@ -11,24 +11,27 @@ from kvmtune.record.live import LiveRecording
 from kvmtune.record.store import Recording
 
 
-def test_an_action_is_filed_with_the_next_sample_and_its_guest_reread(tmp_path: Path) -> None:
+def test_an_action_is_filed_with_the_sample_taken_after_it(tmp_path: Path) -> None:
     feed = DemoFeed(open_demo(seed=2))
     log = tmp_path / "actions.log"
     ex = Executor(feed.source, log_path=str(log))
     rec = LiveRecording(tmp_path / "r.kvmrec", source=feed.label, interval=2.0, log_path=log)
     try:
-        assert rec.add(feed.next()) == set()
+        assert rec.pending() == set()
+        rec.add(feed.next())
         snap = feed.next()
+        rec.add(snap)
         name = snap.guests[0].name
         assert ex.run(BlkioTune(name, weight=777), snap).status == "applied"
-        assert rec.add(snap) == {name}          # found now: this sample was taken before it
-        assert rec.add(feed.next()) == set()    # filed with this one
+        assert rec.pending() == {name}          # before the next collection: it re-reads that guest
+        feed.reread({name})
+        rec.add(feed.next())                     # filed with this one, which shows it
+        assert rec.pending() == set()
         assert ex.run(BlkioTune(name, weight=555), snap).status == "applied"
-        assert rec.add(feed.next()) == {name}
     finally:
         rec.close()                              # logged after the last sample: filed with it
         feed.close()
     r = Recording(tmp_path / "r.kvmrec")
     events = r.events(("action",))
-    assert [(r.index_at(e.time), e.data["parameters"]["weight"]) for e in events] == [(2, 777), (3, 555)]
+    assert [(r.index_at(e.time), e.data["parameters"]["weight"]) for e in events] == [(2, 777), (2, 555)]
     assert r.snapshot(2).guest(name).blkio_weight == 777

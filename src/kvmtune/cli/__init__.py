@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", metavar="SECONDS", type=seconds, default=2.0,
                    help="refresh interval (default 2)")
     p.add_argument("--theme", metavar="NAME", default=None, help="colour theme (t cycles them)")
+    p.add_argument("--record", metavar="FILE", default=None,
+                   help="start recording to FILE (R in the view starts and stops; `kvmtune replay FILE`)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for command in (snapshot, apply, undo, log, record, replay, dump, demo_reset):
         command.register(sub)

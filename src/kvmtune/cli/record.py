@@ -156,6 +156,9 @@ def _run(args: argparse.Namespace, feed: Feed, rec: Any, interval: float, append
             while True:
                 sig.busy = True
                 t0 = time.monotonic()
+                changed = rec.pending()
+                if changed and isinstance(feed, LiveFeed):
+                    feed.reread(changed)   # an action by another process: this sample shows it
                 snap = feed.next()
                 if after is not None and snap.time <= after:   # a reader could not place these samples
                     raise CliError(f"{rec.path} ends at {fmt.clock(after)}, later than this host's clock "
@@ -163,12 +166,10 @@ def _run(args: argparse.Namespace, feed: Feed, rec: Any, interval: float, append
                                    "record to a new file", 2)
                 after = None
                 try:
-                    changed = rec.add(snap)
+                    rec.add(snap)
                 except RecordingError as e:
                     error = str(e)
                     break
-                if changed and isinstance(feed, LiveFeed):
-                    feed.reread(changed)   # an action by another process: show its effect next
                 now = time.monotonic()
                 sig.busy = False
                 took = now - t0

@@ -2,11 +2,11 @@
 
 Each snapshot goes in as the feed gave it (never the UI's carry-over). Actions are taken
 from the audit log the host's actions go to, so an action made by any kvmtune process
-(this TUI, `kvmtune apply`, another TUI) while recording is in the recording. An action
-found in the log is filed with the next sample, and `add` names its guest so the feed
-re-reads that guest's settings for it (`LiveFeed.reread`): another process's change raises
-no libvirt event for most settings (blkiotune), and the collector would otherwise show the
-cached value for up to half a minute. That next sample is the first that surely shows it.
+(this TUI, `kvmtune apply`, another TUI) while recording is in the recording. Before each
+collection the caller asks `pending()`: actions logged since are filed with the snapshot
+about to be taken, and the guests they name are to be re-read by it (`LiveFeed.reread`):
+another process's change raises no libvirt event for most settings (blkiotune), and the
+collector would otherwise show the cached value for up to half a minute.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class LiveRecording:
         self.recorder = Recorder(path, source=source, interval=interval, max_size=max_size)
         self.log = AuditLog(log_path)
         self._offset = self.log.size()     # only what is done from now on
-        self._waiting: list[dict[str, Any]] = []   # found in the log at the last sample: filed with the next
+        self._waiting: list[dict[str, Any]] = []   # found in the log: filed with the next snapshot
         self._last: float | None = None
         self.actions = 0
 
@@ -40,15 +40,21 @@ class LiveRecording:
     def size(self) -> int:
         return self.recorder.size
 
-    def add(self, snap: Snapshot) -> set[str]:
-        """Record one snapshot, with the actions found in the log at the last one; returns the
-        guests named by actions logged since, whose settings the next snapshot should re-read."""
+    def pending(self) -> set[str]:
+        """Before a collection: take the actions logged since the last look (filed with the
+        next snapshot added) and return the guests they name, for the feed to re-read."""
+        entries, self._offset = self.log.since(self._offset)
+        new = [e for e in entries if e.get("source") == self.source]
+        self._waiting += new
+        return {str(e["target"]) for e in new if e.get("target") not in (None, "host")}
+
+    def add(self, snap: Snapshot) -> None:
+        """Record one snapshot, with the actions logged before its collection (a caller that
+        did not ask `pending()` first: every action logged until now)."""
+        self.pending()
         self._file(snap.time)
         self.recorder.add(snap)
         self._last = snap.time
-        entries, self._offset = self.log.since(self._offset)
-        self._waiting = [e for e in entries if e.get("source") == self.source]
-        return {str(e["target"]) for e in self._waiting if e.get("target") not in (None, "host")}
 
     def _file(self, when: float) -> None:
         for e in self._waiting:
@@ -60,6 +66,7 @@ class LiveRecording:
         """Close the file; actions logged after the last sample are filed with it (nothing is lost)."""
         try:
             if self._last is not None:
+                self.pending()
                 self._file(self._last)
         finally:
             self.recorder.close()

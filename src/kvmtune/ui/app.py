@@ -34,6 +34,8 @@ from ..model import Guest, Snapshot
 from . import panes
 from .acting import Acting, ActionDone
 from .keys import ACTION_KEYS, BINDINGS
+from .recording import Recordable
+from .replaying import Replaying
 from .screens import HELP_TEXT, HelpScreen, HostScreen, LogScreen
 from .table import SORT_KEYS, GuestTable, Rows, row_values
 from .terminal import TerminalWatch
@@ -60,7 +62,7 @@ class SnapshotReady(Message):
         self.frame, self.rows, self.error = frame, rows, error
 
 
-class KvmtuneApp(Acting, App[int]):
+class KvmtuneApp(Replaying, Recordable, Acting, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kvmtune"
     ENABLE_COMMAND_PALETTE = True
@@ -76,14 +78,15 @@ class KvmtuneApp(Acting, App[int]):
 
     def __init__(self, feed: Feed, executor: Executor | None = None, *, interval: float = 2.0,
                  read_only: bool = False, dry_run: bool = False, theme: str | None = None,
-                 recording: bool = False):
+                 record: str | None = None, start_at: int | None = None):
         super().__init__()
         self.feed = feed
         self.executor = executor
         self.interval = interval
         self.read_only = read_only
         self.dry_run = dry_run
-        self.recording = recording
+        self._init_recording(record)
+        self._init_replay(start_at)
         self.framer = Framer()               # used by the poll worker only (polls never overlap)
         self.frame: Frame | None = None
         self.rows: Rows = {}
@@ -119,6 +122,7 @@ class KvmtuneApp(Acting, App[int]):
     def compose(self) -> ComposeResult:
         yield Static(id="header")
         yield Input(placeholder="filter guests by name (Enter keeps it, Esc clears)", id="filter")
+        yield Input(placeholder="go to HH:MM[:SS] or YYYY-MM-DD HH:MM[:SS] (Enter goes, Esc cancels)", id="goto")
         yield GuestTable(id="guests")
         with TabbedContent(id="panes"):
             for i, (key, title) in enumerate(panes.PANES):
@@ -140,6 +144,7 @@ class KvmtuneApp(Acting, App[int]):
         self.theme = name
         self.query_one(GuestTable).focus()
         self._render_header()
+        self.record_on_start()
         self.start_poll()
 
     # -- reactive view state -----------------------------------------------------------------
@@ -188,7 +193,12 @@ class KvmtuneApp(Acting, App[int]):
         # post_message, not call_from_thread: that blocks on a future, and if the app quits
         # meanwhile the worker (and so the process) hangs.
         try:
-            frame = self.framer.push(self.feed.next())
+            snap = self._next_snapshot()
+            if snap is None:   # the end of a replay, nothing new written
+                self.post_message(SnapshotReady(None, None, None))
+                return
+            frame = self.framer.push(snap)
+            self._record_sample(frame.raw)
             rows = {g.name: row_values(g, frame) for g in frame.snap.guests}
         except Exception as e:  # a collector bug must not kill the view: say it, keep polling
             self.post_message(SnapshotReady(None, None, f"collection failed: {e}"))
@@ -205,8 +215,8 @@ class KvmtuneApp(Acting, App[int]):
         if self._poll_again:
             self._poll_again = False
             self.start_poll()
-        else:
-            self._timer = self.set_timer(self.interval, self.start_poll)
+        elif (delay := self.poll_delay()) is not None:
+            self._timer = self.set_timer(delay, self.start_poll)
 
     def _show(self, frame: Frame, rows: Rows) -> None:
         self.frame, self.rows = frame, rows
@@ -220,13 +230,13 @@ class KvmtuneApp(Acting, App[int]):
 
     # -- rendering -------------------------------------------------------------------------
     def badges(self) -> list[str]:
-        out = []
+        out = ["REPLAY"] if self.replay is not None else []
         if self.read_only:
             out.append("READ-ONLY")
         if self.dry_run:
             out.append("DRY-RUN")
         if self.recording:
-            out.append("RECORDING")
+            out.append(self.recording_badge())
         if self.stale:
             out.append("DISCONNECTED")
         return out
@@ -234,9 +244,9 @@ class KvmtuneApp(Acting, App[int]):
     def _render_header(self) -> None:
         f = self.frame
         secs = 0.0 if f is None or self.first_time is None else f.snap.time - self.first_time
-        self.query_one("#header", Static).update(panes.header(
-            f, view_seconds=secs, interval=self.interval, badges=self.badges(),
-            width=self.size.width, compact=self.size.height < COMPACT_BELOW))
+        text = panes.header(f, view_seconds=secs, interval=self.interval, badges=self.badges(),
+                            width=self.size.width, compact=self.size.height < COMPACT_BELOW)
+        self.query_one("#header", Static).update(self.with_replay_line(text))
 
     def _render_table(self, force: bool = False) -> None:
         if self.frame is None:
@@ -301,11 +311,9 @@ class KvmtuneApp(Acting, App[int]):
         self.name_filter = event.value.strip()
 
     def on_key(self, event: Key) -> None:
-        # in read-only the action bindings are disabled; say why instead of doing nothing
-        if (self.read_only and event.key in ACTION_KEYS.values() and len(self.screen_stack) == 1
-                and not self._filter_focused()):
-            name = next(k for k, v in ACTION_KEYS.items() if v == event.key)
-            self.set_status(f"read-only: '{event.key}' ({name}) is disabled", "warning")
+        # in read-only or a replay the action bindings are disabled; say why instead of doing nothing
+        if len(self.screen_stack) == 1 and not self._filter_focused() and (why := self.refusal(event.key)):
+            self.set_status(why, "warning")
 
     def _filter_focused(self) -> bool:
         # the focus itself, not `has_focus`: that reactive follows a Focus message, later
@@ -320,12 +328,14 @@ class KvmtuneApp(Acting, App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if len(self.screen_stack) > 1 and action not in ("next_pane", "command_palette"):
             return False  # a form or another view is open: its own keys only
+        if not self.replay_check(action):
+            return False  # time travel keys outside a replay, the filter's while going to a time
         if action in ("filter", "filter_done", "filter_clear"):
             # '/' opens the filter (and is typed once it is open); enter/escape close it
             return self._filter_focused() != (action == "filter")
         name = str(parameters[0]) if action == "form" and parameters else action
         if name in ACTION_KEYS and not self.can_act:
-            return None   # shown, greyed out
+            return False if self.replay is not None else None   # greyed out (replay: hidden)
         return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
@@ -337,7 +347,7 @@ class KvmtuneApp(Acting, App[int]):
             assert isinstance(b, Binding)
             name = b.id or b.action
             what = HELP_TEXT.get(name)
-            disabled = name in ACTION_KEYS and not self.can_act
+            disabled = (name in ACTION_KEYS and not self.can_act) or not self.replay_check(b.action.split("(")[0])
             if what and name not in ("quit", "help") and not disabled:
                 key = b.key_display or b.key
                 yield SystemCommand(f"{what[0].upper()}{what[1:]} ({key})", f"key {key}",
@@ -375,18 +385,19 @@ class KvmtuneApp(Acting, App[int]):
         self._close_filter()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(BINDINGS, disabled=set() if self.can_act
-                                    else set(ACTION_KEYS.values())))
+        self.push_screen(HelpScreen(BINDINGS, disabled=self.disabled_keys(), replay=self.replay is not None))
 
     def action_host(self) -> None:
         if self.snap is not None:
             self.push_screen(HostScreen(self))
 
     def action_log(self) -> None:
-        if self.executor is None:
+        if self.replay is not None:   # the actions recorded in the file, as the audit log lists them
+            self.push_screen(LogScreen([e.data for e in self.replay.events if e.kind == "action"]))
+        elif self.executor is None:
             self.set_status("no audit log: actions are not available", "warning")
-            return
-        self.push_screen(LogScreen(self.executor.entries()))
+        else:
+            self.push_screen(LogScreen(self.executor.entries()))
 
     def action_theme(self) -> None:
         names = self._theme_names
@@ -401,7 +412,8 @@ def run_app(feed: Feed, args: argparse.Namespace, watch: TerminalWatch) -> int:
     executor = None if source is None else Executor(source, read_only=args.read_only,
                                                      dry_run=args.dry_run)
     app = KvmtuneApp(feed, executor, interval=args.interval, read_only=args.read_only,
-                     dry_run=args.dry_run, theme=getattr(args, "theme", None))
+                     dry_run=args.dry_run, theme=getattr(args, "theme", None),
+                     record=getattr(args, "record", None), start_at=getattr(args, "start_at", None))
     return watch.run(app)
 
 

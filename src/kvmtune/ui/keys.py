@@ -51,6 +51,18 @@ def _form_binding(key: str, name: str, description: str) -> Binding:
 BINDINGS: list[Binding] = [
     Binding("q", "quit", "Quit", id="quit"),
     Binding("question_mark", "help", "Help", key_display="?", id="help"),
+    # time travel: shown and working in a replay only (ui/replaying.py)
+    Binding("space", "play", "Play", key_display="space", id="play"),
+    Binding("left_square_bracket", "step(-1)", "-1", key_display="[", id="step_back"),
+    Binding("right_square_bracket", "step(1)", "+1", key_display="]", id="step_fwd"),
+    Binding("comma", "jump(-60)", "-1m", key_display=",", id="back_1m"),
+    Binding("full_stop", "jump(60)", "+1m", key_display=".", id="fwd_1m"),
+    Binding("left_curly_bracket", "jump(-600)", "-10m", key_display="{", id="back_10m"),
+    Binding("right_curly_bracket", "jump(600)", "+10m", key_display="}", id="fwd_10m"),
+    Binding("g", "goto", "Go to", id="goto"),
+    Binding("A", "event(-1)", "Prev event", id="prev_event"),
+    Binding("a", "event(1)", "Next event", id="next_event"),
+    Binding("x", "speed", "Speed", id="speed"),
     _form_binding("p", "pin", "Pin"),
     _form_binding("u", "unpin", "Unpin"),
     _form_binding("e", "emulatorpin", "Emu"),
@@ -66,6 +78,9 @@ BINDINGS: list[Binding] = [
     Binding("L", "log", "Log", id="log"),
     Binding("H", "host", "Host", id="host"),
     Binding("t", "theme", "Theme", id="theme"),
+    Binding("R", "record", "Rec", id="record", show=False),
+    Binding("enter", "goto_done", "Go there", show=False, priority=True),
+    Binding("escape", "goto_cancel", "Cancel", show=False, priority=True),
     # priority: handled when the key arrives, before the keys typed right after it are
     # handed to the focused widget, so those reach the filter (enter/escape: back to the
     # table; only while the filter has focus, see KvmtuneApp.check_action)

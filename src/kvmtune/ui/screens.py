@@ -26,10 +26,22 @@ HELP_TEXT = {
     "ksm_settings": "KSM settings (pages_to_scan, sleep, merge_across_nodes)",
     "hugepages": "hugepage pool size per node",
     "undo": "undo the last action",
-    "log": "the audit log",
+    "log": "the audit log (in a replay: the actions recorded)",
     "host": "host view: every node's CPUs, memory, hugepages and guests",
     "theme": "next colour theme",
     "filter": "filter guests by name",
+    "record": "start / stop recording to a file (replay it with `kvmtune replay FILE`)",
+    "play": "replay: play / pause",
+    "step_back": "replay: one sample back",
+    "step_fwd": "replay: one sample forward",
+    "back_1m": "replay: 1 minute back",
+    "fwd_1m": "replay: 1 minute forward",
+    "back_10m": "replay: 10 minutes back",
+    "fwd_10m": "replay: 10 minutes forward",
+    "goto": "replay: go to a time (HH:MM[:SS] or YYYY-MM-DD HH:MM[:SS])",
+    "prev_event": "replay: the previous recorded action or error",
+    "next_event": "replay: the next recorded action or error",
+    "speed": "replay: speed 1x, 2x, 10x, 60x",
     "help": "this help",
     "quit": "quit",
 }
@@ -45,21 +57,30 @@ class _Closable(Screen[None]):
 class HelpScreen(_Closable, ModalScreen[None]):
     BINDINGS = [*_Closable.BINDINGS, Binding("question_mark", "close", "Close", show=False)]
 
-    def __init__(self, bindings: list[Binding], disabled: set[str]) -> None:
+    def __init__(self, bindings: list[Binding], disabled: dict[str, str], replay: bool = False) -> None:
         super().__init__()
         self.bindings_list = bindings
         # not `self.disabled`: that is Textual's reactive, and a disabled screen cannot scroll
-        self.disabled_keys = disabled
+        self.disabled_keys = disabled   # key -> why ("read-only", "replay")
+        self.replay = replay
 
     def compose(self) -> ComposeResult:
         lines = ["[b]kvmtune keys[/]", ""]
-        for b in self.bindings_list:
-            key = b.key_display or b.key
+        # a replay's time travel keys first; elsewhere last (they work in a replay only)
+        bindings = sorted(self.bindings_list, key=lambda b: HELP_TEXT.get(b.id or b.action, "")
+                          .startswith("replay: ") != self.replay)
+        for b in bindings:
+            key = f"{b.key_display or b.key:>5}".replace("[", r"\[")   # "[" is markup
             what = HELP_TEXT.get(b.id or b.action)
             if what is None:
                 continue
-            off = b.key in self.disabled_keys
-            line = f"  [b]{key:>3}[/]  {what}" + ("  [$text-muted](disabled: read-only)[/]" if off else "")
+            why = self.disabled_keys.get(b.key)
+            if what.startswith("replay: ") and not self.replay:
+                why = "replay only"
+            elif b.id == "record" and self.replay:
+                why = "not in a replay"
+            off = why is not None
+            line = f"  [b]{key}[/]  {what}" + (f"  [$text-muted](disabled: {why})[/]" if off else "")
             lines.append(f"[$text-muted]{line}[/]" if off else line)
         lines += [
             "",
