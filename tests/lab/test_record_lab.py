@@ -102,3 +102,50 @@ def test_samples_follow_the_interval(recorded) -> None:
     assert gaps and all(0.3 < g < 3.0 for g in gaps), gaps
     assert rec.times[-1] - rec.times[0] <= time.time()
     rec.close()
+
+
+# -- the lab recording in the view: Pilot and tmux at 80x24 ------------------------------------
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(120)
+async def test_the_lab_recording_replays_in_the_view(recorded) -> None:
+    from uikit import ready, select, wait_for
+
+    from kvmtune.record.replay import ReplayFeed
+    from kvmtune.ui.app import KvmtuneApp
+    path, before = recorded
+    app = KvmtuneApp(ReplayFeed(Recording(path)), None, interval=0.5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app, ticks=1)
+        await select(pilot, app, PLAIN2)
+        assert app.snap.guest(PLAIN2).blkio_weight == before
+        await pilot.press("a")            # the next recorded action
+        await wait_for(pilot, lambda: f"blkiotune {PLAIN2}: applied" in app.status_text, what="next action")
+        at = app.replay.position
+        await wait_for(pilot, lambda: app.snap.time == app.replay.rec.times[at], what="the action's sample")
+        assert app.snap.guest(PLAIN2).blkio_weight == 321
+        await pilot.press("left_square_bracket")   # one sample back: before the change
+        await wait_for(pilot, lambda: app.snap.time == app.replay.rec.times[at - 1], what="the sample before")
+        assert app.snap.guest(PLAIN2).blkio_weight == before
+        await pilot.press("p")
+        assert "disabled: this is a recording" in app.status_text
+
+
+def test_the_lab_recording_replays_in_tmux(recorded, tmp_path) -> None:
+    from test_ui_tmux import Tmux
+    path, _ = recorded
+    t = Tmux(tmp_path, {**os.environ, "TERM": "xterm-256color", "XDG_STATE_HOME": str(tmp_path / "state")})
+    try:
+        t.start([sys.executable, "-m", "kvmtune.cli", "replay", str(path)])
+        s = t.wait(f"1/{len(Recording(path))}")
+        assert "REPLAY" in s and PLAIN2 in s and all(len(line) <= 80 for line in s.splitlines())
+        t.keys("a")
+        t.wait(f"blkiotune {PLAIN2}: applied")
+        t.keys("]")
+        t.keys("q")
+        assert t.exit_status() == 0
+    finally:
+        t.kill()
