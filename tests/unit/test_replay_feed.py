@@ -14,7 +14,7 @@ from reckit import make_recording
 from kvmtune import fmt, inputs
 from kvmtune.feed import Feed
 from kvmtune.record.replay import SPEEDS, ReplayFeed
-from kvmtune.record.store import Recording
+from kvmtune.record.store import KEY_EVERY, Recording
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,8 @@ def test_next_and_previous_event_find_the_recorded_action(feed):
 
 
 def test_chain_start_is_the_key_before(feed):
-    assert feed.key_start(0) == 0 and feed.key_start(59) == 0 and feed.key_start(65) == 60
+    k = KEY_EVERY
+    assert feed.key_start(0) == 0 and feed.key_start(k - 1) == 0 and feed.key_start(k + 5) == k
 
 
 def test_speed_cycles_and_sets_the_poll_interval(feed):

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, TextIO
 
 from .. import fmt
 from ..errors import RecordingError
+from ..record.store import on_disk
 from .log import cell
-
-
-def _size(path: Path) -> int:
-    """The file and its write-ahead log (a recording still being written has one)."""
-    total = 0
-    for p in (path, Path(f"{path}-wal")):
-        try:
-            total += p.stat().st_size
-        except OSError:
-            pass
-    return total
 
 
 def _guest_count(rec: Any, i: int) -> int | None:
@@ -34,7 +23,7 @@ def facts(rec: Any) -> dict[str, Any]:
     n = len(rec)
     counts = [c for c in (_guest_count(rec, 0), _guest_count(rec, n - 1)) if c is not None] if n else []
     guests = sum(counts) / len(counts) if counts else 0.0
-    size = _size(rec.path)
+    size = on_disk(rec.path)
     events = rec.events()
     actions = [{"time": e.time, **{k: e.data.get(k) for k in ("id", "action", "target", "result")}}
                for e in events if e.kind == "action"]

@@ -188,7 +188,7 @@ def _run(args: argparse.Namespace, feed: Feed, rec: Any, interval: float, append
                     start, k, due = now, 0, now   # behind: start again from here (no burst to catch up)
                 if out.tty:
                     left = f", {fmt.span(end - now)} left" if args.duration else ""
-                    out.line(f"recording: {rec.samples} samples, {fmt.fmt_bytes(rec.size)}, "
+                    out.line(f"recording: {rec.samples} samples, {fmt.size_text(rec.size / 1024)}, "
                              f"{fmt.span(now - began)} elapsed{left}, last collection {took * 1000:.0f} ms, "
                              f"{rec.actions} actions")
                 if due >= end:
@@ -206,7 +206,7 @@ def _run(args: argparse.Namespace, feed: Feed, rec: Any, interval: float, append
     span = f", {fmt.clock(first)} to {fmt.clock(last)}" if first is not None else ""
     why = {int(signal.SIGINT): " (interrupted)", int(signal.SIGTERM): " (SIGTERM)",
            int(signal.SIGHUP): " (hangup)"}.get(sig.signum or 0, "")
-    out.say(f"kvmtune: recorded {rec.samples} samples to {rec.path}{why}: {fmt.fmt_bytes(rec.size)} "
+    out.say(f"kvmtune: recorded {rec.samples} samples to {rec.path}{why}: {fmt.size_text(rec.size / 1024)} "
             f"on disk{per}{span} ({fmt.span((last or 0) - (first or 0))})")
     if error is not None:
         return 1

@@ -38,7 +38,7 @@ from . import codec
 FORMAT = "kvmtune.recording"
 SCHEMA = 1          # the tables above; a newer file is read with what this version knows
 CODEC = 1           # how a sample's data is encoded; a newer codec cannot be read
-KEY_EVERY = 60      # samples per chain: a key, then patches
+KEY_EVERY = 30      # samples per chain: a key, then patches (a seek decodes at most 29)
 TRAIN_AFTER = 16    # patches collected before a dictionary is trained
 DICT_SIZE = 64 * 1024
 LEVEL = 3
@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS dicts (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS samples (seq INTEGER PRIMARY KEY, time REAL NOT NULL, key INTEGER NOT NULL,
     dict INTEGER, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS samples_time ON samples (time);
+CREATE INDEX IF NOT EXISTS samples_index ON samples (seq, time, key);   -- read on open: no data pages
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL,
     data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_time ON events (time);
@@ -69,6 +70,17 @@ def db_error(path: Path, e: sqlite3.Error) -> RecordingError:
     if "malformed" in text or "corrupt" in text:
         return RecordingError(f"{path} is damaged ({text})")
     return RecordingError(f"{path}: {text}")
+
+
+def on_disk(path: Path) -> int:
+    """Bytes a recording takes: the file and its write-ahead log (while it is being written)."""
+    total = 0
+    for p in (path, Path(f"{path}-wal")):
+        try:
+            total += p.stat().st_size
+        except OSError:
+            pass
+    return total
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from .store import (
     TRAIN_AFTER,
     check_meta,
     db_error,
+    on_disk,
 )
 
 
@@ -184,13 +185,7 @@ class Recorder:
     @property
     def size(self) -> int:
         """Bytes on disk: the file and its write-ahead log."""
-        total = 0
-        for p in (self.path, Path(f"{self.path}-wal")):
-            try:
-                total += p.stat().st_size
-            except OSError:
-                pass
-        return total
+        return on_disk(self.path)
 
     def close(self) -> None:
         """Fold the write-ahead log into the file, so it is one file again."""
