@@ -238,3 +238,24 @@ def test_mutation_sweep(tmp_path: Path, recorded: bytes) -> None:
         rec.events()
         rec.close()
     assert damaged > 25     # most flips are found (SQLite's checks, the frames' checksums)
+
+
+def test_appending_from_a_clock_behind_the_file_is_refused(tmp_path: Path, snaps: list[Snapshot]) -> None:
+    """The demo's clock starts again each run: a second TUI --record to the same file used to
+    write samples the reader then dropped (out of order); the writer refuses the first one."""
+    path = tmp_path / "r.kvmrec"
+    record(path, snaps[10:15])
+    r = Recorder(path, source="demo", interval=2.0)
+    with pytest.raises(RecordingError, match="later than this host's clock says now"):
+        r.add(snaps[0])
+    r.close()
+    assert len(Recording(path)) == 5
+
+
+def test_a_clock_stepped_back_mid_recording_loses_nothing(tmp_path: Path, snaps: list[Snapshot]) -> None:
+    stepped = [*snaps[:5], replace(snaps[5], time=snaps[2].time), *snaps[6:9]]
+    path = tmp_path / "r.kvmrec"
+    record(path, stepped)
+    rec = Recording(path)
+    assert len(rec) == 9 and rec.times == sorted(rec.times)
+    assert rec.snapshot(5).time == snaps[2].time and rec.index_at(snaps[8].time) == 8

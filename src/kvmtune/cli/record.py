@@ -126,13 +126,12 @@ def cmd_record(args: argparse.Namespace) -> int:
         except RecordingError as e:
             raise CliError(str(e), 2) from None
         try:
-            before, after = "", None
+            before = ""
             if size0:
                 old = Recording(path)
                 before = f" (appending a new session to its {len(old)} samples)"
-                after = old.times[-1] if len(old) else None
                 old.close()
-            return _run(args, feed, rec, interval, before, after, size0)
+            return _run(args, feed, rec, interval, before, size0)
         finally:
             rec.close()
     finally:
@@ -140,7 +139,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, feed: Feed, rec: Any, interval: float, appending: str,
-         after: float | None, size0: int) -> int:
+         size0: int) -> int:
     out = _Progress(sys.stderr, args.quiet)
     limit = f" for {fmt.span(args.duration)}" if args.duration else ""
     cap = f", at most {fmt.size_text(args.max_size / 1024)}" if args.max_size else ""
@@ -160,14 +159,11 @@ def _run(args: argparse.Namespace, feed: Feed, rec: Any, interval: float, append
                 if changed and isinstance(feed, LiveFeed):
                     feed.reread(changed)   # an action by another process: this sample shows it
                 snap = feed.next()
-                if after is not None and snap.time <= after:   # a reader could not place these samples
-                    raise CliError(f"{rec.path} ends at {fmt.clock(after)}, later than this host's clock "
-                                   f"says now ({fmt.clock(snap.time)}; the demo's starts again each run): "
-                                   "record to a new file", 2)
-                after = None
                 try:
                     rec.add(snap)
                 except RecordingError as e:
+                    if not rec.samples:   # the file cannot take this host's samples (its clock is behind)
+                        raise CliError(str(e), 2) from None
                     error = str(e)
                     break
                 now = time.monotonic()

@@ -184,10 +184,12 @@ class Recording:
                 self.keys += keys
                 return len(rows)
         for seq, t, key in rows:
-            if not isinstance(t, (int, float)) or (self.times and t < self.times[-1]):
-                continue   # a damaged or out-of-order index entry: that sample cannot be placed
+            if isinstance(t, bool) or not isinstance(t, (int, float)):
+                continue   # a damaged index entry: that sample cannot be placed
+            # a clock stepped back mid-recording: the sample is kept, placed at the latest time
+            # so far (times stay sorted for seeking; the snapshot keeps its own time)
             self.seqs.append(seq)
-            self.times.append(float(t))
+            self.times.append(max(float(t), self.times[-1]) if self.times else float(t))
             self.keys.append(key)
         return len(rows)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import zstandard
 
-from .. import __version__
+from .. import __version__, fmt
 from ..errors import RecordingError
 from ..model import Error, Snapshot
 from . import codec
@@ -83,6 +83,7 @@ class Recorder:
             self._dict = (row[0], zstandard.ZstdCompressor(
                 level=LEVEL, write_checksum=True, dict_data=zstandard.ZstdCompressionDict(row[1])))
         self._key = (db.execute("SELECT MAX(seq) FROM samples").fetchone()[0] or 0) + 1
+        self.ends: float | None = db.execute("SELECT MAX(time) FROM samples").fetchone()[0]
 
     # -- writing ---------------------------------------------------------------------------
     def add(self, snap: Snapshot) -> None:
@@ -94,6 +95,11 @@ class Recorder:
             raise RecordingError(f"cannot write {self.path}: {e}") from None
 
     def _add(self, snap: Snapshot) -> None:
+        if self._prev is None and self.ends is not None and snap.time <= self.ends:
+            # appending from a clock behind the file's end: the demo's, which starts again each run
+            raise RecordingError(f"{self.path} ends at {fmt.clock(self.ends)}, later than this host's clock "
+                                 f"says now ({fmt.clock(snap.time)}; the demo's starts again each run): "
+                                 "record to a new file")
         db = self.db
         patch = None
         if self._prev is not None and self._chain < KEY_EVERY:
