@@ -10,6 +10,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -259,3 +260,19 @@ def test_a_clock_stepped_back_mid_recording_loses_nothing(tmp_path: Path, snaps:
     rec = Recording(path)
     assert len(rec) == 9 and rec.times == sorted(rec.times)
     assert rec.snapshot(5).time == snaps[2].time and rec.index_at(snaps[8].time) == 8
+
+
+def test_without_a_dictionary_every_sample_reads_back(tmp_path: Path, snaps: list[Snapshot],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """When no dictionary can be trained (too little to learn from: zstd refuses, as here
+    where it is made to), patches go without one; the first writer marked them with
+    dictionary 0, which the reader could not find (every patch after the 16th was damaged)."""
+    def refuse(*_a: object, **_k: object) -> None:
+        raise zstandard.ZstdError("cannot train dict: Src size is incorrect")
+    monkeypatch.setattr(zstandard, "train_dictionary", refuse)
+    path = tmp_path / "r.kvmrec"
+    record(path, snaps[:40])
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM dicts").fetchone()[0] == 0
+    rec = Recording(path)
+    assert [rec.snapshot(i).to_json() for i in range(40)] == [s.to_json() for s in snaps[:40]]

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from .. import fmt, inputs
 from ..errors import RecordingError
-from ..feed import Feed, LiveFeed
+from ..feed import Feed
 from .common import CliError, add_source_args, argtype, open_feed, seconds
 
 MIN_SIZE = 1024 ** 2    # below this a recording holds too few chains to be worth keeping
@@ -155,9 +155,7 @@ def _run(args: argparse.Namespace, feed: Feed, rec: Any, interval: float, append
             while True:
                 sig.busy = True
                 t0 = time.monotonic()
-                changed = rec.pending()
-                if changed and isinstance(feed, LiveFeed):
-                    feed.reread(changed)   # an action by another process: this sample shows it
+                rec.before_collect(feed)   # an action by another process: this sample shows it
                 snap = feed.next()
                 try:
                     rec.add(snap)

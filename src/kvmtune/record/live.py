@@ -3,7 +3,7 @@
 Each snapshot goes in as the feed gave it (never the UI's carry-over). Actions are taken
 from the audit log the host's actions go to, so an action made by any kvmtune process
 (this TUI, `kvmtune apply`, another TUI) while recording is in the recording. Before each
-collection the caller asks `pending()`: actions logged since are filed with the snapshot
+collection the caller calls `before_collect(feed)`: actions logged since are filed with the snapshot
 about to be taken, and the guests they name are to be re-read by it (`LiveFeed.reread`):
 another process's change raises no libvirt event for most settings (blkiotune), and the
 collector would otherwise show the cached value for up to half a minute.
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..actions.auditlog import AuditLog
+from ..feed import LiveFeed
 from ..model import Snapshot
 from .writer import Recorder
 
@@ -30,6 +31,8 @@ class LiveRecording:
         self._offset = self.log.size()     # only what is done from now on
         self._waiting: list[dict[str, Any]] = []   # found in the log: filed with the next snapshot
         self._last: float | None = None
+        self._asked = False        # pending() was called since the last add
+        self._closed = False
         self.actions = 0
 
     @property
@@ -40,33 +43,41 @@ class LiveRecording:
     def size(self) -> int:
         return self.recorder.size
 
+    def before_collect(self, feed: object) -> None:
+        """Call before each collection: the actions logged since (by any process) are filed
+        with the snapshot about to be taken, and that snapshot re-reads their guests."""
+        guests = self.pending()
+        if guests and isinstance(feed, LiveFeed):
+            feed.reread(guests)
+
     def pending(self) -> set[str]:
-        """Before a collection: take the actions logged since the last look (filed with the
-        next snapshot added) and return the guests they name, for the feed to re-read."""
+        """Take the actions logged since the last look (filed with the next snapshot added)
+        and return the guests they name."""
         entries, self._offset = self.log.since(self._offset)
         new = [e for e in entries if e.get("source") == self.source]
         self._waiting += new
+        self._asked = True
         return {str(e["target"]) for e in new if e.get("target") not in (None, "host")}
 
     def add(self, snap: Snapshot) -> None:
         """Record one snapshot, with the actions logged before its collection (a caller that
-        did not ask `pending()` first: every action logged until now)."""
-        self.pending()
-        self._file(snap.time)
-        self.recorder.add(snap)
+        did not call `before_collect`: every action logged until now), in one commit."""
+        if not self._asked:
+            self.pending()
+        self.recorder.add(snap, self._waiting)   # a failed write keeps them waiting
+        self.actions += len(self._waiting)
+        self._waiting, self._asked = [], False
         self._last = snap.time
 
-    def _file(self, when: float) -> None:
-        for e in self._waiting:
-            self.recorder.add_event("action", when, e)
-            self.actions += 1
-        self._waiting = []
-
     def close(self) -> None:
-        """Close the file; actions logged after the last sample are filed with it (nothing is lost)."""
+        """Close the file (once); actions logged after the last sample are filed with it."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             if self._last is not None:
                 self.pending()
-                self._file(self._last)
+                for e in self._waiting:
+                    self.recorder.add_event("action", self._last, e)
         finally:
             self.recorder.close()

@@ -7,6 +7,7 @@ import os
 import socket
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,15 +87,16 @@ class Recorder:
         self.ends: float | None = db.execute("SELECT MAX(time) FROM samples").fetchone()[0]
 
     # -- writing ---------------------------------------------------------------------------
-    def add(self, snap: Snapshot) -> None:
-        """Store one snapshot (the feed's, as it came) and commit it."""
+    def add(self, snap: Snapshot, actions: Sequence[dict[str, Any]] = ()) -> None:
+        """Store one snapshot (the feed's, as it came), with the audit-log entries to file at
+        its time, and commit them together."""
         try:
-            self._add(snap)
+            self._add(snap, actions)
         except sqlite3.Error as e:
             self._rollback()
             raise RecordingError(f"cannot write {self.path}: {e}") from None
 
-    def _add(self, snap: Snapshot) -> None:
+    def _add(self, snap: Snapshot, actions: Sequence[dict[str, Any]]) -> None:
         if self._prev is None and self.ends is not None and snap.time <= self.ends:
             # appending from a clock behind the file's end: the demo's, which starts again each run
             raise RecordingError(f"{self.path} ends at {fmt.clock(self.ends)}, later than this host's clock "
@@ -128,6 +130,9 @@ class Recorder:
             db.execute("INSERT INTO events (time, kind, data) VALUES (?, 'error', ?)",
                        (snap.time, json.dumps({"source": e.source, "message": e.message})))
         self._errors = set(snap.errors)
+        for a in actions:
+            db.execute("INSERT INTO events (time, kind, data) VALUES (?, 'action', ?)",
+                       (snap.time, json.dumps(a, default=str)))
         db.execute("COMMIT")
         self._prev = snap
         self.samples += 1
@@ -137,7 +142,7 @@ class Recorder:
     def _learn(self, text: bytes) -> int | None:
         """The dictionary to compress a patch with, training one once enough patches are seen."""
         if self._dict is not None:
-            return self._dict[0]
+            return self._dict[0] or None   # 0: none pays, the patch goes without (dict NULL)
         self._train.append(text)
         if len(self._train) < TRAIN_AFTER:
             return None

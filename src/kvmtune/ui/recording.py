@@ -18,7 +18,6 @@ from textual.message import Message
 
 from .. import fmt
 from ..errors import RecordingError
-from ..feed import LiveFeed
 from ..model import Snapshot
 from ..record.live import LiveRecording
 
@@ -119,12 +118,8 @@ class Recordable:
         """In the poll worker, before collecting: an action logged since (by any process) is
         filed with the coming sample, and that sample re-reads its guest's settings."""
         with self._record_lock:
-            rec = self.recorder
-            if rec is None:
-                return
-            guests = rec.pending()
-        if guests and isinstance(self.feed, LiveFeed):
-            self.feed.reread(guests)
+            if self.recorder is not None:
+                self.recorder.before_collect(self.feed)
 
     def _record_sample(self, raw: Snapshot) -> None:
         """In the poll worker: add this poll's raw snapshot to the recording, if one is on."""
