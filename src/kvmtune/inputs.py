@@ -151,21 +151,30 @@ class Moment:
     clock: float | None = None
     offset: float | None = None
     from_end: bool = False
+    precision: float = 1.0      # a time of day typed to the minute: 60
 
-    def place(self, start: float, end: float) -> float:
+    def place(self, start: float, end: float, after: float | None = None) -> float:
+        """Unix seconds; a time of day is the first at or after `after` (default `start`),
+        to the precision typed: "10:00" is a recording started at 10:00:01.4. ValueError when
+        the calendar cannot place it."""
         if self.absolute is not None:
             return self.absolute
         if self.offset is not None:
             return end - self.offset if self.from_end else start + self.offset
         assert self.clock is not None
-        day = datetime.fromtimestamp(start).date()
-        while True:   # local midnight + the clock, by calendar (a DST day is not 86400 s)
-            whole_s = int(self.clock)
-            t = datetime.combine(day, dtime(whole_s // 3600, whole_s // 60 % 60, whole_s % 60)).timestamp()
-            t += self.clock - whole_s
-            if t >= start:
-                return t
-            day += timedelta(days=1)
+        base = start if after is None else after
+        try:
+            day = datetime.fromtimestamp(base).date()
+            for _ in range(3):   # local midnight + the clock, by calendar (a DST day is not 86400 s)
+                whole_s = int(self.clock)
+                t = datetime.combine(day, dtime(whole_s // 3600, whole_s // 60 % 60, whole_s % 60)).timestamp()
+                t += self.clock - whole_s
+                if t + self.precision > base:
+                    return t
+                day += timedelta(days=1)
+        except (OverflowError, OSError) as e:
+            raise ValueError(f"{self.text!r} cannot be placed: {e}") from None
+        raise ValueError(f"{self.text!r} cannot be placed")
 
 
 def moment(text: str) -> Moment:
@@ -184,7 +193,7 @@ def moment(text: str) -> Moment:
         h, mi, s = int(m.group(1)), int(m.group(2)), float(m.group(3) or 0)
         if h > 23 or mi > 59 or s >= 60:
             raise ValueError(f"{t!r} is not a time of day (HH:MM or HH:MM:SS)")
-        return Moment(t, clock=h * 3600 + mi * 60 + s)
+        return Moment(t, clock=h * 3600 + mi * 60 + s, precision=60.0 if m.group(3) is None else 1.0)
     if _DECIMAL.fullmatch(t):
         return Moment(t, absolute=float(t))
     try:
@@ -194,7 +203,10 @@ def moment(text: str) -> Moment:
     if when is None:
         raise ValueError(f"{t!r} is not a time: say HH:MM[:SS], YYYY-MM-DD HH:MM[:SS], a Unix time, "
                          "+10m (after the start) or -1h (before the end)")
-    return Moment(t, absolute=when.timestamp())   # a naive time is local (datetime's own rule)
+    try:
+        return Moment(t, absolute=when.timestamp())   # a naive time is local (datetime's own rule)
+    except (OverflowError, OSError) as e:
+        raise ValueError(f"{t!r} is not a time this machine can place: {e}") from None
 
 
 def file_size(lowest: int) -> Callable[[str], int]:

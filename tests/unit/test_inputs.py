@@ -166,3 +166,18 @@ def test_file_size():
         at_least_1m("1023K")
     with pytest.raises(ValueError, match="not a size"):
         at_least_1m("2Q")
+
+
+def test_a_time_of_day_is_placed_to_the_precision_typed():
+    """A recording starts at a fraction of a second that --info and the header do not show:
+    typing its start back ("10:00", "10:00:01") means that moment, not the next day's."""
+    start = inputs.moment("2026-12-01 10:00:01.37").place(0, 0)
+    end = start + 3 * 3600
+    assert inputs.moment("10:00").place(start, end) == pytest.approx(start - 1.37)
+    assert inputs.moment("10:00:01").place(start, end) == pytest.approx(start - 0.37)
+    assert inputs.moment("09:59").place(start, end) == pytest.approx(start - 61.37 + 86400)
+    # a --to time of day is placed after --from: 23:00 to 01:00 crosses midnight
+    late = inputs.moment("2026-12-01 22:30").place(0, 0)
+    frm = inputs.moment("23:00").place(late, late + 4 * 3600)
+    assert inputs.moment("01:00").place(late, late + 4 * 3600, after=frm) == frm + 2 * 3600
+

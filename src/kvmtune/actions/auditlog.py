@@ -94,9 +94,14 @@ class AuditLog:
 
     def since(self, offset: int) -> tuple[list[dict[str, Any]], int]:
         """Entries on whole lines appended after byte `offset`, and the offset to read on from
-        (a line still being written is left for the next call). A log that shrank starts over."""
+        (a line still being written is left for the next call). A log that shrank starts
+        over; one that cannot be read (or is not a regular file: a FIFO would block) gives none."""
         try:
-            with open(self.path, "rb") as f:
+            fd = self._open(os.O_RDONLY)
+        except AuditLogError:
+            return [], offset
+        try:
+            with open(fd, "rb") as f:
                 if os.fstat(f.fileno()).st_size < offset:
                     offset = 0
                 f.seek(offset)

@@ -107,7 +107,9 @@ def _range(rec: Any, args: argparse.Namespace) -> tuple[int, int]:
     first, last = times[0], times[-1]
     try:
         lo_t = args.start.place(first, last) if args.start is not None else first
-        hi_t = args.stop.place(first, last) if args.stop is not None else last
+        # a time of day for --to is the first at or after --from (23:00 to 01:00 crosses midnight)
+        hi_t = args.stop.place(first, last, lo_t if args.start is not None else None) \
+            if args.stop is not None else last
     except (OverflowError, OSError, ValueError) as e:
         raise CliError(f"that time cannot be placed: {e}") from None
     if lo_t > hi_t and args.start is not None and args.stop is not None:

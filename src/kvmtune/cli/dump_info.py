@@ -65,7 +65,7 @@ def info(rec: Any, as_json: bool, out: TextIO) -> None:
     else:
         lines.append("samples    0")
     per = f["bytes_per_guest_sample"]
-    lines.append(f"size       {f['size_bytes']} bytes ({fmt.fmt_bytes(f['size_bytes'])})"
+    lines.append(f"size       {f['size_bytes']} bytes ({fmt.size_text(f['size_bytes'] / 1024)})"
                  + (f", {per:g} bytes per guest-sample ({f['guests']:g} guests)" if per is not None else ""))
     lines.append(f"actions    {len(f['actions'])}")
     for a in f["actions"]:

@@ -57,7 +57,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise CliError(f"{args.file} has no samples yet")
         start = 0
         if args.at is not None:
-            start = feed.index_at(feed.resolve(args.at))
+            try:
+                start = feed.index_at(feed.resolve(args.at))
+            except ValueError as e:
+                raise CliError(f"--at: {e}") from None
         try:   # the first sample shown must be readable; a damaged one later is said on screen
             feed.snapshot(start)
         except RecordingError as e:

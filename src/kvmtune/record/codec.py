@@ -57,6 +57,8 @@ def diff(a: Any, b: Any) -> Any:
     if t is tuple:
         if len(a) != len(b):
             return [plain(b)]
+        if not a:
+            return None
         if not hasattr(a[0], "__dataclass_fields__"):
             return None if a == b else [plain(b)]
         out = {}

@@ -32,8 +32,7 @@ class ReplayFeed:
         self.speed = speed
         self.position = -1            # the sample last given by next() (-1: none yet)
         self._next = 0                # the sample next() gives
-        self.events: list[Event] = recording.events()
-        self._event_times = [e.time for e in self.events]
+        self._set_events(recording.events())
 
     # -- the Feed protocol -------------------------------------------------------------------
     @property
@@ -128,17 +127,18 @@ class ReplayFeed:
         """The first recorded event after the sample shown (forward) or the last one before it,
         and the sample where its effect shows (the first at or after its time)."""
         t = self.time
-        if t is None or not self.events:
+        events, times = self._events   # one read: the poll worker may swap in new ones meanwhile
+        if t is None or not events:
             return None
         if forward:
-            k = bisect_right(self._event_times, t)
-            if k >= len(self.events):
+            k = bisect_right(times, t)
+            if k >= len(events):
                 return None
         else:
-            k = bisect_left(self._event_times, t) - 1
+            k = bisect_left(times, t) - 1
             if k < 0:
                 return None
-        ev = self.events[k]
+        ev = events[k]
         return min(bisect_left(self.rec.times, ev.time), len(self.rec) - 1), ev
 
     # -- a file still being recorded ---------------------------------------------------------
@@ -146,9 +146,15 @@ class ReplayFeed:
         """Read the samples (and events) written since; how many samples are new."""
         n = self.rec.refresh()
         if n:
-            self.events = self.rec.events()
-            self._event_times = [e.time for e in self.events]
+            self._set_events(self.rec.events())
         return n
+
+    @property
+    def events(self) -> list[Event]:
+        return self._events[0]
+
+    def _set_events(self, events: list[Event]) -> None:
+        self._events = (events, [e.time for e in events])   # swapped in whole
 
     def growing(self, now: float | None = None) -> bool:
         """The file was written in the last few recorded intervals: a recorder is still at it."""

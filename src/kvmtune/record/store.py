@@ -179,22 +179,24 @@ class Recording:
         if rows and all(type(t) is float for _s, t, _k in rows):
             _seqs, times, keys = zip(*rows)
             if list(times) == sorted(times) and (not self.times or times[0] >= self.times[-1]):
-                self.seqs += _seqs     # (the common case, in C: a day's index opens in milliseconds)
-                self.times += times
+                # (the common case, in C: a day's index opens in milliseconds.) seqs last: the
+                # UI thread takes len() from it while the poll worker refreshes
                 self.keys += keys
+                self.times += times
+                self.seqs += _seqs
                 return len(rows)
         for seq, t, key in rows:
             if isinstance(t, bool) or not isinstance(t, (int, float)):
                 continue   # a damaged index entry: that sample cannot be placed
             # a clock stepped back mid-recording: the sample is kept, placed at the latest time
             # so far (times stay sorted for seeking; the snapshot keeps its own time)
-            self.seqs.append(seq)
-            self.times.append(max(float(t), self.times[-1]) if self.times else float(t))
             self.keys.append(key)
+            self.times.append(max(float(t), self.times[-1]) if self.times else float(t))
+            self.seqs.append(seq)
         return len(rows)
 
     def __len__(self) -> int:
-        return len(self.seqs)
+        return len(self.seqs)   # (filled last by refresh: every index below it is in times and keys)
 
     @property
     def host(self) -> str:
