@@ -43,8 +43,9 @@ class Frame:
 class Framer:
     """Turns consecutive snapshots into frames, keeping the previous one and the history."""
 
-    def __init__(self, history: int = HISTORY):
+    def __init__(self, history: int = HISTORY, findings: bool = True):
         self.size = history
+        self.findings = findings   # False: rates only (a dump to csv or OpenMetrics shows no findings)
         self._last: Snapshot | None = None
         self._history: dict[str, dict[str, tuple[DiskSample, ...]]] = {}
 
@@ -61,11 +62,12 @@ class Framer:
             snap = replace(raw, guests=last.guests)   # the last guests, greyed, while reconnecting
         rates = guest_rates(last, snap) if not stale else {}
         history = self._record(snap, rates)
-        findings = {g.name: tuple(guest_warnings(g, snap.host, rates.get(g.name))) for g in snap.guests}
+        findings = {g.name: tuple(guest_warnings(g, snap.host, rates.get(g.name))) for g in snap.guests} \
+            if self.findings else {}
         self._last = snap
         return Frame(snap=snap, raw=raw, prev=last, stale=stale, rates=rates,
                      cpu_pct=host_cpu_percent(last, snap), findings=findings,
-                     host_findings=tuple(host_warnings(snap.host)), history=history)
+                     host_findings=tuple(host_warnings(snap.host)) if self.findings else (), history=history)
 
     def _record(self, snap: Snapshot, rates: Mapping[str, GuestRate]
                 ) -> dict[str, dict[str, tuple[DiskSample, ...]]]:

@@ -168,7 +168,7 @@ class _Dump:
 
     def frames(self) -> Iterator[Frame]:
         """Frames with the TUI's rates: the sample before the range (when there is one) is the first one's previous."""
-        framer = Framer(history=1)
+        framer = Framer(history=1, findings=False)   # csv and OpenMetrics carry no findings
         if self.lo > 0:
             try:
                 framer.push(self.rec.snapshot(self.lo - 1, self.guests))
