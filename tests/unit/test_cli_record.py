@@ -148,15 +148,8 @@ def test_bad_files_are_one_line_and_exit_2(tmp_path):
 
 
 def test_a_read_only_file_system_is_one_line(tmp_path):
-    # /sys takes no new files, even from root
+    # /sys takes no new files, even from root (CI runs as root: a mode-0500 folder would not stop it)
     _one_error(record(tmp_path, "/sys/x.kvmrec", "--demo", "--for", "1s"), 2, r"^kvmtune: cannot open /sys/x\.kvmrec: ")
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-def test_an_unwritable_directory_is_one_line(tmp_path):
-    d = tmp_path / "ro"
-    d.mkdir(mode=0o500)
-    _one_error(record(tmp_path, str(d / "x.kvmrec"), "--demo", "--for", "1s"), 2, "x.kvmrec")
 
 
 @pytest.mark.parametrize("args,pattern", [
