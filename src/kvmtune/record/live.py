@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..actions.auditlog import AuditLog
+from ..errors import RecordingError
 from ..feed import LiveFeed
 from ..model import Snapshot
 from .writer import Recorder
@@ -79,5 +80,7 @@ class LiveRecording:
                 self.pending()
                 for e in self._waiting:
                     self.recorder.add_event("action", self._last, e)
+        except RecordingError:
+            pass   # the file cannot take them (full disk): they stay in the audit log, and closing goes on
         finally:
             self.recorder.close()
