@@ -55,12 +55,50 @@ def test_patches_rebuild_every_document(snaps: list[Snapshot]) -> None:
     parts = codec.decode_key(codec.encode_key(snaps[0]))
     one = codec.decode_key(codec.encode_key(snaps[0]), {snaps[0].guests[2].name})
     for a, b in pairwise(snaps[:20]):
-        patch = codec.snapshot_patch(a, b)
+        patch = codec.encode_patch(a, b)
         assert patch is not None
-        parts = codec.decode_patch(parts, codec.encode_patch(patch))
+        parts = codec.decode_patch(parts, patch)
         assert codec.document(parts) == b.to_json()
-        one = codec.decode_patch(one, codec.encode_patch(patch))   # one guest read, the others skipped
+        one = codec.decode_patch(one, patch)   # one guest read, the others skipped
         assert codec.document(one) == {**b.to_json(), "guests": [b.to_json()["guests"][2]]}
+
+
+def test_patches_of_every_kind_of_change(snaps: list[Snapshot]) -> None:
+    """The patch text is written while the objects are walked: each kind of change (a string
+    needing escapes, a name that is not ASCII, a float, None to a value, a list that grows, a
+    dict's keys, a counter past 64 bits, which orjson refuses) rebuilds the exact document."""
+    a = snaps[0]
+    g, h = a.guests[0], a.guests[1]
+    disk = g.disks[0] if g.disks else None
+    changed = replace(g, state='paused "by" \\ admin\n', cpu_time_ns=2 ** 70, memtune=None,
+                      numa_memory_kib={**(g.numa_memory_kib or {}), 7: 1},
+                      vcpus=(*g.vcpus, replace(g.vcpus[0], index=99, pcpu=None)),
+                      disks=tuple(replace(d, rd_bytes=None, source="/vm/dé.qcow2") for d in g.disks))
+    renamed = replace(h, name="dé-01 ☃", blkio_weight=None if h.blkio_weight else 500)
+    b = replace(a, time=a.time + 2.5, guests=(changed, renamed, *a.guests[2:]),
+                host=replace(a.host, thp_enabled="never", mem_free_kib=(a.host.mem_free_kib or 0) + 3))
+    for x, y in ((a, b), (b, a)):
+        parts = codec.decode_key(codec.encode_key(x))
+        patch = codec.encode_patch(x, replace(y, guests=tuple(replace(gy, name=gx.name) for gx, gy
+                                                               in zip(x.guests, y.guests))))
+        assert patch is not None
+        want = replace(y, guests=tuple(replace(gy, name=gx.name) for gx, gy in zip(x.guests, y.guests)))
+        assert codec.document(codec.decode_patch(parts, patch)) == want.to_json()
+    assert disk is None or codec.patch_text(disk, disk) is None
+    assert codec.encode_patch(a, b) is None   # a guest renamed: a new chain starts
+
+
+def test_a_guest_found_however_its_name_was_written(snaps: list[Snapshot]) -> None:
+    """json escapes a name that is not ASCII, orjson does not: a one-guest read finds both."""
+    import json
+    s = replace(snaps[0], guests=(replace(snaps[0].guests[0], name="dé-01"), *snaps[0].guests[1:]))
+    doc = s.to_json()
+    guests = doc.pop("guests")
+    for ascii in (True, False):   # (the writer's separators: no spaces)
+        text = "\n".join(json.dumps(v, separators=(",", ":"), ensure_ascii=ascii)
+                         for v in (doc, *guests)).encode()
+        _, got = codec.decode_key(text, {"dé-01"})
+        assert [g["name"] for g in got if g is not None] == ["dé-01"]
 
 
 def test_lossless_across_chains_and_breaks(tmp_path: Path, snaps: list[Snapshot]) -> None:

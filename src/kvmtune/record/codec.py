@@ -17,9 +17,12 @@ An absent patch (None) means unchanged.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import fields, is_dataclass
 from typing import Any
+
+import orjson
 
 from ..model import Snapshot
 
@@ -45,96 +48,118 @@ def plain(v: Any) -> Any:
     return v
 
 
-def diff(a: Any, b: Any) -> Any:
-    """The patch from a to b (model values), or None when they are equal."""
+# The patch is written as JSON text while the objects are walked: no dict per changed object
+# to build, encode and collect afterwards (a third of the cost, and garbage-collector work).
+# Field names are identifiers and need no escaping; everything else goes through _encode.
+
+def patch_text(a: Any, b: Any) -> str | None:
+    """The patch from a to b (model values) as JSON text, or None when they are equal."""
     if a is b:
         return None
     t = type(a)
     if t is not type(b):
-        return [plain(b)]
+        return _whole(b)
     if t is int:
-        return None if a == b else b - a
+        return None if a == b else str(b - a)
     if t is tuple:
         if len(a) != len(b):
-            return [plain(b)]
+            return _whole(b)
         if not a:
             return None
         if not hasattr(a[0], "__dataclass_fields__"):
-            return None if a == b else [plain(b)]
-        out = {}
+            return None if a == b else _whole(b)
+        parts = []
         for i in range(len(a)):   # dataclass elements: walked, not compared first (that costs twice)
-            p = diff(a[i], b[i])
+            p = patch_text(a[i], b[i])
             if p is not None:
-                out[str(i)] = p
-        return out or None
+                parts.append(f'"{i}":{p}')
+        return "{" + ",".join(parts) + "}" if parts else None
     if t is dict:
         if a == b:
             return None
         if a.keys() != b.keys():
-            return [plain(b)]
-        return _items(a, b)
+            return _whole(b)
+        return _items(a, b, False)
     if hasattr(a, "__dataclass_fields__"):
         # (the model's dataclasses have no slots: their fields are their __dict__)
-        return _items(a.__dict__, b.__dict__) if type(b) is t else [plain(b)]
-    return None if a == b else [plain(b)]
+        return _items(a.__dict__, b.__dict__, True) if type(b) is t else _whole(b)
+    return None if a == b else _whole(b)
 
 
-def _items(a: dict[Any, Any], b: dict[Any, Any]) -> dict[str, Any] | None:
-    """The patch between two dicts with the same keys: the per-tick hot loop, so the
-    common cases (unchanged, a counter, a scalar) are tested here without a call."""
-    out: dict[str, Any] = {}
+def _whole(v: Any) -> str:
+    return "[" + _dump(plain(v)).decode() + "]"
+
+
+def _items(a: dict[Any, Any], b: dict[Any, Any], names: bool) -> str | None:
+    """The patch between two dicts with the same keys (`names`: a dataclass's fields, whose
+    keys need no quoting): the per-tick hot loop, so the common cases (unchanged, a
+    counter, a scalar) are tested here without a call."""
+    parts = []
     for k, x in a.items():
         y = b[k]
         if x is y:
             continue
         tx = type(x)
-        if tx is type(y) and (tx is int or tx is str or tx is float or tx is bool):
+        if tx is int and type(y) is int:
             if x != y:
-                out[str(k)] = y - x if tx is int else [y]
+                parts.append(f'"{k}":{y - x}' if names or type(k) is int else f"{_key(k)}:{y - x}")
             continue
-        p = diff(x, y)
+        p = patch_text(x, y)
         if p is not None:
-            out[str(k)] = p
-    return out or None
+            parts.append(f'"{k}":{p}' if names or type(k) is int else f"{_key(k)}:{p}")
+    return "{" + ",".join(parts) + "}" if parts else None
 
 
-def snapshot_patch(a: Snapshot, b: Snapshot) -> tuple[dict[str, Any], dict[int, Any]] | None:
-    """The patch from snapshot a to b: (the patch of its time, host and errors, the patch of
-    each guest that changed, by index), or None when b must be stored whole (its guests are
-    not a's, in the same order: a new chain starts there)."""
+def _key(k: Any) -> str:
+    return _dump(str(k)).decode()
+
+
+def encode_patch(a: Snapshot, b: Snapshot) -> bytes | None:
+    """The sample that rebuilds b from a: a line for its time, host and errors, then one per
+    guest that changed (its index, a space, its patch); None when b must be stored whole (its
+    guests are not a's, in the same order: a new chain starts there)."""
     if len(a.guests) != len(b.guests) or any(x.name != y.name for x, y in zip(a.guests, b.guests)):
         return None
-    head: dict[str, Any] = {}
+    head = []
     if a.time != b.time:
-        head["time"] = [b.time]
+        head.append('"time":' + _whole(b.time))
     for key in ("host", "errors", "disconnected"):
-        p = diff(getattr(a, key), getattr(b, key))
+        p = patch_text(getattr(a, key), getattr(b, key))
         if p is not None:
-            head[key] = p
-    guests = {}
+            head.append(f'"{key}":{p}')
+    lines = ["{" + ",".join(head) + "}"]
     for i, (x, y) in enumerate(zip(a.guests, b.guests)):
-        p = None if x is y else _items(x.__dict__, y.__dict__)
+        p = None if x is y else _items(x.__dict__, y.__dict__, True)
         if p is not None:
-            guests[i] = p
-    return head, guests
+            lines.append(f"{i} {p}")
+    return "\n".join(lines).encode()
 
 
 # -- a sample's bytes: one JSON line for the snapshot without its guests, then one per guest,
 # so a reader after one guest parses only that guest's line (`kvmtune dump --guest`) --
 
-# one encoder for every line: json.dumps() with options builds a new one per call
-_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+# orjson: several times json's speed both ways (a key sample of 1000 guests, a replay's
+# reads). json for what orjson cannot do exactly: it refuses to write an integer past 64
+# bits and reads one as a float, so text with a run of 19 digits is read by json.
+_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_BIG = re.compile(rb"\d{19}")
+
+
+def _loads(text: bytes) -> Any:
+    return json.loads(text) if _BIG.search(text) else orjson.loads(text)
+
+
+def _dump(v: Any) -> bytes:
+    try:
+        return orjson.dumps(v)
+    except TypeError:
+        return _json(v).encode()
 
 
 def encode_key(snap: Snapshot) -> bytes:
     doc = snap.to_json()
     guests = doc.pop("guests")
-    return b"\n".join([_encode(doc).encode(), *(_encode(g).encode() for g in guests)])
-
-
-def encode_patch(patch: tuple[dict[str, Any], dict[int, Any]]) -> bytes:
-    head, guests = patch
-    return b"\n".join([_encode(head).encode(), *(b"%d %s" % (i, _encode(p).encode()) for i, p in guests.items())])
+    return b"\n".join([_dump(doc), *(_dump(g) for g in guests)])
 
 
 Parts = tuple[dict[str, Any], list[Any]]   # (the document without "guests", each guest's or None: not read)
@@ -143,37 +168,42 @@ Parts = tuple[dict[str, Any], list[Any]]   # (the document without "guests", eac
 def decode_key(data: bytes, want: Collection[str] | None = None) -> Parts:
     """A key sample's parts; with `want`, only those guests are parsed (the others are None)."""
     lines = data.split(b"\n")
-    head = _object_of(json.loads(lines[0]))
+    head = _object_of(_loads(lines[0]))
     if want is None:
-        return head, [json.loads(line) for line in lines[1:]]
-    needles = [b'"name":' + _encode(n).encode() for n in want]
+        return head, [_loads(line) for line in lines[1:]]
+    # the name as either encoder writes it (json escapes what is not ASCII, orjson does not)
+    needles = [b'"name":' + e for n in want for e in {_json(n).encode(), _dump(n)}]
     guests: list[Any] = []
     for line in lines[1:]:
-        g = json.loads(line) if any(n in line for n in needles) else None
+        g = _loads(line) if any(n in line for n in needles) else None
         guests.append(g if isinstance(g, dict) and g.get("name") in want else None)
     return head, guests
 
 
 def decode_patch(parts: Parts, data: bytes) -> Parts:
     """The parts after a patch sample (`parts` are not changed); guests not read stay unread."""
-    lines = data.split(b"\n")
     head, guests = parts
-    head = _object_of(apply(head, json.loads(lines[0])))
     guests = list(guests)
-    if any(g is None for g in guests):   # one guest's read: skip the others' lines unparsed
-        wanted = {b"%d" % i: i for i, g in enumerate(guests) if g is not None}
-        for line in lines[1:]:
-            at = line.find(b" ")
-            i = wanted.get(line[:at], -1) if at > 0 else -1
-            if i >= 0:
-                guests[i] = apply(guests[i], json.loads(line[at + 1:]))
+    if any(g is None for g in guests):
+        # one guest's read: its line is found, the others' are not even split (JSON text
+        # holds no raw newline, so "\n17 " starts guest 17's line and nothing else)
+        end = data.find(b"\n")
+        head = _object_of(apply(head, _loads(data if end < 0 else data[:end])))
+        for i, g in enumerate(guests):
+            if g is not None:
+                at = data.find(b"\n%d " % i)
+                if at >= 0:
+                    stop = data.find(b"\n", at + 1)
+                    guests[i] = apply(g, _loads(data[data.index(b" ", at) + 1:None if stop < 0 else stop]))
         return head, guests
+    lines = data.split(b"\n")
+    head = _object_of(apply(head, _loads(lines[0])))
     for line in lines[1:]:
         index, _, text = line.partition(b" ")
         i = int(index) if index.isdigit() else -1
         if not 0 <= i < len(guests):
             raise ValueError(f"a patch for guest {index[:20]!r}, which the sample does not have")
-        guests[i] = apply(guests[i], json.loads(text))
+        guests[i] = apply(guests[i], _loads(text))
     return head, guests
 
 
@@ -204,24 +234,30 @@ def apply(doc: Any, patch: Any) -> Any:
     if tp is not dict:
         raise ValueError(f"not a patch: {tp.__name__}")
     if type(doc) is dict:
-        out = dict(doc)
-        for k, p in patch.items():
-            if k not in out:
-                raise ValueError(f"a patch for the missing key {k!r}")
-            # the common cases inline: a replay applies thousands of these per sample
-            if type(p) is list and len(p) == 1:
-                out[k] = p[0]
-            elif type(p) is int and type(out[k]) is int:
-                out[k] += p
-            else:
-                out[k] = apply(out[k], p)
-        return out
+        return _apply_dict(doc, patch)
     if type(doc) is list:
         items = list(doc)
         for k, p in patch.items():
             i = int(k) if isinstance(k, str) and k.isascii() and k.isdigit() else -1
             if not 0 <= i < len(items):
                 raise ValueError(f"a patch for the missing list item {k!r}")
-            items[i] = apply(items[i], p)
+            item = items[i]
+            # a list of objects (host CPUs, vCPUs, disks) patched item by item: one call less each
+            items[i] = _apply_dict(item, p) if type(item) is dict and type(p) is dict else apply(item, p)
         return items
     raise ValueError(f"a patch for a {type(doc).__name__}")
+
+
+def _apply_dict(doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    out = dict(doc)
+    for k, p in patch.items():
+        if k not in out:
+            raise ValueError(f"a patch for the missing key {k!r}")
+        # the common cases inline: a replay applies thousands of these per sample
+        if type(p) is list and len(p) == 1:
+            out[k] = p[0]
+        elif type(p) is int and type(out[k]) is int:
+            out[k] += p
+        else:
+            out[k] = apply(out[k], p)
+    return out

@@ -103,23 +103,22 @@ class Recorder:
                                  f"says now ({fmt.clock(snap.time)}; the demo's starts again each run): "
                                  "record to a new file")
         db = self.db
-        patch = None
+        text = None
         if self._prev is not None and self._chain < KEY_EVERY:
-            patch = codec.snapshot_patch(self._prev, snap)
+            text = codec.encode_patch(self._prev, snap)
         db.execute("BEGIN IMMEDIATE")
         if self._session is None:
             host = self._host or snap.host.hostname or socket.gethostname()
             self._session = db.execute(
                 "INSERT INTO sessions (started, host, source, interval, version) VALUES (?, ?, ?, ?, ?)",
                 (snap.time, host, self._source, self._interval, __version__)).lastrowid
-        if patch is None:
+        if text is None:
             data, dict_id = self._plain.compress(codec.encode_key(snap)), None
             cur = db.execute("INSERT INTO samples (time, key, dict, data) VALUES (?, -1, NULL, ?)", (snap.time, data))
             self._key = int(cur.lastrowid or 0)
             db.execute("UPDATE samples SET key = seq WHERE seq = ?", (self._key,))
             self._chain = 1
         else:
-            text = codec.encode_patch(patch)
             dict_id = self._learn(text)
             comp = self._dict[1] if self._dict is not None and dict_id is not None else self._plain
             db.execute("INSERT INTO samples (time, key, dict, data) VALUES (?, ?, ?, ?)",
