@@ -86,6 +86,16 @@ def test_jsonl_is_lossless_and_each_line_a_v1_document(rec, direct, kv, snapshot
     assert json.loads(kv(str(rec), "--format", "json").stdout) == docs
 
 
+def test_jsonl_keeps_what_orjson_cannot_write(tmp_path, direct, kv):
+    """A counter past 64 bits and a name that is not ASCII come back exact (orjson writes
+    the lines; json the documents it refuses)."""
+    snaps = [replace(s, guests=(replace(s.guests[0], name="dé ☃", cpu_time_ns=2 ** 70 + i), *s.guests[1:]))
+             for i, s in enumerate(direct[:3])]
+    docs = _docs(kv(str(_record(tmp_path / "big.kvmrec", snaps)), "--guest", "dé ☃"))
+    assert [d["guests"][0]["cpu_time_ns"] for d in docs] == [2 ** 70, 2 ** 70 + 1, 2 ** 70 + 2]
+    assert docs == [replace(s, guests=s.guests[:1]).to_json() for s in snaps]
+
+
 def test_from_to_are_inclusive_in_every_form(rec, kv):
     def times(*args: str) -> list[float]:
         return [d["time"] for d in _docs(kv(str(rec), *args))]

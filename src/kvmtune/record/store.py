@@ -23,10 +23,10 @@ import json
 import os
 import sqlite3
 from bisect import bisect_right
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import zstandard
 
@@ -34,6 +34,8 @@ from .. import __version__
 from ..errors import RecordingError
 from ..model import Snapshot
 from . import codec
+
+_T = TypeVar("_T")
 
 FORMAT = "kvmtune.recording"
 SCHEMA = 1          # the tables above; a newer file is read with what this version knows
@@ -116,6 +118,10 @@ def check_meta(path: Path, meta: dict[str, str], writing: bool = False) -> bool:
         raise RecordingError(f"{path} was made by {by} (schema {schema}): this kvmtune only adds to "
                              f"schema {SCHEMA} files; record to a new file")
     return schema > SCHEMA
+
+
+def _without_cpus(doc: dict[str, Any]) -> Snapshot:
+    return Snapshot.from_json({**doc, "host": {**doc["host"], "cpus": []}})
 
 
 class Recording:
@@ -211,13 +217,23 @@ class Recording:
         """The last sample at or before `when` (the first one when `when` is earlier)."""
         return max(0, bisect_right(self.times, when) - 1)
 
-    def snapshot(self, i: int, guests: Collection[str] | None = None) -> Snapshot:
+    def snapshot(self, i: int, guests: Collection[str] | None = None, cpus: bool = True) -> Snapshot:
         """Sample i as the Snapshot that was recorded (only the named guests, when given:
-        the others are not even parsed); RecordingError when it cannot be read."""
+        the others are not even parsed; without the host's per-CPU times with cpus=False, for
+        a reader that shows guests only: on a big host they are most of a one-guest read);
+        RecordingError when it cannot be read."""
+        return self._read(i, guests, Snapshot.from_json if cpus else _without_cpus)
+
+    def document(self, i: int, guests: Collection[str] | None = None) -> dict[str, Any]:
+        """Sample i as its stored v1 JSON document: what `snapshot(i).to_json()` gives when the
+        file's schema is this kvmtune's (`newer` False), without building the Snapshot."""
+        return self._read(i, guests, lambda d: d)
+
+    def _read(self, i: int, guests: Collection[str] | None, make: Callable[[dict[str, Any]], _T]) -> _T:
         if not 0 <= i < len(self.seqs):
             raise IndexError(i)
         try:
-            return Snapshot.from_json(codec.document(self._parts(i, None if guests is None else frozenset(guests))))
+            return make(codec.document(self._parts(i, None if guests is None else frozenset(guests))))
         except _DAMAGE as e:
             self._cache = None
             raise RecordingError(f"sample {i + 1} of {self.path} is damaged: {type(e).__name__}: {e}") from None
@@ -275,12 +291,21 @@ class Recording:
                 out.append(Event(float(t), str(kind), d))
         return out
 
-    def iter_snapshots(self, start: int = 0, stop: int | None = None, guests: Collection[str] | None = None
-                       ) -> Iterator[tuple[int, Snapshot | RecordingError]]:
+    def iter_snapshots(self, start: int = 0, stop: int | None = None, guests: Collection[str] | None = None,
+                       cpus: bool = True) -> Iterator[tuple[int, Snapshot | RecordingError]]:
         """(index, snapshot) in order; a damaged sample comes as its RecordingError, and reading goes on."""
+        return self._iter(lambda i, g: self.snapshot(i, g, cpus), start, stop, guests)
+
+    def iter_documents(self, start: int = 0, stop: int | None = None, guests: Collection[str] | None = None
+                       ) -> Iterator[tuple[int, dict[str, Any] | RecordingError]]:
+        """(index, document) in order, as iter_snapshots (see `document`)."""
+        return self._iter(self.document, start, stop, guests)
+
+    def _iter(self, read: Callable[[int, Collection[str] | None], _T], start: int, stop: int | None,
+              guests: Collection[str] | None) -> Iterator[tuple[int, _T | RecordingError]]:
         for i in range(start, len(self.seqs) if stop is None else stop):
             try:
-                yield i, self.snapshot(i, guests)
+                yield i, read(i, guests)
             except RecordingError as e:
                 yield i, e
 
