@@ -106,6 +106,7 @@ def test_from_to_are_inclusive_in_every_form(rec, kv):
     assert times("--to", "2025-01-01T03:53:24+01:00") == at[:2]
     assert times("--from", "+50s") == at[25:]        # 50 s after the first sample
     assert times("--from=-4s") == at[-3:]         # 4 s before the last
+    assert times("--from", "-4s", "--to", "-2s") == at[-3:-1]   # as typed, without "="
     between = kv(str(rec), "--from", "02:53:29", "--to", "02:53:29", code=1)   # between two samples
     assert between.stdout == "" and "nothing in that time range" in between.stderr
 

@@ -46,6 +46,21 @@ def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+# Options whose value may be a time before an end: `--from -1h` is what users type, and
+# argparse would take "-1h" for an option.
+_TIME_OPTIONS = ("--from", "--to", "--at")
+
+
+def _glue_times(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in _TIME_OPTIONS and len(arg) > 1 and arg[0] == "-" and arg[1].isdigit():
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     # A dropped SSH session (SIGHUP) or a kill (SIGTERM) unwinds like an exit, so every
     # `finally: feed.close()` runs (the demo's temp tree is removed, libvirt closed). The
@@ -56,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, _exit_on_signal)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_glue_times(sys.argv[1:] if argv is None else argv))
     func = getattr(args, "func", None) or cmd_tui
     try:
         return int(func(args))

@@ -37,8 +37,7 @@ times (--from, --to):
                           zone if you give one (...Z, ...+02:00); without one it is local time
   1764558600              a Unix time (seconds)
   +10m, -1h               10 minutes after the recording's start, 1 hour before its end
-                          (durations: 90s, 10m, 2h, 1h30m, 1d); write --from=-1h with "=":
-                          a value starting with "-" would be taken for an option
+                          (durations: 90s, 10m, 2h, 1h30m, 1d)
   Both ends are included. Times are this machine's local time zone (TZ=... to change it).
 
 formats (--format):
@@ -59,7 +58,7 @@ examples:
   kvmtune dump rec.kvr --info
   kvmtune dump rec.kvr --from 03:00 --to 03:20 --guest db-01 --format csv
   kvmtune dump rec.kvr --format csv --fields datetime,guest,cpu_pct,disk_wr_bytes_s
-  kvmtune dump rec.kvr --from=-10m --guest web-01 | jq -c '.guests[0].state'
+  kvmtune dump rec.kvr --from -10m --guest web-01 | jq -c '.guests[0].state'
   kvmtune dump rec.kvr --format openmetrics > rec.om
   promtool tsdb create-blocks-from openmetrics rec.om /var/lib/prometheus/metrics2
 """

@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
                    help="recorded seconds per second when playing (default 1; x cycles 1, 2, 10, 60)")
     s.add_argument("--at", metavar="TIME", type=argtype(inputs.moment, "time"), default=None,
                    help="start at HH:MM[:SS] (the first after the recording's start), 'YYYY-MM-DD HH:MM[:SS]', "
-                        "+10m after the start or -1h before the end (--at=-1h); local time")
+                        "+10m after the start or -1h before the end; local time")
     s.add_argument("--theme", metavar="NAME", default=argparse.SUPPRESS,
                    help="colour theme (t cycles them)")
     s.set_defaults(func=cmd_replay)
