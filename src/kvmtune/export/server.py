@@ -32,7 +32,9 @@ class Handler(BaseHTTPRequestHandler):
     server: ExportServer
     protocol_version = "HTTP/1.1"       # Prometheus keeps its connection between scrapes
     server_version = "kvmtune-exporter"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version   # not the Python version: nothing for a scanner to match
 
     def do_GET(self) -> None:
         self._answer(body=True)

@@ -114,10 +114,10 @@ def _tls(path: Path, conf: Any) -> ssl.SSLContext | None:
     ctx.minimum_version = _VERSIONS[version]
     try:
         ctx.load_cert_chain(cert, key)
+    except ssl.SSLError as e:   # (an OSError too: first)
+        raise WebConfigError(f"{where}: {cert} / {key}: not a certificate and its key ({e.reason})") from None
     except OSError as e:
         raise WebConfigError(f"{where}: {e.filename or cert}: {e.strerror or e}") from None
-    except ssl.SSLError as e:
-        raise WebConfigError(f"{where}: {cert} / {key}: not a certificate and its key ({e.reason})") from None
     return ctx
 
 
