@@ -115,7 +115,8 @@ def _tls(path: Path, conf: Any) -> ssl.SSLContext | None:
     try:
         ctx.load_cert_chain(cert, key)
     except ssl.SSLError as e:   # (an OSError too: first)
-        raise WebConfigError(f"{where}: {cert} / {key}: not a certificate and its key ({e.reason})") from None
+        why = f" ({e.reason})" if e.reason else ""
+        raise WebConfigError(f"{where}: {cert} / {key}: not a certificate and its key{why}") from None
     except OSError as e:
         raise WebConfigError(f"{where}: {e.filename or cert}: {e.strerror or e}") from None
     return ctx
