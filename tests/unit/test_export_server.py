@@ -103,7 +103,7 @@ def test_a_failing_collection_is_counted_and_the_last_frame_stays(running, capsy
     feed.fail = "libvirt went away"
     collection.collect_once()
     collection.collect_once()
-    code, page = scrape(server)
+    _code, page = scrape(server)
     assert value(page, "kvmtune_exporter_collections_total") == 3
     assert value(page, "kvmtune_exporter_collection_errors_total") == 2
     assert 'kvmtune_guest_vcpus{guest="db-primary"}' in page
@@ -193,5 +193,27 @@ def test_a_bad_web_config_is_one_line_and_exit_2(tmp_path, tls_files, text, why)
 
 
 def test_a_missing_web_config_is_one_line(tmp_path):
-    p = kvmtune("export", "--demo", "--web-config", str(tmp_path / "none.yml"), state=tmp_path)
-    assert p.returncode == 2 and p.stderr == f"kvmtune: --web-config {tmp_path / 'none.yml'}: No such file or directory\n"
+    conf = tmp_path / "none.yml"
+    p = kvmtune("export", "--demo", "--web-config", str(conf), state=tmp_path)
+    assert p.returncode == 2 and p.stderr == f"kvmtune: --web-config {conf}: No such file or directory\n"
+
+
+def test_pages_are_rendered_per_frame_for_the_formats_asked_lately(monkeypatch):
+    from kvmtune.export.promclient import Stats
+    from kvmtune.frame import Framer
+    feed = DemoFeed(open_demo(seed=1))
+    try:
+        framer = Framer()
+        f1, f2 = framer.push(feed.next()), framer.push(feed.next())
+    finally:
+        feed.close()
+    pages = Pages()
+    pages.update(f1, Stats(1))
+    text, ctype = pages.page(None)
+    assert ctype.startswith("text/plain") and pages.page(None)[0] is text   # kept, not rendered again
+    pages.update(f2, Stats(2))
+    assert pages._pages.keys() == {ctype}   # rendered by update, for the next scrape
+    assert pages.page(None)[0] != text
+    monkeypatch.setattr(Pages, "FORGET_S", 0.0)
+    pages.update(f1, Stats(3))
+    assert pages._pages == {}   # nobody asked lately: nothing rendered

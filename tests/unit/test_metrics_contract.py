@@ -72,7 +72,7 @@ def test_each_sample_has_the_documented_labels(frame):
 
 
 def test_findings_are_the_frames_with_their_severity(frame):
-    fam, samples = next((f, s) for f, s in families(frame) if f.name == "kvmtune_finding")
+    _fam, samples = next((f, s) for f, s in families(frame) if f.name == "kvmtune_finding")
     got = {tuple(labels) for labels, v in samples if v == 1}
     want = {(("code", x.code), ("severity", severity(x.code))) for x in frame.host_findings}
     for g, found in frame.findings.items():

@@ -12,6 +12,7 @@ a scrape only sends bytes.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -80,14 +81,17 @@ class Pages:
     """The rendered page of the current frame, per Content-Type; thread-safe.
 
     `update` (the collection thread) swaps in a new frame and renders the formats asked for
-    before; `page` (a scrape) returns the kept bytes, rendering only a format never asked for.
+    in the last FORGET_S; `page` (a scrape) returns the kept bytes, rendering only a format
+    not asked for lately (a scraper that went away costs nothing after a while).
     """
+
+    FORGET_S = 600.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._source = FrameCollector(None, Stats())
         self._pages: dict[str, bytes] = {}
-        self._wanted: dict[str, Encoder] = {}
+        self._wanted: dict[str, tuple[Encoder, float]] = {}   # Content-Type -> (encoder, last asked)
         self._json: tuple[Frame, bytes] | None = None
 
     @property
@@ -96,9 +100,11 @@ class Pages:
 
     def update(self, frame: Frame | None, stats: Stats) -> None:
         source = FrameCollector(frame, stats)
+        now = time.monotonic()
         with self._lock:
+            self._wanted = {c: w for c, w in self._wanted.items() if now - w[1] < self.FORGET_S}
             wanted = dict(self._wanted)
-        pages = {ctype: enc(source) for ctype, enc in wanted.items()}   # outside the lock: scrapes go on
+        pages = {ctype: enc(source) for ctype, (enc, _t) in wanted.items()}   # outside the lock: scrapes go on
         with self._lock:
             self._source, self._pages = source, pages
 
@@ -107,7 +113,7 @@ class Pages:
         with self._lock:
             body = self._pages.get(ctype)
             source = self._source
-            self._wanted.setdefault(ctype, enc)
+            self._wanted[ctype] = (enc, time.monotonic())
         if body is None:
             body = enc(source)
             with self._lock:
