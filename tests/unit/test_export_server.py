@@ -5,6 +5,7 @@ failing does not touch a scrape, the reaper ends a connection that lasts too lon
 from __future__ import annotations
 
 import base64
+import gzip
 import http.client
 import shutil
 import socket
@@ -211,9 +212,27 @@ def test_pages_are_rendered_per_frame_for_the_formats_asked_lately(monkeypatch):
     pages.update(f1, Stats(1))
     text, ctype = pages.page(None)
     assert ctype.startswith("text/plain") and pages.page(None)[0] is text   # kept, not rendered again
+    zipped, _ = pages.page(None, gz=True)
+    assert gzip.decompress(zipped) == text
     pages.update(f2, Stats(2))
-    assert pages._pages.keys() == {ctype}   # rendered by update, for the next scrape
-    assert pages.page(None)[0] != text
+    assert pages._pages.keys() == {(ctype, False), (ctype, True)}   # rendered by update, for the next scrape
+    assert pages.page(None)[0] != text and gzip.decompress(pages.page(None, gz=True)[0]) == pages.page(None)[0]
     monkeypatch.setattr(Pages, "FORGET_S", 0.0)
     pages.update(f1, Stats(3))
     assert pages._pages == {}   # nobody asked lately: nothing rendered
+
+
+def test_gzip_when_the_scraper_takes_it(running):
+    from kvmtune.export.server import accepts_gzip
+    _feed, server, collection = running
+    collection.collect_once()
+    c = http.client.HTTPConnection(*server.server_address[:2], timeout=5)
+    c.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})   # as Prometheus asks
+    r = c.getresponse()
+    body = r.read()
+    assert r.getheader("Content-Encoding") == "gzip" and r.getheader("Vary") == "Accept-Encoding"
+    assert gzip.decompress(body).decode() == scrape(server)[1]
+    assert len(body) * 4 < len(gzip.decompress(body))
+    c.close()
+    assert [accepts_gzip(h) for h in ("gzip", "deflate, GZIP;q=0.5", "gzip;q=0", "identity", None)] == \
+        [True, True, False, False, False]

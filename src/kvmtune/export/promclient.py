@@ -11,6 +11,7 @@ a scrape only sends bytes.
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -70,6 +71,11 @@ class FrameCollector(Collector):
 
 
 Encoder = Callable[[Collector], bytes]
+Key = tuple[str, bool]
+
+
+def _gzip(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=1, mtime=0)   # level 1: ~10x smaller already, at little CPU
 
 
 def negotiate(accept: str | None) -> tuple[Encoder, str]:
@@ -78,7 +84,7 @@ def negotiate(accept: str | None) -> tuple[Encoder, str]:
 
 
 class Pages:
-    """The rendered page of the current frame, per Content-Type; thread-safe.
+    """The rendered page of the current frame, per Content-Type (and gzip'd or not); thread-safe.
 
     `update` (the collection thread) swaps in a new frame and renders the formats asked for
     in the last FORGET_S; `page` (a scrape) returns the kept bytes, rendering only a format
@@ -90,8 +96,8 @@ class Pages:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._source = FrameCollector(None, Stats())
-        self._pages: dict[str, bytes] = {}
-        self._wanted: dict[str, tuple[Encoder, float]] = {}   # Content-Type -> (encoder, last asked)
+        self._pages: dict[Key, bytes] = {}
+        self._wanted: dict[Key, tuple[Encoder, float]] = {}   # (Content-Type, gzip) -> (encoder, last asked)
         self._json: tuple[Frame, bytes] | None = None
 
     @property
@@ -102,23 +108,32 @@ class Pages:
         source = FrameCollector(frame, stats)
         now = time.monotonic()
         with self._lock:
-            self._wanted = {c: w for c, w in self._wanted.items() if now - w[1] < self.FORGET_S}
+            self._wanted = {k: w for k, w in self._wanted.items() if now - w[1] < self.FORGET_S}
             wanted = dict(self._wanted)
-        pages = {ctype: enc(source) for ctype, (enc, _t) in wanted.items()}   # outside the lock: scrapes go on
+        plain: dict[str, bytes] = {}
+        pages = {}
+        for (ctype, gz), (enc, _t) in wanted.items():   # outside the lock: scrapes go on meanwhile
+            if ctype not in plain:
+                plain[ctype] = enc(source)
+            pages[ctype, gz] = _gzip(plain[ctype]) if gz else plain[ctype]
         with self._lock:
             self._source, self._pages = source, pages
 
-    def page(self, accept: str | None) -> tuple[bytes, str]:
+    def page(self, accept: str | None, gz: bool = False) -> tuple[bytes, str]:
+        """(body, Content-Type) for a scrape's Accept header, gzip'd when `gz`."""
         enc, ctype = negotiate(accept)
         with self._lock:
-            body = self._pages.get(ctype)
+            body = self._pages.get((ctype, gz))
+            plain = self._pages.get((ctype, False))
             source = self._source
-            self._wanted[ctype] = (enc, time.monotonic())
+            self._wanted[ctype, gz] = (enc, time.monotonic())
         if body is None:
-            body = enc(source)
+            body = plain if plain is not None else enc(source)
+            if gz:
+                body = _gzip(body)
             with self._lock:
                 if self._source is source:
-                    self._pages[ctype] = body
+                    self._pages[ctype, gz] = body
         return body, ctype
 
     def snapshot_json(self) -> bytes | None:

@@ -28,6 +28,16 @@ MAX_LIFE_S = 60.0        # a whole connection (keep-alive included)
 MAX_CONNECTIONS = 64
 
 
+def accepts_gzip(header: str | None) -> bool:
+    """Whether an Accept-Encoding header takes gzip (Prometheus sends "gzip")."""
+    for part in (header or "").split(","):
+        name, _, params = part.partition(";")
+        if name.strip().lower() == "gzip":
+            q = params.strip().lower()
+            return not (q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"))
+    return False
+
+
 class Handler(BaseHTTPRequestHandler):
     server: ExportServer
     protocol_version = "HTTP/1.1"       # Prometheus keeps its connection between scrapes
@@ -50,8 +60,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
-            page, ctype = srv.pages.page(self.headers.get("Accept"))
-            self._send(200, page, ctype, body)
+            gz = accepts_gzip(self.headers.get("Accept-Encoding"))
+            page, ctype = srv.pages.page(self.headers.get("Accept"), gz)
+            self._send(200, page, ctype, body, {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if gz
+                       else {"Vary": "Accept-Encoding"})
         elif path == "/snapshot.json":
             snap = srv.pages.snapshot_json()
             if snap is None:
