@@ -57,7 +57,7 @@ class StuckFeed:
 def running():
     feed = StuckFeed()
     pages = Pages()
-    server = ExportServer(("127.0.0.1", 0), pages, WebConfig(), "test", timeout_s=2, max_life_s=1.5)
+    server = ExportServer(("127.0.0.1", 0), pages, WebConfig(), "test", timeout_s=2, max_request_s=1.5)
     collection = Collection(feed, 0.05, pages)
     stop = serve(server)
     yield feed, server, collection
@@ -127,8 +127,26 @@ def test_a_connection_that_lasts_too_long_is_closed(running):
         pass
     took = time.monotonic() - t0
     s.close()
-    assert 1.5 <= took < 4.5, took   # max_life_s 1.5 + the reaper's 1 s tick
+    assert 1.5 <= took < 4.5, took   # max_request_s 1.5 + the reaper's 1 s tick
     assert scrape(server)[0] == 200
+
+
+def test_a_scraper_keeping_its_connection_is_never_cut(running):
+    """Prometheus keeps one connection between scrapes: only a request being read for too
+    long is closed, not a connection that has lived long (the reaper once cut those)."""
+    _feed, server, collection = running
+    collection.collect_once()
+    c = http.client.HTTPConnection(*server.server_address[:2], timeout=5)
+    end = time.monotonic() + 3.5   # past max_request_s (1.5) and two reaper ticks
+    n = 0
+    while time.monotonic() < end:
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        assert r.status == 200 and r.read()
+        n += 1
+        time.sleep(0.2)
+    assert n >= 10 and c.sock is not None   # the same connection throughout
+    c.close()
 
 
 # -- --web-config ------------------------------------------------------------------------

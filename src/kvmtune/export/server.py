@@ -2,10 +2,12 @@
 
 A scrape only sends the page the collection thread last made (promclient.Pages): no
 request ever waits on libvirt. Each connection has its own daemon thread and a timeout
-on every read, so a slow or silent client holds only its own thread; a reaper closes a
-connection that has been open longer than MAX_LIFE_S (a slowloris client trickling one
-header byte at a time never times out a read), and at most MAX_CONNECTIONS are served at
-once (more are closed at once: memory stays bounded). Headers are capped by http.server
+on every read and on each whole write, so a slow or silent client holds only its own
+thread; a reaper closes a connection whose request (or TLS handshake) has been coming in
+for longer than MAX_REQUEST_S (a slowloris client trickling one header byte at a time
+never times out a read) — never one between requests, as Prometheus keeps its connection
+from scrape to scrape; and at most MAX_CONNECTIONS are served at once (more are closed at
+once: memory stays bounded). Headers are capped by http.server
 (65 536 bytes a line, 100 lines: 431 beyond). TLS handshakes run in the connection's
 thread, under the same timeout, never in the accepting one.
 """
@@ -23,8 +25,8 @@ from typing import Any
 from .promclient import Pages
 from .webconfig import WebConfig
 
-TIMEOUT_S = 10.0         # one read or write on a connection
-MAX_LIFE_S = 60.0        # a whole connection (keep-alive included)
+TIMEOUT_S = 10.0         # one read, or one whole response written
+MAX_REQUEST_S = 30.0     # reading one request's line and headers (or a TLS handshake)
 MAX_CONNECTIONS = 64
 
 
@@ -46,6 +48,10 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version   # not the Python version: nothing for a scanner to match
 
+    def handle_one_request(self) -> None:
+        self.server.reading(self.request, True)   # from here until its headers are in
+        super().handle_one_request()
+
     def do_GET(self) -> None:
         self._answer(body=True)
 
@@ -54,6 +60,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self, body: bool) -> None:
         srv = self.server
+        srv.reading(self.request, False)
         if not srv.web.authorized(self.headers.get("Authorization")):
             self._send(401, b"401 unauthorized\n", "text/plain; charset=utf-8", body,
                        {"WWW-Authenticate": 'Basic realm="kvmtune"'})
@@ -96,15 +103,15 @@ class ExportServer(ThreadingHTTPServer):
     request_queue_size = 64
 
     def __init__(self, addr: tuple[str, int], pages: Pages, web: WebConfig, label: str,
-                 timeout_s: float = TIMEOUT_S, max_life_s: float = MAX_LIFE_S,
+                 timeout_s: float = TIMEOUT_S, max_request_s: float = MAX_REQUEST_S,
                  max_connections: int = MAX_CONNECTIONS):
         self.pages = pages
         self.web = web
         self.label = label
         self.timeout_s = timeout_s
-        self.max_life_s = max_life_s
+        self.max_request_s = max_request_s
         self._slots = threading.BoundedSemaphore(max_connections)
-        self._open: dict[socket.socket, float] = {}
+        self._reading: dict[socket.socket, float] = {}   # connections reading a request: since when
         self._open_lock = threading.Lock()
         self._reaping = threading.Event()
         host = addr[0]
@@ -145,15 +152,22 @@ class ExportServer(ThreadingHTTPServer):
     def finish_request(self, request: Any, client_address: Any) -> None:
         raw = request
         raw.settimeout(self.timeout_s)
-        with self._open_lock:
-            self._open[raw] = time.monotonic()
         try:
             if self.web.tls is not None:
+                self.reading(raw, True)
                 request = self.web.tls.wrap_socket(request, server_side=True)
+                self.reading(raw, False)
             super().finish_request(request, client_address)
         finally:
-            with self._open_lock:
-                self._open.pop(raw, None)
+            self.reading(raw, False)
+            self.reading(request, False)
+
+    def reading(self, sock: socket.socket, now_reading: bool) -> None:
+        with self._open_lock:
+            if now_reading:
+                self._reading[sock] = time.monotonic()
+            else:
+                self._reading.pop(sock, None)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass   # a client that went away, a bad TLS hello, a timeout: nothing to tell anyone
@@ -162,7 +176,7 @@ class ExportServer(ThreadingHTTPServer):
         while not self._reaping.wait(1.0):
             now = time.monotonic()
             with self._open_lock:
-                old = [s for s, t in self._open.items() if now - t > self.max_life_s]
+                old = [s for s, t in self._reading.items() if now - t > self.max_request_s]
             for s in old:
                 try:
                     s.shutdown(socket.SHUT_RDWR)   # its thread's read ends at once
