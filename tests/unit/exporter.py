@@ -22,6 +22,7 @@ class Exporter:
 
     def __init__(self, *args: str, state: Path, listen: str = "127.0.0.1:0"):
         self.err = state / "export.err"
+        self.started = time.time()
         self.proc = subprocess.Popen([*ARGV, "export", "--listen", listen, *args], env=environment(state),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.err.open("w"))

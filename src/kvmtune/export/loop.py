@@ -51,7 +51,9 @@ class Collection:
                 print(message, file=sys.stderr, flush=True)
         else:
             self.frame = frame
-            self.stats = Stats(s.collections + 1, s.errors, time.monotonic() - t0, frame.snap.time)
+            # this machine's clock, not the snapshot's: the demo's runs on its own simulated time,
+            # and the stale-collection alert compares this with Prometheus's time()
+            self.stats = Stats(s.collections + 1, s.errors, time.monotonic() - t0, time.time())
         self.pages.update(self.frame, self.stats)
 
     def _run(self) -> None:
