@@ -173,8 +173,10 @@ def test_slow_clients_do_not_hold_up_a_scrape(demo):
 def test_sigterm_and_ctrl_c_stop_it_cleanly(tmp_path):
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         ex = Exporter("--demo", "--interval", "0.2", state=tmp_path)
-        ex.wait_json()
-        rc, err = ex.stop(sig)
+        try:
+            ex.wait_json()
+        finally:   # a failed check leaves no exporter running
+            rc, err = ex.stop(sig)
         assert rc == 0, (sig, err)
         assert err.strip().splitlines()[-1] == "kvmtune: exporter stopped" and "Traceback" not in err
         with pytest.raises(OSError):   # the port is closed
