@@ -226,3 +226,18 @@ def speed(text: str) -> float:
     if not _DECIMAL.fullmatch(t) or not (v := float(t)) > 0 or not math.isfinite(v):
         raise ValueError(f"{text.strip()!r} is not a speed (e.g. 1, 2, 10x, 60x)")
     return v
+
+
+_LISTEN = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|([^\[\]:\s]*)):([0-9]{1,5})")
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """ADDR:PORT for a server to listen on ("127.0.0.1:9177", "[::1]:9177", ":9177" = every
+    address, port 0 = any free one); the address is checked when the server binds it."""
+    m = _LISTEN.fullmatch(text.strip())
+    if m is None:
+        raise ValueError(f"{text.strip()!r} is not ADDR:PORT (e.g. 127.0.0.1:9177, [::1]:9177, :9177)")
+    port = int(m.group(3))
+    if port > 65535:
+        raise ValueError(f"{text.strip()!r}: the port must be 0 to 65535")
+    return (m.group(1) if m.group(1) is not None else m.group(2)), port

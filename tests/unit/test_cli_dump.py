@@ -313,7 +313,7 @@ def test_openmetrics_backfills_prometheus(rec, direct, tmp_path, kv):
             family = line.split()[2]
         elif not line.startswith("#"):
             series, _value, ts = line.rsplit(" ", 2)
-            assert series.split("{")[0] in (family, f"{family}_total"), line
+            assert series.split("{")[0] in (family, f"{family}_total", f"{family}_info"), line
             assert float(ts) > last.get(series, 0), line       # each series in time order
             last[series] = float(ts)
     om = tmp_path / "rec.om"

@@ -29,6 +29,7 @@ ACCEPTED = {
     "moment": (inputs.moment, "2026-12-01T03:10:00+00:00",
                inputs.Moment("2026-12-01T03:10:00+00:00", absolute=1796094600.0)),
     "speed": (inputs.speed, "10x", 10.0),
+    "listen_address": (inputs.listen_address, "127.0.0.1:9177", ("127.0.0.1", 9177)),
 }
 
 
@@ -181,3 +182,18 @@ def test_a_time_of_day_is_placed_to_the_precision_typed():
     frm = inputs.moment("23:00").place(late, late + 4 * 3600)
     assert inputs.moment("01:00").place(late, late + 4 * 3600, after=frm) == frm + 2 * 3600
 
+
+
+@pytest.mark.parametrize("text,value", [
+    ("127.0.0.1:9177", ("127.0.0.1", 9177)), ("[::1]:9177", ("::1", 9177)), (":9177", ("", 9177)),
+    ("localhost:0", ("localhost", 0)), (" 0.0.0.0:80 ", ("0.0.0.0", 80)),
+])
+def test_listen_address(text, value):
+    assert inputs.listen_address(text) == value
+
+
+@pytest.mark.parametrize("text", ["9177", "127.0.0.1", "::1:9177", "[::1]", "host:port", "a:70000", "a b:1",
+                                  "[::1]:-1"])
+def test_listen_address_refuses(text):
+    with pytest.raises(ValueError):
+        inputs.listen_address(text)

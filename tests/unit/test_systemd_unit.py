@@ -48,3 +48,39 @@ def test_the_recording_is_where_the_unit_may_write():
 def test_restart_skips_what_a_restart_cannot_fix():
     s = service()
     assert s["Restart"] == "on-failure" and s["RestartPreventExitStatus"].split() == ["2"]
+
+
+# -- contrib/systemd/kvmtune-exporter.service ------------------------------------------------
+
+EXPORTER_UNIT = UNIT.with_name("kvmtune-exporter.service")
+
+
+def exporter_service() -> configparser.SectionProxy:
+    cp = configparser.ConfigParser(interpolation=None, strict=False)
+    cp.optionxform = str  # type: ignore[assignment,method-assign]
+    cp.read_string(EXPORTER_UNIT.read_text())
+    return cp["Service"]
+
+
+def test_exporter_exec_start_is_a_real_export_command_line():
+    argv = shlex.split(exporter_service()["ExecStart"])
+    assert Path(argv[0]).name == "kvmtune" and Path(argv[0]).is_absolute()
+    try:
+        args = build_parser().parse_args(argv[1:])
+    except SystemExit as e:
+        pytest.fail(f"ExecStart does not parse as a kvmtune command line (exit {e.code})")
+    assert args.command == "export" and args.func.__module__ == "kvmtune.cli.export"
+    assert args.listen == ("127.0.0.1", 9177)   # localhost: another address needs --web-config or a proxy
+    assert args.interval == 5.0 and args.web_config is None and not getattr(args, "demo", False)
+
+
+def test_exporter_is_hardened_like_the_recorder_and_writes_nothing():
+    rec, exp = service(), exporter_service()
+    for key in ("NoNewPrivileges", "CapabilityBoundingSet", "ProtectSystem", "PrivateTmp", "PrivateDevices",
+                "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs", "ProtectControlGroups",
+                "ProtectClock", "ProtectHostname", "RestrictAddressFamilies", "RestrictNamespaces",
+                "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality", "SystemCallArchitectures",
+                "SystemCallFilter"):
+        assert exp[key] == rec[key], key
+    assert exp["ReadOnlyPaths"] == "/" and exp["ProtectHome"] == "yes" and "StateDirectory" not in exp
+    assert exp["Restart"] == "on-failure" and exp["RestartPreventExitStatus"].split() == ["2"]

@@ -1,0 +1,256 @@
+"""The exporter's server and collection thread in process: a feed stuck in a collection or
+failing does not touch a scrape, the reaper ends a connection that lasts too long, and
+--web-config brings TLS and basic auth (with a real certificate made by openssl)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import http.client
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import bcrypt
+import pytest
+from clirun import kvmtune
+from exporter import Exporter
+
+from kvmtune.demo import DemoFeed, open_demo
+from kvmtune.export.loop import Collection
+from kvmtune.export.promclient import Pages
+from kvmtune.export.server import ExportServer, serve
+from kvmtune.export.webconfig import WebConfig
+
+
+class StuckFeed:
+    """The demo's first snapshot, then a collection that never ends (a guest stuck in a
+    migration holding libvirt) until released; `fail` makes the next one raise instead."""
+
+    def __init__(self) -> None:
+        self.demo = DemoFeed(open_demo(seed=1))
+        self.label = "stuck"
+        self.calls = 0
+        self.release = threading.Event()
+        self.fail: str | None = None
+
+    @property
+    def source(self):
+        return None
+
+    def next(self):
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError(self.fail)
+        if self.calls > 1:
+            self.release.wait(30)
+        return self.demo.next()
+
+    def close(self) -> None:
+        self.demo.close()
+
+
+@pytest.fixture
+def running():
+    feed = StuckFeed()
+    pages = Pages()
+    server = ExportServer(("127.0.0.1", 0), pages, WebConfig(), "test", timeout_s=2, max_request_s=1.5)
+    collection = Collection(feed, 0.05, pages)
+    stop = serve(server)
+    yield feed, server, collection
+    feed.release.set()
+    stop()
+    collection.stop()
+    feed.close()
+
+
+def scrape(server: ExportServer, path: str = "/metrics") -> tuple[int, str]:
+    c = http.client.HTTPConnection(*server.server_address[:2], timeout=5)
+    c.request("GET", path)
+    r = c.getresponse()
+    out = r.status, r.read().decode()
+    c.close()
+    return out
+
+
+def value(page: str, name: str) -> float:
+    return float(next(line.split()[-1] for line in page.splitlines() if line.startswith(name + " ")))
+
+
+def test_a_scrape_answers_while_the_collection_is_stuck(running):
+    feed, server, collection = running
+    code, page = scrape(server)
+    assert code == 200 and value(page, "kvmtune_exporter_collections_total") == 0   # before any frame
+    assert scrape(server, "/snapshot.json")[0] == 503
+    collection.start()
+    deadline = time.monotonic() + 10
+    while feed.calls < 2 and time.monotonic() < deadline:   # the second collection is stuck now
+        time.sleep(0.02)
+    assert feed.calls == 2
+    for _ in range(5):
+        t0 = time.monotonic()
+        code, page = scrape(server)
+        assert code == 200 and time.monotonic() - t0 < 1
+        assert value(page, "kvmtune_exporter_collections_total") == 1 and 'guest="db-primary"' in page
+    assert scrape(server, "/snapshot.json")[0] == 200
+
+
+def test_a_failing_collection_is_counted_and_the_last_frame_stays(running, capsys):
+    feed, server, collection = running
+    collection.collect_once()
+    feed.fail = "libvirt went away"
+    collection.collect_once()
+    collection.collect_once()
+    _code, page = scrape(server)
+    assert value(page, "kvmtune_exporter_collections_total") == 3
+    assert value(page, "kvmtune_exporter_collection_errors_total") == 2
+    assert 'kvmtune_guest_vcpus{guest="db-primary"}' in page
+    assert capsys.readouterr().err == "kvmtune: export: a collection failed: RuntimeError: libvirt went away\n"
+
+
+def test_a_connection_that_lasts_too_long_is_closed(running):
+    _feed, server, _c = running
+    s = socket.create_connection(server.server_address[:2], timeout=10)
+    t0 = time.monotonic()
+    for _ in range(4):   # a header byte every 0.5 s: no read times out (2 s)
+        s.sendall(b"X")
+        time.sleep(0.5)
+    s.settimeout(5)
+    try:
+        while s.recv(1024):
+            s.sendall(b"Y")   # trickle on until the server ends it
+            time.sleep(0.5)
+    except OSError:
+        pass
+    took = time.monotonic() - t0
+    s.close()
+    assert 1.5 <= took < 4.5, took   # max_request_s 1.5 + the reaper's 1 s tick
+    assert scrape(server)[0] == 200
+
+
+def test_a_scraper_keeping_its_connection_is_never_cut(running):
+    """Prometheus keeps one connection between scrapes: only a request being read for too
+    long is closed, not a connection that has lived long (the reaper once cut those)."""
+    _feed, server, collection = running
+    collection.collect_once()
+    c = http.client.HTTPConnection(*server.server_address[:2], timeout=5)
+    end = time.monotonic() + 3.5   # past max_request_s (1.5) and two reaper ticks
+    n = 0
+    while time.monotonic() < end:
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        assert r.status == 200 and r.read()
+        n += 1
+        time.sleep(0.2)
+    assert n >= 10 and c.sock is not None   # the same connection throughout
+    c.close()
+
+
+# -- --web-config ------------------------------------------------------------------------
+
+@pytest.fixture
+def tls_files(tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(tmp_path / "k.pem"), "-out", str(tmp_path / "c.pem")],
+                   check=True, capture_output=True, timeout=60)
+    return tmp_path / "c.pem", tmp_path / "k.pem"
+
+
+def test_tls_and_basic_auth_from_a_web_config(tmp_path, tls_files):
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode().replace("$2b$", "$2y$")   # as htpasswd
+    conf = tmp_path / "web.yml"
+    conf.write_text(f"tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n"
+                    f"basic_auth_users:\n  prometheus: '{hashed}'\n")
+    ctx = ssl.create_default_context(cafile=str(tls_files[0]))
+
+    def auth(user: str, pw: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()}
+    with Exporter("--demo", "--interval", "600", "--web-config", str(conf), state=tmp_path) as ex:
+        assert ex.url.startswith("https://127.0.0.1:")
+        code, headers, _ = ex.get("/metrics", context=ctx)
+        assert code == 401 and headers["WWW-Authenticate"] == 'Basic realm="kvmtune"'
+        assert ex.get("/metrics", auth("prometheus", "wrong"), context=ctx)[0] == 401
+        assert ex.get("/metrics", auth("nobody", "s3cret"), context=ctx)[0] == 401
+        assert ex.get("/nope", context=ctx)[0] == 401   # nothing, not even a 404, without a password
+        silent = ex.connect()   # connects and never says hello: the handshake waits in its own thread
+        code, _h, body = ex.get("/metrics", auth("prometheus", "s3cret"), context=ctx, timeout=5)
+        assert code == 200 and b"kvmtune_guest_vcpus" in body
+        plain = ex.connect()
+        plain.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")   # plain HTTP to the TLS port: closed
+        try:
+            answer = b"".join(iter(lambda: plain.recv(65536), b""))
+        except ConnectionResetError:
+            answer = b""
+        assert b"kvmtune_guest" not in answer
+        silent.close()
+        plain.close()
+
+
+@pytest.mark.parametrize("text,why", [
+    ("tls_server_config:\n  cert_file: c.pem\n", "tls_server_config: needs both cert_file and key_file"),
+    ("tls_server_config:\n  cert_file: nope.pem\n  key_file: k.pem\n", "nope.pem: No such file or directory"),
+    ("tls_server_config:\n  cert_file: k.pem\n  key_file: k.pem\n", "not a certificate and its key"),
+    ("tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  client_ca_file: ca.pem\n",
+     "client_ca_file: not supported by kvmtune"),
+    ("basic_auth_users:\n  alice: plain-password\n", "alice: not a bcrypt hash"),
+    ("http_server_config:\n  http2: false\n", "http_server_config: not supported by kvmtune"),
+    ("- a list\n", "expected a mapping"),
+    ("a: [unclosed\n", "not YAML"),
+])
+def test_a_bad_web_config_is_one_line_and_exit_2(tmp_path, tls_files, text, why):
+    conf = tmp_path / "web.yml"
+    conf.write_text(text)
+    p = kvmtune("export", "--demo", "--listen", "127.0.0.1:0", "--web-config", str(conf), state=tmp_path)
+    assert p.returncode == 2 and p.stderr.startswith(f"kvmtune: --web-config {conf}: ") and why in p.stderr
+    assert p.stderr.count("\n") == 1, p.stderr
+
+
+def test_a_missing_web_config_is_one_line(tmp_path):
+    conf = tmp_path / "none.yml"
+    p = kvmtune("export", "--demo", "--web-config", str(conf), state=tmp_path)
+    assert p.returncode == 2 and p.stderr == f"kvmtune: --web-config {conf}: No such file or directory\n"
+
+
+def test_pages_are_rendered_per_frame_for_the_formats_asked_lately(monkeypatch):
+    from kvmtune.export.promclient import Stats
+    from kvmtune.frame import Framer
+    feed = DemoFeed(open_demo(seed=1))
+    try:
+        framer = Framer()
+        f1, f2 = framer.push(feed.next()), framer.push(feed.next())
+    finally:
+        feed.close()
+    pages = Pages()
+    pages.update(f1, Stats(1))
+    text, ctype = pages.page(None)
+    assert ctype.startswith("text/plain") and pages.page(None)[0] is text   # kept, not rendered again
+    zipped, _ = pages.page(None, gz=True)
+    assert gzip.decompress(zipped) == text
+    pages.update(f2, Stats(2))
+    assert pages._pages.keys() == {(ctype, False), (ctype, True)}   # rendered by update, for the next scrape
+    assert pages.page(None)[0] != text and gzip.decompress(pages.page(None, gz=True)[0]) == pages.page(None)[0]
+    monkeypatch.setattr(Pages, "FORGET_S", 0.0)
+    pages.update(f1, Stats(3))
+    assert pages._pages == {}   # nobody asked lately: nothing rendered
+
+
+def test_gzip_when_the_scraper_takes_it(running):
+    from kvmtune.export.server import accepts_gzip
+    _feed, server, collection = running
+    collection.collect_once()
+    c = http.client.HTTPConnection(*server.server_address[:2], timeout=5)
+    c.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})   # as Prometheus asks
+    r = c.getresponse()
+    body = r.read()
+    assert r.getheader("Content-Encoding") == "gzip" and r.getheader("Vary") == "Accept-Encoding"
+    assert gzip.decompress(body).decode() == scrape(server)[1]
+    assert len(body) * 4 < len(gzip.decompress(body))
+    c.close()
+    assert [accepts_gzip(h) for h in ("gzip", "deflate, GZIP;q=0.5", "gzip;q=0", "identity", None)] == \
+        [True, True, False, False, False]

@@ -1,0 +1,84 @@
+"""contrib/prometheus (alert rules) and contrib/grafana (dashboard) against the exporter:
+the rules pass `promtool check rules` and their unit tests (`promtool test rules`), and
+every PromQL expression in either names only metrics kvmtune exports (docs/metrics.md)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from promql import metric_names
+
+from kvmtune.export.families import CRITICAL, FAMILIES
+from kvmtune.export.promclient import EXPORTER
+
+CONTRIB = Path(__file__).resolve().parents[2] / "contrib"
+RULES = CONTRIB / "prometheus" / "kvmtune.rules.yml"
+DASHBOARD = CONTRIB / "grafana" / "kvmtune.json"
+EMITTED = {f.sample_name for f, _ in (*FAMILIES, *EXPORTER)}
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.skip("promtool is not installed (Debian: apt-get install prometheus; `make setup` does it)")
+    return path
+
+
+def test_rules_pass_promtool_check():
+    p = subprocess.run([promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "SUCCESS: 10 rules found" in p.stdout, p.stdout + p.stderr
+
+
+def test_rules_pass_their_unit_tests():
+    p = subprocess.run([promtool(), "test", "rules", "kvmtune.rules.test.yml"], cwd=RULES.parent,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "SUCCESS" in p.stdout, p.stdout + p.stderr
+
+
+def rule_exprs() -> list[str]:
+    doc = yaml.safe_load(RULES.read_text())
+    return [r["expr"] for g in doc["groups"] for r in g["rules"]]
+
+
+def dashboard_exprs() -> list[str]:
+    d = json.loads(DASHBOARD.read_text())
+    out = [t["expr"] for p in d["panels"] for t in p.get("targets", [])]
+    out += [v["query"]["query"] for v in d["templating"]["list"] if v["type"] == "query"]
+    return out
+
+
+@pytest.mark.parametrize("exprs", [rule_exprs, dashboard_exprs], ids=["rules", "dashboard"])
+def test_every_expression_names_only_exported_metrics(exprs):
+    found = exprs()
+    assert found
+    for expr in found:
+        names = metric_names(expr)
+        assert names, expr
+        assert set(names) <= EMITTED, (expr, set(names) - EMITTED)
+
+
+def test_each_critical_finding_has_an_alert():
+    alerted = " ".join(e for e in rule_exprs() if "kvmtune_finding" in e)
+    assert all(code in alerted for code in CRITICAL)
+
+
+def test_the_dashboard_has_the_panels_the_issue_asks_for():
+    d = json.loads(DASHBOARD.read_text())
+    titles = [p["title"] for p in d["panels"]]
+    for want in ("Guest memory per host node", "Locality", "vCPU → host node", "Disk bytes/s and the throttle"):
+        assert want in titles
+    ids = [p["id"] for p in d["panels"]]
+    assert len(ids) == len(set(ids))
+
+
+def test_metric_names_reads_promql():
+    assert metric_names('sum by (node, guest) (a_b{x="y{z}"}) / on (guest) c[5m] offset 1h > 0.8') == ["a_b", "c"]
+    assert metric_names('rate(kvmtune_x_total{i=~"$instance"}[$__rate_interval]) and bool typo_metric') == \
+        ["kvmtune_x_total", "typo_metric"]
+    assert metric_names("label_values(kvmtune_node_cpus, instance)") == ["kvmtune_node_cpus"]
+    assert metric_names("time() - m > 1e3") == ["m"]
