@@ -163,12 +163,12 @@ def test_memory_vcpus_and_disks_agree_with_snapshot_and_virsh(lab_prometheus):
         sel = f'guest="{name}"'
         # memory per node: the Prometheus sample nearest the snapshot (memory moves slowly)
         nodes = {r["metric"]["node"]: float(r["value"][1])
-                 for r in p.query(f"kvmtune_guest_node_memory_bytes{{{sel}}}", at=(t0 + t1) / 2)}
+                 for r in p.query(f"kvmtune_guest_memory_bytes{{{sel}}}", at=(t0 + t1) / 2)}
         want = {n: kib * 1024 for n, kib in g["numa_memory_kib"].items()}
         assert nodes.keys() == want.keys(), (name, nodes, want)
         for n in want:
             assert abs(nodes[n] - want[n]) <= max(2 * 2 ** 20, 0.02 * want[n]), (name, n, nodes[n], want[n])
-        (mem,) = p.query(f"kvmtune_guest_memory_bytes{{{sel}}}")
+        (mem,) = p.query(f"kvmtune_guest_memory_configured_bytes{{{sel}}}")
         dominfo = dict(line.split(":", 1) for line in virsh("dominfo", name).splitlines() if ":" in line)
         assert float(mem["value"][1]) == int(dominfo["Max memory"].split()[0]) * 1024 == g["memory_kib"] * 1024
         # vCPUs: exactly, three ways
@@ -204,7 +204,7 @@ def test_promtool_checks_the_lab_and_demo_pages(lab_prometheus):
     finally:
         assert demo.stop() == 0, demo.text()
     for name, page in pages.items():
-        assert b"kvmtune_guest_node_memory_bytes{" in page, name
+        assert b"kvmtune_guest_memory_bytes{" in page, name
         c = subprocess.run(["promtool", "check", "metrics"], input=page, capture_output=True, timeout=60)
         assert c.returncode == 0, (name, c.stdout + c.stderr)
     for g in GUESTS:

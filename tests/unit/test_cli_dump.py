@@ -325,7 +325,7 @@ def test_openmetrics_backfills_prometheus(rec, direct, tmp_path, kv):
     assert [v for v, _ms in cpu] == pytest.approx([v for v, _ms in want], rel=1e-12)
     g = direct[-1].guest("db-primary")
     node = next(n for n, kib in g.numa_memory_kib.items() if kib)
-    mem = series[f'{{__name__="kvmtune_guest_node_memory_bytes", guest="db-primary", node="{node}"}}']
+    mem = series[f'{{__name__="kvmtune_guest_memory_bytes", guest="db-primary", node="{node}"}}']
     assert mem[-1] == (g.numa_memory_kib[node] * 1024, round(direct[-1].time * 1000))
     d = g.disks[0]
     wr = series[f'{{__name__="kvmtune_guest_disk_written_bytes_total", disk="{d.target}", guest="db-primary"}}']
@@ -338,11 +338,11 @@ def test_openmetrics_escapes_label_values(tmp_path, kv):
     snaps = [replace(s, guests=(replace(s.guests[0], name=odd),) + s.guests[1:]) for s in _collect(3)]
     path = _record(tmp_path / "odd.kvr", snaps)
     text = kv(str(path), "--format", "openmetrics").stdout
-    assert 'kvmtune_guest_memory_bytes{guest="we\\"ird\\\\name\\nx"} ' in text
+    assert 'kvmtune_guest_memory_configured_bytes{guest="we\\"ird\\\\name\\nx"} ' in text
     om = tmp_path / "odd.om"
     om.write_text(text)
     series = _tsdb(promtool, om, tmp_path)
-    assert '{__name__="kvmtune_guest_memory_bytes", guest="we\\"ird\\\\name\\nx"}' in series
+    assert '{__name__="kvmtune_guest_memory_configured_bytes", guest="we\\"ird\\\\name\\nx"}' in series
 
 
 def test_a_recording_without_samples(tmp_path, kv):

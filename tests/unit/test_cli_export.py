@@ -84,7 +84,7 @@ def test_metrics_are_the_snapshot_served_beside_them(demo):
     for g in snap.guests:
         assert page[f'kvmtune_guest_vcpus{{guest="{g.name}"}}'] == len(g.vcpus)
         for n, kib in (g.numa_memory_kib or {}).items():
-            assert page[f'kvmtune_guest_node_memory_bytes{{guest="{g.name}",node="{n}"}}'] == kib * 1024
+            assert page[f'kvmtune_guest_memory_bytes{{guest="{g.name}",node="{n}"}}'] == kib * 1024
         for v in g.vcpus:
             key = f'guest="{g.name}",vcpu="{v.index}"'
             assert page[f"kvmtune_guest_vcpu_pinned{{{key}}}"] == (1 if v.pinned else 0)

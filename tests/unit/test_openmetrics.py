@@ -23,11 +23,12 @@ def test_one_exposition_has_every_family_once_and_no_timestamps():
     values = [(line.rsplit("} ", 1)[1] if "{" in line else line.split(" ", 1)[1]) for line in samples]
     assert samples and all(len(v.split()) == 1 for v in values)   # a value, no timestamp
     g = frame.snap.guest("db-primary")
-    assert f'kvmtune_guest_memory_bytes{{guest="db-primary"}} {g.memory_kib * 1024}' in lines
+    assert f'kvmtune_guest_memory_configured_bytes{{guest="db-primary"}} {g.memory_kib * 1024}' in lines
     ratio = frame.rates["db-primary"].cpu_percent / 100
     assert f'kvmtune_guest_cpu_usage_ratio{{guest="db-primary"}} {ratio!r}' in lines
     with_ts = render(frame, timestamps=True).splitlines()
-    assert f'kvmtune_guest_memory_bytes{{guest="db-primary"}} {g.memory_kib * 1024} {frame.snap.time!r}' in with_ts
+    assert (f'kvmtune_guest_memory_configured_bytes{{guest="db-primary"}} {g.memory_kib * 1024} '
+            f'{frame.snap.time!r}') in with_ts
 
 
 def test_label_values_are_escaped_as_the_spec_says():
