@@ -1,0 +1,250 @@
+"""perf counters per vCPU thread and per guest, and KVM exits: opened when a guest appears,
+closed when it goes. No Textual here.
+
+Counting is perf_event_open(2) on each thread of the QEMU process (perfevents.py), one
+read() per thread and tick: bench/perf_cost.py measured it against a `perf stat -I`
+subprocess per guest (README, "perf counters"). vCPU threads are taken from the guest
+collector's figures every tick (a new vCPU is counted from the tick it appears); the
+other threads (for the guest's total) are rescanned every `rescan_every` seconds, and a
+thread that is gone adds its last counts to the guest's total before its fds are closed,
+so the total never goes backwards. KVM exits come from KVM's own per-VM counters in
+debugfs (sys/kernel/debug/kvm/PID-FD/), where the kernel has them.
+
+The backend (`PerfBackend`) is the kernel on a live host; the demo host passes its own
+simulated one (demo/perfsim.py), so the pane can be seen without a PMU.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from ..errors import HostFSError
+from ..hostfs import HostFS
+from ..model import Error, Guest
+from ..perfmodel import HARDWARE, SOFTWARE, GuestPerf, PerfCounters
+from . import perfevents
+
+TCG_NOTE = "no KVM exits: this guest runs under TCG (QEMU emulates the CPU; nothing exits to KVM)"
+DEBUGFS = "sys/kernel/debug/kvm"
+# KVM's per-VM counters that are exit reasons (or what the guide explains with them)
+EXIT_STATS = ("exits", "halt_exits", "io_exits", "mmio_exits", "irq_exits", "irq_window_exits",
+              "nmi_window_exits", "request_irq_exits", "signal_exits", "l1d_flush", "insn_emulation",
+              "hypercalls", "halt_successful_poll", "halt_attempted_poll", "halt_poll_invalid",
+              "halt_wakeup", "pf_taken", "preemption_reported")
+
+
+class CounterGroup(Protocol):
+    def read(self) -> dict[str, int] | None: ...
+    def close(self) -> None: ...
+
+
+class PerfBackend(Protocol):
+    def open(self, tid: int, names: Sequence[str]) -> CounterGroup:
+        """Counters `names` on thread `tid`; OSError (with an errno) when they cannot be opened."""
+    def kvm_exits(self, pid: int) -> dict[str, int] | None:
+        """KVM's exit counters for the VM of QEMU process `pid`; None when the kernel shows none."""
+    def why(self, e: OSError) -> str:
+        """What a failed open means for the user, and how to enable it."""
+
+
+class KernelPerf:
+    """The live host: perf_event_open(2) and KVM's debugfs counters."""
+    EVENTS = {ev.name: ev for ev in perfevents.SOFTWARE + perfevents.HARDWARE}
+
+    def __init__(self, fs: HostFS):
+        self.fs = fs
+
+    def open(self, tid: int, names: Sequence[str]) -> CounterGroup:
+        return perfevents.Group(tid, [self.EVENTS[n] for n in names])
+
+    def kvm_exits(self, pid: int) -> dict[str, int] | None:
+        vm = next((d for d in self.fs.listdir(DEBUGFS, []) if d.startswith(f"{pid}-")), None)
+        if vm is None:
+            return None
+        out = {}
+        for name in EXIT_STATS:
+            text = self.fs.read_str(f"{DEBUGFS}/{vm}/{name}", None)
+            if text is not None and text.isdigit():
+                out[name] = int(text)
+        return out or None
+
+    def why(self, e: OSError) -> str:
+        return perfevents.why(e, self.fs)
+
+
+_NO_PMU = (errno.ENOENT, errno.EOPNOTSUPP, errno.ENODEV, errno.EINVAL)
+
+
+@dataclass
+class _Thread:
+    sw: CounterGroup
+    hw: CounterGroup | None = None
+
+    def read(self) -> dict[str, int]:
+        out = self.sw.read() or {}
+        if self.hw is not None:
+            out.update(self.hw.read() or {})
+        return out
+
+    def close(self) -> None:
+        self.sw.close()
+        if self.hw is not None:
+            self.hw.close()
+
+
+@dataclass
+class _GuestState:
+    pid: int
+    since: float
+    accel: str | None = None
+    threads: dict[int, _Thread] = field(default_factory=dict)     # tid -> its counters
+    retired: PerfCounters = field(default_factory=PerfCounters)   # threads gone since `since`
+    rescan_at: float = float("-inf")
+
+    def close(self) -> None:
+        for t in self.threads.values():
+            t.close()
+        self.threads.clear()
+
+
+class PerfCollector:
+    def __init__(self, fs: HostFS, backend: PerfBackend | None = None, rescan_every: float = 30.0,
+                 clock: Callable[[], float] | None = None):
+        import time
+        self.fs = fs
+        self.backend: PerfBackend = backend if backend is not None else KernelPerf(fs)
+        self.rescan_every = rescan_every
+        self.clock = clock or time.monotonic
+        self.enabled = False
+        self._guests: dict[str, _GuestState] = {}
+        self._hw_why: str | None = None        # hardware counters failed once: the host has none
+        self._blocked: tuple[str, float] | None = None   # (why, when to try again)
+
+    def enable(self, on: bool) -> None:
+        """Start (from the next tick) or stop counting; stopping closes every counter."""
+        if not on:
+            self.close()
+        self.enabled = on
+
+    def close(self) -> None:
+        for st in self._guests.values():
+            st.close()
+        self._guests.clear()
+        self._blocked = None
+
+    @property
+    def open_fds(self) -> int:
+        """How many thread groups are open (tests and the bench look at it)."""
+        return sum(len(st.threads) for st in self._guests.values())
+
+    def annotate(self, guests: Sequence[Guest], stamp: float, errors: list[Error]) -> tuple[Guest, ...]:
+        """`guests` with their `perf` figures; counters of guests that went are closed."""
+        live = {g.name: g.pid for g in guests if g.running and g.pid is not None}
+        for name in [n for n, st in self._guests.items() if live.get(n) != st.pid]:
+            self._guests.pop(name).close()
+        now = self.clock()
+        out = []
+        for g in guests:
+            pid = live.get(g.name)
+            out.append(g if pid is None else replace(g, perf=self._guest(g, pid, stamp, now, errors)))
+        return tuple(out)
+
+    # -- one guest ---------------------------------------------------------------------------
+    def _guest(self, g: Guest, pid: int, stamp: float, now: float, errors: list[Error]) -> GuestPerf:
+        if self._blocked is not None:
+            reason, until = self._blocked
+            if now < until:
+                return GuestPerf(since=stamp, unavailable=reason)
+            self._blocked = None
+        st = self._guests.get(g.name)
+        if st is None:
+            st = self._guests[g.name] = _GuestState(pid, stamp)
+        vcpu_tids = {v.index: v.tid for v in g.vcpus if v.tid is not None}
+        try:
+            if st.accel is None and vcpu_tids:
+                st.accel = self._accel(pid, next(iter(vcpu_tids.values())))
+            for tid in vcpu_tids.values():
+                if tid not in st.threads:
+                    self._open(st, tid)
+            if now >= st.rescan_at:
+                self._rescan(st, set(vcpu_tids.values()))
+                st.rescan_at = now + self.rescan_every
+        except OSError as e:
+            if e.errno in (errno.ESRCH,):
+                pass    # a thread exited while we opened it: the next scan sees it gone
+            else:
+                reason = self.backend.why(e)
+                self._guests.pop(g.name).close()
+                self._blocked = (reason, now + self.rescan_every)   # not every tick: opening is not free
+                return GuestPerf(since=stamp, unavailable=reason)
+        vcpus: dict[int, PerfCounters] = {}
+        total = st.retired
+        for tid, t in st.threads.items():
+            c = _counters(t.read(), self._hw_why is None)
+            total = total.plus(c)
+            for index, vt in vcpu_tids.items():
+                if vt == tid:
+                    vcpus[index] = c
+        exits, note = self._exits(st, errors, g.name)
+        return GuestPerf(since=st.since, vcpus=vcpus, total=total, accel=st.accel,
+                         hardware=self._hw_why, exits=exits, exits_note=note)
+
+    def _open(self, st: _GuestState, tid: int) -> None:
+        t = _Thread(self.backend.open(tid, SOFTWARE))
+        if self._hw_why is None:
+            try:
+                t.hw = self.backend.open(tid, HARDWARE)
+            except OSError as e:
+                if e.errno == errno.ESRCH:
+                    t.close()
+                    raise
+                self._hw_why = self.backend.why(e) if e.errno not in _NO_PMU else \
+                    "not available on this host (no PMU)"
+                for other in self._all_threads():   # a host has a PMU or not: drop what others hold
+                    if other.hw is not None:
+                        other.hw.close()
+                        other.hw = None
+        st.threads[tid] = t
+
+    def _all_threads(self) -> list[_Thread]:
+        return [t for s in self._guests.values() for t in s.threads.values()]
+
+    def _rescan(self, st: _GuestState, vcpu_tids: set[int]) -> None:
+        tids = {int(t) for t in self.fs.listdir(f"proc/{st.pid}/task", []) if t.isdigit()}
+        for tid in [t for t in st.threads if t not in tids and t not in vcpu_tids]:
+            t = st.threads.pop(tid)
+            st.retired = st.retired.plus(_counters(t.read(), self._hw_why is None))
+            t.close()
+        for tid in sorted(tids - set(st.threads)):
+            try:
+                self._open(st, tid)
+            except OSError as e:
+                if e.errno != errno.ESRCH:
+                    raise
+
+    def _accel(self, pid: int, tid: int) -> str | None:
+        comm = self.fs.read_str(f"proc/{pid}/task/{tid}/comm", "")
+        return "kvm" if comm.endswith("/KVM") else "tcg" if comm.endswith("/TCG") else None
+
+    def _exits(self, st: _GuestState, errors: list[Error], name: str) -> tuple[dict[str, int] | None, str | None]:
+        if st.accel == "tcg":
+            return None, TCG_NOTE
+        if st.accel != "kvm":
+            return None, "no vCPU thread named CPU N/KVM: cannot tell whether this guest runs under KVM"
+        try:
+            exits = self.backend.kvm_exits(st.pid)
+        except HostFSError as e:
+            errors.append(Error(f"{name}: kvm exits", str(e)))
+            return None, str(e)
+        if exits is None:
+            return None, ("KVM's exit counters are not visible: mount debugfs "
+                          "(`mount -t debugfs none /sys/kernel/debug`) as root")
+        return exits, None
+
+
+def _counters(values: dict[str, Any], hardware: bool) -> PerfCounters:
+    known = SOFTWARE + HARDWARE if hardware else SOFTWARE
+    return PerfCounters(**{k: int(v) for k, v in values.items() if k in known})
