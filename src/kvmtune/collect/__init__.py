@@ -36,8 +36,7 @@ class Collector:
         if self.source.hv is not None:
             guests, disconnected = self.guests.collect(host.cpu_ids, errors)
         stamp = self.clock()
-        if self.perf.enabled:
-            guests = self.perf.annotate(guests, stamp, errors)
+        guests = self.perf.annotate(guests, stamp, errors)
         return Snapshot(time=stamp, host=host, guests=guests,
                         errors=tuple(errors), disconnected=disconnected)
 

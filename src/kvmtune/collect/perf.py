@@ -124,9 +124,9 @@ class PerfCollector:
         self._blocked: tuple[str, float] | None = None   # (why, when to try again)
 
     def enable(self, on: bool) -> None:
-        """Start (from the next tick) or stop counting; stopping closes every counter."""
-        if not on:
-            self.close()
+        """Count from the next tick on, or stop: the next tick (or `close`) closes every counter.
+
+        Only a flag: the UI thread may call it while a poll worker collects."""
         self.enabled = on
 
     def close(self) -> None:
@@ -142,6 +142,10 @@ class PerfCollector:
 
     def annotate(self, guests: Sequence[Guest], stamp: float, errors: list[Error]) -> tuple[Guest, ...]:
         """`guests` with their `perf` figures; counters of guests that went are closed."""
+        if not self.enabled:
+            if self._guests or self._blocked:
+                self.close()
+            return tuple(guests)
         live = {g.name: g.pid for g in guests if g.running and g.pid is not None}
         for name in [n for n, st in self._guests.items() if live.get(n) != st.pid]:
             self._guests.pop(name).close()
