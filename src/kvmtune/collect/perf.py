@@ -67,7 +67,7 @@ class KernelPerf:
         out = {}
         for name in EXIT_STATS:
             text = self.fs.read_str(f"{DEBUGFS}/{vm}/{name}", None)
-            if text is not None and text.isdigit():
+            if text is not None and text.isascii() and text.isdigit():
                 out[name] = int(text)
         return out or None
 
