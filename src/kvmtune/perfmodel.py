@@ -20,7 +20,10 @@ HARDWARE = ("cycles", "instructions", "cache_misses", "llc_loads", "llc_load_mis
 
 @dataclass(frozen=True)
 class PerfCounters:
-    """Cumulative counts of one thread (or the sum over a guest's threads); None = not counted."""
+    """Cumulative counts of one thread (or the sum over a guest's threads); None = not counted.
+
+    The fields are SOFTWARE then HARDWARE, in that order (the collector builds these from
+    the counts it reads in that order)."""
     task_clock_ns: int | None = None
     context_switches: int | None = None
     cpu_migrations: int | None = None
@@ -33,14 +36,6 @@ class PerfCounters:
     llc_load_misses: int | None = None
     node_loads: int | None = None          # DRAM reads from the thread's own node
     node_load_misses: int | None = None    # ... from another node (remote)
-
-    def plus(self, other: PerfCounters) -> PerfCounters:
-        """The sum, counter by counter (None where both are None)."""
-        out = {}
-        for name in SOFTWARE + HARDWARE:
-            a, b = getattr(self, name), getattr(other, name)
-            out[name] = a if b is None else b if a is None else a + b
-        return PerfCounters(**out)
 
 
 @dataclass(frozen=True)

@@ -223,3 +223,11 @@ def test_why_says_how_to_enable_it():
 
 def test_tcg_guest_says_there_are_no_exits():
     assert "TCG" in TCG_NOTE and TCG_NOTE.startswith("no KVM exits")
+
+
+def test_counters_fields_are_software_then_hardware_in_order():
+    from dataclasses import fields
+
+    from kvmtune.perfmodel import HARDWARE, SOFTWARE
+    assert tuple(f.name for f in fields(PerfCounters)) == SOFTWARE + HARDWARE
+    assert tuple(e.name for e in perfevents.SOFTWARE + perfevents.HARDWARE) == SOFTWARE + HARDWARE

@@ -115,17 +115,17 @@ class Group:
         except BaseException:
             self.close()
             raise
-        self._size = 8 * (3 + len(self.fds))
+        self._format = struct.Struct(f"={3 + len(self.fds)}Q")
 
-    def read(self) -> dict[str, int] | None:
-        """Every counter's value now (scaled when the PMU multiplexed them); None once closed."""
+    def read(self) -> tuple[int, ...]:
+        """Every counter's value now, in the order opened (scaled when the PMU multiplexed
+        them); () once closed."""
         if not self.fds:
-            return None
-        data = os.read(self.fds[0], self._size)
-        nr, enabled, running, *values = struct.unpack(f"={len(data) // 8}Q", data)
+            return ()
+        _, enabled, running, *values = self._format.unpack(os.read(self.fds[0], self._format.size))
         if running and running < enabled:   # multiplexed hardware counters: scale to the whole time
-            values = [v * enabled // running for v in values]
-        return dict(zip(self.names, values[:nr], strict=False))
+            return tuple(v * enabled // running for v in values)
+        return tuple(values)
 
     def close(self) -> None:
         fds, self.fds = self.fds, []

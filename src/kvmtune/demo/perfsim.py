@@ -135,12 +135,12 @@ class SimGroup:
         self.perf, self.tid, self.names, self.base = perf, tid, names, base
         self.open = True
 
-    def read(self) -> dict[str, int] | None:
+    def read(self) -> tuple[int, ...]:
         if not self.open:
-            return None
+            return ()
         with self.perf.lock:
             c = self.perf._counts.get(self.tid, {})
-            return {n: int(c.get(n, 0.0) - self.base[n]) for n in self.names}
+            return tuple(int(c.get(n, 0.0) - self.base[n]) for n in self.names)
 
     def close(self) -> None:
         self.open = False
