@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from kvmtune.collect import Collector, perfevents, perfparse  # noqa: E402
-from kvmtune.collect.perf import PerfCollector  # noqa: E402
-from kvmtune.hostfs import HostFS  # noqa: E402
-from kvmtune.model import Guest, Vcpu  # noqa: E402
+from kvmtune.collect import Collector, perfevents, perfparse
+from kvmtune.collect.perf import PerfCollector
+from kvmtune.hostfs import HostFS
+from kvmtune.model import Guest, Vcpu
 
 URI = "qemu:///system"
 EVENTS = "task-clock,context-switches,cpu-migrations,page-faults,major-faults"
@@ -162,7 +162,8 @@ def bench_startup() -> None:
             assert p.stderr is not None
             p.stderr.readline()
         took = time.perf_counter() - t0 - 0.1
-        print(f"start-up    perf stat, 10 processes: {took * 1e3:6.1f} ms until each printed (less its 100 ms interval)")
+        print(f"start-up    perf stat, 10 processes: {took * 1e3:6.1f} ms until each printed "
+              f"(less its 100 ms interval)")
         for p in procs:
             p.send_signal(2)
             p.communicate(timeout=10)
@@ -217,7 +218,7 @@ def bench_demo(n: int = 500) -> None:
         pc, sim = feed.collector.perf, feed.sim
         spent = {"annotate": 0.0, "sim": 0.0}
 
-        def timed(fn, key):
+        def timed(fn, key, spent=spent):
             def run(*a, **kw):
                 t0 = time.perf_counter()
                 try:

@@ -231,3 +231,12 @@ def test_counters_fields_are_software_then_hardware_in_order():
     from kvmtune.perfmodel import HARDWARE, SOFTWARE
     assert tuple(f.name for f in fields(PerfCounters)) == SOFTWARE + HARDWARE
     assert tuple(e.name for e in perfevents.SOFTWARE + perfevents.HARDWARE) == SOFTWARE + HARDWARE
+
+
+def test_demo_exit_rates_from_the_second_snapshot(demo):
+    """KVM's counters exist, at 0, from a VM's start: the first sample has every reason, so the
+    second one has their rates (the demo's first sample had none: a tick of '-/s')."""
+    first, second = frames(demo, 2)
+    g = next(g for g in first.snap.guests if g.running)
+    assert set(g.perf.exits) >= {"exits", "halt_exits", "io_exits", "mmio_exits"}
+    assert second.rates[g.name].perf.exits["exits"] > 0

@@ -39,9 +39,12 @@ class SimPerf:
 
     def kvm_exits(self, pid: int) -> dict[str, int] | None:
         with self.lock:
-            if not any(g.pid == pid for g in self.guests):
+            g = next((g for g in self.guests if g.pid == pid), None)
+            if g is None:
                 return None
-            ex = self._exits.setdefault(pid, {})
+            if pid not in self._exits:
+                self._guest_exits(g, 0.0)   # every reason from the start, at 0, as KVM's own counters
+            ex = self._exits[pid]
             return {k: int(v) for k, v in ex.items() if not k.startswith("_")}
 
     def why(self, e: OSError) -> str:
