@@ -11,7 +11,7 @@ from ..analysis import Finding
 # the detail panes, in the order of their keys 1-6: (key, title)
 PANES = (
     ("numa", "NUMA memory"),
-    ("vcpu", "vCPU placement"),
+    ("vcpu", "vCPUs"),          # (short: seven tab titles fit 80 columns)
     ("huge", "Hugepages"),
     ("ksm", "KSM"),
     ("block", "Block I/O"),
