@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -240,3 +241,65 @@ def test_demo_exit_rates_from_the_second_snapshot(demo):
     g = next(g for g in first.snap.guests if g.running)
     assert set(g.perf.exits) >= {"exits", "halt_exits", "io_exits", "mmio_exits"}
     assert second.rates[g.name].perf.exits["exits"] > 0
+
+
+NOBODY = """
+import os, sys, threading
+from kvmtune.collect.perf import PerfCollector
+from kvmtune.hostfs import HostFS
+from kvmtune.model import Guest, Vcpu
+os.setgid(65534); os.setuid(65534)   # (after the imports: nobody cannot read this python's files)
+pc = PerfCollector(HostFS("/"))
+pc.enable(True)
+me = threading.get_native_id()
+g = Guest(name="g", uuid="u", id=1, state="running", pid=os.getpid(), memory_kib=1,
+          vcpus=(Vcpu(0, me, None, (), False),))
+print(pc.annotate([g], 1.0, [])[0].perf.unavailable)
+print(pc.open_fds)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become nobody")
+def test_not_root_says_why_and_how_to_enable_it():
+    """As a user without perf rights (paranoid > 0) the guest's perf says why, and nothing is held."""
+    paranoid = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
+    if paranoid <= 0:
+        pytest.skip("perf_event_paranoid <= 0 here: an unprivileged user may count")
+    p = subprocess.run([sys.executable, "-c", NOBODY], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(perfevents.__file__).rsplit("/kvmtune/", 1)[0]})
+    assert p.returncode == 0, p.stderr
+    why, fds = p.stdout.splitlines()
+    assert why == (f"perf counters need root: kernel.perf_event_paranoid is {paranoid} and kvmtune is not root "
+                   "(run kvmtune as root, or `sysctl kernel.perf_event_paranoid=0`)")
+    assert fds == "0"
+
+
+def test_a_cpu_without_some_hardware_events_counts_the_others():
+    """A PMU without node-loads events (a mock of that CPU on the demo: none here to provoke it):
+    the other hardware counters are counted, the missing ones are None and named."""
+    import errno
+
+    from kvmtune.demo.perfsim import SimPerf
+    from kvmtune.ui.perfpane import perf_pane
+
+    class NoNodeEvents(SimPerf):
+        def open(self, tid, names):
+            if any(n.startswith("node_") for n in names):
+                raise OSError(errno.ENOENT, "no such event")
+            return super().open(tid, names)
+
+    src = open_demo()
+    src.sim.perf = src.perf_backend = NoNodeEvents(src.sim.guests, src.sim.lock)
+    feed = DemoFeed(src)
+    feed.collector.perf.enable(True)
+    try:
+        f = frames(feed, 2)[-1]
+        g = next(g for g in f.snap.guests if g.running)
+        p = g.perf
+        assert p.hardware == "not counted by this CPU: node_loads, node_load_misses"
+        assert p.vcpus[0].cycles > 0 and p.vcpus[0].llc_loads > 0 and p.vcpus[0].node_loads is None
+        assert f.rates[g.name].perf.vcpus[0].ipc > 0
+        text = perf_pane(f, g)
+        assert "not counted by this CPU" in text and "LLC loads/s" in text
+    finally:
+        feed.close()

@@ -123,7 +123,8 @@ class PerfCollector:
         self.clock = clock or time.monotonic
         self.enabled = False
         self._guests: dict[str, _GuestState] = {}
-        self._hw_why: str | None = None        # hardware counters failed once: the host has none
+        self._hw: tuple[str, ...] | None = None   # the hardware events this host counts (None: not tried yet)
+        self._hw_why: str | None = None           # why some or all of them are not counted
         self._blocked: tuple[str, float] | None = None   # (why, when to try again)
 
     def enable(self, on: bool) -> None:
@@ -187,8 +188,9 @@ class PerfCollector:
                 self._guests.pop(g.name).close()
                 self._blocked = (reason, now + self.rescan_every)   # not every tick: opening is not free
                 return GuestPerf(since=stamp, unavailable=reason)
-        # tuples in PerfCounters' field order: this loop is the per-tick cost (bench/perf_cost.py)
-        n = len(ALL) if self._hw_why is None else len(SOFTWARE)
+        # tuples in the order of `names`: this loop is the per-tick cost (bench/perf_cost.py)
+        names = SOFTWARE + (self._hw or ())
+        n = len(names)
         index_of = {tid: index for index, tid in vcpu_tids.items()}
         vcpus: dict[int, PerfCounters] = {}
         sums = st.retired[:n]
@@ -198,28 +200,58 @@ class PerfCollector:
                 sums[i] += v
             index = index_of.get(tid)
             if index is not None and len(values) == n:
-                vcpus[index] = PerfCounters(*values)
-        total = PerfCounters(*sums)
+                vcpus[index] = _counters(names, values)
+        total = _counters(names, sums)
         exits, note = self._exits(st, errors, g.name)
         return GuestPerf(since=st.since, vcpus=vcpus, total=total, accel=st.accel,
                          hardware=self._hw_why, exits=exits, exits_note=note)
 
     def _open(self, st: _GuestState, tid: int) -> None:
         t = _Thread(self.backend.open(tid, SOFTWARE))
-        if self._hw_why is None:
+        try:
+            if self._hw is None:
+                t.hw = self._probe_hardware(tid)
+            elif self._hw:
+                t.hw = self.backend.open(tid, self._hw)
+        except OSError as e:
+            if e.errno == errno.ESRCH:
+                t.close()
+                raise
+            # the PMU was there and now is not (out of counters, out of fds): none for anybody,
+            # rather than totals that silently leave threads out
+            self._hw, self._hw_why = (), self.backend.why(e)
+            for other in self._all_threads():
+                if other.hw is not None:
+                    other.hw.close()
+                    other.hw = None
+        st.threads[tid] = t
+
+    def _probe_hardware(self, tid: int) -> CounterGroup | None:
+        """The first thread's hardware group; which events the CPU counts is learnt here
+        (a CPU may count cycles but have no node-loads event)."""
+        try:
+            group = self.backend.open(tid, HARDWARE)
+            self._hw = HARDWARE
+            return group
+        except OSError as e:
+            if e.errno == errno.ESRCH:
+                raise
+            first = e
+        have = []
+        for name in HARDWARE:
             try:
-                t.hw = self.backend.open(tid, HARDWARE)
+                self.backend.open(tid, (name,)).close()
+                have.append(name)
             except OSError as e:
                 if e.errno == errno.ESRCH:
-                    t.close()
                     raise
-                self._hw_why = self.backend.why(e) if e.errno not in _NO_PMU else \
-                    "not available on this host (no PMU)"
-                for other in self._all_threads():   # a host has a PMU or not: drop what others hold
-                    if other.hw is not None:
-                        other.hw.close()
-                        other.hw = None
-        st.threads[tid] = t
+        self._hw = tuple(have)
+        if not have:
+            self._hw_why = ("not available on this host (no PMU)" if first.errno in _NO_PMU
+                            else self.backend.why(first))
+            return None
+        self._hw_why = "not counted by this CPU: " + ", ".join(n for n in HARDWARE if n not in have)
+        return self.backend.open(tid, self._hw)
 
     def _all_threads(self) -> list[_Thread]:
         return [t for s in self._guests.values() for t in s.threads.values()]
@@ -256,6 +288,12 @@ class PerfCollector:
             return None, ("KVM's exit counters are not visible: mount debugfs "
                           "(`mount -t debugfs none /sys/kernel/debug`) as root")
         return exits, None
+
+
+def _counters(names: tuple[str, ...], values: Sequence[int]) -> PerfCounters:
+    if names == ALL:
+        return PerfCounters(*values)
+    return PerfCounters(**dict(zip(names, values, strict=True)))
 
 
 def _with_perf(g: Guest, perf: GuestPerf) -> Guest:

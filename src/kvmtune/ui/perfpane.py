@@ -16,6 +16,7 @@ from textual.markup import escape
 from .. import cpuset, fmt
 from ..frame import Frame
 from ..model import Guest
+from ..perfmodel import HARDWARE
 from ..rates import CounterRate
 
 MUTED = "$text-muted"
@@ -58,7 +59,7 @@ def perf_pane(frame: Frame, g: Guest, width: int = 80) -> str:
                f"[{MUTED}]The rest of kvmtune runs unchanged.[/]"
     rate = frame.rates.get(g.name)
     pr = rate.perf if rate is not None else None
-    hw = p.hardware is None
+    hw = p.total is not None and any(getattr(p.total, n) is not None for n in HARDWARE)
     out = [f"[b]perf counters per vCPU thread[/] [{MUTED}](per second; task-clock = % of one CPU)[/]",
            f"[b]{'vCPU':<5}{'tid':>8} {'pCPU':>4}  {'allowed':<12}{'task-clock':>10}{'ctx-sw/s':>9}"
            f"{'migr/s':>8}{'faults/s':>9}{'IPC':>6}[/]"]
@@ -82,9 +83,9 @@ def perf_pane(frame: Frame, g: Guest, width: int = 80) -> str:
             f"faults/s {_num(t.get('page_faults') if t else None)}   "
             f"major faults/s {_num(t.get('major_faults') if t else None, 1)}"]
     out += ["", "[b]hardware counters[/]"]
-    if not hw:
-        out.append(f"  [{MUTED}]{escape(p.hardware or '')}[/]")
-    else:
+    if p.hardware:
+        out.append(f"  [{MUTED}]{escape(p.hardware)}[/]")
+    if hw:
         out += _hardware(g, pr)
     out += ["", "[b]KVM exits[/]"] + _exits(p.exits_note, pr.exits if pr is not None else None, width)
     return "\n".join(out)
