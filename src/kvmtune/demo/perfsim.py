@@ -28,6 +28,7 @@ class SimPerf:
         self.lock = lock
         self._counts: dict[int, dict[str, float]] = {}     # tid -> cumulative counts (watched threads)
         self._exits: dict[int, dict[str, float]] = {}      # pid -> cumulative exits (watched guests)
+        self._index: dict[int, tuple[SimGuest, str]] = {}
 
     # -- PerfBackend -----------------------------------------------------------------------
     def open(self, tid: int, names: Sequence[str]) -> SimGroup:
@@ -52,12 +53,13 @@ class SimPerf:
 
     # -- the simulation ----------------------------------------------------------------------
     def _guest_of(self, tid: int) -> tuple[SimGuest, str] | None:
-        for g in self.guests:
-            if g.pid is not None and g.pid <= tid <= g.pid + 4 + g.spec.vcpus + g.spec.iothreads:
-                for comm, t in g.tids().items():
-                    if t == tid:
-                        return g, comm
-        return None
+        # an index of every running thread, rebuilt when it misses (a guest started or
+        # restarted): a scan per open would make the first --perf tick of 5000 guests quadratic
+        hit = self._index.get(tid)
+        if hit is None or hit[0].pid is None or hit[0].tids().get(hit[1]) != tid:
+            self._index = {t: (g, comm) for g in self.guests if g.pid is not None for comm, t in g.tids().items()}
+            hit = self._index.get(tid)
+        return hit
 
     def advance(self, dt: float) -> None:
         """Move the watched counters on by dt simulated seconds (the simulator's step calls it)."""
