@@ -170,15 +170,15 @@ class PerfCollector:
         st = self._guests.get(g.name)
         if st is None:
             st = self._guests[g.name] = _GuestState(pid, stamp)
-        vcpu_tids = {v.index: v.tid for v in g.vcpus if v.tid is not None}
+        index_of = {v.tid: v.index for v in g.vcpus if v.tid is not None}   # vCPU thread -> its index
         try:
-            if st.accel is None and vcpu_tids:
-                st.accel = self._accel(pid, next(iter(vcpu_tids.values())))
-            for tid in vcpu_tids.values():
+            if st.accel is None and index_of:
+                st.accel = self._accel(pid, next(iter(index_of)))
+            for tid in index_of:
                 if tid not in st.threads:
                     self._open(st, tid)
             if now >= st.rescan_at:
-                self._rescan(st, set(vcpu_tids.values()))
+                self._rescan(st, set(index_of))
                 st.rescan_at = now + self.rescan_every
         except OSError as e:
             if e.errno in (errno.ESRCH,):
@@ -191,11 +191,12 @@ class PerfCollector:
         # tuples in the order of `names`: this loop is the per-tick cost (bench/perf_cost.py)
         names = SOFTWARE + (self._hw or ())
         n = len(names)
-        index_of = {tid: index for index, tid in vcpu_tids.items()}
         vcpus: dict[int, PerfCounters] = {}
         sums = st.retired[:n]
         for tid, t in st.threads.items():
-            values = t.read()[:n]
+            values = t.read()
+            if len(values) != n:
+                values = values[:n]
             for i, v in enumerate(values):
                 sums[i] += v
             index = index_of.get(tid)
@@ -291,7 +292,7 @@ class PerfCollector:
 
 
 def _counters(names: tuple[str, ...], values: Sequence[int]) -> PerfCounters:
-    if names == ALL:
+    if len(names) == len(SOFTWARE) or len(names) == len(ALL):   # SOFTWARE [+ HARDWARE]: the fields' order
         return PerfCounters(*values)
     return PerfCounters(**dict(zip(names, values, strict=True)))
 

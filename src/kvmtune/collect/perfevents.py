@@ -122,10 +122,10 @@ class Group:
         them); () once closed."""
         if not self.fds:
             return ()
-        _, enabled, running, *values = self._format.unpack(os.read(self.fds[0], self._format.size))
-        if running and running < enabled:   # multiplexed hardware counters: scale to the whole time
-            return tuple(v * enabled // running for v in values)
-        return tuple(values)
+        v = self._format.unpack(os.read(self.fds[0], self._format.size))   # nr, enabled, running, values...
+        if v[2] and v[2] < v[1]:   # multiplexed hardware counters: scale to the whole time
+            return tuple(x * v[1] // v[2] for x in v[3:])
+        return v[3:]
 
     def close(self) -> None:
         fds, self.fds = self.fds, []
