@@ -245,6 +245,7 @@ def test_demo_exit_rates_from_the_second_snapshot(demo):
 
 NOBODY = """
 import os, sys, threading
+from kvmtune.collect import perfevents   # (now: nobody cannot read these files later)
 from kvmtune.collect.perf import PerfCollector
 from kvmtune.hostfs import HostFS
 from kvmtune.model import Guest, Vcpu

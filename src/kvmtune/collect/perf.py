@@ -26,7 +26,6 @@ from ..errors import HostFSError
 from ..hostfs import HostFS
 from ..model import Error, Guest
 from ..perfmodel import HARDWARE, SOFTWARE, GuestPerf, PerfCounters
-from . import perfevents
 
 TCG_NOTE = "no KVM exits: this guest runs under TCG (QEMU emulates the CPU; nothing exits to KVM)"
 DEBUGFS = "sys/kernel/debug/kvm"
@@ -54,13 +53,13 @@ class PerfBackend(Protocol):
 
 class KernelPerf:
     """The live host: perf_event_open(2) and KVM's debugfs counters."""
-    EVENTS = {ev.name: ev for ev in perfevents.SOFTWARE + perfevents.HARDWARE}
-
     def __init__(self, fs: HostFS):
         self.fs = fs
 
     def open(self, tid: int, names: Sequence[str]) -> CounterGroup:
-        return perfevents.Group(tid, [self.EVENTS[n] for n in names])
+        from . import perfevents  # (ctypes: imported once perf is turned on, not at start-up)
+        events = {ev.name: ev for ev in perfevents.SOFTWARE + perfevents.HARDWARE}
+        return perfevents.Group(tid, [events[n] for n in names])
 
     def kvm_exits(self, pid: int) -> dict[str, int] | None:
         vm = next((d for d in self.fs.listdir(DEBUGFS, []) if d.startswith(f"{pid}-")), None)
@@ -74,6 +73,7 @@ class KernelPerf:
         return out or None
 
     def why(self, e: OSError) -> str:
+        from . import perfevents
         return perfevents.why(e, self.fs)
 
 

@@ -15,7 +15,6 @@ import errno
 import threading
 from collections.abc import Sequence
 
-from ..collect import perfevents
 from . import scenario as sc
 from .state import ALL_CPUS, SimGuest
 
@@ -49,6 +48,7 @@ class SimPerf:
             return {k: int(v) for k, v in ex.items() if not k.startswith("_")}
 
     def why(self, e: OSError) -> str:
+        from ..collect import perfevents
         return perfevents.why(e)
 
     # -- the simulation ----------------------------------------------------------------------
