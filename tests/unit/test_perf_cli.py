@@ -41,3 +41,11 @@ def test_snapshot_without_perf_has_null_perf(tmp_path):
 def test_perf_is_offered_where_kvmtune_collects(tmp_path, argv):
     p = kvmtune(tmp_path, *argv)
     assert p.returncode == 0 and "--perf" in p.stdout
+
+
+def test_perf_with_a_captured_tree_is_one_line(tmp_path):
+    """The tids of a tree under --root are not this host's threads: counting them would count
+    strangers, so it is refused in one line."""
+    p = kvmtune(tmp_path, "snapshot", "--root", str(tmp_path), "--host-only", "--perf")
+    assert p.returncode == 2 and p.stderr.strip().splitlines() == [
+        "kvmtune: --perf counts the live host's threads: it cannot be combined with --root"]

@@ -119,6 +119,8 @@ def open_source(args: argparse.Namespace) -> Source:
 
 def open_feed(args: argparse.Namespace) -> Feed:
     """The feed the options name: the demo host's (its clock steps per snapshot), or live."""
+    if getattr(args, "perf", False) and getattr(args, "root", "/") != "/":
+        raise CliError("--perf counts the live host's threads: it cannot be combined with --root")
     source = open_source(args)
     feed: LiveFeed
     if args.demo:
