@@ -304,3 +304,24 @@ def test_a_cpu_without_some_hardware_events_counts_the_others():
         assert "not counted by this CPU" in text and "LLC loads/s" in text
     finally:
         feed.close()
+
+
+FD_LIMIT = """
+import resource, threading
+from kvmtune.collect.perf import KernelPerf
+from kvmtune.hostfs import HostFS
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+try:
+    KernelPerf(HostFS("/")).open(threading.get_native_id(), ("task_clock_ns",)).close()
+except OSError as e:
+    print("no perf", e)
+print(resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard)
+"""
+
+
+def test_turning_perf_on_raises_the_open_files_limit():
+    """Five fds per thread: 1024 would be a few dozen guests. The first open takes the hard limit."""
+    p = subprocess.run([sys.executable, "-c", FD_LIMIT], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[-1] == "True", p.stdout

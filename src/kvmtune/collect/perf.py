@@ -55,9 +55,13 @@ class KernelPerf:
     """The live host: perf_event_open(2) and KVM's debugfs counters."""
     def __init__(self, fs: HostFS):
         self.fs = fs
+        self._first = True
 
     def open(self, tid: int, names: Sequence[str]) -> CounterGroup:
         from . import perfevents  # (ctypes: imported once perf is turned on, not at start-up)
+        if self._first:
+            self._first = False
+            perfevents.raise_fd_limit()
         events = {ev.name: ev for ev in perfevents.SOFTWARE + perfevents.HARDWARE}
         return perfevents.Group(tid, [events[n] for n in names])
 

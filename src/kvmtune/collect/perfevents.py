@@ -136,6 +136,18 @@ class Group:
                 pass
 
 
+def raise_fd_limit() -> None:
+    """The soft limit on open files up to the hard one (as the perf tool does): a counter is an
+    fd, five per thread (twelve with a PMU), and 1024 is a few dozen guests."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (OSError, ValueError):
+            pass   # the limit stays; an open past it says "raise ulimit -n"
+
+
 def why(e: OSError, fs: HostFS | None = None) -> str:
     """What a failed open means for the user, and how to enable it."""
     if e.errno in (errno.EACCES, errno.EPERM):
