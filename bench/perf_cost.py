@@ -73,7 +73,7 @@ def bench_tick(guests: list[Guest]) -> float:
         t0 = time.thread_time()
         pc.annotate(guests, float(i), [])
         costs.append(time.thread_time() - t0)
-    threads = pc.open_fds
+    threads = pc.open_threads
     pc.close()
     per = statistics.median(costs)
     print(f"tick        kvmtune, {len(guests)} guests, {threads} threads, {vcpus} vCPU threads: "
@@ -152,7 +152,7 @@ def bench_startup() -> None:
         t0 = time.perf_counter()
         pc.annotate(guests, 0.0, [])
         took = time.perf_counter() - t0
-        print(f"start-up    kvmtune, 10 guests ({pc.open_fds} threads): {took * 1e3:6.1f} ms (goal ≤ 200)")
+        print(f"start-up    kvmtune, 10 guests ({pc.open_threads} threads): {took * 1e3:6.1f} ms (goal ≤ 200)")
         pc.close()
         t0 = time.perf_counter()
         procs = [subprocess.Popen(["perf", "stat", "-x,", "-I", "100", "--per-thread", "-p", str(k.pid),
@@ -179,7 +179,7 @@ def bench_changes(kid: subprocess.Popen[str]) -> None:
     pc = PerfCollector(HostFS("/"), rescan_every=0.0)
     pc.enable(True)
     pc.annotate([fake_guest(0, kid.pid)], 0.0, [])
-    before = pc.open_fds
+    before = pc.open_threads
     p = subprocess.Popen(["perf", "stat", "-x,", "-I", "200", "--per-thread", "-p", str(kid.pid), "-e",
                           "task-clock"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
@@ -194,14 +194,14 @@ def bench_changes(kid: subprocess.Popen[str]) -> None:
     last = max(r.time or 0 for r in rows)
     seen = {r.tid for r in rows if r.time == last}
     new = max(int(t) for t in os.listdir(f"/proc/{kid.pid}/task"))
-    print(f"changes     a new thread: kvmtune counts it from the next scan ({before} -> {pc.open_fds} threads); "
+    print(f"changes     a new thread: kvmtune counts it from the next scan ({before} -> {pc.open_threads} threads); "
           f"perf stat -p {'shows it' if new in seen else 'never shows it (it counts the threads found at start)'}")
     kid.kill()
     kid.wait()
     p = subprocess.Popen(["perf", "stat", "-x,", "-p", str(os.getpid()), "-e", "task-clock"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pc.annotate([], 2.0, [])
-    print(f"changes     the guest stops: kvmtune closes its counters at the next tick ({pc.open_fds} open); "
+    print(f"changes     the guest stops: kvmtune closes its counters at the next tick ({pc.open_threads} open); "
           f"a perf stat per guest exits with it and must be restarted for the next run")
     p.kill()
     p.wait()

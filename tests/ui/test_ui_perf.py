@@ -27,7 +27,7 @@ async def test_p_turns_perf_on_and_off_and_pane_7_shows_it():
         await next_tick(pilot, app)
         text = pane(app)
         g = app.selected_guest()
-        assert g.perf is not None and app.feed.collector.perf.open_fds > 0
+        assert g.perf is not None and app.feed.collector.perf.open_threads > 0
         assert "perf counters per vCPU thread" in text and "guest total" in text
         for v in g.vcpus:       # a row per vCPU: its tid and its allowed CPUs beside the counters
             assert f"{v.tid}" in text
@@ -36,5 +36,5 @@ async def test_p_turns_perf_on_and_off_and_pane_7_shows_it():
         await pilot.press("P")
         assert "perf counters off" in app.status_text
         await next_tick(pilot, app)
-        assert app.feed.collector.perf.open_fds == 0 and app.selected_guest().perf is None
+        assert app.feed.collector.perf.open_threads == 0 and app.selected_guest().perf is None
         assert "perf counters are off" in pane(app)

@@ -43,7 +43,7 @@ def test_perf_off_leaves_guests_without_perf_and_json_null():
         snap = feed.next()
         assert all(g.perf is None for g in snap.guests)
         assert all(g["perf"] is None for g in snap.to_json()["guests"])
-        assert feed.collector.perf.open_fds == 0
+        assert feed.collector.perf.open_threads == 0
     finally:
         feed.close()
 
@@ -172,10 +172,10 @@ def test_kernel_counters_on_real_threads_and_close_releases_every_fd(child):
         assert p.hardware == "not available on this host (no PMU)" and p.vcpus[0].cycles is None
     else:
         assert p.vcpus[0].cycles > 0 and p.vcpus[0].instructions > 0
-    assert pc.open_fds == len(threads_of(child.pid)) and fd_count() > before
+    assert pc.open_threads == len(threads_of(child.pid)) and fd_count() > before
     # the guest goes: its counters are closed
     assert pc.annotate([], 3.0, errors) == ()
-    assert pc.open_fds == 0 and fd_count() == before
+    assert pc.open_threads == 0 and fd_count() == before
     pc.annotate([guest_of(child.pid, tids)], 4.0, errors)
     pc.close()
     assert fd_count() == before
@@ -198,7 +198,7 @@ def test_kernel_total_never_goes_back_when_a_thread_exits(child):
         time.sleep(0.02)
     assert len(threads_of(child.pid)) == len(tids) - 1
     after = pc.annotate([g], 3.0, [])[0].perf
-    assert after.total.task_clock_ns >= mid and pc.open_fds == len(tids) - 1
+    assert after.total.task_clock_ns >= mid and pc.open_threads == len(tids) - 1
     pc.close()
 
 
@@ -208,10 +208,10 @@ def test_turning_perf_off_closes_at_the_next_tick(child):
     g = guest_of(child.pid, threads_of(child.pid)[1:])
     if pc.annotate([g], 1.0, [])[0].perf.unavailable:
         pytest.skip("perf not permitted here")
-    assert pc.open_fds > 0
+    assert pc.open_threads > 0
     pc.enable(False)
     (out,) = pc.annotate([g], 2.0, [])
-    assert out.perf is None and pc.open_fds == 0
+    assert out.perf is None and pc.open_threads == 0
 
 
 def test_why_says_how_to_enable_it():
@@ -256,7 +256,7 @@ me = threading.get_native_id()
 g = Guest(name="g", uuid="u", id=1, state="running", pid=os.getpid(), memory_kib=1,
           vcpus=(Vcpu(0, me, None, (), False),))
 print(pc.annotate([g], 1.0, [])[0].perf.unavailable)
-print(pc.open_fds)
+print(pc.open_threads)
 """
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -120,7 +121,6 @@ class _GuestState:
 class PerfCollector:
     def __init__(self, fs: HostFS, backend: PerfBackend | None = None, rescan_every: float = 30.0,
                  clock: Callable[[], float] | None = None):
-        import time
         self.fs = fs
         self.backend: PerfBackend = backend if backend is not None else KernelPerf(fs)
         self.rescan_every = rescan_every
@@ -144,8 +144,8 @@ class PerfCollector:
         self._blocked = None
 
     @property
-    def open_fds(self) -> int:
-        """How many thread groups are open (tests and the bench look at it)."""
+    def open_threads(self) -> int:
+        """How many threads have counters open (tests and the bench look at it)."""
         return sum(len(st.threads) for st in self._guests.values())
 
     def annotate(self, guests: Sequence[Guest], stamp: float, errors: list[Error]) -> tuple[Guest, ...]:
@@ -189,8 +189,8 @@ class PerfCollector:
                 pass    # a thread exited while we opened it: the next scan sees it gone
             else:
                 reason = self.backend.why(e)
-                self._guests.pop(g.name).close()
-                self._blocked = (reason, now + self.rescan_every)   # not every tick: opening is not free
+                self.close()   # all or nothing: the pane says why for every guest
+                self._blocked = (reason, now + self.rescan_every)   # tried again later: opening is not free
                 return GuestPerf(since=stamp, unavailable=reason)
         # tuples in the order of `names`: this loop is the per-tick cost (bench/perf_cost.py)
         names = SOFTWARE + (self._hw or ())

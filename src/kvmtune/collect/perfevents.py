@@ -14,6 +14,7 @@ import errno
 import fcntl
 import os
 import platform
+import resource
 import struct
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -139,7 +140,6 @@ class Group:
 def raise_fd_limit() -> None:
     """The soft limit on open files up to the hard one (as the perf tool does): a counter is an
     fd, five per thread (twelve with a PMU), and 1024 is a few dozen guests."""
-    import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
         try:
