@@ -325,3 +325,15 @@ def test_turning_perf_on_raises_the_open_files_limit():
     p = subprocess.run([sys.executable, "-c", FD_LIMIT], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines()[-1] == "True", p.stdout
+
+
+@pytest.mark.parametrize("bad", [1, "x", {}, {"since": "a"}, {"since": 1, "vcpus": {"a": {}}},
+                                 {"since": 1, "vcpus": {"0": {"task_clock_ns": "x"}}}, {"since": 1, "total": 5},
+                                 {"since": 1, "exits": []}, {"since": 1, "exits": {"a": None}},
+                                 {"since": 1, "vcpus": {"0": {"task_clock_ns": [1]}}}, {"since": None}])
+def test_a_broken_perf_key_is_a_value_error(demo, bad):
+    """Snapshot.from_json's promise (ValueError for any JSON, nothing else) holds for "perf" too."""
+    doc = demo.next().to_json()
+    doc["guests"][0]["perf"] = bad
+    with pytest.raises(ValueError):
+        Snapshot.from_json(doc)
