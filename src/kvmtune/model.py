@@ -1,11 +1,10 @@
 """The Snapshot: one frozen, plain-data picture of a host and its guests.
 
 Live collection, the demo host and replay all produce these; the UI only renders them.
-`to_json`/`from_json` follow the v1 contract (docs/snapshot-json.md: keys may be added,
-never renamed or dropped). `from_json` reads what it knows of any kvmtune.snapshot/N
-document: unknown keys are ignored and missing optional ones take their defaults, so a
-recording made by a newer kvmtune opens in an older one. Sizes are KiB unless a name says otherwise. In the model,
-maps keyed by a node id or a page size use int keys; JSON turns them into strings.
+`to_json`/`from_json` follow the v1 contract (docs/snapshot-json.md: keys may be added, never renamed or
+dropped). `from_json` reads what it knows of any kvmtune.snapshot/N document: unknown keys are ignored and missing
+optional ones take their defaults, so a recording made by a newer kvmtune opens in an older one. Sizes are KiB
+unless a name says otherwise. In the model, maps keyed by a node id or a page size use int keys; JSON: strings.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from . import cpuset
+from . import cpuset, perfmodel
 from .vocab import MEMTUNE_UNLIMITED_KIB, NumaMode
 
 __all__ = ["MEMTUNE_UNLIMITED_KIB", "SCHEMA"]   # (and the classes below)
@@ -211,6 +210,7 @@ class Guest:
     cpu_time_ns: int | None = None
     nvcpus: int | None = None
     vcpu_cpuset: str | None = None   # <vcpu cpuset=...> as in the XML: its default CPUs
+    perf: perfmodel.GuestPerf | None = None   # perf counters (perfmodel.py); None: perf collection is off
 
     @property
     def running(self) -> bool:
@@ -389,7 +389,7 @@ def _guest_out(g: Guest) -> dict[str, Any]:
         "memory_backing": None if g.memory_backing is None else _plain(g.memory_backing),
         "cpu_time_ns": g.cpu_time_ns,
         "nvcpus": g.nvcpus,
-        "vcpu_cpuset": g.vcpu_cpuset,
+        "vcpu_cpuset": g.vcpu_cpuset, "perf": perfmodel.to_json(g.perf),
     }
 
 
@@ -416,5 +416,5 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
         else MemoryBacking(**_known(MemoryBacking, d["memory_backing"])),
         cpu_time_ns=d.get("cpu_time_ns"),
         nvcpus=d.get("nvcpus"),
-        vcpu_cpuset=d.get("vcpu_cpuset"),
+        vcpu_cpuset=d.get("vcpu_cpuset"), perf=perfmodel.from_json(d.get("perf")),
     )

@@ -7,9 +7,10 @@ restarted, counter reset) or is missing gives None, never a negative rate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from .model import Guest, Snapshot
+from .perfmodel import GuestPerf, PerfCounters
 
 
 def per_second(before: int | float | None, after: int | float | None, seconds: float) -> float | None:
@@ -43,6 +44,59 @@ class GuestRate:
     cpu_percent: float | None                 # of one host CPU (100 = one CPU busy)
     vcpu_percent: dict[int, float | None]
     disks: dict[str, DiskRate]
+    perf: PerfRate | None = None              # None: no perf counters in both samples
+
+
+@dataclass(frozen=True)
+class CounterRate:
+    """perf counters per second (None: not counted, or no earlier sample)."""
+    values: dict[str, float | None] = field(default_factory=dict)
+
+    def get(self, name: str) -> float | None:
+        return self.values.get(name)
+
+    @property
+    def task_clock_percent(self) -> float | None:
+        """The thread's CPU time as % of one CPU (task-clock ns per second / 1e7)."""
+        v = self.values.get("task_clock_ns")
+        return None if v is None else v / 1e7
+
+    @property
+    def ipc(self) -> float | None:
+        """Instructions per cycle, where the PMU counts both."""
+        ins, cyc = self.values.get("instructions"), self.values.get("cycles")
+        return None if ins is None or not cyc else ins / cyc
+
+
+@dataclass(frozen=True)
+class PerfRate:
+    vcpus: dict[int, CounterRate]
+    total: CounterRate | None
+    exits: dict[str, float | None] | None      # KVM exits per second, by reason
+
+
+_COUNTERS = tuple(f.name for f in fields(PerfCounters))
+
+
+def counter_rate(before: PerfCounters | None, after: PerfCounters, seconds: float) -> CounterRate:
+    return CounterRate({n: per_second(getattr(before, n) if before is not None else None, getattr(after, n), seconds)
+                        for n in _COUNTERS})
+
+
+def perf_rate(before: GuestPerf | None, after: GuestPerf | None, seconds: float) -> PerfRate | None:
+    """Rates of one guest's perf counters; none across a reopening (the counts restart)."""
+    if after is None:
+        return None
+    if before is not None and before.since != after.since:
+        before = None
+    old = before.vcpus if before is not None else {}
+    ex_old = (before.exits if before is not None else None) or {}
+    return PerfRate(
+        vcpus={i: counter_rate(old.get(i), c, seconds) for i, c in after.vcpus.items()},
+        total=None if after.total is None else counter_rate(before.total if before else None, after.total, seconds),
+        exits=None if after.exits is None
+        else {k: per_second(ex_old.get(k), v, seconds) for k, v in after.exits.items()},
+    )
 
 
 def _same_run(a: Guest, b: Guest) -> bool:
@@ -53,7 +107,8 @@ def _same_run(a: Guest, b: Guest) -> bool:
 def guest_rate(before: Guest | None, after: Guest, seconds: float) -> GuestRate:
     if before is None or not _same_run(before, after):
         return GuestRate(None, {v.index: None for v in after.vcpus},
-                         {d.target: DiskRate(None, None, None, None) for d in after.disks})
+                         {d.target: DiskRate(None, None, None, None) for d in after.disks},
+                         perf_rate(None, after.perf, seconds))
     ns = seconds * 1e9
     cpu = per_second(before.cpu_time_ns, after.cpu_time_ns, ns)
     old_v = {v.index: v.cpu_time_ns for v in before.vcpus}
@@ -74,7 +129,7 @@ def guest_rate(before: Guest | None, after: Guest, seconds: float) -> GuestRate:
             per_second(o.rd_reqs, d.rd_reqs, seconds),
             per_second(o.wr_reqs, d.wr_reqs, seconds),
         )
-    return GuestRate(None if cpu is None else cpu * 100, vcpu, disks)
+    return GuestRate(None if cpu is None else cpu * 100, vcpu, disks, perf_rate(before.perf, after.perf, seconds))
 
 
 def guest_rates(before: Snapshot | None, after: Snapshot) -> dict[str, GuestRate]:

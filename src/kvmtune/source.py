@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .hostfs import HostFS
 from .virt.interface import Hypervisor
@@ -34,6 +35,8 @@ class Source:
     log_path: str | None = None
     # The command-line options that name this source again (for hints such as `kvmtune undo 3 --demo`).
     cli_args: tuple[str, ...] = ()
+    # Where perf counters come from (collect.perf.PerfBackend); None: the kernel's perf_event_open.
+    perf_backend: Any = None
 
     def changed(self) -> str | None:
         """Called after an action changed (or tried to change) this host. A real host keeps

@@ -16,7 +16,7 @@ from types import FrameType
 from .. import __version__
 from ..errors import VirtError
 from . import apply, demo_reset, dump, export, log, record, replay, snapshot, undo
-from .common import CliError, Parser, add_source_args, seconds
+from .common import CliError, Parser, add_perf_arg, add_source_args, seconds
 from .tui import cmd_tui
 
 __all__ = ["CliError", "build_parser", "main"]
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "Without a command it starts the full-screen view.")
     p.add_argument("--version", action="version", version=f"kvmtune {__version__}")
     add_source_args(p, sub=False)
+    add_perf_arg(p, sub=False)
     p.add_argument("--read-only", action="store_true", help="disable every tuning action")
     p.add_argument("--dry-run", action="store_true",
                    help="actions show their virsh equivalent and validation, and change nothing")

@@ -88,6 +88,13 @@ def add_demo_args(g: Any, sub: bool = True, demo_help: str | None = None) -> Non
                    help="with --demo: the simulation's seed (default 1)")
 
 
+def add_perf_arg(p: Any, sub: bool = True) -> None:
+    """--perf: count perf events per vCPU thread and per guest (needs root; off unless asked)."""
+    p.add_argument("--perf", action="store_true", default=argparse.SUPPRESS if sub else False,
+                   help="also count perf events (task-clock, context switches, migrations, faults; "
+                        "hardware counters and KVM exits where the host has them); needs root")
+
+
 def open_source(args: argparse.Namespace) -> Source:
     """The Source the options name: demo, or live (libvirt at --connect, files under --root)."""
     if getattr(args, "demo_guests", None) and not args.demo:
@@ -112,9 +119,15 @@ def open_source(args: argparse.Namespace) -> Source:
 
 def open_feed(args: argparse.Namespace) -> Feed:
     """The feed the options name: the demo host's (its clock steps per snapshot), or live."""
+    if getattr(args, "perf", False) and getattr(args, "root", "/") != "/":
+        raise CliError("--perf counts the live host's threads: it cannot be combined with --root")
     source = open_source(args)
+    feed: LiveFeed
     if args.demo:
         from ..demo import DemoFeed, DemoSource
         assert isinstance(source, DemoSource)
-        return DemoFeed(source)
-    return LiveFeed(source)
+        feed = DemoFeed(source)
+    else:
+        feed = LiveFeed(source)
+    feed.collector.perf.enable(bool(getattr(args, "perf", False)))
+    return feed

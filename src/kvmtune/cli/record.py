@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from .. import fmt, inputs
 from ..errors import RecordingError
 from ..feed import Feed
-from .common import CliError, add_source_args, argtype, open_feed, seconds
+from .common import CliError, add_perf_arg, add_source_args, argtype, open_feed, seconds
 
 MIN_SIZE = 1024 ** 2    # below this a recording holds too few chains to be worth keeping
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -46,6 +46,7 @@ def register(sub: Any) -> None:
     s.add_argument("-q", "--quiet", action="store_true",
                    help="print nothing but warnings and errors")
     add_source_args(s)
+    add_perf_arg(s)
     s.set_defaults(func=cmd_record)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
-from .common import CliError, add_source_args, open_feed
+from .common import CliError, add_perf_arg, add_source_args, open_feed
+
+PERF_WINDOW = 1.0   # seconds of perf counting in one snapshot (--perf)
 
 
 def register(sub: Any) -> None:
@@ -14,6 +17,7 @@ def register(sub: Any) -> None:
                                    "(docs/snapshot-json.md).")
     s.add_argument("--json", action="store_true", help="print the kvmtune.snapshot/1 JSON")
     add_source_args(s, host_only=True)
+    add_perf_arg(s)
     s.set_defaults(func=cmd_snapshot)
 
 
@@ -24,6 +28,10 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     feed = open_feed(args)
     try:
         snap = feed.next()
+        if getattr(args, "perf", False):   # counters opened by that one: count for a second
+            if not args.demo:
+                time.sleep(PERF_WINDOW)
+            snap = feed.next()
     finally:
         feed.close()
     if args.json:

@@ -14,15 +14,19 @@ from ..model import Error, Guest, Snapshot
 from ..source import Source
 from .guests import GuestCollector
 from .host import HostCollector
+from .perf import PerfCollector
 
 
 class Collector:
     def __init__(self, source: Source, settings_every: float = 30.0, numa_maps_every: float = 60.0,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, perf: bool = False):
         self.source = source
         self.clock = clock
         self.host = HostCollector(source.fs)
         self.guests = GuestCollector(source, settings_every, numa_maps_every)
+        # perf counters (opt-in: --perf, or P in the TUI); the demo brings its simulated backend
+        self.perf = PerfCollector(source.fs, source.perf_backend, rescan_every=settings_every)
+        self.perf.enable(perf)
 
     def collect(self) -> Snapshot:
         errors: list[Error] = []
@@ -31,11 +35,14 @@ class Collector:
         disconnected = False
         if self.source.hv is not None:
             guests, disconnected = self.guests.collect(host.cpu_ids, errors)
-        return Snapshot(time=self.clock(), host=host, guests=guests,
+        stamp = self.clock()
+        guests = self.perf.annotate(guests, stamp, errors)
+        return Snapshot(time=stamp, host=host, guests=guests,
                         errors=tuple(errors), disconnected=disconnected)
 
     def close(self) -> None:
-        """Release what collection holds (caches now; perf counters once they exist)."""
+        """Release what collection holds: caches, and every perf counter's fd."""
+        self.perf.close()
         self.guests.reset()
         self.host.reset()
 

@@ -68,4 +68,5 @@ def open_demo(seed: int = 1, guests: int | None = None, persist: bool = False) -
     label = "demo" if guests is None else f"demo ({guests} guests)"
     cli = ("--demo",) + (("--seed", str(seed)) if seed != 1 else ()) + \
           (("--demo-guests", str(guests)) if guests is not None else ())
-    return DemoSource(HostFS(sim.root), sim.hv, label, log_path=str(d / LOG_FILE), cli_args=cli, sim=sim)
+    return DemoSource(HostFS(sim.root), sim.hv, label, log_path=str(d / LOG_FILE), cli_args=cli,
+                      perf_backend=sim.perf, sim=sim)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .dynamics import T0, HostModel
 from .hypervisor import SimHypervisor
+from .perfsim import SimPerf
 from .persist import DemoState
 from .state import SimGuest
 from .tree import SysTree
@@ -44,6 +45,7 @@ class Simulator:
         self._owns_root = root is None
         self.guests: list[SimGuest] = self.model.guests
         self.hv = SimHypervisor(self.guests, self.lock)
+        self.perf = SimPerf(self.guests, self.lock)
         self.tree = SysTree(self.root, self.model)
         self.tree.write_static()
         self.tree.write_dynamic(self.clock)
@@ -61,6 +63,7 @@ class Simulator:
                 self.hv.touch(self.state.refresh(self.model))
             self.clock += DT
             self.model.advance(DT)
+            self.perf.advance(DT)
             self.tree.write_dynamic(self.clock)
 
     def poll(self) -> None:

@@ -1,12 +1,11 @@
-"""The full-screen view: header, guest table, six detail panes, and a key for every action.
+"""The full-screen view: header, guest table, seven detail panes, and a key for every action.
 
-The app is given a feed (feed.py: live host, demo, later a replay) and an executor (or
-None: nothing can be tuned), as Harlequin's app takes its adapter. A thread worker takes
-the feed's next snapshot, turns it into a frame (frame.py) and the table's rows, and hands
-them to the UI thread in a `SnapshotReady` message; the next poll is armed only when that
-one was shown, so polls never pile up and the UI thread only renders. Actions run in a
-worker too and come back as `ActionDone`. The view state (sort, filter, pane, stale) is
-reactive: changing it re-renders what shows it.
+The app is given a feed (feed.py: live host, demo, later a replay) and an executor (or None: nothing can be
+tuned), as Harlequin's app takes its adapter. A thread worker takes the feed's next snapshot, turns it into a
+frame (frame.py) and the table's rows, and hands them to the UI thread in a `SnapshotReady` message; the next
+poll is armed only when that one was shown, so polls never pile up and the UI thread only renders. Actions run
+in a worker too and come back as `ActionDone`. The view state (sort, filter, pane, stale) is reactive: changing
+it re-renders what shows it.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from ..model import Guest, Snapshot
 from . import panes
 from .acting import Acting, ActionDone
 from .keys import ACTION_KEYS, BINDINGS
+from .perfpane import PerfToggle, perf_pane
 from .recording import Recordable
 from .replaying import Replaying
 from .screens import HELP_TEXT, HelpScreen, HostScreen, LogScreen
@@ -51,6 +51,7 @@ PANE_TEXT: dict[str, Callable[[Frame, Guest, int], str]] = {
     "ksm": lambda f, g, w: panes.ksm_pane(f, g),
     "block": panes.block_pane,
     "settings": lambda f, g, w: panes.settings_pane(g),
+    "perf": perf_pane,
 }
 
 
@@ -62,7 +63,7 @@ class SnapshotReady(Message):
         self.frame, self.rows, self.error = frame, rows, error
 
 
-class KvmtuneApp(Replaying, Recordable, Acting, App[int]):
+class KvmtuneApp(Replaying, Recordable, Acting, PerfToggle, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kvmtune"
     ENABLE_COMMAND_PALETTE = True
@@ -138,8 +139,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, App[int]):
         self._theme_names = [t.name for t in themes]
         name = resolve(self._want_theme, self._theme_names)
         if name is None:
-            self.set_status(f"no theme {self._want_theme!r}; themes: {', '.join(self._theme_names)}",
-                            "warning")
+            self.set_status(f"no theme {self._want_theme!r}; themes: {', '.join(self._theme_names)}", "warning")
             name = self._theme_names[0]
         self.theme = name
         self.query_one(GuestTable).focus()

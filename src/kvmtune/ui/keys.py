@@ -11,11 +11,12 @@ from ..analysis import Finding
 # the detail panes, in the order of their keys 1-6: (key, title)
 PANES = (
     ("numa", "NUMA memory"),
-    ("vcpu", "vCPU placement"),
+    ("vcpu", "vCPUs"),          # (short: seven tab titles fit 80 columns)
     ("huge", "Hugepages"),
     ("ksm", "KSM"),
     ("block", "Block I/O"),
     ("settings", "Settings"),
+    ("perf", "perf"),
 )
 
 # app action -> key; these change something and are disabled in --read-only and replay
@@ -78,6 +79,7 @@ BINDINGS: list[Binding] = [
     Binding("L", "log", "Log", id="log"),
     Binding("H", "host", "Host", id="host"),
     Binding("t", "theme", "Theme", id="theme"),
+    Binding("P", "perf", "Perf", id="perf"),
     Binding("R", "record", "Rec", id="record", show=False),
     Binding("enter", "goto_done", "Go there", show=False, priority=True),
     Binding("escape", "goto_cancel", "Cancel", show=False, priority=True),

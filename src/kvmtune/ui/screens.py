@@ -29,6 +29,7 @@ HELP_TEXT = {
     "log": "the audit log (in a replay: the actions recorded)",
     "host": "host view: every node's CPUs, memory, hugepages and guests",
     "theme": "next colour theme",
+    "perf": "perf counters on/off (pane 7; needs root)",
     "filter": "filter guests by name",
     "record": "start / stop recording to a file (replay it with `kvmtune replay FILE`)",
     "play": "replay: play / pause",

@@ -1,0 +1,309 @@
+"""perf counters per vCPU thread and per guest, and KVM exits: opened when a guest appears,
+closed when it goes. No Textual here.
+
+Counting is perf_event_open(2) on each thread of the QEMU process (perfevents.py), one
+read() per thread and tick: bench/perf_cost.py measured it against a `perf stat -I`
+subprocess per guest (README, "perf counters"). vCPU threads are taken from the guest
+collector's figures every tick (a new vCPU is counted from the tick it appears); the
+other threads (for the guest's total) are rescanned every `rescan_every` seconds, and a
+thread that is gone adds its last counts to the guest's total before its fds are closed,
+so the total never goes backwards. KVM exits come from KVM's own per-VM counters in
+debugfs (sys/kernel/debug/kvm/PID-FD/), where the kernel has them.
+
+The backend (`PerfBackend`) is the kernel on a live host; the demo host passes its own
+simulated one (demo/perfsim.py), so the pane can be seen without a PMU.
+"""
+
+from __future__ import annotations
+
+import copy
+import errno
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..errors import HostFSError
+from ..hostfs import HostFS
+from ..model import Error, Guest
+from ..perfmodel import HARDWARE, SOFTWARE, GuestPerf, PerfCounters
+
+TCG_NOTE = "no KVM exits: this guest runs under TCG (QEMU emulates the CPU; nothing exits to KVM)"
+DEBUGFS = "sys/kernel/debug/kvm"
+# KVM's per-VM counters that are exit reasons (or what the guide explains with them)
+EXIT_STATS = ("exits", "halt_exits", "io_exits", "mmio_exits", "irq_exits", "irq_window_exits",
+              "nmi_window_exits", "request_irq_exits", "signal_exits", "l1d_flush", "insn_emulation",
+              "hypercalls", "halt_successful_poll", "halt_attempted_poll", "halt_poll_invalid",
+              "halt_wakeup", "pf_taken", "preemption_reported")
+
+
+class CounterGroup(Protocol):
+    def read(self) -> tuple[int, ...]:
+        """The counts now, in the order of the names opened; () once closed."""
+    def close(self) -> None: ...
+
+
+class PerfBackend(Protocol):
+    def open(self, tid: int, names: Sequence[str]) -> CounterGroup:
+        """Counters `names` on thread `tid`; OSError (with an errno) when they cannot be opened."""
+    def kvm_exits(self, pid: int) -> dict[str, int] | None:
+        """KVM's exit counters for the VM of QEMU process `pid`; None when the kernel shows none."""
+    def why(self, e: OSError) -> str:
+        """What a failed open means for the user, and how to enable it."""
+
+
+class KernelPerf:
+    """The live host: perf_event_open(2) and KVM's debugfs counters."""
+    def __init__(self, fs: HostFS):
+        self.fs = fs
+        self._first = True
+
+    def open(self, tid: int, names: Sequence[str]) -> CounterGroup:
+        from . import perfevents  # (ctypes: imported once perf is turned on, not at start-up)
+        if self._first:
+            self._first = False
+            perfevents.raise_fd_limit()
+        events = {ev.name: ev for ev in perfevents.SOFTWARE + perfevents.HARDWARE}
+        return perfevents.Group(tid, [events[n] for n in names])
+
+    def kvm_exits(self, pid: int) -> dict[str, int] | None:
+        vm = next((d for d in self.fs.listdir(DEBUGFS, []) if d.startswith(f"{pid}-")), None)
+        if vm is None:
+            return None
+        out = {}
+        for name in EXIT_STATS:
+            text = self.fs.read_str(f"{DEBUGFS}/{vm}/{name}", None)
+            if text is not None and text.isascii() and text.isdigit():
+                out[name] = int(text)
+        return out or None
+
+    def why(self, e: OSError) -> str:
+        from . import perfevents
+        return perfevents.why(e, self.fs)
+
+
+ALL = SOFTWARE + HARDWARE    # PerfCounters' fields, in order
+_NO_PMU = (errno.ENOENT, errno.EOPNOTSUPP, errno.ENODEV, errno.EINVAL)
+
+
+@dataclass
+class _Thread:
+    sw: CounterGroup
+    hw: CounterGroup | None = None
+
+    def read(self) -> tuple[int, ...]:
+        """SOFTWARE's counts, then HARDWARE's where they are open (PerfCounters' field order)."""
+        if self.hw is None:
+            return self.sw.read()
+        return self.sw.read() + self.hw.read()
+
+    def close(self) -> None:
+        self.sw.close()
+        if self.hw is not None:
+            self.hw.close()
+
+
+@dataclass
+class _GuestState:
+    pid: int
+    since: float
+    accel: str | None = None
+    threads: dict[int, _Thread] = field(default_factory=dict)     # tid -> its counters
+    retired: list[int] = field(default_factory=lambda: [0] * len(ALL))   # threads gone since `since`
+    rescan_at: float = float("-inf")
+
+    def close(self) -> None:
+        for t in self.threads.values():
+            t.close()
+        self.threads.clear()
+
+
+class PerfCollector:
+    def __init__(self, fs: HostFS, backend: PerfBackend | None = None, rescan_every: float = 30.0,
+                 clock: Callable[[], float] | None = None):
+        self.fs = fs
+        self.backend: PerfBackend = backend if backend is not None else KernelPerf(fs)
+        self.rescan_every = rescan_every
+        self.clock = clock or time.monotonic
+        self.enabled = False
+        self._guests: dict[str, _GuestState] = {}
+        self._hw: tuple[str, ...] | None = None   # the hardware events this host counts (None: not tried yet)
+        self._hw_why: str | None = None           # why some or all of them are not counted
+        self._blocked: tuple[str, float] | None = None   # (why, when to try again)
+
+    def enable(self, on: bool) -> None:
+        """Count from the next tick on, or stop: the next tick (or `close`) closes every counter.
+
+        Only a flag: the UI thread may call it while a poll worker collects."""
+        self.enabled = on
+
+    def close(self) -> None:
+        for st in self._guests.values():
+            st.close()
+        self._guests.clear()
+        self._blocked = None
+
+    @property
+    def open_threads(self) -> int:
+        """How many threads have counters open (tests and the bench look at it)."""
+        return sum(len(st.threads) for st in self._guests.values())
+
+    def annotate(self, guests: Sequence[Guest], stamp: float, errors: list[Error]) -> tuple[Guest, ...]:
+        """`guests` with their `perf` figures; counters of guests that went are closed."""
+        if not self.enabled:
+            if self._guests or self._blocked:
+                self.close()
+            return tuple(guests)
+        live = {g.name: g.pid for g in guests if g.running and g.pid is not None}
+        for name in [n for n, st in self._guests.items() if live.get(n) != st.pid]:
+            self._guests.pop(name).close()
+        now = self.clock()
+        out = []
+        for g in guests:
+            pid = live.get(g.name)
+            out.append(g if pid is None else _with_perf(g, self._guest(g, pid, stamp, now, errors)))
+        return tuple(out)
+
+    # -- one guest ---------------------------------------------------------------------------
+    def _guest(self, g: Guest, pid: int, stamp: float, now: float, errors: list[Error]) -> GuestPerf:
+        if self._blocked is not None:
+            reason, until = self._blocked
+            if now < until:
+                return GuestPerf(since=stamp, unavailable=reason)
+            self._blocked = None
+        st = self._guests.get(g.name)
+        if st is None:
+            st = self._guests[g.name] = _GuestState(pid, stamp)
+        index_of = {v.tid: v.index for v in g.vcpus if v.tid is not None}   # vCPU thread -> its index
+        try:
+            if st.accel is None and index_of:
+                st.accel = self._accel(pid, next(iter(index_of)))
+            for tid in index_of:
+                if tid not in st.threads:
+                    self._open(st, tid)
+            if now >= st.rescan_at:
+                self._rescan(st, set(index_of))
+                st.rescan_at = now + self.rescan_every
+        except OSError as e:
+            if e.errno in (errno.ESRCH,):
+                pass    # a thread exited while we opened it: the next scan sees it gone
+            else:
+                reason = self.backend.why(e)
+                self.close()   # all or nothing: the pane says why for every guest
+                self._blocked = (reason, now + self.rescan_every)   # tried again later: opening is not free
+                return GuestPerf(since=stamp, unavailable=reason)
+        # tuples in the order of `names`: this loop is the per-tick cost (bench/perf_cost.py)
+        names = SOFTWARE + (self._hw or ())
+        n = len(names)
+        vcpus: dict[int, PerfCounters] = {}
+        sums = st.retired[:n]
+        for tid, t in st.threads.items():
+            values = t.read()
+            if len(values) != n:
+                values = values[:n]
+            for i, v in enumerate(values):
+                sums[i] += v
+            index = index_of.get(tid)
+            if index is not None and len(values) == n:
+                vcpus[index] = _counters(names, values)
+        total = _counters(names, sums)
+        exits, note = self._exits(st, errors, g.name)
+        return GuestPerf(since=st.since, vcpus=vcpus, total=total, accel=st.accel,
+                         hardware=self._hw_why, exits=exits, exits_note=note)
+
+    def _open(self, st: _GuestState, tid: int) -> None:
+        t = _Thread(self.backend.open(tid, SOFTWARE))
+        try:
+            if self._hw is None:
+                t.hw = self._probe_hardware(tid)
+            elif self._hw:
+                t.hw = self.backend.open(tid, self._hw)
+        except OSError as e:
+            if e.errno == errno.ESRCH:
+                t.close()
+                raise
+            # the PMU was there and now is not (out of counters, out of fds): none for anybody,
+            # rather than totals that silently leave threads out
+            self._hw, self._hw_why = (), self.backend.why(e)
+            for other in self._all_threads():
+                if other.hw is not None:
+                    other.hw.close()
+                    other.hw = None
+        st.threads[tid] = t
+
+    def _probe_hardware(self, tid: int) -> CounterGroup | None:
+        """The first thread's hardware group; which events the CPU counts is learnt here
+        (a CPU may count cycles but have no node-loads event)."""
+        try:
+            group = self.backend.open(tid, HARDWARE)
+            self._hw = HARDWARE
+            return group
+        except OSError as e:
+            if e.errno == errno.ESRCH:
+                raise
+            first = e
+        have = []
+        for name in HARDWARE:
+            try:
+                self.backend.open(tid, (name,)).close()
+                have.append(name)
+            except OSError as e:
+                if e.errno == errno.ESRCH:
+                    raise
+        self._hw = tuple(have)
+        if not have:
+            self._hw_why = ("not available on this host (no PMU)" if first.errno in _NO_PMU
+                            else self.backend.why(first))
+            return None
+        self._hw_why = "not counted by this CPU: " + ", ".join(n for n in HARDWARE if n not in have)
+        return self.backend.open(tid, self._hw)
+
+    def _all_threads(self) -> list[_Thread]:
+        return [t for s in self._guests.values() for t in s.threads.values()]
+
+    def _rescan(self, st: _GuestState, vcpu_tids: set[int]) -> None:
+        tids = {int(t) for t in self.fs.listdir(f"proc/{st.pid}/task", []) if t.isdigit()}
+        for tid in [t for t in st.threads if t not in tids and t not in vcpu_tids]:
+            t = st.threads.pop(tid)
+            for i, v in enumerate(t.read()):
+                st.retired[i] += v
+            t.close()
+        for tid in sorted(tids - set(st.threads)):
+            try:
+                self._open(st, tid)
+            except OSError as e:
+                if e.errno != errno.ESRCH:
+                    raise
+
+    def _accel(self, pid: int, tid: int) -> str | None:
+        comm = self.fs.read_str(f"proc/{pid}/task/{tid}/comm", "")
+        return "kvm" if comm.endswith("/KVM") else "tcg" if comm.endswith("/TCG") else None
+
+    def _exits(self, st: _GuestState, errors: list[Error], name: str) -> tuple[dict[str, int] | None, str | None]:
+        if st.accel == "tcg":
+            return None, TCG_NOTE
+        if st.accel != "kvm":
+            return None, "no vCPU thread named CPU N/KVM: cannot tell whether this guest runs under KVM"
+        try:
+            exits = self.backend.kvm_exits(st.pid)
+        except HostFSError as e:
+            errors.append(Error(f"{name}: kvm exits", str(e)))
+            return None, str(e)
+        if exits is None:
+            return None, ("KVM's exit counters are not visible: mount debugfs "
+                          "(`mount -t debugfs none /sys/kernel/debug`) as root")
+        return exits, None
+
+
+def _counters(names: tuple[str, ...], values: Sequence[int]) -> PerfCounters:
+    if len(names) == len(SOFTWARE) or len(names) == len(ALL):   # SOFTWARE [+ HARDWARE]: the fields' order
+        return PerfCounters(*values)
+    return PerfCounters(**dict(zip(names, values, strict=True)))
+
+
+def _with_perf(g: Guest, perf: GuestPerf) -> Guest:
+    """`replace(g, perf=perf)` at a tenth of the cost (replace re-runs __init__ over every field:
+    38 µs per guest on the lab machine, more than reading its counters)."""
+    new = copy.copy(g)
+    object.__setattr__(new, "perf", perf)
+    return new
