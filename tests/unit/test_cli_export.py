@@ -201,3 +201,18 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
 def test_a_bad_address_is_one_line_and_exit_2(tmp_path, listen, why):
     p = kvmtune("export", "--demo", "--listen", listen, state=tmp_path)
     assert p.returncode == 2 and p.stderr.startswith(why) and p.stderr.count("\n") == 1, p.stderr
+
+
+def test_perf_counters_are_exported_with_perf_only(demo, tmp_path):
+    """--perf (issue 13): each guest's and vCPU's counters and KVM exits, as the snapshot has them."""
+    assert not [s for s in samples(demo.get("/metrics")[2].decode()) if "_perf_" in s or "_kvm_exits" in s]
+    with Exporter("--demo", "--perf", "--interval", "600", state=tmp_path / "perf") as ex:
+        snap = Snapshot.loads(ex.wait_json())
+        got = samples(ex.get("/metrics")[2].decode())
+    g = next(g for g in snap.guests if g.perf is not None and g.perf.total is not None and g.perf.vcpus)
+    i, c = sorted(g.perf.vcpus.items())[0]
+    assert got[f'kvmtune_guest_vcpu_perf_cpu_migrations_total{{guest="{g.name}",vcpu="{i}"}}'] == c.cpu_migrations
+    assert got[f'kvmtune_guest_perf_task_clock_seconds_total{{guest="{g.name}"}}'] == \
+        pytest.approx(g.perf.total.task_clock_ns / 1e9)
+    for reason, n in (g.perf.exits or {}).items():
+        assert got[f'kvmtune_guest_kvm_exits_total{{guest="{g.name}",kind="{reason}"}}'] == n

@@ -31,6 +31,7 @@ def documented() -> dict[str, tuple[str, set[str]]]:
 @pytest.fixture(scope="module")
 def frame():
     feed = DemoFeed(open_demo(seed=1))
+    feed.collector.perf.enable(True)   # --perf: the demo simulates every counter and KVM exits
     try:
         framer = Framer()
         framer.push(feed.next())

@@ -17,7 +17,7 @@ from types import FrameType
 from typing import Any
 
 from .. import inputs
-from .common import CliError, add_source_args, argtype, open_feed, seconds
+from .common import CliError, add_perf_arg, add_source_args, argtype, open_feed, seconds
 
 DEFAULT_LISTEN = "127.0.0.1:9177"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -56,6 +56,7 @@ def register(sub: Any) -> None:
                    help="TLS and basic auth, in the web config format of Prometheus exporters "
                         "(tls_server_config, basic_auth_users with bcrypt hashes)")
     add_source_args(s)
+    add_perf_arg(s)
     s.set_defaults(func=cmd_export)
 
 

@@ -17,6 +17,7 @@ from .. import cpuset
 from ..analysis import Finding, locality
 from ..frame import Frame
 from ..model import Guest
+from ..perfmodel import HARDWARE, SOFTWARE
 
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[Labels, float]
@@ -323,6 +324,59 @@ FAMILIES: tuple[tuple[Family, Samples], ...] = (
     (Family("kvmtune_snapshot_errors", "gauge", "figures the last collection could not read (kvmtune snapshot "
             "lists them)"), _host(lambda f: len(f.snap.errors))),
 )
+
+
+# -- perf counters (`--perf`; issue 13): each counter per guest (every QEMU thread) and per
+# vCPU thread. A counter the host does not count (no PMU) has no sample, never a 0. A
+# reopening starts the counts again from 0, which Prometheus takes for a counter reset.
+
+def _perf_name(field: str) -> tuple[str, str, float]:
+    """(name part, unit, scale) of a PerfCounters field: task_clock_ns is seconds."""
+    return ("task_clock_seconds", "seconds", 1e-9) if field == "task_clock_ns" else (field, "", 1.0)
+
+
+def _perf_total(field: str) -> Samples:
+    _, _, scale = _perf_name(field)
+
+    def samples(f: Frame) -> Iterator[Sample]:
+        for g in f.snap.guests:
+            v = None if g.perf is None or g.perf.total is None else getattr(g.perf.total, field)
+            if v is not None:
+                yield _g(g), v * scale if scale != 1 else v
+    return samples
+
+
+def _perf_vcpu(field: str) -> Samples:
+    _, _, scale = _perf_name(field)
+
+    def samples(f: Frame) -> Iterator[Sample]:
+        for g in f.snap.guests:
+            for i, c in sorted((g.perf.vcpus if g.perf is not None else {}).items()):
+                v = getattr(c, field)
+                if v is not None:
+                    yield _g(g, ("vcpu", str(i))), v * scale if scale != 1 else v
+    return samples
+
+
+def _kvm_exits(f: Frame) -> Iterator[Sample]:
+    for g in f.snap.guests:
+        for reason, n in sorted((g.perf.exits or {}).items() if g.perf is not None else ()):
+            yield _g(g, ("kind", reason)), n
+
+
+def _perf_families() -> Iterator[tuple[Family, Samples]]:
+    for field in (*SOFTWARE, *HARDWARE):
+        name, unit, _ = _perf_name(field)
+        what = field.replace("_ns", "").replace("_", " ")
+        yield (Family(f"kvmtune_guest_perf_{name}", "counter", f"perf {what} of every thread of the guest's "
+                      "QEMU process since counting began", unit), _perf_total(field))
+        yield (Family(f"kvmtune_guest_vcpu_perf_{name}", "counter", f"perf {what} of the vCPU thread since "
+                      "counting began", unit), _perf_vcpu(field))
+    yield (Family("kvmtune_guest_kvm_exits", "counter", "KVM exits of the guest by reason (kind) since counting "
+                  "began; none under TCG"), _kvm_exits)
+
+
+FAMILIES += tuple(_perf_families())
 
 
 def families(frame: Frame) -> Iterator[tuple[Family, list[Sample]]]:
