@@ -3,7 +3,8 @@
 Host nodes with memory and hugepages; per guest its memory per node in MiB (like
 `numastat -c`, but only the guest's RAM: anonymous memory + hugepages, without the
 QEMU binary and libraries that numastat's Private row also counts), how much of it KSM
-merged per node, and its vCPU placement (like `virsh vcpuinfo`).
+merged per node, and its vCPU placement (like `virsh vcpuinfo`); with `--perf`, the perf
+counters' rates over the counting window per vCPU thread and per guest.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Set
 from . import cpuset
 from .analysis import ksm_saved_kib
 from .model import Guest, Snapshot
+from .rates import CounterRate, PerfRate, guest_rates
 
 
 def _mib(kib: int | None) -> str:
@@ -28,8 +30,10 @@ def _table(rows: list[list[str]], right: Set[int] = frozenset()) -> list[str]:
     return out
 
 
-def render_report(snap: Snapshot) -> str:
+def render_report(snap: Snapshot, prev: Snapshot | None = None) -> str:
+    """The report of `snap`; perf rates are since `prev` (the snapshot before, when counting)."""
     h = snap.host
+    rates = guest_rates(prev, snap) if prev is not None else {}
     lines = [f"host {h.hostname}"]
     opts = []
     saved_kib = ksm_saved_kib(h)   # None exactly when there is no KSM
@@ -56,7 +60,8 @@ def render_report(snap: Snapshot) -> str:
     if snap.disconnected:
         lines += ["", "guests: not available (no connection to libvirt)"]
     for g in snap.guests:
-        lines += ["", *_guest(g, [n.id for n in h.nodes])]
+        r = rates.get(g.name)
+        lines += ["", *_guest(g, [n.id for n in h.nodes], r.perf if r is not None else None)]
     if snap.errors:
         lines += ["", "errors:"]
         lines += [f"  {e.source}: {e.message}" for e in snap.errors]
@@ -67,7 +72,7 @@ def _size(kib: int) -> str:
     return f"{kib // (1024 * 1024)}G" if kib >= 1024 * 1024 else f"{kib // 1024}M"
 
 
-def _guest(g: Guest, node_ids: list[int]) -> list[str]:
+def _guest(g: Guest, node_ids: list[int], perf: PerfRate | None = None) -> list[str]:
     head = f"guest {g.name} ({g.state}"
     if g.pid is not None:
         head += f", pid {g.pid}"
@@ -93,15 +98,56 @@ def _guest(g: Guest, node_ids: list[int]) -> list[str]:
     if shared:   # part of Anon above: the pages KSM merged, on the node each sits on
         out.append(f"  KSM-shared {_mib(sum(shared.values()))} MiB ("
                    + ", ".join(f"node {n} {_mib(v)} MiB" for n, v in sorted(shared.items())) + ")")
+    counted = perf is not None and g.perf is not None and not g.perf.unavailable
     if g.vcpus:
-        rows = [["vCPU", "CPU", "affinity", "pinned"]]
+        rows = [["vCPU", "CPU", "affinity", "pinned"] + (list(_PERF_COLUMNS) if counted else [])]
         for v in g.vcpus:
             rows.append([str(v.index), "-" if v.pcpu is None else str(v.pcpu),
-                         cpuset.format(v.affinity) or "-", "yes" if v.pinned else "no"])
-        out += ["  " + line for line in _table(rows)]
+                         cpuset.format(v.affinity) or "-", "yes" if v.pinned else "no"]
+                        + (_perf_cells(perf.vcpus.get(v.index)) if perf is not None and counted else []))
+        out += ["  " + line for line in _table(rows, right=set(range(4, 4 + len(_PERF_COLUMNS))))]
+    if g.perf is not None:
+        out += _perf_lines(g, perf)
     if g.emulator_affinity is not None:
         out.append(f"  emulator affinity {cpuset.format(g.emulator_affinity) or '-'}")
     for d in g.disks:
         limits = ", ".join(f"{k}={v}" for k, v in d.iotune.items() if v)
         out.append(f"  disk {d.target} {d.source or ''} {('limits ' + limits) if limits else 'no limits'}")
+    return out
+
+
+_PERF_COLUMNS = ("task %", "ctx/s", "migr/s", "faults/s", "IPC")
+
+
+def _num(v: float | None, digits: int = 0) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def _perf_cells(r: CounterRate | None) -> list[str]:
+    if r is None:
+        return ["-"] * len(_PERF_COLUMNS)
+    return [_num(r.task_clock_percent), _num(r.get("context_switches")), _num(r.get("cpu_migrations"), 1),
+            _num(r.get("page_faults")), _num(r.ipc, 2)]
+
+
+def _perf_lines(g: Guest, perf: PerfRate | None) -> list[str]:
+    p = g.perf
+    assert p is not None
+    if p.unavailable:
+        return [f"  perf: not counted: {p.unavailable}"]
+    if perf is None or perf.total is None:
+        return ["  perf: counting began with this sample (rates need the next one)"]
+    t = perf.total
+    line = (f"  perf, every thread: task-clock {_num(t.task_clock_percent)} % of a CPU, "
+            f"{_num(t.get('context_switches'))} context switches/s, {_num(t.get('cpu_migrations'), 1)} "
+            f"migrations/s, {_num(t.get('page_faults'))} page faults/s")
+    out = [line + (f", IPC {_num(t.ipc, 2)}" if t.ipc is not None else "")]
+    if p.hardware:
+        out.append(f"  perf hardware counters: {p.hardware}")
+    if perf.exits:   # KVM's counters: "exits" is the total, the others its reasons and halt polling
+        total = perf.exits.get("exits")
+        top = sorted(((v, k) for k, v in perf.exits.items() if v and k != "exits"), reverse=True)[:5]
+        out.append(f"  KVM exits {_num(total)}/s" + (": " + ", ".join(f"{k} {v:.0f}" for v, k in top) if top else ""))
+    elif p.exits_note:
+        out.append(f"  KVM exits: {p.exits_note}")
     return out

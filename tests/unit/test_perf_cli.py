@@ -49,3 +49,16 @@ def test_perf_with_a_captured_tree_is_one_line(tmp_path):
     p = kvmtune(tmp_path, "snapshot", "--root", str(tmp_path), "--host-only", "--perf")
     assert p.returncode == 2 and p.stderr.strip().splitlines() == [
         "kvmtune: --perf counts the live host's threads: it cannot be combined with --root"]
+
+
+def test_snapshot_text_perf_shows_the_rates_per_vcpu_and_guest(tmp_path):
+    """The compact report with --perf: per vCPU thread its rates beside its CPU and pinning,
+    per guest the totals and KVM exits; without --perf none of it."""
+    p = kvmtune(tmp_path, "snapshot", "--demo", "--perf")
+    assert p.returncode == 0, p.stderr
+    web = p.stdout.split("guest web-01 ", 1)[1].split("\nguest ", 1)[0]
+    assert "vCPU  CPU  affinity  pinned  task %  ctx/s  migr/s  faults/s   IPC" in web
+    assert "perf, every thread: task-clock " in web and " migrations/s" in web
+    assert "KVM exits " in web and "/s: " in web
+    plain = kvmtune(tmp_path, "snapshot", "--demo").stdout
+    assert "task %" not in plain and "perf" not in plain

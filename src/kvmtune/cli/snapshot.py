@@ -27,15 +27,15 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         raise CliError("--host-only cannot be combined with --demo")
     feed = open_feed(args)
     try:
-        snap = feed.next()
+        snap, prev = feed.next(), None
         if getattr(args, "perf", False):   # counters opened by that one: count for a second
             if not args.demo:
                 time.sleep(PERF_WINDOW)
-            snap = feed.next()
+            snap, prev = feed.next(), snap
     finally:
         feed.close()
     if args.json:
         print(snap.dumps(indent=2))
     else:
-        print(render_report(snap), end="")
+        print(render_report(snap, prev), end="")
     return 0
