@@ -100,3 +100,27 @@ def test_unreachable_uri_gives_a_snapshot_with_an_error(tmp_path):
     assert snap.disconnected and snap.guests == ()
     assert any(e.source == "libvirt" for e in snap.errors)
     assert snap.host.hostname  # host figures still come
+
+
+def test_a_guest_list_that_fails_once_keeps_the_last_guests(source, monkeypatch):
+    """A libvirt error that is not a lost connection (a stats call failing) made the guests
+    vanish for a tick: the TUI's table emptied, the exporter dropped every guest series and
+    a recording started a new chain. The last guests stay, marked stale, with the error."""
+    from kvmtune.frame import Framer
+    from kvmtune.virt.interface import VirtError
+    c, framer = Collector(source), Framer()
+    before = framer.push(c.collect())
+    real = source.hv.list_guests
+
+    def failing():
+        monkeypatch.setattr(source.hv, "list_guests", real)
+        raise VirtError("internal error: the stats call failed")
+    monkeypatch.setattr(source.hv, "list_guests", failing)   # an error the test driver cannot be made to give
+    raw = c.collect()
+    stale = framer.push(raw)
+    assert raw.disconnected and stale.stale
+    assert [g.name for g in stale.snap.guests] == [g.name for g in before.snap.guests]
+    assert {g.name for g in stale.snap.guests} == {"alpha", "beta"}
+    assert any("the stats call failed" in e.message for e in raw.errors)
+    again = c.collect()
+    assert not again.disconnected and {g.name for g in again.guests} == {"alpha", "beta"}

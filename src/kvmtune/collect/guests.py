@@ -90,8 +90,10 @@ class GuestCollector:
             self._settings.clear()
             return (), True
         except VirtError as e:
+            # connected, but the guest list could not be read this tick: as for a lost
+            # connection, the consumers keep the last guests (stale) rather than show none
             errors.append(Error("libvirt", str(e)))
-            return (), False
+            return (), True
         changed = hv.changed_guests()
         names = {i.name for i in infos}
         online = frozenset(online_cpus)

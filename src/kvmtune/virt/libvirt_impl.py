@@ -211,7 +211,9 @@ class LibvirtHypervisor(Hypervisor):
         groups = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON
                   | libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
                   | libvirt.VIR_DOMAIN_STATS_BLOCK)
-        records = self._call(conn.getAllDomainStats, groups, 0)
+        # NOWAIT: a guest whose job lock is held (a migration, a block job) answers with what it
+        # can give now instead of holding up every guest's figures for its job's wait
+        records = self._call(conn.getAllDomainStats, groups, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT)
         guests, stats = [], {}
         for dom, st in records:
             name = dom.name()
