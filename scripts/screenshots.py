@@ -25,7 +25,9 @@ async def shoot(out: Path, seed: int, size: tuple[int, int]) -> list[Path]:
     from kvmtune.ui.panes import PANES
 
     src = open_demo(seed=seed)
-    app = KvmtuneApp(DemoFeed(src), Executor(src), interval=3600)
+    feed = DemoFeed(src)
+    feed.collector.perf.enable(True)   # as with --perf: pane 7 shows the (simulated) counters
+    app = KvmtuneApp(feed, Executor(src), interval=3600)
     written: list[Path] = []
 
     async def settle(pilot) -> None:
