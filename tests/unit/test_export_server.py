@@ -7,7 +7,9 @@ from __future__ import annotations
 import base64
 import gzip
 import http.client
+import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -147,6 +149,56 @@ def test_a_scraper_keeping_its_connection_is_never_cut(running):
         time.sleep(0.2)
     assert n >= 10 and c.sock is not None   # the same connection throughout
     c.close()
+
+
+class LockedFeed(StuckFeed):
+    """As LibvirtHypervisor: a stuck collection holds the connection's lock, and close()
+    waits for that lock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def next(self):
+        with self.lock:
+            return super().next()
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            super().close()
+
+
+def test_sigterm_ends_the_exporter_while_the_collection_is_stuck(monkeypatch, capsys):
+    """A hung libvirtd: SIGTERM must still end `kvmtune export` (exit 0) within the stop
+    wait, not wait on the stuck collection's lock in feed.close() until systemd kills it."""
+    from kvmtune.cli import build_parser
+    from kvmtune.cli import export as cli_export
+    feed = LockedFeed()
+    monkeypatch.setattr(cli_export, "open_feed", lambda _args: feed)
+    monkeypatch.setattr(cli_export, "STOP_WAIT_S", 0.5, raising=False)
+    args = build_parser().parse_args(["export", "--demo", "--listen", "127.0.0.1:0", "--interval", "0.05"])
+    unstick = threading.Timer(45, feed.release.set)   # so that the unfixed code ends at all
+    unstick.start()
+
+    def term_once_stuck() -> None:
+        end = time.monotonic() + 10
+        while feed.calls < 2 and time.monotonic() < end:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=term_once_stuck, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        rc = args.func(args)
+        took = time.monotonic() - t0
+    finally:
+        feed.release.set()
+        unstick.cancel()
+    err = capsys.readouterr().err
+    assert rc == 0 and feed.calls >= 2 and not feed.closed
+    assert took < 5, took
+    assert "did not end within 0.5s" in err and err.endswith("kvmtune: exporter stopped\n"), err
 
 
 # -- --web-config ------------------------------------------------------------------------
