@@ -151,6 +151,43 @@ def test_a_scraper_keeping_its_connection_is_never_cut(running):
     c.close()
 
 
+def test_one_client_holding_idle_connections_cannot_lock_prometheus_out():
+    """70 idle connections from 127.0.0.2 (Linux routes all of 127/8 to lo): past its 8 they
+    are closed at once, and a scrape from 127.0.0.1 is answered."""
+    server = ExportServer(("127.0.0.1", 0), Pages(), WebConfig(), "test")
+    stop = serve(server)
+    flood = []
+    try:
+        for _ in range(70):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(5)
+            s.connect(server.server_address[:2])
+            flood.append(s)
+        closed = 0
+        for s in flood:   # the server has accepted (and kept or closed) each once this returns
+            s.setblocking(False)
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            closed = 0
+            for s in flood:
+                try:
+                    closed += s.recv(1) == b""
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    closed += 1
+            if closed >= 62:
+                break
+            time.sleep(0.1)
+        assert scrape(server)[0] == 200
+        assert closed == 62   # 8 kept for 127.0.0.2
+    finally:
+        for s in flood:
+            s.close()
+        stop()
+
+
 class LockedFeed(StuckFeed):
     """As LibvirtHypervisor: a stuck collection holds the connection's lock, and close()
     waits for that lock."""

@@ -6,8 +6,9 @@ on every read and on each whole write, so a slow or silent client holds only its
 thread; a reaper closes a connection whose request (or TLS handshake) has been coming in
 for longer than MAX_REQUEST_S (a slowloris client trickling one header byte at a time
 never times out a read) — never one between requests, as Prometheus keeps its connection
-from scrape to scrape; and at most MAX_CONNECTIONS are served at once (more are closed at
-once: memory stays bounded). Headers are capped by http.server
+from scrape to scrape; and at most MAX_CONNECTIONS are served at once, at most
+MAX_PER_CLIENT of them from one address (more are closed at once: memory stays bounded,
+and one client holding idle connections cannot lock Prometheus out). Headers are capped by http.server
 (65 536 bytes a line, 100 lines: 431 beyond). TLS handshakes run in the connection's
 thread, under the same timeout, never in the accepting one.
 """
@@ -28,6 +29,7 @@ from .webconfig import WebConfig
 TIMEOUT_S = 10.0         # one read, or one whole response written
 MAX_REQUEST_S = 30.0     # reading one request's line and headers (or a TLS handshake)
 MAX_CONNECTIONS = 64
+MAX_PER_CLIENT = 8       # Prometheus needs one; a few for a browser or curl beside it
 
 
 def accepts_gzip(header: str | None) -> bool:
@@ -104,13 +106,15 @@ class ExportServer(ThreadingHTTPServer):
 
     def __init__(self, addr: tuple[str, int], pages: Pages, web: WebConfig, label: str,
                  timeout_s: float = TIMEOUT_S, max_request_s: float = MAX_REQUEST_S,
-                 max_connections: int = MAX_CONNECTIONS):
+                 max_connections: int = MAX_CONNECTIONS, max_per_client: int = MAX_PER_CLIENT):
         self.pages = pages
         self.web = web
         self.label = label
         self.timeout_s = timeout_s
         self.max_request_s = max_request_s
         self._slots = threading.BoundedSemaphore(max_connections)
+        self.max_per_client = max_per_client
+        self._per_client: dict[str, int] = {}   # open connections per client address
         self._reading: dict[socket.socket, float] = {}   # connections reading a request: since when
         self._open_lock = threading.Lock()
         self._reaping = threading.Event()
@@ -134,19 +138,33 @@ class ExportServer(ThreadingHTTPServer):
                 "</ul></body></html>\n").encode()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
+        ip = str(client_address[0])
+        with self._open_lock:
+            mine = self._per_client.get(ip, 0)
+            if mine >= self.max_per_client or not self._slots.acquire(blocking=False):
+                mine = -1
+            else:
+                self._per_client[ip] = mine + 1
+        if mine < 0:
             self.shutdown_request(request)   # full: this client waits for nobody's thread
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._release(ip)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
+            self._release(str(client_address[0]))
+
+    def _release(self, ip: str) -> None:
+        with self._open_lock:
+            left = self._per_client.pop(ip, 1) - 1
+            if left > 0:
+                self._per_client[ip] = left
             self._slots.release()
 
     def finish_request(self, request: Any, client_address: Any) -> None:
