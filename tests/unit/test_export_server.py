@@ -238,6 +238,29 @@ def test_sigterm_ends_the_exporter_while_the_collection_is_stuck(monkeypatch, ca
     assert "did not end within 0.5s" in err and err.endswith("kvmtune: exporter stopped\n"), err
 
 
+def test_a_kept_alive_connection_waits_longer_than_a_read_for_the_next_scrape():
+    """Prometheus scrapes every 15 s on one connection: the wait for the next request is
+    the idle timeout (here 2 s), not the per-read one (0.5 s) — and it is still bounded."""
+    pages = Pages()
+    server = ExportServer(("127.0.0.1", 0), pages, WebConfig(), "test", timeout_s=0.5, idle_s=2)
+    stop = serve(server)
+    try:
+        c = http.client.HTTPConnection(*server.server_address[:2], timeout=5)
+        for _ in range(2):
+            c.request("GET", "/metrics")
+            r = c.getresponse()
+            assert r.status == 200 and r.read()
+            time.sleep(1.2)   # longer than a read may take
+        assert c.sock is not None
+        c.sock.settimeout(5)
+        t0 = time.monotonic()
+        assert c.sock.recv(1) == b""   # idle for longer than idle_s: closed
+        assert time.monotonic() - t0 < 2.5
+        c.close()
+    finally:
+        stop()
+
+
 # -- --web-config ------------------------------------------------------------------------
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 
 A scrape only sends the page the collection thread last made (promclient.Pages): no
 request ever waits on libvirt. Each connection has its own daemon thread and a timeout
-on every read and on each whole write, so a slow or silent client holds only its own
-thread; a reaper closes a connection whose request (or TLS handshake) has been coming in
+on every read and on each whole write (TIMEOUT_S), so a slow or silent client holds only
+its own thread; a kept-alive connection waits IDLE_S for its next request (Prometheus
+scrapes every 15 s or more and keeps its connection), still bounded; a reaper closes a connection whose request (or TLS handshake) has been coming in
 for longer than MAX_REQUEST_S (a slowloris client trickling one header byte at a time
 never times out a read) — never one between requests, as Prometheus keeps its connection
 from scrape to scrape; and at most MAX_CONNECTIONS are served at once, at most
@@ -27,6 +28,7 @@ from .promclient import Pages
 from .webconfig import WebConfig
 
 TIMEOUT_S = 10.0         # one read, or one whole response written
+IDLE_S = 120.0           # a kept-alive connection's wait for its next request
 MAX_REQUEST_S = 30.0     # reading one request's line and headers (or a TLS handshake)
 MAX_CONNECTIONS = 64
 MAX_PER_CLIENT = 8       # Prometheus needs one; a few for a browser or curl beside it
@@ -50,8 +52,22 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version   # not the Python version: nothing for a scanner to match
 
+    _served = False   # a request was answered on this connection: it is kept alive
+
     def handle_one_request(self) -> None:
-        self.server.reading(self.request, True)   # from here until its headers are in
+        srv = self.server
+        if self._served:   # between scrapes: wait IDLE_S for the next one's first byte
+            self.request.settimeout(srv.idle_s)
+            try:
+                if not self.rfile.peek(1):
+                    self.close_connection = True
+                    return
+            except OSError:   # the idle wait timed out, or the client went away
+                self.close_connection = True
+                return
+            self.request.settimeout(srv.timeout_s)
+        self._served = True
+        srv.reading(self.request, True)   # from here until its headers are in
         super().handle_one_request()
 
     def do_GET(self) -> None:
@@ -105,12 +121,13 @@ class ExportServer(ThreadingHTTPServer):
     request_queue_size = 64
 
     def __init__(self, addr: tuple[str, int], pages: Pages, web: WebConfig, label: str,
-                 timeout_s: float = TIMEOUT_S, max_request_s: float = MAX_REQUEST_S,
+                 timeout_s: float = TIMEOUT_S, idle_s: float = IDLE_S, max_request_s: float = MAX_REQUEST_S,
                  max_connections: int = MAX_CONNECTIONS, max_per_client: int = MAX_PER_CLIENT):
         self.pages = pages
         self.web = web
         self.label = label
         self.timeout_s = timeout_s
+        self.idle_s = idle_s
         self.max_request_s = max_request_s
         self._slots = threading.BoundedSemaphore(max_connections)
         self.max_per_client = max_per_client
