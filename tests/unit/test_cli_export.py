@@ -153,8 +153,8 @@ def test_a_huge_header_is_refused_and_the_next_scrape_answers(demo):
 
 def test_slow_clients_do_not_hold_up_a_scrape(demo):
     slow = []
-    for i in range(20):   # each sends half a request and then nothing
-        s = demo.connect()
+    for i in range(20):   # each sends half a request and then nothing, each from its own address
+        s = demo.connect(f"127.0.0.{i + 2}")   # (one address gets MAX_PER_CLIENT connections)
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + str(i).encode())
         slow.append(s)
     silent = demo.connect()   # says nothing at all
@@ -214,5 +214,12 @@ def test_perf_counters_are_exported_with_perf_only(demo, tmp_path):
     assert got[f'kvmtune_guest_vcpu_perf_cpu_migrations_total{{guest="{g.name}",vcpu="{i}"}}'] == c.cpu_migrations
     assert got[f'kvmtune_guest_perf_task_clock_seconds_total{{guest="{g.name}"}}'] == \
         pytest.approx(g.perf.total.task_clock_ns / 1e9)
-    for reason, n in (g.perf.exits or {}).items():
-        assert got[f'kvmtune_guest_kvm_exits_total{{guest="{g.name}",kind="{reason}"}}'] == n
+    exits = dict(g.perf.exits or {})
+    assert got[f'kvmtune_guest_kvm_exits_total{{guest="{g.name}"}}'] == exits.pop("exits")   # the total alone
+    reasons = {k: v for k, v in got.items() if k.startswith(f'kvmtune_guest_kvm_exit_reasons_total{{guest="{g.name}",')}
+    polls = {k: v for k, v in got.items() if k.startswith(f'kvmtune_guest_kvm_halt_polls_total{{guest="{g.name}",')}
+    assert {k.split('kind="')[1][:-2] for k in polls} == {"halt_attempted_poll", "halt_successful_poll", "halt_wakeup"}
+    assert "halt_exits" in str(reasons) and not [k for k in reasons if "poll" in k or "wakeup" in k]
+    assert sum(reasons.values()) == pytest.approx(got[f'kvmtune_guest_kvm_exits_total{{guest="{g.name}"}}'])
+    for kind, n in exits.items():   # every other counter, in exactly one family
+        assert [v for k, v in got.items() if k.endswith(f'{{guest="{g.name}",kind="{kind}"}}')] == [n]
