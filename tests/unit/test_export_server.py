@@ -313,6 +313,12 @@ def test_tls_and_basic_auth_from_a_web_config(tmp_path, tls_files):
     ("basic_auth_users:\n  alice: plain-password\n", "alice: not a bcrypt hash"),
     ("http_server_config:\n  http2: false\n", "http_server_config: not supported by kvmtune"),
     ("- a list\n", "expected a mapping"),
+    ("tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  min_version: [1]\n", "min_version [1]: TLS12 or TLS13"),
+    ("tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  min_version: 12\n", "min_version 12: TLS12 or TLS13"),
+    ("tls_server_config:\n  cert_file: [c.pem]\n  key_file: k.pem\n", "cert_file: expected a file name"),
+    ("tls_server_config:\n  cert_file: c.pem\n  key_file: {a: 1}\n", "key_file: expected a file name"),
+    ("basic_auth_users:\n  alice: [x]\n", "'alice': expected a user name and its bcrypt hash"),
+    ("basic_auth_users:\n  [a, b]: x\n", "not YAML"),
     ("a: [unclosed\n", "not YAML"),
 ])
 def test_a_bad_web_config_is_one_line_and_exit_2(tmp_path, tls_files, text, why):
