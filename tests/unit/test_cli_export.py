@@ -9,6 +9,7 @@ prometheus-client's.
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
 import signal
@@ -190,6 +191,38 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
         port = s.getsockname()[1]
         p = kvmtune("export", "--demo", "--listen", f"127.0.0.1:{port}", state=tmp_path)
     assert p.returncode == 2 and p.stderr == f"kvmtune: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with open("/proc/net/if_inet6") as f:
+            return any(line.split()[0] == "0" * 31 + "1" for line in f)
+    except OSError:
+        return False
+
+
+def answers(host: str, port: int) -> int:
+    c = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        c.request("GET", "/metrics")
+        return c.getresponse().status
+    finally:
+        c.close()
+
+
+def test_listen_on_every_address_is_ipv4_and_ipv6(tmp_path):
+    """--listen :PORT says "every address": IPv4 and IPv6 both, on one dual-stack socket."""
+    if not has_ipv6_loopback():
+        pytest.skip("this machine has no IPv6 loopback (::1 not in /proc/net/if_inet6)")
+    with Exporter("--demo", "--interval", "600", state=tmp_path, listen=":0") as ex:
+        assert ex.url.startswith("http://[::]:")
+        assert answers("127.0.0.1", ex.port) == 200 and answers("::1", ex.port) == 200
+
+
+def test_listen_on_a_host_name(tmp_path):
+    with Exporter("--demo", "--interval", "600", state=tmp_path, listen="localhost:0") as ex:
+        host = ex.url.split("//")[1].rsplit(":", 1)[0].strip("[]")
+        assert host in ("127.0.0.1", "::1") and answers(host, ex.port) == 200
 
 
 @pytest.mark.parametrize("listen,why", [

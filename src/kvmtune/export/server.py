@@ -16,6 +16,7 @@ thread, under the same timeout, never in the accepting one.
 
 from __future__ import annotations
 
+import errno
 import html
 import socket
 import threading
@@ -135,10 +136,27 @@ class ExportServer(ThreadingHTTPServer):
         self._reading: dict[socket.socket, float] = {}   # connections reading a request: since when
         self._open_lock = threading.Lock()
         self._reaping = threading.Event()
-        host = addr[0]
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        super().__init__(addr, Handler)
+        host, port = addr
+        self._dual = not host   # ":9177": every address, IPv4 and IPv6 on one socket
+        if self._dual:
+            self.address_family, where = socket.AF_INET6, ("::", port)
+        else:   # a name's family from the resolver (ip6-localhost is IPv6); an OSError if none
+            info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            self.address_family, where = info[0], info[4]
+        try:
+            super().__init__(where, Handler)
+        except OSError as e:
+            if not self._dual or e.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
+                raise
+            self._dual = False   # no IPv6 on this host: every IPv4 address then
+            self.address_family = socket.AF_INET
+            super().__init__(("0.0.0.0", port), Handler)
         threading.Thread(target=self._reap, name="kvmtune-export-reaper", daemon=True).start()
+
+    def server_bind(self) -> None:
+        if self._dual:   # IPv4 too, as ::ffff:a.b.c.d (whatever the sysctl bindv6only says)
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
 
     @property
     def url(self) -> str:
