@@ -113,6 +113,44 @@ def test_a_failing_collection_is_counted_and_the_last_frame_stays(running, capsy
     assert capsys.readouterr().err == "kvmtune: export: a collection failed: RuntimeError: libvirt went away\n"
 
 
+class FlakyFeed(StuckFeed):
+    """The demo's snapshots, disconnected (as the live collector makes them when libvirtd
+    stops answering: no guests, a libvirt error) while `down` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def next(self):
+        from dataclasses import replace
+
+        from kvmtune.model import Error
+        snap = self.demo.next()
+        if self.down:
+            return replace(snap, guests=(), disconnected=True, errors=(Error("libvirt", "connection reset"),))
+        return snap
+
+
+def test_a_hypervisor_outage_is_said_once_and_its_end_too(capsys):
+    feed = FlakyFeed()
+    collection = Collection(feed, 1, Pages())
+    try:
+        collection.collect_once()
+        feed.down = True
+        for _ in range(3):
+            collection.collect_once()
+        assert collection.frame is not None and collection.frame.stale
+        feed.down = False
+        collection.collect_once()
+        collection.collect_once()
+        feed.down = True   # a second outage is said again
+        collection.collect_once()
+    finally:
+        feed.close()
+    down = "kvmtune: export: the hypervisor does not answer (connection reset); serving the last known guests\n"
+    assert capsys.readouterr().err == down + "kvmtune: export: the hypervisor answers again\n" + down
+
+
 def test_a_connection_that_lasts_too_long_is_closed(running):
     _feed, server, _c = running
     s = socket.create_connection(server.server_address[:2], timeout=10)
