@@ -83,6 +83,16 @@ def test_the_dashboard_has_the_panels_the_issue_asks_for():
     assert len(ids) == len(set(ids))
 
 
+def test_the_throttle_panels_draw_every_kind_of_limit():
+    """total, read and write limits alike: a read_bytes_sec limit was not drawn at all."""
+    d = json.loads(DASHBOARD.read_text())
+    panels = [p for p in d["panels"] if p["title"].endswith("and the throttle")]
+    assert len(panels) == 2
+    for p in panels:
+        limits = [t for t in p["targets"] if "_limit_" in t["expr"]]
+        assert limits and all("kind=" not in t["expr"] and "{{kind}}" in t["legendFormat"] for t in limits)
+
+
 def test_metric_names_reads_promql():
     assert metric_names('sum by (node, guest) (a_b{x="y{z}"}) / on (guest) c[5m] offset 1h > 0.8') == ["a_b", "c"]
     assert metric_names('rate(kvmtune_x_total{i=~"$instance"}[$__rate_interval]) and bool typo_metric') == \
