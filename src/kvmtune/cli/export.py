@@ -53,7 +53,8 @@ def register(sub: Any) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--listen", metavar="ADDR:PORT", default=DEFAULT_LISTEN,
                    type=argtype(inputs.listen_address, "address"),
-                   help=f"where to listen (default {DEFAULT_LISTEN}; [::1]:9177 for IPv6, :9177 for every address, IPv4 and IPv6)")
+                   help=f"where to listen (default {DEFAULT_LISTEN}; [::1]:9177 for IPv6, "
+                        ":9177 for every address, IPv4 and IPv6)")
     s.add_argument("--interval", metavar="SECONDS", type=seconds, default=argparse.SUPPRESS,
                    help="seconds between collections (default 5)")
     s.add_argument("--web-config", metavar="FILE", default=None,

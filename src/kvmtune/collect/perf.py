@@ -26,8 +26,16 @@ from typing import Protocol
 from ..errors import HostFSError
 from ..hostfs import HostFS
 from ..model import Error, Guest
-from ..perfmodel import (HARDWARE, KVM_EVENTS, KVM_EXIT_REASONS, KVM_EXITS_TOTAL, KVM_HALT_POLLS, SOFTWARE,
-                         GuestPerf, PerfCounters)
+from ..perfmodel import (
+    HARDWARE,
+    KVM_EVENTS,
+    KVM_EXIT_REASONS,
+    KVM_EXITS_TOTAL,
+    KVM_HALT_POLLS,
+    SOFTWARE,
+    GuestPerf,
+    PerfCounters,
+)
 
 TCG_NOTE = "no KVM exits: this guest runs under TCG (QEMU emulates the CPU; nothing exits to KVM)"
 DEBUGFS = "sys/kernel/debug/kvm"

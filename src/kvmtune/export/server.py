@@ -4,12 +4,13 @@ A scrape only sends the page the collection thread last made (promclient.Pages):
 request ever waits on libvirt. Each connection has its own daemon thread and a timeout
 on every read and on each whole write (TIMEOUT_S), so a slow or silent client holds only
 its own thread; a kept-alive connection waits IDLE_S for its next request (Prometheus
-scrapes every 15 s or more and keeps its connection), still bounded; a reaper closes a connection whose request (or TLS handshake) has been coming in
-for longer than MAX_REQUEST_S (a slowloris client trickling one header byte at a time
-never times out a read) — never one between requests, as Prometheus keeps its connection
-from scrape to scrape; and at most MAX_CONNECTIONS are served at once, at most
-MAX_PER_CLIENT of them from one address (more are closed at once: memory stays bounded,
-and one client holding idle connections cannot lock Prometheus out). Headers are capped by http.server
+scrapes every 15 s or more and keeps its connection), still bounded; a reaper closes a
+connection whose request (or TLS handshake) has been coming in for longer than
+MAX_REQUEST_S (a slowloris client trickling one header byte at a time never times out a
+read) — never one between requests; and at most MAX_CONNECTIONS are served at once, at
+most MAX_PER_CLIENT of them from one address (more are closed at once: memory stays
+bounded, and one client holding idle connections cannot lock Prometheus out). Headers are
+capped by http.server
 (65 536 bytes a line, 100 lines: 431 beyond). TLS handshakes run in the connection's
 thread, under the same timeout, never in the accepting one.
 """
@@ -23,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 from .promclient import Pages
 from .webconfig import WebConfig
@@ -60,7 +61,7 @@ class Handler(BaseHTTPRequestHandler):
         if self._served:   # between scrapes: wait IDLE_S for the next one's first byte
             self.request.settimeout(srv.idle_s)
             try:
-                if not self.rfile.peek(1):
+                if not self.rfile.peek(1):  # type: ignore[attr-defined]  # a BufferedReader
                     self.close_connection = True
                     return
             except OSError:   # the idle wait timed out, or the client went away
@@ -137,12 +138,13 @@ class ExportServer(ThreadingHTTPServer):
         self._open_lock = threading.Lock()
         self._reaping = threading.Event()
         host, port = addr
+        where: tuple[str, int] | tuple[str, int, int, int]
         self._dual = not host   # ":9177": every address, IPv4 and IPv6 on one socket
         if self._dual:
             self.address_family, where = socket.AF_INET6, ("::", port)
         else:   # a name's family from the resolver (ip6-localhost is IPv6); an OSError if none
             info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-            self.address_family, where = info[0], info[4]
+            self.address_family, where = info[0], cast("tuple[str, int] | tuple[str, int, int, int]", info[4])
         try:
             super().__init__(where, Handler)
         except OSError as e:

@@ -106,9 +106,9 @@ def _tls(path: Path, conf: Any) -> ssl.SSLContext | None:
                              f"(it takes {', '.join(sorted(_TLS_KEYS))})")
     if not conf.get("cert_file") or not conf.get("key_file"):
         raise WebConfigError(f"{where}: needs both cert_file and key_file")
-    for key in ("cert_file", "key_file"):
-        if not isinstance(conf[key], str):
-            raise WebConfigError(f"{where}: {key}: expected a file name, not {conf[key]!r}")
+    for name in ("cert_file", "key_file"):
+        if not isinstance(conf[name], str):
+            raise WebConfigError(f"{where}: {name}: expected a file name, not {conf[name]!r}")
     version = conf.get("min_version", "TLS12")
     if not isinstance(version, str) or version not in _VERSIONS:   # the type first: [1] is unhashable
         raise WebConfigError(f"{where}: min_version {version!r}: TLS12 or TLS13")
