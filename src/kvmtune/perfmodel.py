@@ -17,6 +17,16 @@ SOFTWARE = ("task_clock_ns", "context_switches", "cpu_migrations", "page_faults"
 HARDWARE = ("cycles", "instructions", "cache_misses", "llc_loads", "llc_load_misses",
             "node_loads", "node_load_misses")
 
+# KVM's per-VM counters (GuestPerf.exits' keys), by what they count: the total of exits;
+# exits by reason (they add up to at most the total); halt polling and wakeups, which are
+# not exits; other events the guide explains exits with (not exits either). Summing across
+# these groups double counts.
+KVM_EXITS_TOTAL = "exits"
+KVM_EXIT_REASONS = ("halt_exits", "io_exits", "mmio_exits", "irq_exits", "irq_window_exits",
+                    "nmi_window_exits", "request_irq_exits", "signal_exits", "hypercalls")
+KVM_HALT_POLLS = ("halt_successful_poll", "halt_attempted_poll", "halt_poll_invalid", "halt_wakeup")
+KVM_EVENTS = ("l1d_flush", "insn_emulation", "pf_taken", "preemption_reported")
+
 
 @dataclass(frozen=True)
 class PerfCounters:

@@ -81,5 +81,6 @@ class Exporter:
             time.sleep(0.1)
         raise AssertionError("no snapshot within the timeout")
 
-    def connect(self) -> socket.socket:
-        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+    def connect(self, source: str = "127.0.0.1") -> socket.socket:
+        """A connection from `source` (any 127/8 address: Linux routes them all to lo)."""
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10, source_address=(source, 0))

@@ -9,6 +9,7 @@ prometheus-client's.
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
 import signal
@@ -153,8 +154,8 @@ def test_a_huge_header_is_refused_and_the_next_scrape_answers(demo):
 
 def test_slow_clients_do_not_hold_up_a_scrape(demo):
     slow = []
-    for i in range(20):   # each sends half a request and then nothing
-        s = demo.connect()
+    for i in range(20):   # each sends half a request and then nothing, each from its own address
+        s = demo.connect(f"127.0.0.{i + 2}")   # (one address gets MAX_PER_CLIENT connections)
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + str(i).encode())
         slow.append(s)
     silent = demo.connect()   # says nothing at all
@@ -192,6 +193,38 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
     assert p.returncode == 2 and p.stderr == f"kvmtune: cannot listen on 127.0.0.1:{port}: Address already in use\n"
 
 
+def has_ipv6_loopback() -> bool:
+    try:
+        with open("/proc/net/if_inet6") as f:
+            return any(line.split()[0] == "0" * 31 + "1" for line in f)
+    except OSError:
+        return False
+
+
+def answers(host: str, port: int) -> int:
+    c = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        c.request("GET", "/metrics")
+        return c.getresponse().status
+    finally:
+        c.close()
+
+
+def test_listen_on_every_address_is_ipv4_and_ipv6(tmp_path):
+    """--listen :PORT says "every address": IPv4 and IPv6 both, on one dual-stack socket."""
+    if not has_ipv6_loopback():
+        pytest.skip("this machine has no IPv6 loopback (::1 not in /proc/net/if_inet6)")
+    with Exporter("--demo", "--interval", "600", state=tmp_path, listen=":0") as ex:
+        assert ex.url.startswith("http://[::]:")
+        assert answers("127.0.0.1", ex.port) == 200 and answers("::1", ex.port) == 200
+
+
+def test_listen_on_a_host_name(tmp_path):
+    with Exporter("--demo", "--interval", "600", state=tmp_path, listen="localhost:0") as ex:
+        host = ex.url.split("//")[1].rsplit(":", 1)[0].strip("[]")
+        assert host in ("127.0.0.1", "::1") and answers(host, ex.port) == 200
+
+
 @pytest.mark.parametrize("listen,why", [
     ("192.0.2.1:9177", "kvmtune: cannot listen on 192.0.2.1:9177: Cannot assign requested address\n"),
     ("no-such-host.invalid:9177", "kvmtune: cannot listen on no-such-host.invalid:9177: "),
@@ -214,5 +247,12 @@ def test_perf_counters_are_exported_with_perf_only(demo, tmp_path):
     assert got[f'kvmtune_guest_vcpu_perf_cpu_migrations_total{{guest="{g.name}",vcpu="{i}"}}'] == c.cpu_migrations
     assert got[f'kvmtune_guest_perf_task_clock_seconds_total{{guest="{g.name}"}}'] == \
         pytest.approx(g.perf.total.task_clock_ns / 1e9)
-    for reason, n in (g.perf.exits or {}).items():
-        assert got[f'kvmtune_guest_kvm_exits_total{{guest="{g.name}",kind="{reason}"}}'] == n
+    exits = dict(g.perf.exits or {})
+    assert got[f'kvmtune_guest_kvm_exits_total{{guest="{g.name}"}}'] == exits.pop("exits")   # the total alone
+    reasons = {k: v for k, v in got.items() if k.startswith(f'kvmtune_guest_kvm_exit_reasons_total{{guest="{g.name}",')}
+    polls = {k: v for k, v in got.items() if k.startswith(f'kvmtune_guest_kvm_halt_polls_total{{guest="{g.name}",')}
+    assert {k.split('kind="')[1][:-2] for k in polls} == {"halt_attempted_poll", "halt_successful_poll", "halt_wakeup"}
+    assert "halt_exits" in str(reasons) and not [k for k in reasons if "poll" in k or "wakeup" in k]
+    assert sum(reasons.values()) == pytest.approx(got[f'kvmtune_guest_kvm_exits_total{{guest="{g.name}"}}'])
+    for kind, n in exits.items():   # every other counter, in exactly one family
+        assert [v for k, v in got.items() if k.endswith(f'{{guest="{g.name}",kind="{kind}"}}')] == [n]

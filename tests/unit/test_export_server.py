@@ -7,7 +7,9 @@ from __future__ import annotations
 import base64
 import gzip
 import http.client
+import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -111,6 +113,44 @@ def test_a_failing_collection_is_counted_and_the_last_frame_stays(running, capsy
     assert capsys.readouterr().err == "kvmtune: export: a collection failed: RuntimeError: libvirt went away\n"
 
 
+class FlakyFeed(StuckFeed):
+    """The demo's snapshots, disconnected (as the live collector makes them when libvirtd
+    stops answering: no guests, a libvirt error) while `down` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def next(self):
+        from dataclasses import replace
+
+        from kvmtune.model import Error
+        snap = self.demo.next()
+        if self.down:
+            return replace(snap, guests=(), disconnected=True, errors=(Error("libvirt", "connection reset"),))
+        return snap
+
+
+def test_a_hypervisor_outage_is_said_once_and_its_end_too(capsys):
+    feed = FlakyFeed()
+    collection = Collection(feed, 1, Pages())
+    try:
+        collection.collect_once()
+        feed.down = True
+        for _ in range(3):
+            collection.collect_once()
+        assert collection.frame is not None and collection.frame.stale
+        feed.down = False
+        collection.collect_once()
+        collection.collect_once()
+        feed.down = True   # a second outage is said again
+        collection.collect_once()
+    finally:
+        feed.close()
+    down = "kvmtune: export: the hypervisor does not answer (connection reset); serving the last known guests\n"
+    assert capsys.readouterr().err == down + "kvmtune: export: the hypervisor answers again\n" + down
+
+
 def test_a_connection_that_lasts_too_long_is_closed(running):
     _feed, server, _c = running
     s = socket.create_connection(server.server_address[:2], timeout=10)
@@ -147,6 +187,116 @@ def test_a_scraper_keeping_its_connection_is_never_cut(running):
         time.sleep(0.2)
     assert n >= 10 and c.sock is not None   # the same connection throughout
     c.close()
+
+
+def test_one_client_holding_idle_connections_cannot_lock_prometheus_out():
+    """70 idle connections from 127.0.0.2 (Linux routes all of 127/8 to lo): past its 8 they
+    are closed at once, and a scrape from 127.0.0.1 is answered."""
+    server = ExportServer(("127.0.0.1", 0), Pages(), WebConfig(), "test")
+    stop = serve(server)
+    flood = []
+    try:
+        for _ in range(70):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(5)
+            s.connect(server.server_address[:2])
+            flood.append(s)
+        closed = 0
+        for s in flood:   # the server has accepted (and kept or closed) each once this returns
+            s.setblocking(False)
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            closed = 0
+            for s in flood:
+                try:
+                    closed += s.recv(1) == b""
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    closed += 1
+            if closed >= 62:
+                break
+            time.sleep(0.1)
+        assert scrape(server)[0] == 200
+        assert closed == 62   # 8 kept for 127.0.0.2
+    finally:
+        for s in flood:
+            s.close()
+        stop()
+
+
+class LockedFeed(StuckFeed):
+    """As LibvirtHypervisor: a stuck collection holds the connection's lock, and close()
+    waits for that lock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def next(self):
+        with self.lock:
+            return super().next()
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            super().close()
+
+
+def test_sigterm_ends_the_exporter_while_the_collection_is_stuck(monkeypatch, capsys):
+    """A hung libvirtd: SIGTERM must still end `kvmtune export` (exit 0) within the stop
+    wait, not wait on the stuck collection's lock in feed.close() until systemd kills it."""
+    from kvmtune.cli import build_parser
+    from kvmtune.cli import export as cli_export
+    feed = LockedFeed()
+    monkeypatch.setattr(cli_export, "open_feed", lambda _args: feed)
+    monkeypatch.setattr(cli_export, "STOP_WAIT_S", 0.5, raising=False)
+    args = build_parser().parse_args(["export", "--demo", "--listen", "127.0.0.1:0", "--interval", "0.05"])
+    unstick = threading.Timer(45, feed.release.set)   # so that the unfixed code ends at all
+    unstick.start()
+
+    def term_once_stuck() -> None:
+        end = time.monotonic() + 10
+        while feed.calls < 2 and time.monotonic() < end:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=term_once_stuck, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        rc = args.func(args)
+        took = time.monotonic() - t0
+    finally:
+        feed.release.set()
+        unstick.cancel()
+    err = capsys.readouterr().err
+    assert rc == 0 and feed.calls >= 2 and not feed.closed
+    assert took < 5, took
+    assert "did not end within 0.5s" in err and err.endswith("kvmtune: exporter stopped\n"), err
+
+
+def test_a_kept_alive_connection_waits_longer_than_a_read_for_the_next_scrape():
+    """Prometheus scrapes every 15 s on one connection: the wait for the next request is
+    the idle timeout (here 2 s), not the per-read one (0.5 s) — and it is still bounded."""
+    pages = Pages()
+    server = ExportServer(("127.0.0.1", 0), pages, WebConfig(), "test", timeout_s=0.5, idle_s=2)
+    stop = serve(server)
+    try:
+        c = http.client.HTTPConnection(*server.server_address[:2], timeout=5)
+        for _ in range(2):
+            c.request("GET", "/metrics")
+            r = c.getresponse()
+            assert r.status == 200 and r.read()
+            time.sleep(1.2)   # longer than a read may take
+        assert c.sock is not None
+        c.sock.settimeout(5)
+        t0 = time.monotonic()
+        assert c.sock.recv(1) == b""   # idle for longer than idle_s: closed
+        assert time.monotonic() - t0 < 2.5
+        c.close()
+    finally:
+        stop()
 
 
 # -- --web-config ------------------------------------------------------------------------
@@ -201,6 +351,14 @@ def test_tls_and_basic_auth_from_a_web_config(tmp_path, tls_files):
     ("basic_auth_users:\n  alice: plain-password\n", "alice: not a bcrypt hash"),
     ("http_server_config:\n  http2: false\n", "http_server_config: not supported by kvmtune"),
     ("- a list\n", "expected a mapping"),
+    ("tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  min_version: [1]\n",
+     "min_version [1]: TLS12 or TLS13"),
+    ("tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  min_version: 12\n",
+     "min_version 12: TLS12 or TLS13"),
+    ("tls_server_config:\n  cert_file: [c.pem]\n  key_file: k.pem\n", "cert_file: expected a file name"),
+    ("tls_server_config:\n  cert_file: c.pem\n  key_file: {a: 1}\n", "key_file: expected a file name"),
+    ("basic_auth_users:\n  alice: [x]\n", "'alice': expected a user name and its bcrypt hash"),
+    ("basic_auth_users:\n  [a, b]: x\n", "not YAML"),
     ("a: [unclosed\n", "not YAML"),
 ])
 def test_a_bad_web_config_is_one_line_and_exit_2(tmp_path, tls_files, text, why):

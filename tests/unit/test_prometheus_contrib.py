@@ -20,6 +20,7 @@ CONTRIB = Path(__file__).resolve().parents[2] / "contrib"
 RULES = CONTRIB / "prometheus" / "kvmtune.rules.yml"
 DASHBOARD = CONTRIB / "grafana" / "kvmtune.json"
 EMITTED = {f.sample_name for f, _ in (*FAMILIES, *EXPORTER)}
+PROMETHEUS = {"up"}   # what Prometheus itself records for each scrape
 
 
 def promtool() -> str:
@@ -31,7 +32,7 @@ def promtool() -> str:
 
 def test_rules_pass_promtool_check():
     p = subprocess.run([promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0 and "SUCCESS: 10 rules found" in p.stdout, p.stdout + p.stderr
+    assert p.returncode == 0 and "SUCCESS: 11 rules found" in p.stdout, p.stdout + p.stderr
 
 
 def test_rules_pass_their_unit_tests():
@@ -59,7 +60,13 @@ def test_every_expression_names_only_exported_metrics(exprs):
     for expr in found:
         names = metric_names(expr)
         assert names, expr
-        assert set(names) <= EMITTED, (expr, set(names) - EMITTED)
+        assert set(names) <= EMITTED | PROMETHEUS, (expr, set(names) - EMITTED - PROMETHEUS)
+
+
+def test_a_full_static_hugepage_pool_is_no_warning_and_a_dead_exporter_is_alerted():
+    rules = {r["alert"]: r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]}
+    assert rules["KvmtuneNodeHugepagesExhausted"]["labels"]["severity"] == "info"
+    assert rules["KvmtuneExporterDown"]["expr"] == 'up{job=~".*kvmtune.*"} == 0'
 
 
 def test_each_critical_finding_has_an_alert():
@@ -74,6 +81,16 @@ def test_the_dashboard_has_the_panels_the_issue_asks_for():
         assert want in titles
     ids = [p["id"] for p in d["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def test_the_throttle_panels_draw_every_kind_of_limit():
+    """total, read and write limits alike: a read_bytes_sec limit was not drawn at all."""
+    d = json.loads(DASHBOARD.read_text())
+    panels = [p for p in d["panels"] if p["title"].endswith("and the throttle")]
+    assert len(panels) == 2
+    for p in panels:
+        limits = [t for t in p["targets"] if "_limit_" in t["expr"]]
+        assert limits and all("kind=" not in t["expr"] and "{{kind}}" in t["legendFormat"] for t in limits)
 
 
 def test_metric_names_reads_promql():

@@ -4,7 +4,10 @@ The port is bound before the host is opened, so a port in use or a bad address i
 line and exit 2 at once. Collection runs in its own thread every --interval (export/loop.py);
 scrapes are served from the last frame by a threaded server (export/server.py). SIGINT,
 SIGTERM and SIGHUP stop it cleanly: the server stops, the collection in flight finishes,
-the feed is closed, exit 0.
+the feed is closed, exit 0. A collection stuck in a hypervisor that does not answer is
+waited for STOP_WAIT_S only, and the feed is then left open: closing it would wait on the
+connection lock that collection holds (libvirt_impl), and its daemon thread ends with the
+process anyway. (kvmtune-exporter.service's TimeoutStopSec stays above that wait.)
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from .common import CliError, add_perf_arg, add_source_args, argtype, open_feed,
 
 DEFAULT_LISTEN = "127.0.0.1:9177"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_WAIT_S = 5.0   # for the collection in flight, on a stop
 
 EPILOG = """\
 endpoints:
@@ -49,7 +53,8 @@ def register(sub: Any) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--listen", metavar="ADDR:PORT", default=DEFAULT_LISTEN,
                    type=argtype(inputs.listen_address, "address"),
-                   help=f"where to listen (default {DEFAULT_LISTEN}; [::1]:9177 for IPv6, :9177 for every address)")
+                   help=f"where to listen (default {DEFAULT_LISTEN}; [::1]:9177 for IPv6, "
+                        ":9177 for every address, IPv4 and IPv6)")
     s.add_argument("--interval", metavar="SECONDS", type=seconds, default=argparse.SUPPRESS,
                    help="seconds between collections (default 5)")
     s.add_argument("--web-config", metavar="FILE", default=None,
@@ -87,6 +92,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     old = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     try:
         feed = open_feed(args)
+        close_feed = True
         try:
             server.label = f"{feed.label}, collected every {interval:g}s"
             collection = Collection(feed, interval, pages)
@@ -98,11 +104,14 @@ def cmd_export(args: argparse.Namespace) -> int:
                 stopped.wait()
             finally:
                 stop_http()
-                if not collection.stop():
-                    print("kvmtune: export: the collection in flight did not end; closing anyway",
+                if not collection.stop(STOP_WAIT_S):
+                    close_feed = False   # close() would wait on the lock the stuck collection holds
+                    print(f"kvmtune: export: the collection in flight did not end within {STOP_WAIT_S:g}s "
+                          "(the hypervisor does not answer); exiting without closing its connection",
                           file=sys.stderr)
         finally:
-            feed.close()
+            if close_feed:
+                feed.close()
     finally:
         server.server_close()
         for sig, h in old.items():

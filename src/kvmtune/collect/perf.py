@@ -26,15 +26,21 @@ from typing import Protocol
 from ..errors import HostFSError
 from ..hostfs import HostFS
 from ..model import Error, Guest
-from ..perfmodel import HARDWARE, SOFTWARE, GuestPerf, PerfCounters
+from ..perfmodel import (
+    HARDWARE,
+    KVM_EVENTS,
+    KVM_EXIT_REASONS,
+    KVM_EXITS_TOTAL,
+    KVM_HALT_POLLS,
+    SOFTWARE,
+    GuestPerf,
+    PerfCounters,
+)
 
 TCG_NOTE = "no KVM exits: this guest runs under TCG (QEMU emulates the CPU; nothing exits to KVM)"
 DEBUGFS = "sys/kernel/debug/kvm"
-# KVM's per-VM counters that are exit reasons (or what the guide explains with them)
-EXIT_STATS = ("exits", "halt_exits", "io_exits", "mmio_exits", "irq_exits", "irq_window_exits",
-              "nmi_window_exits", "request_irq_exits", "signal_exits", "l1d_flush", "insn_emulation",
-              "hypercalls", "halt_successful_poll", "halt_attempted_poll", "halt_poll_invalid",
-              "halt_wakeup", "pf_taken", "preemption_reported")
+# KVM's per-VM counters read (the total, exit reasons, halt polls, other events: perfmodel)
+EXIT_STATS = (KVM_EXITS_TOTAL, *KVM_EXIT_REASONS, *KVM_HALT_POLLS, *KVM_EVENTS)
 
 
 class CounterGroup(Protocol):

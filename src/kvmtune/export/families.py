@@ -17,7 +17,7 @@ from .. import cpuset
 from ..analysis import Finding, locality
 from ..frame import Frame
 from ..model import Guest
-from ..perfmodel import HARDWARE, SOFTWARE
+from ..perfmodel import HARDWARE, KVM_EVENTS, KVM_EXIT_REASONS, KVM_EXITS_TOTAL, KVM_HALT_POLLS, SOFTWARE
 
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[Labels, float]
@@ -358,10 +358,21 @@ def _perf_vcpu(field: str) -> Samples:
     return samples
 
 
-def _kvm_exits(f: Frame) -> Iterator[Sample]:
+def _kvm_exits_total(f: Frame) -> Iterator[Sample]:
     for g in f.snap.guests:
-        for reason, n in sorted((g.perf.exits or {}).items() if g.perf is not None else ()):
-            yield _g(g, ("kind", reason)), n
+        n = (g.perf.exits or {}).get(KVM_EXITS_TOTAL) if g.perf is not None else None
+        if n is not None:
+            yield _g(g), n
+
+
+def _kvm_kinds(kinds: tuple[str, ...]) -> Samples:
+    """The guest's KVM counters of one group (perfmodel), by kind."""
+    def samples(f: Frame) -> Iterator[Sample]:
+        for g in f.snap.guests:
+            for kind, n in sorted((g.perf.exits or {}).items() if g.perf is not None else ()):
+                if kind in kinds:
+                    yield _g(g, ("kind", kind)), n
+    return samples
 
 
 def _perf_families() -> Iterator[tuple[Family, Samples]]:
@@ -372,8 +383,16 @@ def _perf_families() -> Iterator[tuple[Family, Samples]]:
                       "QEMU process since counting began", unit), _perf_total(field))
         yield (Family(f"kvmtune_guest_vcpu_perf_{name}", "counter", f"perf {what} of the vCPU thread since "
                       "counting began", unit), _perf_vcpu(field))
-    yield (Family("kvmtune_guest_kvm_exits", "counter", "KVM exits of the guest by reason (kind) since counting "
-                  "began; none under TCG"), _kvm_exits)
+    yield (Family("kvmtune_guest_kvm_exits", "counter", "KVM exits of the guest (every reason) since counting "
+                  "began; none under TCG"), _kvm_exits_total)
+    yield (Family("kvmtune_guest_kvm_exit_reasons", "counter", "KVM exits of the guest by reason (kind) since "
+                  "counting began; none under TCG"), _kvm_kinds(KVM_EXIT_REASONS))
+    yield (Family("kvmtune_guest_kvm_halt_polls", "counter", "KVM halt polling of the guest's vCPUs (kind: "
+                  "attempted, successful, invalid polls and wakeups; not exits) since counting began"),
+           _kvm_kinds(KVM_HALT_POLLS))
+    yield (Family("kvmtune_guest_kvm_events", "counter", "other KVM events of the guest (kind: L1D flushes, "
+                  "emulated instructions, async page faults, preemptions reported; not exits)"),
+           _kvm_kinds(KVM_EVENTS))
 
 
 FAMILIES += tuple(_perf_families())

@@ -2,7 +2,9 @@
 schedule (start + k x interval, as `kvmtune record` keeps it), handed to the pages
 (promclient.Pages), which render it for the next scrapes. A collection that fails is
 counted (kvmtune_exporter_collection_errors_total) and said once on stderr per new
-message; the last good frame stays served.
+message; the last good frame stays served. A hypervisor that stops answering (a
+disconnected snapshot: libvirtd down or restarting) is said once, and once again when it
+answers: the journal shows the outage.
 """
 
 from __future__ import annotations
@@ -45,16 +47,26 @@ class Collection:
             frame = self.framer.push(self.feed.next())
         except Exception as e:   # the thread must live on; the page says it failed
             self.stats = Stats(s.collections + 1, s.errors + 1, time.monotonic() - t0, s.last_time)
-            message = f"kvmtune: export: a collection failed: {type(e).__name__}: {e}"
-            if message != self._said:
-                self._said = message
-                print(message, file=sys.stderr, flush=True)
+            self._say(f"kvmtune: export: a collection failed: {type(e).__name__}: {e}")
         else:
             self.frame = frame
+            if frame.stale:
+                why = next((e.message for e in frame.raw.errors if e.source == "libvirt"), "disconnected")
+                self._say(f"kvmtune: export: the hypervisor does not answer ({why}); "
+                          "serving the last known guests")
+            elif self._said is not None:
+                self._say("kvmtune: export: the hypervisor answers again")
+                self._said = None   # the next failure is said again, even the same one
             # this machine's clock, not the snapshot's: the demo's runs on its own simulated time,
             # and the stale-collection alert compares this with Prometheus's time()
             self.stats = Stats(s.collections + 1, s.errors, time.monotonic() - t0, time.time())
         self.pages.update(self.frame, self.stats)
+
+    def _say(self, message: str) -> None:
+        """One stderr line (the journal under systemd), unless it is what was said last."""
+        if message != self._said:
+            self._said = message
+            print(message, file=sys.stderr, flush=True)
 
     def _run(self) -> None:
         start = time.monotonic()

@@ -2,32 +2,38 @@
 
 A scrape only sends the page the collection thread last made (promclient.Pages): no
 request ever waits on libvirt. Each connection has its own daemon thread and a timeout
-on every read and on each whole write, so a slow or silent client holds only its own
-thread; a reaper closes a connection whose request (or TLS handshake) has been coming in
-for longer than MAX_REQUEST_S (a slowloris client trickling one header byte at a time
-never times out a read) — never one between requests, as Prometheus keeps its connection
-from scrape to scrape; and at most MAX_CONNECTIONS are served at once (more are closed at
-once: memory stays bounded). Headers are capped by http.server
+on every read and on each whole write (TIMEOUT_S), so a slow or silent client holds only
+its own thread; a kept-alive connection waits IDLE_S for its next request (Prometheus
+scrapes every 15 s or more and keeps its connection), still bounded; a reaper closes a
+connection whose request (or TLS handshake) has been coming in for longer than
+MAX_REQUEST_S (a slowloris client trickling one header byte at a time never times out a
+read) — never one between requests; and at most MAX_CONNECTIONS are served at once, at
+most MAX_PER_CLIENT of them from one address (more are closed at once: memory stays
+bounded, and one client holding idle connections cannot lock Prometheus out). Headers are
+capped by http.server
 (65 536 bytes a line, 100 lines: 431 beyond). TLS handshakes run in the connection's
 thread, under the same timeout, never in the accepting one.
 """
 
 from __future__ import annotations
 
+import errno
 import html
 import socket
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 from .promclient import Pages
 from .webconfig import WebConfig
 
 TIMEOUT_S = 10.0         # one read, or one whole response written
+IDLE_S = 120.0           # a kept-alive connection's wait for its next request
 MAX_REQUEST_S = 30.0     # reading one request's line and headers (or a TLS handshake)
 MAX_CONNECTIONS = 64
+MAX_PER_CLIENT = 8       # Prometheus needs one; a few for a browser or curl beside it
 
 
 def accepts_gzip(header: str | None) -> bool:
@@ -48,8 +54,22 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version   # not the Python version: nothing for a scanner to match
 
+    _served = False   # a request was answered on this connection: it is kept alive
+
     def handle_one_request(self) -> None:
-        self.server.reading(self.request, True)   # from here until its headers are in
+        srv = self.server
+        if self._served:   # between scrapes: wait IDLE_S for the next one's first byte
+            self.request.settimeout(srv.idle_s)
+            try:
+                if not self.rfile.peek(1):  # type: ignore[attr-defined]  # a BufferedReader
+                    self.close_connection = True
+                    return
+            except OSError:   # the idle wait timed out, or the client went away
+                self.close_connection = True
+                return
+            self.request.settimeout(srv.timeout_s)
+        self._served = True
+        srv.reading(self.request, True)   # from here until its headers are in
         super().handle_one_request()
 
     def do_GET(self) -> None:
@@ -103,21 +123,42 @@ class ExportServer(ThreadingHTTPServer):
     request_queue_size = 64
 
     def __init__(self, addr: tuple[str, int], pages: Pages, web: WebConfig, label: str,
-                 timeout_s: float = TIMEOUT_S, max_request_s: float = MAX_REQUEST_S,
-                 max_connections: int = MAX_CONNECTIONS):
+                 timeout_s: float = TIMEOUT_S, idle_s: float = IDLE_S, max_request_s: float = MAX_REQUEST_S,
+                 max_connections: int = MAX_CONNECTIONS, max_per_client: int = MAX_PER_CLIENT):
         self.pages = pages
         self.web = web
         self.label = label
         self.timeout_s = timeout_s
+        self.idle_s = idle_s
         self.max_request_s = max_request_s
         self._slots = threading.BoundedSemaphore(max_connections)
+        self.max_per_client = max_per_client
+        self._per_client: dict[str, int] = {}   # open connections per client address
         self._reading: dict[socket.socket, float] = {}   # connections reading a request: since when
         self._open_lock = threading.Lock()
         self._reaping = threading.Event()
-        host = addr[0]
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        super().__init__(addr, Handler)
+        host, port = addr
+        where: tuple[str, int] | tuple[str, int, int, int]
+        self._dual = not host   # ":9177": every address, IPv4 and IPv6 on one socket
+        if self._dual:
+            self.address_family, where = socket.AF_INET6, ("::", port)
+        else:   # a name's family from the resolver (ip6-localhost is IPv6); an OSError if none
+            info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            self.address_family, where = info[0], cast("tuple[str, int] | tuple[str, int, int, int]", info[4])
+        try:
+            super().__init__(where, Handler)
+        except OSError as e:
+            if not self._dual or e.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
+                raise
+            self._dual = False   # no IPv6 on this host: every IPv4 address then
+            self.address_family = socket.AF_INET
+            super().__init__(("0.0.0.0", port), Handler)
         threading.Thread(target=self._reap, name="kvmtune-export-reaper", daemon=True).start()
+
+    def server_bind(self) -> None:
+        if self._dual:   # IPv4 too, as ::ffff:a.b.c.d (whatever the sysctl bindv6only says)
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
 
     @property
     def url(self) -> str:
@@ -134,19 +175,33 @@ class ExportServer(ThreadingHTTPServer):
                 "</ul></body></html>\n").encode()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
+        ip = str(client_address[0])
+        with self._open_lock:
+            mine = self._per_client.get(ip, 0)
+            if mine >= self.max_per_client or not self._slots.acquire(blocking=False):
+                mine = -1
+            else:
+                self._per_client[ip] = mine + 1
+        if mine < 0:
             self.shutdown_request(request)   # full: this client waits for nobody's thread
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._release(ip)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
+            self._release(str(client_address[0]))
+
+    def _release(self, ip: str) -> None:
+        with self._open_lock:
+            left = self._per_client.pop(ip, 1) - 1
+            if left > 0:
+                self._per_client[ip] = left
             self._slots.release()
 
     def finish_request(self, request: Any, client_address: Any) -> None:

@@ -106,8 +106,11 @@ def _tls(path: Path, conf: Any) -> ssl.SSLContext | None:
                              f"(it takes {', '.join(sorted(_TLS_KEYS))})")
     if not conf.get("cert_file") or not conf.get("key_file"):
         raise WebConfigError(f"{where}: needs both cert_file and key_file")
+    for name in ("cert_file", "key_file"):
+        if not isinstance(conf[name], str):
+            raise WebConfigError(f"{where}: {name}: expected a file name, not {conf[name]!r}")
     version = conf.get("min_version", "TLS12")
-    if version not in _VERSIONS:
+    if not isinstance(version, str) or version not in _VERSIONS:   # the type first: [1] is unhashable
         raise WebConfigError(f"{where}: min_version {version!r}: TLS12 or TLS13")
     cert, key = (path.parent / str(conf["cert_file"]), path.parent / str(conf["key_file"]))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -130,13 +133,15 @@ def _users(path: str, conf: Any) -> dict[str, bytes]:
         raise WebConfigError(f"{where}: expected user: bcrypt-hash lines")
     out = {}
     for user, hashed in conf.items():
-        h = str(hashed).encode()
+        if not isinstance(user, str) or not isinstance(hashed, str):
+            raise WebConfigError(f"{where}: {user!r}: expected a user name and its bcrypt hash")
+        h = hashed.encode()
         try:
             bcrypt.checkpw(b"", h)   # raises on anything that is not a bcrypt hash
         except ValueError:
             raise WebConfigError(f"{where}: {user}: not a bcrypt hash (make one with "
                                  "`htpasswd -nBC 10 \"\" | tr -d ':\\n'`)") from None
-        if ":" in str(user):
+        if ":" in user:
             raise WebConfigError(f"{where}: {user!r}: a user name cannot hold ':'")
-        out[str(user)] = h
+        out[user] = h
     return out
