@@ -132,6 +132,21 @@ def test_only_named_guests_are_decoded(tmp_path: Path, snaps: list[Snapshot]) ->
     assert [g.name for g in got.guests] == [name] and got.guests[0] == snaps[3].guests[1]
 
 
+def test_without_the_host_cpus_every_sample_reads_back(tmp_path: Path, snaps: list[Snapshot]) -> None:
+    """cpus=False (dump's csv) leaves the host's per-CPU times out of the whole chain, and a
+    read with them after one without (or before) is not served from the other's cache."""
+    path = tmp_path / "r.kvmrec"
+    record(path, snaps[:40])
+    rec = Recording(path)
+    name = snaps[0].guests[1].name
+    for i in (*range(40), 5, 6):
+        s = snaps[i]
+        want = replace(s, host=replace(s.host, cpus=()), guests=tuple(g for g in s.guests if g.name == name))
+        assert rec.snapshot(i, {name}, cpus=False) == want
+        assert rec.snapshot(i, {name}).host == s.host
+        assert rec.snapshot(i, cpus=False) == replace(s, host=replace(s.host, cpus=()))
+
+
 def test_appending_starts_a_session_and_a_key(tmp_path: Path, snaps: list[Snapshot]) -> None:
     path = tmp_path / "r.kvmrec"
     record(path, snaps[:10])

@@ -165,10 +165,13 @@ def encode_key(snap: Snapshot) -> bytes:
 Parts = tuple[dict[str, Any], list[Any]]   # (the document without "guests", each guest's or None: not read)
 
 
-def decode_key(data: bytes, want: Collection[str] | None = None) -> Parts:
-    """A key sample's parts; with `want`, only those guests are parsed (the others are None)."""
+def decode_key(data: bytes, want: Collection[str] | None = None, cpus: bool = True) -> Parts:
+    """A key sample's parts; with `want`, only those guests are parsed (the others are None);
+    cpus=False: without the host's per-CPU times (a reader of guests: see decode_patch)."""
     lines = data.split(b"\n")
     head = _object_of(_loads(lines[0]))
+    if not cpus and type(head.get("host")) is dict:
+        head["host"] = {**head["host"], "cpus": []}
     if want is None:
         return head, [_loads(line) for line in lines[1:]]
     # the name as either encoder writes it (json escapes what is not ASCII, orjson does not)
@@ -180,15 +183,17 @@ def decode_key(data: bytes, want: Collection[str] | None = None) -> Parts:
     return head, guests
 
 
-def decode_patch(parts: Parts, data: bytes) -> Parts:
-    """The parts after a patch sample (`parts` are not changed); guests not read stay unread."""
+def decode_patch(parts: Parts, data: bytes, cpus: bool = True) -> Parts:
+    """The parts after a patch sample (`parts` are not changed); guests not read stay unread.
+    cpus=False: the host's per-CPU times are left out (parts from decode_key(cpus=False)):
+    on a big host, applying them was most of a one-guest read."""
     head, guests = parts
     guests = list(guests)
     if any(g is None for g in guests):
         # one guest's read: its line is found, the others' are not even split (JSON text
         # holds no raw newline, so "\n17 " starts guest 17's line and nothing else)
         end = data.find(b"\n")
-        head = _object_of(apply(head, _loads(data if end < 0 else data[:end])))
+        head = _object_of(apply(head, _head_patch(_loads(data if end < 0 else data[:end]), cpus)))
         for i, g in enumerate(guests):
             if g is not None:
                 at = data.find(b"\n%d " % i)
@@ -197,7 +202,7 @@ def decode_patch(parts: Parts, data: bytes) -> Parts:
                     guests[i] = apply(g, _loads(data[data.index(b" ", at) + 1:None if stop < 0 else stop]))
         return head, guests
     lines = data.split(b"\n")
-    head = _object_of(apply(head, _loads(lines[0])))
+    head = _object_of(apply(head, _head_patch(_loads(lines[0]), cpus)))
     for line in lines[1:]:
         index, _, text = line.partition(b" ")
         i = int(index) if index.isdigit() else -1
@@ -205,6 +210,15 @@ def decode_patch(parts: Parts, data: bytes) -> Parts:
             raise ValueError(f"a patch for guest {index[:20]!r}, which the sample does not have")
         guests[i] = apply(guests[i], _loads(text))
     return head, guests
+
+
+def _head_patch(patch: Any, cpus: bool) -> Any:
+    if cpus or type(patch) is not dict:
+        return patch
+    host = patch.get("host")
+    if type(host) is dict and "cpus" in host:
+        return {**patch, "host": {k: v for k, v in host.items() if k != "cpus"}}
+    return patch
 
 
 def document(parts: Parts) -> dict[str, Any]:

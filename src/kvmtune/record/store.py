@@ -146,7 +146,8 @@ class Recording:
         self.db.text_factory = lambda b: b.decode("utf-8", "replace")
         self._dicts: dict[int, zstandard.ZstdDecompressor] = {}
         self._plain = zstandard.ZstdDecompressor()
-        self._cache: tuple[int, frozenset[str] | None, codec.Parts] | None = None   # the last sample read
+        # the last sample read: (index, the guests read, with the host's CPUs, its parts)
+        self._cache: tuple[int, frozenset[str] | None, bool, codec.Parts] | None = None
         self.seqs: list[int] = []
         self.times: list[float] = []
         self.keys: list[int] = []
@@ -222,29 +223,30 @@ class Recording:
         the others are not even parsed; without the host's per-CPU times with cpus=False, for
         a reader that shows guests only: on a big host they are most of a one-guest read);
         RecordingError when it cannot be read."""
-        return self._read(i, guests, Snapshot.from_json if cpus else _without_cpus)
+        return self._read(i, guests, Snapshot.from_json if cpus else _without_cpus, cpus)
 
     def document(self, i: int, guests: Collection[str] | None = None) -> dict[str, Any]:
         """Sample i as its stored v1 JSON document: what `snapshot(i).to_json()` gives when the
         file's schema is this kvmtune's (`newer` False), without building the Snapshot."""
         return self._read(i, guests, lambda d: d)
 
-    def _read(self, i: int, guests: Collection[str] | None, make: Callable[[dict[str, Any]], _T]) -> _T:
+    def _read(self, i: int, guests: Collection[str] | None, make: Callable[[dict[str, Any]], _T],
+              cpus: bool = True) -> _T:
         if not 0 <= i < len(self.seqs):
             raise IndexError(i)
         try:
-            return make(codec.document(self._parts(i, None if guests is None else frozenset(guests))))
+            return make(codec.document(self._parts(i, None if guests is None else frozenset(guests), cpus)))
         except _DAMAGE as e:
             self._cache = None
             raise RecordingError(f"sample {i + 1} of {self.path} is damaged: {type(e).__name__}: {e}") from None
 
-    def _parts(self, i: int, want: frozenset[str] | None) -> codec.Parts:
+    def _parts(self, i: int, want: frozenset[str] | None, cpus: bool = True) -> codec.Parts:
         seq, key = self.seqs[i], self.keys[i]
         c = self._cache
-        if c is not None and c[0] == i and c[1] == want:
-            return c[2]
-        if c is not None and c[0] == i - 1 and c[1] == want and key != seq and self.keys[i - 1] == key:
-            start, parts = seq, c[2]      # the next sample of the same chain: one patch
+        if c is not None and c[:3] == (i, want, cpus):
+            return c[3]
+        if c is not None and c[:3] == (i - 1, want, cpus) and key != seq and self.keys[i - 1] == key:
+            start, parts = seq, c[3]      # the next sample of the same chain: one patch
         else:
             start, parts = key, None
         rows = self.db.execute("SELECT seq, dict, data FROM samples WHERE seq BETWEEN ? AND ? ORDER BY seq",
@@ -255,9 +257,9 @@ class Recording:
             if not isinstance(data, bytes) or zstandard.frame_content_size(data) > MAX_SAMPLE:
                 raise ValueError("its data is not a sample")
             text = self._decompressor(dict_id).decompress(data)
-            parts = codec.decode_key(text, want) if parts is None else codec.decode_patch(parts, text)
+            parts = codec.decode_key(text, want, cpus) if parts is None else codec.decode_patch(parts, text, cpus)
         assert parts is not None
-        self._cache = (i, want, parts)
+        self._cache = (i, want, cpus, parts)
         return parts
 
     def _decompressor(self, dict_id: int | None) -> zstandard.ZstdDecompressor:
