@@ -38,8 +38,9 @@ EXIT_STATS = ("exits", "halt_exits", "io_exits", "mmio_exits", "irq_exits", "irq
 
 
 class CounterGroup(Protocol):
-    def read(self) -> tuple[int, ...]:
-        """The counts now, in the order of the names opened; () once closed."""
+    def read(self) -> tuple[int | None, ...]:
+        """The counts now, in the order of the names opened (None: enabled but never scheduled
+        on the PMU, so not counted); () once closed."""
     def close(self) -> None: ...
 
 
@@ -83,24 +84,36 @@ class KernelPerf:
 
 
 ALL = SOFTWARE + HARDWARE    # PerfCounters' fields, in order
-_NO_PMU = (errno.ENOENT, errno.EOPNOTSUPP, errno.ENODEV, errno.EINVAL)
+# Hardware counters open as small groups, each probed on its own: a group must fit the PMU at
+# once (Intel with HT: 4 general counters, 2 offcore registers), so one group of all 7 is
+# refused (EINVAL) where each of these fits. Concatenated they are HARDWARE, in order.
+HW_GROUPS: tuple[tuple[str, ...], ...] = (("cycles", "instructions"), ("cache_misses",),
+                                          ("llc_loads", "llc_load_misses"), ("node_loads", "node_load_misses"))
+# what the kernel answers for an event the CPU has not (EINVAL is not one: a group that does not fit)
+_NO_PMU = (errno.ENOENT, errno.EOPNOTSUPP, errno.ENODEV)
+NO_PMU = "not available on this host (no PMU)"
 
 
 @dataclass
 class _Thread:
     sw: CounterGroup
-    hw: CounterGroup | None = None
+    hw: list[CounterGroup] = field(default_factory=list)   # the host's HW_GROUPS that open, in order
 
-    def read(self) -> tuple[int, ...]:
+    def read(self) -> tuple[int | None, ...]:
         """SOFTWARE's counts, then HARDWARE's where they are open (PerfCounters' field order)."""
-        if self.hw is None:
-            return self.sw.read()
-        return self.sw.read() + self.hw.read()
+        values = self.sw.read()
+        for g in self.hw:
+            values += g.read()
+        return values
 
     def close(self) -> None:
         self.sw.close()
-        if self.hw is not None:
-            self.hw.close()
+        self.close_hw()
+
+    def close_hw(self) -> None:
+        for g in self.hw:
+            g.close()
+        self.hw = []
 
 
 @dataclass
@@ -127,7 +140,7 @@ class PerfCollector:
         self.clock = clock or time.monotonic
         self.enabled = False
         self._guests: dict[str, _GuestState] = {}
-        self._hw: tuple[str, ...] | None = None   # the hardware events this host counts (None: not tried yet)
+        self._hw: tuple[tuple[str, ...], ...] | None = None   # HW_GROUPS this host counts (None: not tried yet)
         self._hw_why: str | None = None           # why some or all of them are not counted
         self._blocked: tuple[str, float] | None = None   # (why, when to try again)
 
@@ -193,16 +206,21 @@ class PerfCollector:
                 self._blocked = (reason, now + self.rescan_every)   # tried again later: opening is not free
                 return GuestPerf(since=stamp, unavailable=reason)
         # tuples in the order of `names`: this loop is the per-tick cost (bench/perf_cost.py)
-        names = SOFTWARE + (self._hw or ())
+        names = SOFTWARE + tuple(n for grp in self._hw or () for n in grp)
         n = len(names)
         vcpus: dict[int, PerfCounters] = {}
-        sums = st.retired[:n]
+        sums: list[int | None] = list(st.retired[:n])
         for tid, t in st.threads.items():
             values = t.read()
             if len(values) != n:
                 values = values[:n]
             for i, v in enumerate(values):
-                sums[i] += v
+                if v is None:
+                    sums[i] = None     # a thread's counter not scheduled: no total, rather than a short one
+                else:
+                    s = sums[i]
+                    if s is not None:
+                        sums[i] = s + v
             index = index_of.get(tid)
             if index is not None and len(values) == n:
                 vcpus[index] = _counters(names, values)
@@ -216,47 +234,45 @@ class PerfCollector:
         try:
             if self._hw is None:
                 t.hw = self._probe_hardware(tid)
-            elif self._hw:
-                t.hw = self.backend.open(tid, self._hw)
+            else:
+                for grp in self._hw:
+                    t.hw.append(self.backend.open(tid, grp))
         except OSError as e:
             if e.errno == errno.ESRCH:
                 t.close()
                 raise
             # the PMU was there and now is not (out of counters, out of fds): none for anybody,
             # rather than totals that silently leave threads out
+            t.close_hw()
             self._hw, self._hw_why = (), self.backend.why(e)
             for other in self._all_threads():
-                if other.hw is not None:
-                    other.hw.close()
-                    other.hw = None
+                other.close_hw()
         st.threads[tid] = t
 
-    def _probe_hardware(self, tid: int) -> CounterGroup | None:
-        """The first thread's hardware group; which events the CPU counts is learnt here
-        (a CPU may count cycles but have no node-loads event)."""
-        try:
-            group = self.backend.open(tid, HARDWARE)
-            self._hw = HARDWARE
-            return group
-        except OSError as e:
-            if e.errno == errno.ESRCH:
-                raise
-            first = e
-        have = []
-        for name in HARDWARE:
+    def _probe_hardware(self, tid: int) -> list[CounterGroup]:
+        """The first thread's hardware groups; which of HW_GROUPS the CPU counts is learnt here
+        (a CPU may count cycles but have no node-loads event), each group on its own."""
+        opened: list[CounterGroup] = []
+        have: list[tuple[str, ...]] = []
+        failed: list[OSError] = []
+        for grp in HW_GROUPS:
             try:
-                self.backend.open(tid, (name,)).close()
-                have.append(name)
+                opened.append(self.backend.open(tid, grp))
+                have.append(grp)
             except OSError as e:
                 if e.errno == errno.ESRCH:
+                    for g in opened:
+                        g.close()
                     raise
+                failed.append(e)
         self._hw = tuple(have)
         if not have:
-            self._hw_why = ("not available on this host (no PMU)" if first.errno in _NO_PMU
-                            else self.backend.why(first))
-            return None
-        self._hw_why = "not counted by this CPU: " + ", ".join(n for n in HARDWARE if n not in have)
-        return self.backend.open(tid, self._hw)
+            no_pmu = all(e.errno in _NO_PMU for e in failed)
+            self._hw_why = NO_PMU if no_pmu else self.backend.why(next(e for e in failed if e.errno not in _NO_PMU))
+        elif failed:
+            self._hw_why = "not counted by this CPU: " + ", ".join(
+                n for grp in HW_GROUPS if grp not in have for n in grp)
+        return opened
 
     def _all_threads(self) -> list[_Thread]:
         return [t for s in self._guests.values() for t in s.threads.values()]
@@ -266,7 +282,8 @@ class PerfCollector:
         for tid in [t for t in st.threads if t not in tids and t not in vcpu_tids]:
             t = st.threads.pop(tid)
             for i, v in enumerate(t.read()):
-                st.retired[i] += v
+                if v is not None:
+                    st.retired[i] += v
             t.close()
         for tid in sorted(tids - set(st.threads)):
             try:
@@ -295,7 +312,7 @@ class PerfCollector:
         return exits, None
 
 
-def _counters(names: tuple[str, ...], values: Sequence[int]) -> PerfCounters:
+def _counters(names: tuple[str, ...], values: Sequence[int | None]) -> PerfCounters:
     if len(names) == len(SOFTWARE) or len(names) == len(ALL):   # SOFTWARE [+ HARDWARE]: the fields' order
         return PerfCounters(*values)
     return PerfCounters(**dict(zip(names, values, strict=True)))

@@ -118,14 +118,17 @@ class Group:
             raise
         self._format = struct.Struct(f"={3 + len(self.fds)}Q")
 
-    def read(self) -> tuple[int, ...]:
+    def read(self) -> tuple[int | None, ...]:
         """Every counter's value now, in the order opened (scaled when the PMU multiplexed
-        them); () once closed."""
+        them; None when enabled but never on the PMU: not counted, which is not 0);
+        () once closed."""
         if not self.fds:
             return ()
         v = self._format.unpack(os.read(self.fds[0], self._format.size))   # nr, enabled, running, values...
-        if v[2] and v[2] < v[1]:   # multiplexed hardware counters: scale to the whole time
-            return tuple(x * v[1] // v[2] for x in v[3:])
+        if v[2] < v[1]:
+            if not v[2]:
+                return (None,) * (len(v) - 3)
+            return tuple(x * v[1] // v[2] for x in v[3:])   # multiplexed: scaled to the whole time
         return v[3:]
 
     def close(self) -> None:
@@ -157,8 +160,10 @@ def why(e: OSError, fs: HostFS | None = None) -> str:
                 f"(run kvmtune as root, or `sysctl kernel.perf_event_paranoid=0`)")
     if e.errno == errno.ENOSYS:
         return "this kernel has no perf events (CONFIG_PERF_EVENTS is off)"
-    if e.errno in (errno.ENOENT, errno.EOPNOTSUPP, errno.ENODEV, errno.EINVAL):
+    if e.errno in (errno.ENOENT, errno.EOPNOTSUPP, errno.ENODEV):
         return "not available on this host (no PMU)"
+    if e.errno == errno.EINVAL:
+        return "the kernel refused these counters (Invalid argument: e.g. more than the PMU counts at once)"
     if e.errno in (errno.EMFILE, errno.ENFILE):
         return f"out of file descriptors ({os.strerror(e.errno or 0)}): raise `ulimit -n`"
     return os.strerror(e.errno or 0) if e.errno else str(e)
