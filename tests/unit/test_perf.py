@@ -284,10 +284,10 @@ def test_a_cpu_without_some_hardware_events_counts_the_others():
     from kvmtune.ui.perfpane import perf_pane
 
     class NoNodeEvents(SimPerf):
-        def open(self, tid, names):
+        def open(self, tid, names, inherit=False):
             if any(n.startswith("node_") for n in names):
                 raise OSError(errno.ENOENT, "no such event")
-            return super().open(tid, names)
+            return super().open(tid, names, inherit)
 
     src = open_demo()
     src.sim.perf = src.perf_backend = NoNodeEvents(src.sim.guests, src.sim.lock)

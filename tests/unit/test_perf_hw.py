@@ -36,7 +36,7 @@ class SmallPMU:
         self.absent, self.unscheduled, self.errno_ = absent, unscheduled, errno_
         self.opened: list[tuple[str, ...]] = []
 
-    def open(self, tid, names):
+    def open(self, tid, names, inherit=False):
         names = tuple(names)
         if names[0] in HARDWARE:
             if len(names) > 4:
@@ -99,7 +99,7 @@ def read_group(enabled, running, *values):
     r, w = os.pipe()
     os.write(w, struct.pack(f"={3 + len(values)}Q", len(values), enabled, running, *values))
     g = perfevents.Group.__new__(perfevents.Group)
-    g.fds, g._format = [r], struct.Struct(f"={3 + len(values)}Q")
+    g.fds, g.solo, g._format = [r], False, struct.Struct(f"={3 + len(values)}Q")
     try:
         return g.read()
     finally:

@@ -4,10 +4,13 @@ closed when it goes. No Textual here.
 Counting is perf_event_open(2) on each thread of the QEMU process (perfevents.py), one
 read() per thread and tick: bench/perf_cost.py measured it against a `perf stat -I`
 subprocess per guest (README, "perf counters"). vCPU threads are taken from the guest
-collector's figures every tick (a new vCPU is counted from the tick it appears); the
-other threads (for the guest's total) are rescanned every `rescan_every` seconds, and a
-thread that is gone adds its last counts to the guest's total before its fds are closed,
-so the total never goes backwards. KVM exits come from KVM's own per-VM counters in
+collector's figures every tick (a new vCPU is counted from the tick it appears). The
+guest's first scan opens every thread with inherit, so a thread QEMU starts later (even one
+that lives less than a tick) counts into the thread that started it, as `perf stat -p`
+counts; a vCPU thread started later gets its own counters for its figures, kept out of the
+total (its creator's has it). Every `rescan_every` seconds a thread that is gone adds its
+last counts to the guest's total before its fds are closed, so the total never goes backwards.
+KVM exits come from KVM's own per-VM counters in
 debugfs (sys/kernel/debug/kvm/PID-FD/), where the kernel has them.
 
 The backend (`PerfBackend`) is the kernel on a live host; the demo host passes its own
@@ -45,8 +48,9 @@ class CounterGroup(Protocol):
 
 
 class PerfBackend(Protocol):
-    def open(self, tid: int, names: Sequence[str]) -> CounterGroup:
-        """Counters `names` on thread `tid`; OSError (with an errno) when they cannot be opened."""
+    def open(self, tid: int, names: Sequence[str], inherit: bool = False) -> CounterGroup:
+        """Counters `names` on thread `tid` (`inherit`: and on the threads it starts from now on);
+        OSError (with an errno) when they cannot be opened."""
     def kvm_exits(self, pid: int) -> dict[str, int] | None:
         """KVM's exit counters for the VM of QEMU process `pid`; None when the kernel shows none."""
     def why(self, e: OSError) -> str:
@@ -59,13 +63,13 @@ class KernelPerf:
         self.fs = fs
         self._first = True
 
-    def open(self, tid: int, names: Sequence[str]) -> CounterGroup:
+    def open(self, tid: int, names: Sequence[str], inherit: bool = False) -> CounterGroup:
         from . import perfevents  # (ctypes: imported once perf is turned on, not at start-up)
         if self._first:
             self._first = False
             perfevents.raise_fd_limit()
         events = {ev.name: ev for ev in perfevents.SOFTWARE + perfevents.HARDWARE}
-        return perfevents.Group(tid, [events[n] for n in names])
+        return perfevents.Group(tid, [events[n] for n in names], inherit)
 
     def kvm_exits(self, pid: int) -> dict[str, int] | None:
         vm = next((d for d in self.fs.listdir(DEBUGFS, []) if d.startswith(f"{pid}-")), None)
@@ -98,6 +102,7 @@ NO_PMU = "not available on this host (no PMU)"
 class _Thread:
     sw: CounterGroup
     hw: list[CounterGroup] = field(default_factory=list)   # the host's HW_GROUPS that open, in order
+    in_total: bool = True    # False: a thread started after the guest's first scan (already in its creator's)
 
     def read(self) -> tuple[int | None, ...]:
         """SOFTWARE's counts, then HARDWARE's where they are open (PerfCounters' field order)."""
@@ -124,6 +129,7 @@ class _GuestState:
     threads: dict[int, _Thread] = field(default_factory=dict)     # tid -> its counters
     retired: list[int] = field(default_factory=lambda: [0] * len(ALL))   # threads gone since `since`
     rescan_at: float = float("-inf")
+    scanned: bool = False    # the first scan opened every thread: later ones count into their creators
 
     def close(self) -> None:
         for t in self.threads.values():
@@ -214,7 +220,7 @@ class PerfCollector:
             values = t.read()
             if len(values) != n:
                 values = values[:n]
-            for i, v in enumerate(values):
+            for i, v in enumerate(values if t.in_total else ()):
                 if v is None:
                     sums[i] = None     # a thread's counter not scheduled: no total, rather than a short one
                 else:
@@ -230,13 +236,16 @@ class PerfCollector:
                          hardware=self._hw_why, exits=exits, exits_note=note)
 
     def _open(self, st: _GuestState, tid: int) -> None:
-        t = _Thread(self.backend.open(tid, SOFTWARE))
+        # inherit: a thread QEMU starts later (a thread-pool worker lives ~10 s, less than a
+        # rescan) counts into the thread that started it, so the total has it; a vCPU thread
+        # started later is counted that way too, so its own counters stay out of the total
+        t = _Thread(self.backend.open(tid, SOFTWARE, True), in_total=not st.scanned)
         try:
             if self._hw is None:
                 t.hw = self._probe_hardware(tid)
             else:
                 for grp in self._hw:
-                    t.hw.append(self.backend.open(tid, grp))
+                    t.hw.append(self.backend.open(tid, grp, True))
         except OSError as e:
             if e.errno == errno.ESRCH:
                 t.close()
@@ -257,7 +266,7 @@ class PerfCollector:
         failed: list[OSError] = []
         for grp in HW_GROUPS:
             try:
-                opened.append(self.backend.open(tid, grp))
+                opened.append(self.backend.open(tid, grp, True))
                 have.append(grp)
             except OSError as e:
                 if e.errno == errno.ESRCH:
@@ -281,16 +290,19 @@ class PerfCollector:
         tids = {int(t) for t in self.fs.listdir(f"proc/{st.pid}/task", []) if t.isdigit()}
         for tid in [t for t in st.threads if t not in tids and t not in vcpu_tids]:
             t = st.threads.pop(tid)
-            for i, v in enumerate(t.read()):
+            for i, v in enumerate(t.read() if t.in_total else ()):
                 if v is not None:
                     st.retired[i] += v
             t.close()
+        if st.scanned:
+            return   # threads started since the first scan count into the (inherited) counters of their creators
         for tid in sorted(tids - set(st.threads)):
             try:
                 self._open(st, tid)
             except OSError as e:
                 if e.errno != errno.ESRCH:
                     raise
+        st.scanned = True
 
     def _accel(self, pid: int, tid: int) -> str | None:
         comm = self.fs.read_str(f"proc/{pid}/task/{tid}/comm", "")

@@ -27,7 +27,7 @@ TYPE_HARDWARE, TYPE_SOFTWARE, TYPE_HW_CACHE = 0, 1, 3
 _FORMAT_TOTAL_TIME_ENABLED, _FORMAT_TOTAL_TIME_RUNNING, _FORMAT_GROUP = 1, 2, 8
 _READ_FORMAT = _FORMAT_GROUP | _FORMAT_TOTAL_TIME_ENABLED | _FORMAT_TOTAL_TIME_RUNNING
 # attr flag bits: counting the guest's own work, so kernel and hypervisor time count too
-_FLAG_DISABLED = 1 << 0
+_FLAG_DISABLED, _FLAG_INHERIT = 1 << 0, 1 << 1   # inherit: threads the counted one starts count into it
 _PERF_FLAG_FD_CLOEXEC = 1 << 3
 _ATTR_SIZE = 128    # PERF_ATTR_SIZE_VER7; a kernel accepts a larger struct when the tail is zero
 
@@ -82,19 +82,21 @@ def _syscall() -> Any:
     return _libc.syscall
 
 
-def _attr(ev: Event, leader: bool) -> ctypes.Array[ctypes.c_char]:
-    head = struct.pack("=IIQQQQQ", ev.type, _ATTR_SIZE, ev.config, 0, 0, _READ_FORMAT,
-                       _FLAG_DISABLED if leader else 0)
+def _attr(ev: Event, leader: bool, inherit: bool, grouped: bool) -> ctypes.Array[ctypes.c_char]:
+    flags = (_FLAG_DISABLED if leader else 0) | (_FLAG_INHERIT if inherit else 0)
+    fmt = _READ_FORMAT if grouped else _READ_FORMAT & ~_FORMAT_GROUP
+    head = struct.pack("=IIQQQQQ", ev.type, _ATTR_SIZE, ev.config, 0, 0, fmt, flags)
     return ctypes.create_string_buffer(head.ljust(_ATTR_SIZE, b"\0"), _ATTR_SIZE)
 
 
-def perf_event_open(ev: Event, tid: int, group_fd: int = -1) -> int:
-    """An fd counting `ev` on thread `tid` on any CPU; PerfError on failure."""
+def perf_event_open(ev: Event, tid: int, group_fd: int = -1, inherit: bool = False, grouped: bool = True) -> int:
+    """An fd counting `ev` on thread `tid` on any CPU (`grouped`: read with PERF_FORMAT_GROUP);
+    PerfError on failure."""
     nr = _SYSCALL.get(platform.machine())
     if nr is None:
         raise PerfError(errno.ENOSYS, f"perf_event_open: no syscall number known for {platform.machine()}")
     fn = _syscall()
-    fd = int(fn(ctypes.c_long(nr), _attr(ev, group_fd < 0), ctypes.c_int(tid), ctypes.c_int(-1),
+    fd = int(fn(ctypes.c_long(nr), _attr(ev, group_fd < 0, inherit, grouped), ctypes.c_int(tid), ctypes.c_int(-1),
                 ctypes.c_int(group_fd), ctypes.c_ulong(_PERF_FLAG_FD_CLOEXEC)))
     if fd < 0:
         e = ctypes.get_errno()
@@ -103,20 +105,44 @@ def perf_event_open(ev: Event, tid: int, group_fd: int = -1) -> int:
 
 
 class Group:
-    """Counters on one thread, read together. Closed by `close()` (idempotent)."""
+    """Counters on one thread, read together. Closed by `close()` (idempotent).
 
-    def __init__(self, tid: int, events: Sequence[Event]):
+    `inherit`: threads the counted thread starts later count into it. A kernel that refuses
+    inherit with PERF_FORMAT_GROUP (EINVAL, older kernels) gets one fd per counter, each read
+    on its own (`solo`)."""
+
+    def __init__(self, tid: int, events: Sequence[Event], inherit: bool = False):
         self.tid = tid
         self.names = tuple(ev.name for ev in events)
         self.fds: list[int] = []
+        self.solo = False
         try:
-            for ev in events:
-                self.fds.append(perf_event_open(ev, tid, self.fds[0] if self.fds else -1))
-            fcntl.ioctl(self.fds[0], _IOC_ENABLE, _IOC_FLAG_GROUP)
+            try:
+                self._open(events, inherit)
+            except PerfError as e:
+                if not (inherit and e.errno == errno.EINVAL):
+                    raise
+                self.close()
+                self.solo = True
+                self._open(events, inherit)
         except BaseException:
             self.close()
             raise
-        self._format = struct.Struct(f"={3 + len(self.fds)}Q")
+        self._format = struct.Struct("=3Q" if self.solo else f"={3 + len(self.fds)}Q")
+
+    def _open(self, events: Sequence[Event], inherit: bool) -> None:
+        for ev in events:
+            leader = -1 if self.solo or not self.fds else self.fds[0]
+            self.fds.append(perf_event_open(ev, self.tid, leader, inherit, grouped=not self.solo))
+        for fd in self.fds if self.solo else self.fds[:1]:
+            fcntl.ioctl(fd, _IOC_ENABLE, _IOC_FLAG_GROUP)
+
+    def _read_solo(self) -> tuple[int | None, ...]:
+        out: list[int | None] = []
+        for fd in self.fds:
+            value, enabled, running = self._format.unpack(os.read(fd, self._format.size))
+            out.append(_scaled(value, enabled, running))
+        return tuple(out)
 
     def read(self) -> tuple[int | None, ...]:
         """Every counter's value now, in the order opened (scaled when the PMU multiplexed
@@ -124,6 +150,8 @@ class Group:
         () once closed."""
         if not self.fds:
             return ()
+        if self.solo:
+            return self._read_solo()
         v = self._format.unpack(os.read(self.fds[0], self._format.size))   # nr, enabled, running, values...
         if v[2] < v[1]:
             if not v[2]:
@@ -138,6 +166,12 @@ class Group:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _scaled(value: int, enabled: int, running: int) -> int | None:
+    if running < enabled:
+        return value * enabled // running if running else None
+    return value
 
 
 def raise_fd_limit() -> None:

@@ -30,7 +30,7 @@ class SimPerf:
         self._index: dict[int, tuple[SimGuest, str]] = {}
 
     # -- PerfBackend -----------------------------------------------------------------------
-    def open(self, tid: int, names: Sequence[str]) -> SimGroup:
+    def open(self, tid: int, names: Sequence[str], inherit: bool = False) -> SimGroup:
         with self.lock:
             if self._guest_of(tid) is None:
                 raise OSError(errno.ESRCH, f"no such thread {tid}")
