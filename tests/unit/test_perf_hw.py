@@ -49,6 +49,9 @@ class SmallPMU:
     def kvm_exits(self, pid):
         return None
 
+    def forget(self, pid):
+        pass
+
     def why(self, e):
         return perfevents.why(e)
 

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import copy
 import errno
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..errors import HostFSError
+from ..errors import AccessDenied, HostFSError
 from ..hostfs import HostFS
 from ..model import Error, Guest
 from ..perfmodel import HARDWARE, SOFTWARE, GuestPerf, PerfCounters
@@ -38,6 +39,7 @@ EXIT_STATS = ("exits", "halt_exits", "io_exits", "mmio_exits", "irq_exits", "irq
               "nmi_window_exits", "request_irq_exits", "signal_exits", "l1d_flush", "insn_emulation",
               "hypercalls", "halt_successful_poll", "halt_attempted_poll", "halt_poll_invalid",
               "halt_wakeup", "pf_taken", "preemption_reported")
+VM_LOOK_EVERY = 10.0    # s between looks for a KVM guest's debugfs directory that was not there
 
 
 class CounterGroup(Protocol):
@@ -53,6 +55,8 @@ class PerfBackend(Protocol):
         OSError (with an errno) when they cannot be opened."""
     def kvm_exits(self, pid: int) -> dict[str, int] | None:
         """KVM's exit counters for the VM of QEMU process `pid`; None when the kernel shows none."""
+    def forget(self, pid: int | None) -> None:
+        """Release what `kvm_exits(pid)` holds (None: for every pid)."""
     def why(self, e: OSError) -> str:
         """What a failed open means for the user, and how to enable it."""
 
@@ -62,6 +66,9 @@ class KernelPerf:
     def __init__(self, fs: HostFS):
         self.fs = fs
         self._first = True
+        self._dirs: dict[int, str] = {}    # QEMU pid -> its VM's debugfs directory, at the last listing
+        self._vms: dict[int, list[tuple[str, int]]] = {}    # pid -> its exit stats: (name, open fd)
+        self._absent: dict[int, float] = {}    # pid -> when to look for its directory again
 
     def open(self, tid: int, names: Sequence[str], inherit: bool = False) -> CounterGroup:
         from . import perfevents  # (ctypes: imported once perf is turned on, not at start-up)
@@ -72,15 +79,55 @@ class KernelPerf:
         return perfevents.Group(tid, [events[n] for n in names], inherit)
 
     def kvm_exits(self, pid: int) -> dict[str, int] | None:
-        vm = next((d for d in self.fs.listdir(DEBUGFS, []) if d.startswith(f"{pid}-")), None)
+        # the VM's directory and the stats in it are found once (a listing of debugfs per guest
+        # per tick was O(guests²)), found again only when it vanishes; each stat's file is kept
+        # open and re-read with one pread (KVM's debugfs stats regenerate at offset 0)
+        vm = self._vms.get(pid)
         if vm is None:
-            return None
+            vm = self._find_vm(pid)
+            if vm is None:
+                return None
         out = {}
-        for name in EXIT_STATS:
-            text = self.fs.read_str(f"{DEBUGFS}/{vm}/{name}", None)
-            if text is not None and text.isascii() and text.isdigit():
+        for name, fd in vm:
+            text = self.fs.pread_str(fd)
+            if text is None:    # the VM went (or the pid is another's now): look again next time
+                self.forget(pid)
+                return None
+            if text.isascii() and text.isdigit():
                 out[name] = int(text)
         return out or None
+
+    def _find_vm(self, pid: int) -> list[tuple[str, int]] | None:
+        path = self._dirs.get(pid)
+        if path is None:
+            now = time.monotonic()
+            if self._absent.get(pid, float("-inf")) > now:
+                return None      # not there at the last look: debugfs is listed again later, not every tick
+            # one listing finds every guest's directory
+            self._dirs = {int(d.split("-", 1)[0]): f"{DEBUGFS}/{d}" for d in self.fs.listdir(DEBUGFS, [])
+                          if d.split("-", 1)[0].isdigit()}
+            path = self._dirs.get(pid)
+            if path is None:
+                self._absent[pid] = now + VM_LOOK_EVERY
+                return None
+            self._absent.pop(pid, None)
+        have = set(self.fs.listdir(path, []))
+        vm: list[tuple[str, int]] = []
+        self._vms[pid] = vm
+        try:
+            for name in EXIT_STATS:
+                if name in have:
+                    vm.append((name, self.fs.open_read(f"{path}/{name}")))
+        except HostFSError:
+            self.forget(pid)
+            raise
+        return vm
+
+    def forget(self, pid: int | None) -> None:
+        for p in list(self._vms) if pid is None else [pid]:
+            for _, fd in self._vms.pop(p, ()):
+                os.close(fd)
+            self._dirs.pop(p, None)
 
     def why(self, e: OSError) -> str:
         from . import perfevents
@@ -160,6 +207,7 @@ class PerfCollector:
         for st in self._guests.values():
             st.close()
         self._guests.clear()
+        self.backend.forget(None)
         self._blocked = None
 
     @property
@@ -175,7 +223,9 @@ class PerfCollector:
             return tuple(guests)
         live = {g.name: g.pid for g in guests if g.running and g.pid is not None}
         for name in [n for n, st in self._guests.items() if live.get(n) != st.pid]:
-            self._guests.pop(name).close()
+            st = self._guests.pop(name)
+            st.close()
+            self.backend.forget(st.pid)
         now = self.clock()
         out = []
         for g in guests:
@@ -315,6 +365,8 @@ class PerfCollector:
             return None, "no vCPU thread named CPU N/KVM: cannot tell whether this guest runs under KVM"
         try:
             exits = self.backend.kvm_exits(st.pid)
+        except AccessDenied as e:    # kernel lockdown, or not root: a fact of this host, not a failing tick
+            return None, f"KVM exit counters not readable: {e}"
         except HostFSError as e:
             errors.append(Error(f"{name}: kvm exits", str(e)))
             return None, str(e)

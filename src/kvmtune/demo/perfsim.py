@@ -47,6 +47,13 @@ class SimPerf:
             ex = self._exits[pid]
             return {k: int(v) for k, v in ex.items() if not k.startswith("_")}
 
+    def forget(self, pid: int | None) -> None:
+        with self.lock:
+            if pid is None:
+                self._exits.clear()
+            else:
+                self._exits.pop(pid, None)
+
     def why(self, e: OSError) -> str:
         from ..collect import perfevents
         return perfevents.why(e)
