@@ -188,10 +188,17 @@ def raise_fd_limit() -> None:
 def why(e: OSError, fs: HostFS | None = None) -> str:
     """What a failed open means for the user, and how to enable it."""
     if e.errno in (errno.EACCES, errno.EPERM):
+        # without CAP_PERFMON the kernel also wants ptrace rights over the thread: QEMU runs as
+        # root or libvirt-qemu, so no perf_event_paranoid lets another user count it
+        if os.geteuid() != 0:
+            return (f"perf counters need root (or CAP_PERFMON and CAP_SYS_PTRACE): kvmtune runs as uid "
+                    f"{os.geteuid()} and may not count QEMU's threads (run kvmtune as root)")
         paranoid = fs.read_str("proc/sys/kernel/perf_event_paranoid", None) if fs is not None else None
-        level = f"kernel.perf_event_paranoid is {paranoid}" if paranoid is not None else "not permitted"
-        return (f"perf counters need root: {level} and kvmtune is not root "
-                f"(run kvmtune as root, or `sysctl kernel.perf_event_paranoid=0`)")
+        if paranoid is not None and paranoid.lstrip("-").isdigit() and int(paranoid) >= 3:
+            return (f"perf counters refused to root: kernel.perf_event_paranoid is {paranoid} "
+                    f"(`sysctl kernel.perf_event_paranoid=2` allows root), or the kernel is locked down")
+        return ("perf counters refused to root: the kernel is locked down "
+                "(see /sys/kernel/security/lockdown) or a security module denies perf_event_open")
     if e.errno == errno.ENOSYS:
         return "this kernel has no perf events (CONFIG_PERF_EVENTS is off)"
     if e.errno in (errno.ENOENT, errno.EOPNOTSUPP, errno.ENODEV):

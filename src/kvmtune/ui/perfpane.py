@@ -21,7 +21,7 @@ from ..rates import CounterRate
 
 MUTED = "$text-muted"
 OFF = ("perf counters are off: press [b]P[/] to count them (or start kvmtune with [b]--perf[/]); "
-       "they need root or kernel.perf_event_paranoid ≤ 0")
+       "they need root (or CAP_PERFMON and CAP_SYS_PTRACE)")
 
 # what the guide says each exit means, for the reasons it explains
 EXIT_NOTES = {
