@@ -115,3 +115,28 @@ def test_group_read_scales_multiplexed_and_says_none_when_never_running():
     assert read_group(4_000, 1_000, 10, 20) == (40, 80)
     assert read_group(4_000, 4_000, 10, 20) == (10, 20)
     assert read_group(0, 0, 0) == (0,)     # never enabled (the thread has not run): truly nothing
+
+
+class FdShortOnce(SmallPMU):
+    """Out of fds once, on the hardware group of one thread (the PMU is still there)."""
+    def __init__(self, tid):
+        super().__init__()
+        self.tid = tid
+
+    def open(self, tid, names, inherit=False):
+        if tid == self.tid and names[0] == "cycles":
+            self.tid = None
+            raise OSError(errno.EMFILE, "Too many open files")
+        return super().open(tid, names, inherit)
+
+
+def test_out_of_fds_never_turns_hardware_counting_off():
+    guests = [Guest(name=f"g{i}", uuid="u", id=i, state="running", pid=100 + i, memory_kib=1,
+                    vcpus=(Vcpu(0, 200 + i, None, (), False),)) for i in range(2)]
+    pc = PerfCollector(HostFS("/"), backend=FdShortOnce(201), rescan_every=0.0)
+    pc.enable(True)
+    first = [g.perf for g in pc.annotate(guests, 1.0, [])]
+    assert first[0].hardware is None and first[0].vcpus[0].cycles is not None
+    assert first[1].unavailable == "out of file descriptors: raise LimitNOFILE / ulimit -n"
+    second = [g.perf for g in pc.annotate(guests, 2.0, [])]
+    assert all(p.unavailable is None and p.hardware is None and p.vcpus[0].cycles for p in second)

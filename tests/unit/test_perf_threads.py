@@ -94,3 +94,43 @@ def test_a_kernel_refusing_inherit_with_group_reads_each_counter_on_its_own(monk
     grouped = perfevents.Group(threading.get_native_id(), perfevents.SOFTWARE[:2], inherit=False)
     assert not grouped.solo
     grouped.close()
+
+
+EMFILE = """
+import os, resource, subprocess, sys
+from kvmtune.collect.perf import PerfCollector
+from kvmtune.hostfs import HostFS
+from kvmtune.model import Guest, Vcpu
+CH = ("import threading,time\\nfor _ in range(4): threading.Thread(target=lambda: time.sleep(1e6), daemon=True)"
+      ".start()\\nprint('r',flush=True)\\ntime.sleep(1e6)")
+kids = [subprocess.Popen([sys.executable, "-c", CH], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+for k in kids:
+    k.stdout.readline()
+def guest(name, pid):
+    tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+    return Guest(name=name, uuid="u", id=pid, state="running", pid=pid, memory_kib=1,
+                 vcpus=tuple(Vcpu(i, t, None, (), False) for i, t in enumerate(tids[1:3])))
+try:
+    gs = [guest(f"g{i}", k.pid) for i, k in enumerate(kids)]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))
+    spare = [os.open("/dev/null", os.O_RDONLY) for _ in range(30)]   # room for 2 guests (5 threads, 5 fds each), not 3
+    pc = PerfCollector(HostFS("/"), rescan_every=0.0)
+    pc.enable(True)
+    for tick in range(3):
+        print([g.perf.unavailable or len(g.perf.vcpus) for g in pc.annotate(gs, float(tick), [])], pc.open_threads)
+        if tick == 1:
+            for fd in spare:
+                os.close(fd)
+    pc.close()
+finally:
+    for k in kids:
+        k.kill()
+"""
+
+
+@root_only
+def test_out_of_fds_marks_only_the_guests_that_could_not_be_opened_and_retries_them():
+    p = subprocess.run([sys.executable, "-c", EMFILE], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    fds = "out of file descriptors: raise LimitNOFILE / ulimit -n"
+    assert p.stdout.splitlines() == [f"[2, 2, '{fds}'] 10", f"[2, 2, '{fds}'] 10", "[2, 2, 2] 15"], p.stdout

@@ -143,6 +143,8 @@ HW_GROUPS: tuple[tuple[str, ...], ...] = (("cycles", "instructions"), ("cache_mi
 # what the kernel answers for an event the CPU has not (EINVAL is not one: a group that does not fit)
 _NO_PMU = (errno.ENOENT, errno.EOPNOTSUPP, errno.ENODEV)
 NO_PMU = "not available on this host (no PMU)"
+_OUT_OF_FDS = (errno.EMFILE, errno.ENFILE)
+OUT_OF_FDS = "out of file descriptors: raise LimitNOFILE / ulimit -n"
 
 
 @dataclass
@@ -196,6 +198,7 @@ class PerfCollector:
         self._hw: tuple[tuple[str, ...], ...] | None = None   # HW_GROUPS this host counts (None: not tried yet)
         self._hw_why: str | None = None           # why some or all of them are not counted
         self._blocked: tuple[str, float] | None = None   # (why, when to try again)
+        self._fd_short: dict[str, float] = {}    # guests not opened for want of fds -> when to try again
 
     def enable(self, on: bool) -> None:
         """Count from the next tick on, or stop: the next tick (or `close`) closes every counter.
@@ -209,6 +212,7 @@ class PerfCollector:
         self._guests.clear()
         self.backend.forget(None)
         self._blocked = None
+        self._fd_short.clear()
 
     @property
     def open_threads(self) -> int:
@@ -226,6 +230,8 @@ class PerfCollector:
             st = self._guests.pop(name)
             st.close()
             self.backend.forget(st.pid)
+        for name in [n for n in self._fd_short if n not in live]:
+            del self._fd_short[name]
         now = self.clock()
         out = []
         for g in guests:
@@ -240,6 +246,11 @@ class PerfCollector:
             if now < until:
                 return GuestPerf(since=stamp, unavailable=reason)
             self._blocked = None
+        retry = self._fd_short.get(g.name)
+        if retry is not None:
+            if now < retry:
+                return GuestPerf(since=stamp, unavailable=OUT_OF_FDS)
+            del self._fd_short[g.name]
         st = self._guests.get(g.name)
         if st is None:
             st = self._guests[g.name] = _GuestState(pid, stamp)
@@ -256,6 +267,11 @@ class PerfCollector:
         except OSError as e:
             if e.errno in (errno.ESRCH,):
                 pass    # a thread exited while we opened it: the next scan sees it gone
+            elif e.errno in _OUT_OF_FDS:
+                # what is open stays open; this guest is tried again at the next rescan
+                self._guests.pop(g.name).close()
+                self._fd_short[g.name] = now + self.rescan_every
+                return GuestPerf(since=stamp, unavailable=OUT_OF_FDS)
             else:
                 reason = self.backend.why(e)
                 self.close()   # all or nothing: the pane says why for every guest
@@ -297,7 +313,7 @@ class PerfCollector:
                 for grp in self._hw:
                     t.hw.append(self.backend.open(tid, grp, True))
         except OSError as e:
-            if e.errno == errno.ESRCH:
+            if e.errno == errno.ESRCH or e.errno in _OUT_OF_FDS:   # (out of fds: the PMU is still there)
                 t.close()
                 raise
             # the PMU was there and now is not (out of counters, out of fds): none for anybody,
@@ -319,7 +335,8 @@ class PerfCollector:
                 opened.append(self.backend.open(tid, grp, True))
                 have.append(grp)
             except OSError as e:
-                if e.errno == errno.ESRCH:
+                if e.errno == errno.ESRCH or e.errno in _OUT_OF_FDS:
+                    self._hw = None    # not learnt: probed again on the next thread
                     for g in opened:
                         g.close()
                     raise

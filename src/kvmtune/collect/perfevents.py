@@ -206,5 +206,5 @@ def why(e: OSError, fs: HostFS | None = None) -> str:
     if e.errno == errno.EINVAL:
         return "the kernel refused these counters (Invalid argument: e.g. more than the PMU counts at once)"
     if e.errno in (errno.EMFILE, errno.ENFILE):
-        return f"out of file descriptors ({os.strerror(e.errno or 0)}): raise `ulimit -n`"
+        return "out of file descriptors: raise LimitNOFILE / ulimit -n"
     return os.strerror(e.errno or 0) if e.errno else str(e)
