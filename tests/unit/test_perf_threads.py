@@ -134,3 +134,25 @@ def test_out_of_fds_marks_only_the_guests_that_could_not_be_opened_and_retries_t
     assert p.returncode == 0, p.stderr
     fds = "out of file descriptors: raise LimitNOFILE / ulimit -n"
     assert p.stdout.splitlines() == [f"[2, 2, '{fds}'] 10", f"[2, 2, '{fds}'] 10", "[2, 2, 2] 15"], p.stdout
+
+
+@root_only
+def test_a_dead_vcpu_thread_id_leaves_the_other_vcpus_and_the_total_counted():
+    kid = subprocess.Popen([sys.executable, "-c", SHORT_THREADS], stdout=subprocess.PIPE, text=True)
+    try:
+        assert kid.stdout.readline().strip() == "ready"
+        tids = sorted(int(t) for t in os.listdir(f"/proc/{kid.pid}/task"))
+        dead = 4_000_000    # no such thread (pid_max is below it)
+        g = Guest(name="g", uuid="u", id=1, state="running", pid=kid.pid, memory_kib=1,
+                  vcpus=(Vcpu(0, dead, None, (), False), Vcpu(1, tids[1], None, (), False)))
+        pc = PerfCollector(HostFS("/"))
+        pc.enable(True)
+        errors: list = []
+        for i in range(2):
+            p = pc.annotate([g], float(i), errors)[0].perf
+        pc.close()
+        assert errors == [] and p.unavailable is None
+        assert sorted(p.vcpus) == [1] and p.total is not None and p.total.task_clock_ns > 0
+    finally:
+        kid.kill()
+        kid.wait()

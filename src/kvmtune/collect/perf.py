@@ -260,7 +260,11 @@ class PerfCollector:
                 st.accel = self._accel(pid, next(iter(index_of)))
             for tid in index_of:
                 if tid not in st.threads:
-                    self._open(st, tid)
+                    try:
+                        self._open(st, tid)
+                    except OSError as e:
+                        if e.errno != errno.ESRCH:
+                            raise    # (a dead vCPU thread id: that vCPU has no figures, the rest do)
             if now >= st.rescan_at:
                 self._rescan(st, set(index_of))
                 st.rescan_at = now + self.rescan_every
