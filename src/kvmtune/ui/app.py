@@ -279,6 +279,9 @@ class KvmtuneApp(Replaying, Recordable, Acting, PerfToggle, App[int]):
             else:
                 w.update("[$text-muted]no guest selected[/]")
             return
+        if key == "perf":   # (the pane says "not running" rather than "press P" when perf is on)
+            w.update(perf_pane(f, g, self.size.width, self.perf_enabled()))
+            return
         w.update(PANE_TEXT[key](f, g, self.size.width))
 
     def set_status(self, text: str, level: str = "info") -> None:
