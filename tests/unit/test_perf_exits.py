@@ -86,3 +86,19 @@ def test_debugfs_access_denied_is_a_note_never_an_error(tmp_path):
     assert errors == []
     assert p.accel == "kvm" and p.exits is None
     assert p.exits_note.startswith("KVM exit counters not readable: ")
+
+
+def test_demo_simulator_forgets_every_thread_once_perf_is_off():
+    from kvmtune.demo import DemoFeed, open_demo
+    feed = DemoFeed(open_demo())
+    try:
+        feed.collector.perf.enable(True)
+        feed.next()
+        feed.next()
+        assert feed.sim.perf._counts and feed.sim.perf._exits
+        feed.collector.perf.enable(False)
+        feed.next()
+        assert feed.collector.perf.open_threads == 0
+        assert feed.sim.perf._counts == {} and feed.sim.perf._exits == {}   # nothing advanced each tick
+    finally:
+        feed.close()
