@@ -194,8 +194,9 @@ def bench_changes(kid: subprocess.Popen[str]) -> None:
     last = max(r.time or 0 for r in rows)
     seen = {r.tid for r in rows if r.time == last}
     new = max(int(t) for t in os.listdir(f"/proc/{kid.pid}/task"))
-    print(f"changes     a new thread: kvmtune counts it from the next scan ({before} -> {pc.open_threads} threads); "
-          f"perf stat -p {'shows it' if new in seen else 'never shows it (it counts the threads found at start)'}")
+    print(f"changes     a new thread: kvmtune counts it in the guest total through its creator's inherited "
+          f"counters ({before} -> {pc.open_threads} threads open); perf stat -p counts it too (inherit), and its "
+          f"--per-thread output {'has a row for it' if new in seen else 'has no row for it (its creator has it)'}")
     kid.kill()
     kid.wait()
     p = subprocess.Popen(["perf", "stat", "-x,", "-p", str(os.getpid()), "-e", "task-clock"],
