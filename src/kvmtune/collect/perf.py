@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import errno
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,17 +30,9 @@ from ..errors import AccessDenied, HostFSError
 from ..hostfs import HostFS
 from ..model import Error, Guest
 from ..perfmodel import HARDWARE, SOFTWARE, GuestPerf, PerfCounters
+from .perfkernel import DEBUGFS, EXIT_STATS, VM_LOOK_EVERY, KernelPerf
 
 TCG_NOTE = "no KVM exits: this guest runs under TCG (QEMU emulates the CPU; nothing exits to KVM)"
-DEBUGFS = "sys/kernel/debug/kvm"
-# KVM's per-VM counters that are exit reasons (or what the guide explains with them)
-EXIT_STATS = ("exits", "halt_exits", "io_exits", "mmio_exits", "irq_exits", "irq_window_exits",
-              "nmi_window_exits", "request_irq_exits", "signal_exits", "l1d_flush", "insn_emulation",
-              "hypercalls", "halt_successful_poll", "halt_attempted_poll", "halt_poll_invalid",
-              "halt_wakeup", "pf_taken", "preemption_reported")
-VM_LOOK_EVERY = 10.0    # s between looks for a KVM guest's debugfs directory that was not there
-
-
 class CounterGroup(Protocol):
     def read(self) -> tuple[int | None, ...]:
         """The counts now, in the order of the names opened (None: enabled but never scheduled
@@ -59,79 +50,6 @@ class PerfBackend(Protocol):
         """Release what `kvm_exits(pid)` holds (None: for every pid)."""
     def why(self, e: OSError) -> str:
         """What a failed open means for the user, and how to enable it."""
-
-
-class KernelPerf:
-    """The live host: perf_event_open(2) and KVM's debugfs counters."""
-    def __init__(self, fs: HostFS):
-        self.fs = fs
-        self._first = True
-        self._dirs: dict[int, str] = {}    # QEMU pid -> its VM's debugfs directory, at the last listing
-        self._vms: dict[int, list[tuple[str, int]]] = {}    # pid -> its exit stats: (name, open fd)
-        self._absent: dict[int, float] = {}    # pid -> when to look for its directory again
-
-    def open(self, tid: int, names: Sequence[str], inherit: bool = False) -> CounterGroup:
-        from . import perfevents  # (ctypes: imported once perf is turned on, not at start-up)
-        if self._first:
-            self._first = False
-            perfevents.raise_fd_limit()
-        events = {ev.name: ev for ev in perfevents.SOFTWARE + perfevents.HARDWARE}
-        return perfevents.Group(tid, [events[n] for n in names], inherit)
-
-    def kvm_exits(self, pid: int) -> dict[str, int] | None:
-        # the VM's directory and the stats in it are found once (a listing of debugfs per guest
-        # per tick was O(guests²)), found again only when it vanishes; each stat's file is kept
-        # open and re-read with one pread (KVM's debugfs stats regenerate at offset 0)
-        vm = self._vms.get(pid)
-        if vm is None:
-            vm = self._find_vm(pid)
-            if vm is None:
-                return None
-        out = {}
-        for name, fd in vm:
-            text = self.fs.pread_str(fd)
-            if text is None:    # the VM went (or the pid is another's now): look again next time
-                self.forget(pid)
-                return None
-            if text.isascii() and text.isdigit():
-                out[name] = int(text)
-        return out or None
-
-    def _find_vm(self, pid: int) -> list[tuple[str, int]] | None:
-        path = self._dirs.get(pid)
-        if path is None:
-            now = time.monotonic()
-            if self._absent.get(pid, float("-inf")) > now:
-                return None      # not there at the last look: debugfs is listed again later, not every tick
-            # one listing finds every guest's directory
-            self._dirs = {int(d.split("-", 1)[0]): f"{DEBUGFS}/{d}" for d in self.fs.listdir(DEBUGFS, [])
-                          if d.split("-", 1)[0].isdigit()}
-            path = self._dirs.get(pid)
-            if path is None:
-                self._absent[pid] = now + VM_LOOK_EVERY
-                return None
-            self._absent.pop(pid, None)
-        have = set(self.fs.listdir(path, []))
-        vm: list[tuple[str, int]] = []
-        self._vms[pid] = vm
-        try:
-            for name in EXIT_STATS:
-                if name in have:
-                    vm.append((name, self.fs.open_read(f"{path}/{name}")))
-        except HostFSError:
-            self.forget(pid)
-            raise
-        return vm
-
-    def forget(self, pid: int | None) -> None:
-        for p in list(self._vms) if pid is None else [pid]:
-            for _, fd in self._vms.pop(p, ()):
-                os.close(fd)
-            self._dirs.pop(p, None)
-
-    def why(self, e: OSError) -> str:
-        from . import perfevents
-        return perfevents.why(e, self.fs)
 
 
 ALL = SOFTWARE + HARDWARE    # PerfCounters' fields, in order
@@ -409,3 +327,6 @@ def _with_perf(g: Guest, perf: GuestPerf) -> Guest:
     new = copy.copy(g)
     object.__setattr__(new, "perf", perf)
     return new
+
+
+__all__ = ["DEBUGFS", "EXIT_STATS", "VM_LOOK_EVERY", "KernelPerf", "PerfCollector"]
