@@ -1,7 +1,7 @@
 """Lab tier for perf counters: kvmtune's per-thread rates against an independent
 `perf stat -t TID` over the same interval (TCG guests, software events), a vCPU pinned to
-one CPU stops migrating in both, and kvmtune killed with SIGTERM or SIGKILL leaves no perf
-process and no perf fd behind."""
+one CPU stops migrating in both, and kvmtune killed with SIGTERM or SIGKILL leaves no child
+process and no kvmtune process behind (its fds are the kernel's to close)."""
 
 from __future__ import annotations
 
@@ -121,6 +121,13 @@ def perf_holders() -> set[int]:
     return out
 
 
+def cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def children(pid: int) -> set[int]:
     out: set[int] = set()
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -145,7 +152,13 @@ def test_killed_kvmtune_leaves_no_perf_behind(tmp_path, sig):
         if p.poll() is None:
             p.kill()
             p.wait()
+    # what can fail is ours: a child process (a perf) or kvmtune itself outliving the kill;
+    # the fds of a dead process are the kernel's to close
     assert not kids, f"kvmtune started processes: {kids}"
+    assert not any(Path(f"/proc/{k}").exists() for k in kids)
+    rec = str(tmp_path / "p.kvmrec")
+    assert wait_for(lambda: not any(rec in cmdline(q) for q in filter(str.isdigit, os.listdir("/proc"))), 10), \
+        "a kvmtune process is left"
     assert perf_holders() - {mine} <= others
     if sig == signal.SIGTERM:
         assert p.returncode in (0, 128 + signal.SIGTERM, -signal.SIGTERM), p.stderr.read() if p.stderr else ""

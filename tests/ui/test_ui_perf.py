@@ -38,3 +38,17 @@ async def test_p_turns_perf_on_and_off_and_pane_7_shows_it():
         await next_tick(pilot, app)
         assert app.feed.collector.perf.open_threads == 0 and app.selected_guest().perf is None
         assert "perf counters are off" in pane(app)
+
+
+async def test_perf_on_and_a_guest_not_running_says_so_not_press_p():
+    from uikit import select
+    app = demo_app()
+    async with app.run_test(size=(120, 50)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("7")
+        await pilot.press("P")
+        await next_tick(pilot, app)
+        off = next(g for g in app.snap.guests if not g.running)
+        await select(pilot, app, off.name)
+        text = pane(app)
+        assert "not running: nothing to count" in text and "press" not in text

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -159,7 +158,7 @@ def test_kernel_counters_on_real_threads_and_close_releases_every_fd(child):
     errors: list = []
     (g1,) = pc.annotate([guest_of(child.pid, tids)], 1.0, errors)
     if g1.perf.unavailable:   # not root here: the pane's reason, never a traceback
-        assert os.geteuid() != 0 and "perf_event_paranoid" in g1.perf.unavailable
+        assert os.geteuid() != 0 and "needs root" in g1.perf.unavailable
         return
     time.sleep(0.3)
     (g2,) = pc.annotate([guest_of(child.pid, tids)], 2.0, errors)
@@ -217,8 +216,8 @@ def test_turning_perf_off_closes_at_the_next_tick(child):
 def test_why_says_how_to_enable_it():
     import errno
     fs = HostFS("/")
-    assert "root" in perfevents.why(OSError(errno.EACCES, "x"), fs)
-    assert "sysctl kernel.perf_event_paranoid=0" in perfevents.why(OSError(errno.EACCES, "x"), fs)
+    as_root = perfevents.why(OSError(errno.EACCES, "x"), fs)   # (root here: the kernel refused root)
+    assert "perf_event_paranoid=0" not in as_root and "root" in as_root
     assert perfevents.why(OSError(errno.ENOENT, "x")) == "not available on this host (no PMU)"
 
 
@@ -252,9 +251,9 @@ from kvmtune.model import Guest, Vcpu
 os.setgid(65534); os.setuid(65534)   # (after the imports: nobody cannot read this python's files)
 pc = PerfCollector(HostFS("/"))
 pc.enable(True)
-me = threading.get_native_id()
-g = Guest(name="g", uuid="u", id=1, state="running", pid=os.getpid(), memory_kib=1,
-          vcpus=(Vcpu(0, me, None, (), False),))
+qemu = os.getppid()   # root's process, as QEMU is root's or libvirt-qemu's
+g = Guest(name="g", uuid="u", id=1, state="running", pid=qemu, memory_kib=1,
+          vcpus=(Vcpu(0, qemu, None, (), False),))
 print(pc.annotate([g], 1.0, [])[0].perf.unavailable)
 print(pc.open_threads)
 """
@@ -262,16 +261,15 @@ print(pc.open_threads)
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become nobody")
 def test_not_root_says_why_and_how_to_enable_it():
-    """As a user without perf rights (paranoid > 0) the guest's perf says why, and nothing is held."""
-    paranoid = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
-    if paranoid <= 0:
-        pytest.skip("perf_event_paranoid <= 0 here: an unprivileged user may count")
+    """As another user than QEMU's (at any perf_event_paranoid: the kernel wants ptrace rights
+    too) the guest's perf says why and how, and nothing is held."""
     p = subprocess.run([sys.executable, "-c", NOBODY], capture_output=True, text=True, timeout=60,
                        env={**os.environ, "PYTHONPATH": str(perfevents.__file__).rsplit("/kvmtune/", 1)[0]})
     assert p.returncode == 0, p.stderr
     why, fds = p.stdout.splitlines()
-    assert why == (f"perf counters need root: kernel.perf_event_paranoid is {paranoid} and kvmtune is not root "
-                   "(run kvmtune as root, or `sysctl kernel.perf_event_paranoid=0`)")
+    assert why == ("perf counters need root (or CAP_PERFMON and CAP_SYS_PTRACE): kvmtune runs as uid 65534 "
+                   "and may not count QEMU's threads (run kvmtune as root)")
+    assert "paranoid" not in why
     assert fds == "0"
 
 
@@ -284,10 +282,10 @@ def test_a_cpu_without_some_hardware_events_counts_the_others():
     from kvmtune.ui.perfpane import perf_pane
 
     class NoNodeEvents(SimPerf):
-        def open(self, tid, names):
+        def open(self, tid, names, inherit=False):
             if any(n.startswith("node_") for n in names):
                 raise OSError(errno.ENOENT, "no such event")
-            return super().open(tid, names)
+            return super().open(tid, names, inherit)
 
     src = open_demo()
     src.sim.perf = src.perf_backend = NoNodeEvents(src.sim.guests, src.sim.lock)

@@ -28,13 +28,24 @@ class SimPerf:
         self._counts: dict[int, dict[str, float]] = {}     # tid -> cumulative counts (watched threads)
         self._exits: dict[int, dict[str, float]] = {}      # pid -> cumulative exits (watched guests)
         self._index: dict[int, tuple[SimGuest, str]] = {}
+        self._groups: dict[int, int] = {}     # tid -> its open groups: at 0 it is not advanced any more
+
+    def _closed(self, tid: int) -> None:
+        with self.lock:
+            n = self._groups.get(tid, 0) - 1
+            if n > 0:
+                self._groups[tid] = n
+            else:
+                self._groups.pop(tid, None)
+                self._counts.pop(tid, None)
 
     # -- PerfBackend -----------------------------------------------------------------------
-    def open(self, tid: int, names: Sequence[str]) -> SimGroup:
+    def open(self, tid: int, names: Sequence[str], inherit: bool = False) -> SimGroup:
         with self.lock:
             if self._guest_of(tid) is None:
                 raise OSError(errno.ESRCH, f"no such thread {tid}")
             counts = self._counts.setdefault(tid, {})
+            self._groups[tid] = self._groups.get(tid, 0) + 1
             return SimGroup(self, tid, tuple(names), {n: counts.get(n, 0.0) for n in names})
 
     def kvm_exits(self, pid: int) -> dict[str, int] | None:
@@ -46,6 +57,13 @@ class SimPerf:
                 self._guest_exits(g, 0.0)   # every reason from the start, at 0, as KVM's own counters
             ex = self._exits[pid]
             return {k: int(v) for k, v in ex.items() if not k.startswith("_")}
+
+    def forget(self, pid: int | None) -> None:
+        with self.lock:
+            if pid is None:
+                self._exits.clear()
+            else:
+                self._exits.pop(pid, None)
 
     def why(self, e: OSError) -> str:
         from ..collect import perfevents
@@ -148,7 +166,9 @@ class SimGroup:
             return tuple(int(c.get(n, 0.0) - self.base[n]) for n in self.names)
 
     def close(self) -> None:
-        self.open = False
+        if self.open:
+            self.open = False
+            self.perf._closed(self.tid)
 
 
 __all__ = ["SimGroup", "SimPerf"]

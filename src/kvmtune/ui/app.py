@@ -268,7 +268,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, PerfToggle, App[int]):
         """Only the visible pane is rendered: the others wait until shown."""
         key = panes.PANES[self.pane_index][0]
         w = self.query_one(f"#pane-{key}", Static)
-        f, g = self.frame, self.selected_guest()
+        f, g, x = self.frame, self.selected_guest(), self.size.width
         if f is None:
             return
         if g is None:
@@ -279,7 +279,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, PerfToggle, App[int]):
             else:
                 w.update("[$text-muted]no guest selected[/]")
             return
-        w.update(PANE_TEXT[key](f, g, self.size.width))
+        w.update(perf_pane(f, g, x, self.perf_enabled()) if key == "perf" else PANE_TEXT[key](f, g, x))
 
     def set_status(self, text: str, level: str = "info") -> None:
         st = self.query_one("#status", Static)

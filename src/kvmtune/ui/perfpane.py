@@ -21,7 +21,7 @@ from ..rates import CounterRate
 
 MUTED = "$text-muted"
 OFF = ("perf counters are off: press [b]P[/] to count them (or start kvmtune with [b]--perf[/]); "
-       "they need root or kernel.perf_event_paranoid ≤ 0")
+       "they need root (or CAP_PERFMON and CAP_SYS_PTRACE)")
 
 # what the guide says each exit means, for the reasons it explains
 EXIT_NOTES = {
@@ -50,9 +50,14 @@ def _ipc(r: CounterRate | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
-def perf_pane(frame: Frame, g: Guest, width: int = 80) -> str:
+def perf_pane(frame: Frame, g: Guest, width: int = 80, enabled: bool | None = None) -> str:
+    """`enabled`: whether the collector counts (None: not known, as in a replay)."""
     p = g.perf
     if p is None:
+        if enabled and not g.running:
+            return f"[{MUTED}]perf counters are on; {escape(g.name)} is not running: nothing to count[/]"
+        if enabled:
+            return f"[{MUTED}]perf counters are on: this guest is counted from the next tick[/]"
         return f"[{MUTED}]{OFF}[/]"
     if p.unavailable:
         return f"[$warning]perf counters cannot run here: {escape(p.unavailable)}[/]\n" \
@@ -125,6 +130,10 @@ class PerfToggle:
 
     feed: Any
     set_status: Callable[..., None]
+
+    def perf_enabled(self) -> bool | None:
+        collector = getattr(self.feed, "collector", None)
+        return None if collector is None else bool(collector.perf.enabled)
 
     def action_perf(self) -> None:
         collector = getattr(self.feed, "collector", None)
