@@ -383,12 +383,12 @@ def _perf_families() -> Iterator[tuple[Family, Samples]]:
                       "QEMU process since counting began", unit), _perf_total(field))
         yield (Family(f"kvmtune_guest_vcpu_perf_{name}", "counter", f"perf {what} of the vCPU thread since "
                       "counting began", unit), _perf_vcpu(field))
-    yield (Family("kvmtune_guest_kvm_exits", "counter", "KVM exits of the guest (every reason) since counting "
-                  "began; none under TCG"), _kvm_exits_total)
-    yield (Family("kvmtune_guest_kvm_exit_reasons", "counter", "KVM exits of the guest by reason (kind) since "
-                  "counting began; none under TCG"), _kvm_kinds(KVM_EXIT_REASONS))
+    yield (Family("kvmtune_guest_kvm_exits", "counter", "KVM exits of the guest (every reason) since the VM "
+                  "started (KVM's own counters); none under TCG"), _kvm_exits_total)
+    yield (Family("kvmtune_guest_kvm_exit_reasons", "counter", "KVM exits of the guest by reason (kind) since the "
+                  "VM started; none under TCG"), _kvm_kinds(KVM_EXIT_REASONS))
     yield (Family("kvmtune_guest_kvm_halt_polls", "counter", "KVM halt polling of the guest's vCPUs (kind: "
-                  "attempted, successful, invalid polls and wakeups; not exits) since counting began"),
+                  "attempted, successful, invalid polls and wakeups; not exits) since the VM started"),
            _kvm_kinds(KVM_HALT_POLLS))
     yield (Family("kvmtune_guest_kvm_events", "counter", "other KVM events of the guest (kind: L1D flushes, "
                   "emulated instructions, async page faults, preemptions reported; not exits)"),
