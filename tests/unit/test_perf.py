@@ -145,22 +145,23 @@ def guest_of(pid, tids):
                  vcpus=tuple(Vcpu(i, t, None, (), False) for i, t in enumerate(tids)))
 
 
-def fd_count():
+def perf_fds() -> set[int]:
     """This process's perf event fds: not every fd, which other tests' threads and the
     garbage collector open and close meanwhile in a long test run."""
-    n = 0
+    out = set()
     for fd in os.listdir("/proc/self/fd"):
         try:
-            n += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[perf_event]"
+            if os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[perf_event]":
+                out.add(int(fd))
         except OSError:
             pass
-    return n
+    return out
 
 
 def test_kernel_counters_on_real_threads_and_close_releases_every_fd(child):
     fs = HostFS("/")
     tids = threads_of(child.pid)[1:]          # the two spinning threads are "vCPUs"
-    before = fd_count()
+    before = perf_fds()
     pc = PerfCollector(fs, rescan_every=0.0)
     pc.enable(True)
     errors: list = []
@@ -179,13 +180,13 @@ def test_kernel_counters_on_real_threads_and_close_releases_every_fd(child):
         assert p.hardware == "not available on this host (no PMU)" and p.vcpus[0].cycles is None
     else:
         assert p.vcpus[0].cycles > 0 and p.vcpus[0].instructions > 0
-    assert pc.open_threads == len(threads_of(child.pid)) and fd_count() > before
+    assert pc.open_threads == len(threads_of(child.pid)) and perf_fds() - before
     # the guest goes: its counters are closed
     assert pc.annotate([], 3.0, errors) == ()
-    assert pc.open_threads == 0 and fd_count() == before
+    assert pc.open_threads == 0 and not perf_fds() - before
     pc.annotate([guest_of(child.pid, tids)], 4.0, errors)
     pc.close()
-    assert fd_count() == before
+    assert not perf_fds() - before
 
 
 def test_kernel_total_never_goes_back_when_a_thread_exits(child):
