@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sys
 from bisect import bisect_left, bisect_right
@@ -195,13 +194,10 @@ class _Dump:
 
 
 def _dumps(doc: dict[str, Any]) -> str:
-    """A document as one line of JSON: orjson's (an eighth of json.dumps' time, which was most of a
-    one-guest dump), json's for what orjson refuses (an integer past 64 bits)."""
-    import orjson
-    try:
-        return orjson.dumps(doc).decode()
-    except TypeError:
-        return json.dumps(doc)
+    # orjson's line (an eighth of json.dumps' time, which was most of a one-guest dump), as
+    # the recorder writes its samples: one encoder, with json for what orjson refuses
+    from ..record.codec import dump_json
+    return dump_json(doc).decode()
 
 
 def _write(d: _Dump, args: argparse.Namespace, out: TextIO) -> None:

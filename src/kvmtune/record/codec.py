@@ -87,7 +87,7 @@ def patch_text(a: Any, b: Any) -> str | None:
 
 
 def _whole(v: Any) -> str:
-    return "[" + _dump(plain(v)).decode() + "]"
+    return "[" + dump_json(plain(v)).decode() + "]"
 
 
 def _items(a: dict[Any, Any], b: dict[Any, Any], names: bool) -> str | None:
@@ -111,7 +111,7 @@ def _items(a: dict[Any, Any], b: dict[Any, Any], names: bool) -> str | None:
 
 
 def _key(k: Any) -> str:
-    return _dump(str(k)).decode()
+    return dump_json(str(k)).decode()
 
 
 def encode_patch(a: Snapshot, b: Snapshot) -> bytes | None:
@@ -149,7 +149,8 @@ def _loads(text: bytes) -> Any:
     return json.loads(text) if _BIG.search(text) else orjson.loads(text)
 
 
-def _dump(v: Any) -> bytes:
+def dump_json(v: Any) -> bytes:
+    """v as compact JSON: orjson's, json's for an integer past 64 bits (which orjson refuses)."""
     try:
         return orjson.dumps(v)
     except TypeError:
@@ -159,7 +160,7 @@ def _dump(v: Any) -> bytes:
 def encode_key(snap: Snapshot) -> bytes:
     doc = snap.to_json()
     guests = doc.pop("guests")
-    return b"\n".join([_dump(doc), *(_dump(g) for g in guests)])
+    return b"\n".join([dump_json(doc), *(dump_json(g) for g in guests)])
 
 
 Parts = tuple[dict[str, Any], list[Any]]   # (the document without "guests", each guest's or None: not read)
@@ -175,7 +176,7 @@ def decode_key(data: bytes, want: Collection[str] | None = None, cpus: bool = Tr
     if want is None:
         return head, [_loads(line) for line in lines[1:]]
     # the name as either encoder writes it (json escapes what is not ASCII, orjson does not)
-    needles = [b'"name":' + e for n in want for e in {_json(n).encode(), _dump(n)}]
+    needles = [b'"name":' + e for n in want for e in {_json(n).encode(), dump_json(n)}]
     guests: list[Any] = []
     for line in lines[1:]:
         g = _loads(line) if any(n in line for n in needles) else None
