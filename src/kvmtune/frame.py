@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from .analysis import Finding, guest_warnings, host_warnings
+from .advise import Finding, evaluate
 from .model import Snapshot
 from .rates import GuestRate, guest_rates, host_cpu_percent
 
@@ -62,12 +62,11 @@ class Framer:
             snap = replace(raw, guests=last.guests)   # the last guests, greyed, while reconnecting
         rates = guest_rates(last, snap) if not stale else {}
         history = self._record(snap, rates)
-        findings = {g.name: tuple(guest_warnings(g, snap.host, rates.get(g.name))) for g in snap.guests} \
-            if self.findings else {}
+        advice = evaluate(snap, last, rates, history) if self.findings else None
         self._last = snap
         return Frame(snap=snap, raw=raw, prev=last, stale=stale, rates=rates,
-                     cpu_pct=host_cpu_percent(last, snap), findings=findings,
-                     host_findings=tuple(host_warnings(snap.host)) if self.findings else (), history=history)
+                     cpu_pct=host_cpu_percent(last, snap), findings=advice.guests if advice else {},
+                     host_findings=advice.host if advice else (), history=history)
 
     def _record(self, snap: Snapshot, rates: Mapping[str, GuestRate]
                 ) -> dict[str, dict[str, tuple[DiskSample, ...]]]:

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import cpuset, perfmodel
+from .jsonfields import known as _known
+from .jsonfields import opt_list as _opt_list
+from .jsonfields import opt_tuple as _opt_tuple
+from .jsonfields import plain as _plain
 from .vocab import MEMTUNE_UNLIMITED_KIB, NumaMode
+from .xmlfacts import DomainFacts, domain_in, domain_out
 
 __all__ = ["MEMTUNE_UNLIMITED_KIB", "SCHEMA"]   # (and the classes below)
 
@@ -109,6 +114,10 @@ class Host:
     thp_defrag: str | None = None
     mem_total_kib: int | None = None
     mem_free_kib: int | None = None
+    tuned_running: bool | None = None    # daemons running (None: not known)
+    numad_running: bool | None = None
+    arp_filter: int | None = None        # net.ipv4.conf.all.arp_filter; vhost_net's experimental_zcopytx:
+    vhost_zcopytx: int | None = None
 
     def node(self, node_id: int) -> Node | None:
         return next((n for n in self.nodes if n.id == node_id), None)
@@ -211,6 +220,7 @@ class Guest:
     nvcpus: int | None = None
     vcpu_cpuset: str | None = None   # <vcpu cpuset=...> as in the XML: its default CPUs
     perf: perfmodel.GuestPerf | None = None   # perf counters (perfmodel.py); None: perf collection is off
+    domain: DomainFacts | None = None   # facts from the domain XML (the advisor's); None: not read
 
     @property
     def running(self) -> bool:
@@ -301,31 +311,6 @@ class Snapshot:
 
 
 # -- JSON helpers (kept next to the classes they mirror) -------------------------------
-
-def _plain(obj: Any) -> dict[str, Any]:
-    """A flat dataclass as a dict of its fields (values must already be JSON-ready)."""
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}
-
-
-_FIELDS: dict[type, frozenset[str]] = {}
-
-
-def _known(cls: type, d: Mapping[str, Any]) -> dict[str, Any]:
-    """The keys of `d` that are fields of `cls` (a newer writer's extra keys are dropped)."""
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = frozenset(f.name for f in fields(cls))
-    return dict(d) if names.issuperset(d) else {k: v for k, v in d.items() if k in names}
-
-
-def _opt_list(v: Any) -> list[Any] | None:
-    return None if v is None else list(v)
-
-
-def _opt_tuple(v: Any) -> tuple[Any, ...] | None:
-    return None if v is None else tuple(v)
-
-
 def _host_out(h: Host) -> dict[str, Any]:
     return {
         "hostname": h.hostname,
@@ -344,6 +329,10 @@ def _host_out(h: Host) -> dict[str, Any]:
         "thp_defrag": h.thp_defrag,
         "mem_total_kib": h.mem_total_kib,
         "mem_free_kib": h.mem_free_kib,
+        "tuned_running": h.tuned_running,
+        "numad_running": h.numad_running,
+        "arp_filter": h.arp_filter,
+        "vhost_zcopytx": h.vhost_zcopytx,
     }
 
 
@@ -365,6 +354,10 @@ def _host_in(d: Mapping[str, Any]) -> Host:
         thp_defrag=d.get("thp_defrag"),
         mem_total_kib=d.get("mem_total_kib"),
         mem_free_kib=d.get("mem_free_kib"),
+        tuned_running=d.get("tuned_running"),
+        numad_running=d.get("numad_running"),
+        arp_filter=d.get("arp_filter"),
+        vhost_zcopytx=d.get("vhost_zcopytx"),
     )
 
 
@@ -390,6 +383,7 @@ def _guest_out(g: Guest) -> dict[str, Any]:
         "cpu_time_ns": g.cpu_time_ns,
         "nvcpus": g.nvcpus,
         "vcpu_cpuset": g.vcpu_cpuset, "perf": perfmodel.to_json(g.perf),
+        "domain": domain_out(g.domain),
     }
 
 
@@ -417,4 +411,6 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
         cpu_time_ns=d.get("cpu_time_ns"),
         nvcpus=d.get("nvcpus"),
         vcpu_cpuset=d.get("vcpu_cpuset"), perf=perfmodel.from_json(d.get("perf")),
+        domain=domain_in(d.get("domain")),
     )
+

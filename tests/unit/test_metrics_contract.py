@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kvmtune.demo import DemoFeed, open_demo
-from kvmtune.export.families import FAMILIES, families, severity
+from kvmtune.export.families import FAMILIES, families
 from kvmtune.export.promclient import EXPORTER
 from kvmtune.frame import Framer
 
@@ -77,13 +77,12 @@ def test_each_sample_has_the_documented_labels(frame):
 def test_findings_are_the_frames_with_their_severity(frame):
     _fam, samples = next((f, s) for f, s in families(frame) if f.name == "kvmtune_finding")
     got = {tuple(labels) for labels, v in samples if v == 1}
-    want = {(("code", x.code), ("severity", severity(x.code))) for x in frame.host_findings}
+    want = {(("code", x.code), ("severity", x.severity)) for x in frame.host_findings}
     for g, found in frame.findings.items():
-        want |= {(("guest", g), ("code", x.code), ("severity", severity(x.code))) for x in found}
+        want |= {(("guest", g), ("code", x.code), ("severity", x.severity)) for x in found}
     assert got == want and len(samples) == len(got)
     assert (("guest", "analytics"), ("code", "split"), ("severity", "critical")) in got
     assert (("code", "ksm-across-nodes"), ("severity", "critical")) in got
-    assert severity("remote") == "warning"
 
 
 def test_vcpus_and_locality_are_the_snapshots(frame):

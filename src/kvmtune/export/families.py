@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from .. import cpuset
-from ..analysis import Finding, locality
+from ..advise import Finding
+from ..analysis import locality
 from ..frame import Frame
 from ..model import Guest
 from ..perfmodel import HARDWARE, KVM_EVENTS, KVM_EXIT_REASONS, KVM_EXITS_TOTAL, KVM_HALT_POLLS, SOFTWARE
@@ -22,17 +23,6 @@ from ..perfmodel import HARDWARE, KVM_EVENTS, KVM_EXIT_REASONS, KVM_EXITS_TOTAL,
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[Labels, float]
 Samples = Callable[[Frame], Iterable[Sample]]
-
-# How grave each finding of analysis.py is, for kvmtune_finding{severity} and the alert
-# rules (contrib/prometheus/kvmtune.rules.yml): critical ones cost a guest its memory or
-# its speed now; a code not named here is a warning.
-CRITICAL = frozenset({"split", "hard-limit-low", "hard-limit-close", "at-limit", "ksm-across-nodes",
-                      "locked-no-limit"})
-
-
-def severity(code: str) -> str:
-    return "critical" if code in CRITICAL else "warning"
-
 
 @dataclass(frozen=True)
 class Family:
@@ -163,16 +153,16 @@ def _iotune(suffix: str) -> Samples:
 
 
 def _findings(f: Frame) -> Iterator[Sample]:
-    def one(code: str, guest: Labels) -> Sample:
-        return (*guest, ("code", code), ("severity", severity(code))), 1
+    def one(code: str, sev: str, guest: Labels) -> Sample:
+        return (*guest, ("code", code), ("severity", sev)), 1
 
-    def codes(found: Iterable[Finding]) -> list[str]:
-        return sorted({x.code for x in found})   # a code once per guest (at-limit can name two disks)
-    for code in codes(f.host_findings):
-        yield one(code, ())
+    def codes(found: Iterable[Finding]) -> list[tuple[str, str]]:
+        return sorted({(x.code, x.severity) for x in found})   # a code once per guest (at-limit can name two disks)
+    for code, sev in codes(f.host_findings):
+        yield one(code, sev, ())
     for g in f.snap.guests:
-        for code in codes(f.guest_findings(g.name)):
-            yield one(code, _g(g))
+        for code, sev in codes(f.guest_findings(g.name)):
+            yield one(code, sev, _g(g))
 
 
 def _node(get: Callable[..., float | None]) -> Samples:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
-from ..analysis import Finding
+from ..advise import Finding
 
 # the detail panes, in the order of their keys 1-6: (key, title)
 PANES = (
@@ -41,7 +41,7 @@ def fix_key(kind: str | None) -> str | None:
 
 def finding_text(f: Finding) -> str:
     """A finding as the TUI says it: its text and, where a key applies the fix, the key."""
-    key = fix_key(f.fix)
+    key = fix_key(f.fix.action if f.fix else None)
     return f"{f.text} ({key})" if key else f.text
 
 

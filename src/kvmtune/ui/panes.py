@@ -13,7 +13,7 @@ from textual.markup import escape
 
 from .. import analysis as a
 from .. import cpuset, fmt
-from ..analysis import Finding
+from ..advise import Finding
 from ..frame import Frame
 from ..model import Guest, Snapshot
 from ..rates import ksm_scan_rate
