@@ -1,0 +1,118 @@
+"""What every check shares: the frame's figures (Ctx), a Finding made from its code's
+catalogue entry, and the fixes several checks propose (the move, an XML edit)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import analysis, cpuset
+from ..model import Guest, Host, Snapshot
+from ..rates import GuestRate
+from ..vocab import LIVE_NODESET_MODES
+from .codes import CODES
+from .findings import Finding, Fix
+
+DiskHistory = Mapping[str, Mapping[str, tuple[tuple[float | None, float | None], ...]]]
+
+# A guest whose disks move at least this much on average over the frame's history is
+# "I/O-heavy" (6.3: cache=none for guests with large I/O needs).
+IO_HEAVY_BYTES_S = 10 * 1024 * 1024
+IO_HEAVY_MIN_SAMPLES = 3
+
+
+@dataclass
+class Ctx:
+    """One frame's figures, with what several checks derive once per frame."""
+    snap: Snapshot
+    rates: Mapping[str, GuestRate] = field(default_factory=dict)
+    history: DiskHistory = field(default_factory=dict)
+    has_rates: bool = False
+    _pins: dict[str, frozenset[int]] | None = None
+
+    @property
+    def host(self) -> Host:
+        return self.snap.host
+
+    @property
+    def multi(self) -> bool:
+        return len(self.snap.host.nodes) > 1
+
+    def pinned_cpus(self) -> dict[str, frozenset[int]]:
+        """Running guest -> the CPUs its pinned vCPUs may run on (computed once per frame)."""
+        if self._pins is None:
+            self._pins = {g.name: frozenset(c for v in g.vcpus if v.pinned for c in v.affinity)
+                          for g in self.snap.guests if g.running and any(v.pinned for v in g.vcpus)}
+        return self._pins
+
+
+def finding(code: str, guest: str | None, evidence: str, fix: Fix | None = None) -> Finding:
+    c = CODES[code]
+    return Finding(code, c.severity, guest, c.title, evidence, c.section, fix)
+
+
+def action(kind: str, target: str, **params: Any) -> Fix:
+    return Fix(action=kind, target=target, params=params)
+
+
+def xml_fix(guest: str, xml: str, *virt_xml: str, note: str | None = None) -> Fix:
+    """An edit of the saved definition: the `virsh edit` snippet and the same as virt-xml
+    (`--define`: virt-xml's default, written out; it takes effect at the next boot)."""
+    return Fix(target=guest, xml=xml, virt_xml=("virt-xml", guest, *virt_xml, "--define"), note=note)
+
+
+def move_fix(g: Guest, host: Host, nodes: Iterable[int]) -> Fix | None:
+    """The move to `nodes`, in a scope libvirt takes: live while the guest has no numatune or
+    a restrictive one (a running guest's strict nodeset cannot change), else its definition.
+    None when the nodes' free memory cannot take it (the move would refuse)."""
+    wanted = tuple(sorted(set(nodes)))
+    if not wanted or not analysis.fits_nodes(g, host, wanted):
+        return None
+    nt = g.numatune
+    same = nt is not None and nt.nodeset is not None and nt.mode in ("strict", "restrictive") \
+        and _parse(nt.nodeset) == wanted
+    scope = "live" if same or nt is None or nt.mode in LIVE_NODESET_MODES else "config"
+    return action("move", g.name, nodes=list(wanted), scope=scope)
+
+
+def _parse(text: str | None) -> tuple[int, ...]:
+    try:
+        return cpuset.parse(text or "")
+    except cpuset.CpusetError:
+        return ()
+
+
+def numatune_nodes(g: Guest) -> tuple[int, ...]:
+    return _parse(g.numatune.nodeset) if g.numatune is not None else ()
+
+
+def pinned_nodes(g: Guest, host: Host) -> set[int]:
+    return analysis.nodes_of_cpus(host, [c for v in g.vcpus if v.pinned for c in v.affinity])
+
+
+def node_cpus(host: Host, nodes: Iterable[int]) -> tuple[int, ...]:
+    return tuple(sorted(c for n in nodes if (node := host.node(n)) for c in node.cpus))
+
+
+def nvcpus(g: Guest) -> int:
+    return len(g.vcpus) or (g.nvcpus or 0)
+
+
+def io_bytes_s(ctx: Ctx, g: Guest) -> float | None:
+    """The guest's mean disk traffic (all disks, read + write) over the frame's history; None
+    without enough samples (no false "I/O-heavy" from a missing figure)."""
+    per = ctx.history.get(g.name) or {}
+    total, n = 0.0, 0
+    for samples in per.values():
+        known = [(r or 0.0) + (w or 0.0) for r, w in samples if r is not None or w is not None]
+        if len(known) >= IO_HEAVY_MIN_SAMPLES:
+            total += sum(known) / len(known)
+            n += 1
+    return total if n else None
+
+
+def io_heavy(ctx: Ctx, g: Guest) -> float | None:
+    """Its mean traffic when the guest is I/O-heavy, else None."""
+    v = io_bytes_s(ctx, g)
+    return v if v is not None and v >= IO_HEAVY_BYTES_S else None
