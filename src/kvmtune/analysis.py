@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import cpuset
 from .model import Guest, Host, Snapshot
-from .rates import DiskRate, GuestRate
+from .rates import DiskRate
 from .vocab import PAGE_KIB
 
 # A node holding less than this share of a guest's memory does not make it "split":

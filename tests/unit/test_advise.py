@@ -67,13 +67,15 @@ VIOLATIONS = {
                                None, None),
     "tuned.profile": lambda: (snap(tuned_profile="balanced"), None, None),
     "tuned.off": lambda: (snap(tuned_running=False), None, None),
-    "net.model": lambda: (snap(guest(domain=domain(nics=(Nic(mac="52:54:00:00:00:02", model="e1000"),)))), None, None),
+    "net.model": lambda: (snap(guest(domain=domain(nics=(Nic(mac="52:54:00:00:00:02", model="e1000"),)))),
+                          None, None),
     "net.vhost": lambda: (snap(guest(domain=domain(nics=(Nic(model="virtio", driver="qemu", queues=2),)))), None, None),
     "net.multiqueue": lambda: (snap(guest(domain=domain(nics=(Nic(model="virtio"),)))), None, None),
     "net.zcopytx": lambda: (snap(vhost_zcopytx=1), None, None),
     "net.arp_filter": lambda: (snap(arp_filter=0), None, None),
     "storage.cache": heavy,
-    "storage.cache_unsafe": lambda: (snap(guest(disks=(Disk("vda", None, cache="writeback", io="native"),))), None, None),
+    "storage.cache_unsafe": lambda: (snap(guest(disks=(Disk("vda", None, cache="writeback", io="native"),))),
+                                     None, None),
     "storage.io": lambda: (snap(guest(disks=(Disk("vda", None, cache="none", io="threads"),))), None, None),
     "storage.scsi_queues": lambda: (snap(guest(domain=domain(controllers=(Controller("scsi", "virtio-scsi", 0),)))),
                                     None, None),
@@ -96,7 +98,8 @@ VIOLATIONS = {
                                            numatune=None)), None, None),
     "numa.split": lambda: (snap(guest(numa_memory_kib={0: GIB, 1: GIB}, numatune=None)), None, None),
     "numa.remote": lambda: (snap(guest(numa_memory_kib={0: GIB // 2, 1: 3 * GIB // 2}, numatune=None)), None, None),
-    "numa.numatune_elsewhere": lambda: (snap(guest(numatune=NumaTune("strict", "1"), numa_memory_kib={0: 0, 1: 2 * GIB})),
+    "numa.numatune_elsewhere": lambda: (snap(guest(numatune=NumaTune("strict", "1"),
+                                                   numa_memory_kib={0: 0, 1: 2 * GIB})),
                                         None, None),
     "numa.balancing_pinned": lambda: (snap(numa_balancing=1), None, None),
     "numa.balancing_off": lambda: (snap(unpinned(guest(numatune=None))), None, None),
@@ -114,7 +117,7 @@ VIOLATIONS = {
 
 def test_the_satisfying_host_has_no_finding():
     assert codes(snap()) == set()
-    s, rates, hist = at_limit_case()
+    s, _rates, _hist = at_limit_case()
     calm = {"g": GuestRate(1.0, {}, {"vda": DiskRate(1000.0, 0.0, 1.0, 0.0)})}
     assert codes(s, calm, {"g": {"vda": ((1000.0, 0.0),) * 150}}) == set()
 

@@ -75,9 +75,10 @@ def memtune(ctx: Ctx, g: Guest) -> Iterator[Finding]:
                           action("memtune", g.name, values={"swap_hard_limit_kib": hard}, scope="live"))
     mb = g.memory_backing
     if mb is not None and mb.locked:
-        hard = mt.hard_limit_kib if mt is not None else None
-        if hard is None or hard < g.memory_kib:
-            what = "no hard_limit" if hard is None else f"hard_limit {fmt_kib(hard)} < its memory {fmt_kib(g.memory_kib)}"
+        limit = mt.hard_limit_kib if mt is not None else None
+        if limit is None or limit < g.memory_kib:
+            what = "no hard_limit" if limit is None else \
+                f"hard_limit {fmt_kib(limit)} < its memory {fmt_kib(g.memory_kib)}"
             yield finding("memtune.locked", g.name,
                           f"<locked/> memory with {what}: it may pin host memory without bound",
                           action("memtune", g.name, values=_raise_hard(g), scope="live"))

@@ -23,7 +23,8 @@ def cache(ctx: Ctx, g: Guest) -> Iterator[Finding]:
         if d.cache in ("writeback", "unsafe"):
             yield finding("storage.cache_unsafe", g.name,
                           f"{d.target} cache={d.cache}: writes the guest was told are safe can be lost if the "
-                          "host crashes" + (" (unsafe also ignores the guest's flushes)" if d.cache == "unsafe" else ""),
+                          "host crashes" + (" (unsafe also ignores the guest's flushes)"
+                                            if d.cache == "unsafe" else ""),
                           xml_fix(g.name, "<driver name='qemu' cache='none' io='native'/>", "--edit", sel,
                                   "--disk", "cache=none,io=native"))
         elif heavy is not None and d.cache not in ("none", "directsync"):
@@ -46,7 +47,8 @@ def scsi_queues(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     for c in d.controllers:
         if c.type == "scsi" and c.model == "virtio-scsi" and (c.queues or 1) == 1:
             sel = f"index={c.index}" if c.index is not None else "type=scsi"
-            yield finding("storage.scsi_queues", g.name, f"virtio-scsi controller {c.index or 0}: one queue for {n} vCPUs",
+            yield finding("storage.scsi_queues", g.name,
+                          f"virtio-scsi controller {c.index or 0}: one queue for {n} vCPUs",
                           xml_fix(g.name, f"<controller type='scsi' model='virtio-scsi'>\n  <driver queues='{n}'/>\n"
                                   "</controller>", "--edit", sel, "--controller", f"driver.queues={n}"))
 
@@ -82,11 +84,14 @@ def at_limit(ctx: Ctx, g: Guest) -> Iterator[Finding]:
             continue
         limit = d.limit(key)
         now = getattr(dr, _FIGURES[key])
-        shown = (lambda v: fmt_rate(v)) if "bytes" in key else (lambda v: f"{v:.0f}/s")
         new = min(THROTTLE_MAX, limit * 2)
         yield finding("storage.at_limit", g.name,
-                      f"{d.target} moves {shown(now)} against its {key} {shown(limit)}",
+                      f"{d.target} moves {_shown(key, now)} against its {key} {_shown(key, limit)}",
                       action("blkdeviotune", g.name, disk=d.target, values={key: new}, scope="live"))
+
+
+def _shown(key: str, v: float | None) -> str:
+    return fmt_rate(v) if "bytes" in key else "-" if v is None else f"{v:.0f}/s"
 
 
 def idle_throttle(ctx: Ctx, g: Guest) -> Iterator[Finding]:
