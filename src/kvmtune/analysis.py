@@ -7,7 +7,7 @@ formatting lives in fmt.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
 from . import cpuset
@@ -98,22 +98,20 @@ def fitting_nodes(guest: Guest, host: Host) -> list[int]:
     return [n.id for n in host.nodes if len(n.cpus) >= need_cpus and fits_nodes(guest, host, (n.id,))]
 
 
-def cpu_room(snap: Snapshot, guest: Guest, node_id: int,
-             pins: Mapping[str, Iterable[int]] | None = None) -> int:
+def cpu_room(snap: Snapshot, guest: Guest, node_id: int, taken: Set[int] | None = None) -> int:
     """CPUs of a node no other running guest has pinned vCPUs to, minus this guest's vCPUs
-    (negative: they would share CPUs with pinned guests). `pins` (guest -> pinned CPUs, every
-    running guest) may be given when it is already known (the advisor computes it once)."""
+    (negative: they would share CPUs with pinned guests). `taken` (the CPUs other guests have
+    pinned) may be given when it is already known (the advisor computes it once per frame)."""
     node = snap.host.node(node_id)
     if node is None:
         return 0
-    others = pins_of_others(snap, guest.name) if pins is None else {k: v for k, v in pins.items()
-                                                                     if k != guest.name}
-    taken = {c for cpus in others.values() for c in cpus}
+    if taken is None:
+        taken = {c for cpus in pins_of_others(snap, guest.name).values() for c in cpus}
     return len(set(node.cpus) - taken) - (len(guest.vcpus) or (guest.nvcpus or 1))
 
 
 def best_node(guest: Guest, host: Host, snap: Snapshot | None = None,
-              pins: Mapping[str, Iterable[int]] | None = None) -> int | None:
+              taken: Set[int] | None = None) -> int | None:
     """Where to move a guest: among the fitting nodes, one with CPU room for its vCPUs (when the
     snapshot is given: CPUs no other guest has pinned), then the one already holding most of
     its memory (least to migrate), then the freest. The move form and the advisor both ask here."""
@@ -125,7 +123,7 @@ def best_node(guest: Guest, host: Host, snap: Snapshot | None = None,
     def key(n: int) -> tuple[bool, int, int]:
         node = host.node(n)
         assert node is not None  # fitting_nodes() returns ids taken from host.nodes
-        room = snap is None or cpu_room(snap, guest, n, pins) >= 0
+        room = snap is None or cpu_room(snap, guest, n, taken) >= 0
         return room, mem.get(n, 0), node.mem_free_kib
 
     return max(fit, key=key)

@@ -3,6 +3,7 @@ catalogue entry, and the fixes several checks propose (the move, an XML edit).""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,9 @@ class Ctx:
     history: DiskHistory = field(default_factory=dict)
     has_rates: bool = False
     _pins: dict[str, frozenset[int]] | None = None
+    _pin_count: Counter[int] | None = None
+    _topology: tuple[int, int, int] | None = None
+    _topology_known: bool = False
 
     @property
     def host(self) -> Host:
@@ -45,6 +49,24 @@ class Ctx:
             self._pins = {g.name: frozenset(c for v in g.vcpus if v.pinned for c in v.affinity)
                           for g in self.snap.guests if g.running and any(v.pinned for v in g.vcpus)}
         return self._pins
+
+    def pinned_by_others(self, name: str) -> frozenset[int]:
+        """The CPUs running guests other than `name` have pinned vCPUs to."""
+        if self._pin_count is None:
+            self._pin_count = Counter(c for cpus in self.pinned_cpus().values() for c in cpus)
+        own = self.pinned_cpus().get(name, frozenset())
+        return frozenset(c for c, k in self._pin_count.items() if k > (c in own))
+
+    def host_topology(self) -> tuple[int, int, int] | None:
+        """(sockets, cores per socket, threads per core) of the host; None without per-CPU figures."""
+        if not self._topology_known:
+            self._topology_known = True
+            cpus = [c for c in self.host.cpus if c.socket is not None and c.core is not None]
+            if cpus:
+                sockets = {c.socket for c in cpus}
+                cores = {(c.socket, c.core) for c in cpus}
+                self._topology = (len(sockets), max(1, len(cores) // len(sockets)), max(1, len(cpus) // len(cores)))
+        return self._topology
 
 
 def finding(code: str, guest: str | None, evidence: str, fix: Fix | None = None) -> Finding:

@@ -5,19 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .. import analysis, cpuset
-from ..model import Guest, Host
+from ..model import Guest
 from .base import Ctx, action, finding, node_cpus, numatune_nodes, nvcpus, pinned_nodes, xml_fix
 from .findings import Finding
-
-
-def _host_topology(h: Host) -> tuple[int, int, int] | None:
-    """(sockets, cores per socket, threads per core) of the host; None without per-CPU figures."""
-    cpus = [c for c in h.cpus if c.socket is not None and c.core is not None]
-    if not cpus:
-        return None
-    sockets = {c.socket for c in cpus}
-    cores = {(c.socket, c.core) for c in cpus}
-    return len(sockets), max(1, len(cores) // len(sockets)), max(1, len(cpus) // len(cores))
 
 
 def model(ctx: Ctx, g: Guest) -> Iterator[Finding]:
@@ -39,7 +29,7 @@ def model(ctx: Ctx, g: Guest) -> Iterator[Finding]:
 def topology(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     """3.3.3: the guest's sockets x cores x threads should be a shape the host has."""
     d = g.domain
-    host = _host_topology(ctx.host)
+    host = ctx.host_topology()
     if d is None or host is None or d.sockets is None or d.cores is None or d.threads is None:
         return
     _hs, hc, ht = host

@@ -17,7 +17,7 @@ def split(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     parts = analysis.memory_nodes(g, analysis.SPLIT_MIN_SHARE)
     if not ctx.multi or len(parts) < 2:
         return
-    best = analysis.best_node(g, ctx.host, ctx.snap, ctx.pinned_cpus())
+    best = analysis.best_node(g, ctx.host, ctx.snap, ctx.pinned_by_others(g.name))
     if best is None:
         return
     total = sum((g.numa_memory_kib or {}).values())
@@ -35,7 +35,7 @@ def remote(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     if not ctx.multi or loc is None or loc >= analysis.LOW_LOCALITY:
         return
     vnodes = analysis.vcpu_nodes(g, ctx.host)
-    best = analysis.best_node(g, ctx.host, ctx.snap, ctx.pinned_cpus())
+    best = analysis.best_node(g, ctx.host, ctx.snap, ctx.pinned_by_others(g.name))
     yield finding("numa.remote", g.name,
                   f"{fmt_pct(loc)} of its memory is on node(s) {cpuset.format(vnodes)} where its vCPUs run "
                   "(NUMA misses cost 10 % or more)",
