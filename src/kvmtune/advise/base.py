@@ -33,6 +33,7 @@ class Ctx:
     _pins: dict[str, frozenset[int]] | None = None
     _pin_count: Counter[int] | None = None
     _topology: tuple[int, int, int] | None = None
+    _cpu_node: dict[int, int] | None = None
     _topology_known: bool = False
 
     @property
@@ -49,6 +50,33 @@ class Ctx:
             self._pins = {g.name: frozenset(c for v in g.vcpus if v.pinned for c in v.affinity)
                           for g in self.snap.guests if g.running and any(v.pinned for v in g.vcpus)}
         return self._pins
+
+    def nodes_of(self, cpus: Iterable[int]) -> set[int]:
+        """The nodes of these host CPUs (analysis.nodes_of_cpus, with the CPU -> node map built
+        once per frame: the checks ask it for every guest)."""
+        if self._cpu_node is None:
+            self._cpu_node = {c: n.id for n in self.host.nodes for c in n.cpus}
+        m = self._cpu_node
+        return {m[c] for c in cpus if c in m}
+
+    def vcpu_nodes(self, g: Guest) -> set[int]:
+        """Where its vCPUs run now (analysis.vcpu_nodes)."""
+        return self.nodes_of(c for v in g.vcpus for c in ((v.pcpu,) if v.pcpu is not None else v.affinity))
+
+    def pinned_nodes(self, g: Guest) -> set[int]:
+        """The nodes of the CPUs its pinned vCPUs may run on."""
+        return self.nodes_of(c for v in g.vcpus if v.pinned for c in v.affinity)
+
+    def locality(self, g: Guest) -> float | None:
+        """analysis.locality through the frame's CPU -> node map."""
+        mem = g.numa_memory_kib
+        if not mem:
+            return None
+        total = sum(mem.values())
+        nodes = self.vcpu_nodes(g)
+        if total <= 0 or not nodes:
+            return None
+        return sum(v for n, v in mem.items() if n in nodes) / total
 
     def pinned_by_others(self, name: str) -> frozenset[int]:
         """The CPUs running guests other than `name` have pinned vCPUs to."""
@@ -107,10 +135,6 @@ def _parse(text: str | None) -> tuple[int, ...]:
 
 def numatune_nodes(g: Guest) -> tuple[int, ...]:
     return _parse(g.numatune.nodeset) if g.numatune is not None else ()
-
-
-def pinned_nodes(g: Guest, host: Host) -> set[int]:
-    return analysis.nodes_of_cpus(host, [c for v in g.vcpus if v.pinned for c in v.affinity])
 
 
 def node_cpus(host: Host, nodes: Iterable[int]) -> tuple[int, ...]:

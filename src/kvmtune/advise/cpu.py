@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from .. import analysis, cpuset
 from ..model import Guest
-from .base import Ctx, action, finding, node_cpus, numatune_nodes, nvcpus, pinned_nodes, xml_fix
+from .base import Ctx, action, finding, node_cpus, numatune_nodes, nvcpus, xml_fix
 from .findings import Finding
 
 
@@ -66,7 +66,7 @@ def shared_pins(ctx: Ctx, g: Guest) -> Iterator[Finding]:
 
 def too_big_for_node(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     pinned = [v for v in g.vcpus if v.pinned]
-    nodes = pinned_nodes(g, ctx.host)
+    nodes = ctx.pinned_nodes(g)
     if not ctx.multi or len(nodes) != 1 or len(pinned) != len(g.vcpus):
         return
     (n,) = nodes
@@ -80,7 +80,7 @@ def too_big_for_node(ctx: Ctx, g: Guest) -> Iterator[Finding]:
 def no_numatune(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     if g.numatune is not None or not any(v.pinned for v in g.vcpus):
         return
-    nodes = pinned_nodes(g, ctx.host)
+    nodes = ctx.pinned_nodes(g)
     fix = None
     if nodes and analysis.fits_nodes(g, ctx.host, nodes):
         fix = action("numatune", g.name, mode=None, nodeset=cpuset.format(nodes), scope="live")
@@ -98,15 +98,15 @@ def numatune_unpinned(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     cpus = node_cpus(ctx.host, nodes)
     yield finding("pin.numatune_unpinned", g.name,
                   f"memory bound to node(s) {cpuset.format(nodes)}, vCPUs free to run on any node "
-                  f"(now on {cpuset.format(analysis.vcpu_nodes(g, ctx.host)) or '-'})",
+                  f"(now on {cpuset.format(ctx.vcpu_nodes(g)) or '-'})",
                   action("vcpupin", g.name, vcpu=None, cpus=list(cpus), scope="live") if cpus else None)
 
 
 def emulator(ctx: Ctx, g: Guest) -> Iterator[Finding]:
-    nodes = pinned_nodes(g, ctx.host)
+    nodes = ctx.pinned_nodes(g)
     if not ctx.multi or not nodes or not g.emulator_affinity:
         return
-    emu = analysis.nodes_of_cpus(ctx.host, g.emulator_affinity)
+    emu = ctx.nodes_of(g.emulator_affinity)
     if emu and not emu <= nodes:
         cpus = node_cpus(ctx.host, nodes)
         yield finding("pin.emulator", g.name,
@@ -131,11 +131,11 @@ def across_nodes(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     pinned = [v for v in g.vcpus if v.pinned]
     if not ctx.multi or not pinned:
         return
-    wide = [v.index for v in pinned if len(analysis.nodes_of_cpus(ctx.host, v.affinity)) > 1]
+    wide = [v.index for v in pinned if len(ctx.nodes_of(v.affinity)) > 1]
     if wide:
         yield finding("pin.vcpu_across_nodes", g.name,
                       f"vCPU(s) {cpuset.format(wide)} may run on CPUs of several nodes")
-    elif len(nodes := pinned_nodes(g, ctx.host)) > 1:
+    elif len(nodes := ctx.pinned_nodes(g)) > 1:
         yield finding("pin.vcpus_across_nodes", g.name,
                       f"its vCPUs are pinned to nodes {cpuset.format(nodes)} (with no guest NUMA topology "
                       "matching them, the guest cannot keep memory local)" if g.domain is not None

@@ -99,7 +99,7 @@ def hugepages_other_node(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     if not ctx.multi or not g.hugepages:
         return
     held = {n for per in g.hugepages.values() for n, k in per.items() if k}
-    vnodes = analysis.vcpu_nodes(g, ctx.host)
+    vnodes = ctx.vcpu_nodes(g)
     if held and vnodes and not held & vnodes:
         kib = sum(size * k for size, per in g.hugepages.items() for k in per.values())
         fix = move_fix(g, ctx.host, held) if len(held) == 1 else None

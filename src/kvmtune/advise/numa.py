@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from .. import analysis, cpuset
 from ..fmt import fmt_kib, fmt_pct
 from ..model import Guest
-from .base import Ctx, action, finding, move_fix, numatune_nodes, nvcpus, pinned_nodes, xml_fix
+from .base import Ctx, action, finding, move_fix, numatune_nodes, nvcpus, xml_fix
 from .findings import Finding, Fix
 
 
@@ -31,10 +31,10 @@ def split(ctx: Ctx, g: Guest) -> Iterator[Finding]:
 
 
 def remote(ctx: Ctx, g: Guest) -> Iterator[Finding]:
-    loc = analysis.locality(g, ctx.host)
+    loc = ctx.locality(g)
     if not ctx.multi or loc is None or loc >= analysis.LOW_LOCALITY:
         return
-    vnodes = analysis.vcpu_nodes(g, ctx.host)
+    vnodes = ctx.vcpu_nodes(g)
     best = analysis.best_node(g, ctx.host, ctx.snap, ctx.pinned_by_others(g.name))
     yield finding("numa.remote", g.name,
                   f"{fmt_pct(loc)} of its memory is on node(s) {cpuset.format(vnodes)} where its vCPUs run "
@@ -46,7 +46,7 @@ def numatune_elsewhere(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     nt = g.numatune
     if not ctx.multi or nt is None or nt.mode != "strict":
         return
-    mem, cpu = set(numatune_nodes(g)), pinned_nodes(g, ctx.host)
+    mem, cpu = set(numatune_nodes(g)), ctx.pinned_nodes(g)
     if mem and cpu and not cpu <= mem:
         yield finding("numa.numatune_elsewhere", g.name,
                       f"numatune strict on node(s) {cpuset.format(mem)}, vCPUs pinned to node(s) "
