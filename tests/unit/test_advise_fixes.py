@@ -52,3 +52,22 @@ def test_fixes_on_the_demo_host_rebuild_and_validate():
             check_fix(f, fr.snap)
             seen += f.fix is not None and f.fix.action is not None
     assert seen
+
+
+def test_the_demo_split_moves_where_the_move_form_proposes():
+    """The demo's split guests: the finding's move node is analysis.best_node(g, host, snap),
+    the M form's default (it named the first node whose total fits, the form another)."""
+    from kvmtune import analysis
+    feed = DemoFeed(open_demo(seed=1))
+    try:
+        framer = Framer()
+        framer.push(feed.next())
+        fr = framer.push(feed.next())
+    finally:
+        feed.close()
+    split = [f for fs in fr.findings.values() for f in fs if f.code == "numa.split"]
+    assert split
+    for f in split:
+        g = fr.snap.guest(f.guest)
+        best = analysis.best_node(g, fr.snap.host, fr.snap)
+        assert f.fix is not None and f.fix.params["nodes"] == [best] and f"node {best} has" in f.evidence
