@@ -38,8 +38,9 @@ class Advice:
 def evaluate(snap: Snapshot, prev: Snapshot | None = None, rates: Mapping[str, GuestRate] | None = None,
              history: DiskHistory | None = None) -> Advice:
     """Every finding on the snapshot: per running guest (worst first) and for the host.
-    Rate- and history-based checks say nothing without rates (no earlier snapshot)."""
-    ctx = Ctx(snap, rates or {}, history or {}, has_rates=prev is not None and bool(rates))
+    Rate- and history-based checks say nothing without rates or history (`prev` is what the
+    rates were computed from: without it a rate's figures are None)."""
+    ctx = Ctx(snap, rates or {}, history or {})
     guests = {g.name: tuple(worst_first(f for check in GUEST_CHECKS for f in check(ctx, g)))
               if g.running else () for g in snap.guests}
     return Advice(guests, tuple(worst_first(f for check in HOST_CHECKS for f in check(ctx))))

@@ -29,7 +29,6 @@ class Ctx:
     snap: Snapshot
     rates: Mapping[str, GuestRate] = field(default_factory=dict)
     history: DiskHistory = field(default_factory=dict)
-    has_rates: bool = False
     _pins: dict[str, frozenset[int]] | None = None
     _pin_count: Counter[int] | None = None
     _topology: tuple[int, int, int] | None = None
