@@ -20,8 +20,6 @@ from .vocab import PAGE_KIB
 SPLIT_MIN_SHARE = 0.10
 # Locality below this is worth a warning (the guide: NUMA misses cost 10 % or more).
 LOW_LOCALITY = 0.80
-# Memory use at or above this share of memtune hard_limit: the kernel may kill the guest.
-HARD_LIMIT_CLOSE = 0.90
 # A throttled disk at or above this share of its limit is "at limit".
 AT_LIMIT = 0.95
 
