@@ -94,7 +94,7 @@ CODES: dict[str, Code] = {
     "numa.cells_mismatch": Code("warning", "8.4.8", "guest NUMA cells do not match the host's nodes"),
     # -- 8.5 KSM --------------------------------------------------------------------------------
     # merged pages of guests on other nodes become remote for all but one: a cost paid now
-    "ksm.across_nodes": Code("critical", "8.5", "KSM merges across NUMA nodes"),
+    "ksm.across_nodes": Code("critical", "8.5", "KSM merges across nodes"),
     "ksm.nosharepages": Code("warning", "8.5", "KSM shares a guest that asked for nosharepages"),
     "ksm.off_identical": Code("info", "8.5", "KSM off while identical guests could merge"),
 }
