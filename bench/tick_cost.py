@@ -44,8 +44,10 @@ class CountingHypervisor:
 
 
 def measure(n: int, ticks: int, profile: bool = False) -> dict:
+    from kvmtune.advise import evaluate
     from kvmtune.collect import Collector
     from kvmtune.demo import open_demo
+    from kvmtune.frame import Framer
     from kvmtune.source import Source
 
     t = time.perf_counter()
@@ -57,10 +59,11 @@ def measure(n: int, ticks: int, profile: bool = False) -> dict:
     try:
         demo.sim.step()
         t = time.perf_counter()
-        col.collect()      # the first tick reads every guest's settings: reported apart
+        framer = Framer(findings=False)   # rates and history as a frame has them; evaluate timed apart
+        framer.push(col.collect())      # the first tick reads every guest's settings: reported apart
         first_s = time.perf_counter() - t
         hv.calls.clear()
-        wall = cpu = step = 0.0
+        wall = cpu = step = advise = 0.0
         prof = cProfile.Profile() if profile else None
         for _ in range(ticks):
             s0 = time.perf_counter()
@@ -68,7 +71,7 @@ def measure(n: int, ticks: int, profile: bool = False) -> dict:
             w0, c0 = time.perf_counter(), time.thread_time()
             if prof:
                 prof.enable()
-            col.collect()
+            snap = col.collect()
             if prof:
                 prof.disable()
             w1, c1 = time.perf_counter(), time.thread_time()
@@ -76,11 +79,15 @@ def measure(n: int, ticks: int, profile: bool = False) -> dict:
             wall += w1 - w0
             cpu += c1 - c0
             step += w0 - s0
+            frame = framer.push(snap)
+            a0 = time.thread_time()
+            evaluate(frame.snap, frame.prev, frame.rates, frame.history)   # what Framer adds per snapshot
+            advise += time.thread_time() - a0
         calls = dict(hv.calls)
     finally:
         demo.close()
     out = {"n": n, "build_s": build_s, "first_s": first_s, "wall_s": wall / ticks, "cpu_s": cpu / ticks,
-           "step_s": step / ticks, "calls": sum(calls.values()) / ticks,
+           "step_s": step / ticks, "advise_s": advise / ticks, "calls": sum(calls.values()) / ticks,
            "by_call": {k: v / ticks for k, v in sorted(calls.items())},
            "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if prof:
@@ -116,6 +123,12 @@ def main() -> int:
         print(f"{r['n']:>7} {r['wall_s'] * 1e3:>8.1f} {r['cpu_s'] * 1e3:>7.1f} "
               f"{r['cpu_s'] * 1e6 / r['n']:>13.0f} {r['calls']:>9.1f} {r['calls'] / r['n']:>11.2f} "
               f"{r['step_s'] * 1e3:>8.1f} {r['first_s'] * 1e3:>11.1f} {r['build_s']:>8.2f} {r['rss_mib']:>13.0f}")
+    print()
+    print("the advisor (advise.evaluate, once per frame; not in the figures above):")
+    for r in rows:
+        share = r["advise_s"] / (r["cpu_s"] + r["advise_s"]) if r["cpu_s"] + r["advise_s"] else 0.0
+        print(f"  N={r['n']}: {r['advise_s'] * 1e3:.1f} ms CPU per tick, {r['advise_s'] * 1e6 / r['n']:.0f} us "
+              f"per guest, {share:.0%} of collection + advice")
     print()
     print("hypervisor calls per tick, by method:")
     for r in rows:

@@ -1,20 +1,18 @@
-"""What the figures mean: locality, node summaries and the tuning guide's warnings.
+"""What the figures mean: locality, node summaries, where a guest fits, throttles at their limit.
 
-Plain functions over Snapshots (no Textual), so the TUI, `snapshot` and tests share
-them. Section numbers in warnings refer to the RHEL 7 Virtualization Tuning Guide. A
-warning names its fix as an action kind (`fix`); each front end says how to apply it
-(the TUI shows the key). Number formatting lives in fmt.py.
+Plain functions over Snapshots (no Textual), so the TUI, `snapshot`, the actions and the
+advisor (advise/, which turns these into the tuning guide's findings) share them. Number
+formatting lives in fmt.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
 from . import cpuset
-from .fmt import fmt_kib
 from .model import Guest, Host, Snapshot
-from .rates import DiskRate, GuestRate
+from .rates import DiskRate
 from .vocab import PAGE_KIB
 
 # A node holding less than this share of a guest's memory does not make it "split":
@@ -22,8 +20,6 @@ from .vocab import PAGE_KIB
 SPLIT_MIN_SHARE = 0.10
 # Locality below this is worth a warning (the guide: NUMA misses cost 10 % or more).
 LOW_LOCALITY = 0.80
-# Memory use at or above this share of memtune hard_limit: the kernel may kill the guest.
-HARD_LIMIT_CLOSE = 0.90
 # A throttled disk at or above this share of its limit is "at limit".
 AT_LIMIT = 0.95
 
@@ -76,26 +72,59 @@ def memory_nodes(guest: Guest, min_share: float = 0.0) -> list[tuple[int, int, f
             if kib > 0 and kib / total >= min_share]
 
 
+def strict_need_kib(guest: Guest, nodes: Iterable[int]) -> int:
+    """What binding the guest's memory to `nodes` (numatune strict) must still move there: its
+    RAM minus what already lives there; hugepage-backed memory does not move with numatune.
+    The one rule for "fits": the move form, the move and numatune actions and the advisor."""
+    already = sum((guest.numa_memory_kib or {}).get(n, 0) for n in nodes)
+    return max(0, guest.memory_kib - guest.hugepages_kib - already)
+
+
+def fits_nodes(guest: Guest, host: Host, nodes: Iterable[int]) -> bool:
+    """Whether `nodes`' free memory holds what a strict binding to them must move."""
+    wanted = list(nodes)
+    found = [host.node(n) for n in wanted]
+    if not wanted or any(n is None for n in found):
+        return False
+    return strict_need_kib(guest, wanted) <= sum(n.mem_free_kib for n in found if n is not None)
+
+
 def fitting_nodes(guest: Guest, host: Host) -> list[int]:
-    """Nodes that could hold the whole guest: enough memory and at least one CPU per vCPU."""
+    """Nodes that could hold the whole guest: free memory for what must move there, and at
+    least one CPU per vCPU."""
     need_cpus = len(guest.vcpus) or (guest.nvcpus or 1)
-    return [n.id for n in host.nodes
-            if n.mem_total_kib >= guest.memory_kib and len(n.cpus) >= need_cpus]
+    return [n.id for n in host.nodes if len(n.cpus) >= need_cpus and fits_nodes(guest, host, (n.id,))]
 
 
-def best_node(guest: Guest, host: Host) -> int | None:
-    """Where to move a guest: the fitting node already holding most of its memory, else the freest."""
+def cpu_room(snap: Snapshot, guest: Guest, node_id: int, taken: Set[int] | None = None) -> int:
+    """CPUs of a node no other running guest has pinned vCPUs to, minus this guest's vCPUs
+    (negative: they would share CPUs with pinned guests). `taken` (the CPUs other guests have
+    pinned) may be given when it is already known (the advisor computes it once per frame)."""
+    node = snap.host.node(node_id)
+    if node is None:
+        return 0
+    if taken is None:
+        taken = {c for cpus in pins_of_others(snap, guest.name).values() for c in cpus}
+    return len(set(node.cpus) - taken) - (len(guest.vcpus) or (guest.nvcpus or 1))
+
+
+def best_node(guest: Guest, host: Host, snap: Snapshot | None = None,
+              taken: Set[int] | None = None) -> int | None:
+    """Where to move a guest: among the fitting nodes, one with CPU room for its vCPUs (when the
+    snapshot is given: CPUs no other guest has pinned), then the one already holding most of
+    its memory (least to migrate), then the freest. The move form and the advisor both ask here."""
     fit = fitting_nodes(guest, host)
     if not fit:
         return None
     mem = guest.numa_memory_kib or {}
 
-    def free_kib(n: int) -> int:
+    def key(n: int) -> tuple[bool, int, int]:
         node = host.node(n)
         assert node is not None  # fitting_nodes() returns ids taken from host.nodes
-        return node.mem_free_kib
+        room = snap is None or cpu_room(snap, guest, n, taken) >= 0
+        return room, mem.get(n, 0), node.mem_free_kib
 
-    return max(fit, key=lambda n: (mem.get(n, 0), free_kib(n)))
+    return max(fit, key=key)
 
 
 def pins_of_others(snap: Snapshot, name: str) -> dict[str, tuple[int, ...]]:
@@ -131,99 +160,7 @@ def is_pinned(guest: Guest) -> bool:
     return any(v.pinned for v in guest.vcpus)
 
 
-# -- warnings ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Finding:
-    code: str      # stable id, for tests and filters
-    text: str      # one line for a user: what is wrong and what to do
-    section: str   # the guide's section
-    fix: str | None = None   # the action kind that fixes it ("move", "numatune", ...)
-
-
-def guest_warnings(guest: Guest, host: Host, rate: GuestRate | None = None) -> list[Finding]:
-    """The guide's warnings for one guest, most important first."""
-    out: list[Finding] = []
-    if not guest.running:
-        return out
-    multi = len(host.nodes) > 1
-    split = memory_nodes(guest, SPLIT_MIN_SHARE)
-    fit = fitting_nodes(guest, host)
-    if multi and len(split) > 1 and fit:
-        out.append(Finding(
-            "split", f"memory split over nodes {cpuset.format(n for n, _, _ in split)} though it "
-            f"fits on node {fit[0]}: move it — vcpupin + numatune strict on one node", "8.4.1", "move"))
-    loc = locality(guest, host)
-    if multi and loc is not None and loc < LOW_LOCALITY:
-        out.append(Finding(
-            "remote", f"only {loc:.0%} of its memory is local to its vCPUs: NUMA misses "
-            "cost 10 % or more", "8.4.1"))
-    pinned = [v for v in guest.vcpus if v.pinned]
-    if pinned and guest.numatune is None:
-        out.append(Finding(
-            "pinned-no-numatune", "vCPUs pinned without numatune: set both together", "8.4.1",
-            "numatune"))
-    if multi and pinned:
-        if any(len(nodes_of_cpus(host, v.affinity)) > 1 for v in pinned):
-            out.append(Finding("vcpu-across-nodes",
-                               "a vCPU is pinned to CPUs on more than one node", "8.4.1"))
-        elif len(nodes_of_cpus(host, [c for v in pinned for c in v.affinity])) > 1:
-            out.append(Finding("vcpus-across-nodes",
-                               "its vCPUs are pinned to different nodes", "8.4.1"))
-    if multi and guest.numatune is not None and guest.numatune.mode == "strict" and pinned:
-        try:
-            mem_nodes = set(cpuset.parse(guest.numatune.nodeset or ""))
-        except cpuset.CpusetError:
-            mem_nodes = set()
-        cpu_nodes = nodes_of_cpus(host, [c for v in pinned for c in v.affinity])
-        if mem_nodes and cpu_nodes and not cpu_nodes <= mem_nodes:
-            out.append(Finding(
-                "numatune-elsewhere", f"numatune strict on node(s) {cpuset.format(mem_nodes)} but "
-                f"vCPUs pinned to node(s) {cpuset.format(cpu_nodes)}", "8.4.1"))
-    if multi and pinned and guest.emulator_affinity:
-        emu = nodes_of_cpus(host, guest.emulator_affinity)
-        cpu_nodes = nodes_of_cpus(host, [c for v in pinned for c in v.affinity])
-        if emu and cpu_nodes and not emu <= cpu_nodes:
-            out.append(Finding("emulator-elsewhere",
-                               "emulator threads run off the vCPUs' node: pin them too", "8.4.4",
-                               "emulatorpin"))
-    mt = guest.memtune
-    if mt is not None and mt.hard_limit_kib is not None:
-        used = guest_memory_kib(guest)
-        if mt.hard_limit_kib < guest.memory_kib:
-            out.append(Finding(
-                "hard-limit-low", f"hard_limit {fmt_kib(mt.hard_limit_kib)} is below its memory "
-                f"{fmt_kib(guest.memory_kib)}: the kernel may kill it", "7.3.2"))
-        elif used >= HARD_LIMIT_CLOSE * mt.hard_limit_kib:
-            out.append(Finding(
-                "hard-limit-close", f"uses {fmt_kib(used)} of its {fmt_kib(mt.hard_limit_kib)} "
-                "hard_limit: the kernel may kill it", "7.3.2"))
-        if mt.swap_hard_limit_kib is not None and mt.swap_hard_limit_kib < mt.hard_limit_kib:
-            out.append(Finding("swap-limit-low",
-                               "swap_hard_limit must be larger than hard_limit", "7.3.2"))
-    if guest.memory_backing is not None and guest.memory_backing.locked and (
-            mt is None or mt.hard_limit_kib is None):
-        out.append(Finding("locked-no-limit",
-                           "locked memory needs a memtune hard_limit (memory + QEMU's own)", "7.3.2"))
-    if rate is not None:
-        for d in guest.disks:
-            why = at_limit(d.iotune, rate.disks.get(d.target))
-            if why:
-                out.append(Finding("at-limit", f"{d.target} is at its throttle ({why})", "6.5.1"))
-    return out
-
-
-def host_warnings(host: Host) -> list[Finding]:
-    out: list[Finding] = []
-    k = host.ksm
-    if k is not None and k.run == 1 and len(host.nodes) > 1 and k.merge_across_nodes == 1:
-        out.append(Finding("ksm-across-nodes",
-                           "KSM merges across nodes: set merge_across_nodes=0", "8.5", "ksm"))
-    if host.numa_balancing == 0 and len(host.nodes) > 1:
-        out.append(Finding("numa-balancing-off",
-                           "automatic NUMA balancing is off on a NUMA host", "8.3"))
-    return out
-
+# -- throttles --------------------------------------------------------------------------
 
 def at_limit(iotune: Mapping[str, int], rate: DiskRate | None) -> str | None:
     """Which throttle a disk is hitting ("total_bytes_sec"...), or None."""

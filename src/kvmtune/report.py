@@ -4,7 +4,8 @@ Host nodes with memory and hugepages; per guest its memory per node in MiB (like
 `numastat -c`, but only the guest's RAM: anonymous memory + hugepages, without the
 QEMU binary and libraries that numastat's Private row also counts), how much of it KSM
 merged per node, and its vCPU placement (like `virsh vcpuinfo`); with `--perf`, the perf
-counters' rates over the counting window per vCPU thread and per guest.
+counters' rates over the counting window per vCPU thread and per guest; the advisor's
+findings (host and per guest) with their severity and the guide's section.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Set
 
 from . import cpuset
+from .advise import Finding, evaluate
 from .analysis import ksm_saved_kib
 from .model import Guest, Snapshot
 from .rates import CounterRate, PerfRate, guest_rates
@@ -57,15 +59,24 @@ def render_report(snap: Snapshot, prev: Snapshot | None = None) -> str:
                        for s in sizes])
     if len(rows) > 1:
         lines += ["", *_table(rows, right={2, 3})]
+    advice = evaluate(snap, prev, rates)
+    if advice.host:
+        lines += ["", "findings:", *_findings(advice.host)]
     if snap.disconnected:
         lines += ["", "guests: not available (no connection to libvirt)"]
     for g in snap.guests:
         r = rates.get(g.name)
         lines += ["", *_guest(g, [n.id for n in h.nodes], r.perf if r is not None else None)]
+        lines += _findings(advice.guests.get(g.name, ()))
     if snap.errors:
         lines += ["", "errors:"]
         lines += [f"  {e.source}: {e.message}" for e in snap.errors]
     return "\n".join(lines) + "\n"
+
+
+def _findings(found: tuple[Finding, ...]) -> list[str]:
+    """One line each: "  ! critical numa.split (8.4.1): memory split ...: 50% on node 2, ..."."""
+    return [f"  ! {f.severity} {f.code} ({f.section}): {f.text}" for f in found]
 
 
 def _size(kib: int) -> str:

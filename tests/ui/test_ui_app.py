@@ -131,7 +131,7 @@ async def test_move_puts_vcpus_emulator_and_numatune_on_one_node_and_undo_restor
         name = "build-runner"                       # split over nodes 2-3 in the demo
         await select(pilot, app, name)
         g0 = app.snap.guest(name)
-        node = analysis.best_node(g0, app.snap.host)
+        node = analysis.best_node(g0, app.snap.host, app.snap)
         await pilot.press("M")
         assert isinstance(app.screen, ActionForm)
         assert app.screen.query_one("#f-nodes", Input).value == str(node)

@@ -1,4 +1,5 @@
-"""analysis: locality, node summaries, the guide's warnings, formatting."""
+"""analysis: locality, node summaries, where a guest fits, throttles at their limit (the
+guide's findings are tests/unit/test_advise*.py)."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kvmtune import analysis as a
-from kvmtune.model import GuestKsm, MemoryBacking, MemTune, NumaTune, Snapshot
+from kvmtune.model import GuestKsm, Snapshot
 from kvmtune.rates import DiskRate, guest_rates
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "snapshot-2node.json"
@@ -15,10 +16,6 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "snapshot-2node.jso
 @pytest.fixture
 def snap() -> Snapshot:
     return Snapshot.loads(FIXTURE.read_text())
-
-
-def codes(g, snap, rate=None):
-    return [w.code for w in a.guest_warnings(g, snap.host, rate)]
 
 
 def test_locality_all_local(snap):
@@ -46,95 +43,6 @@ def test_nodes_label_and_memory_nodes(snap):
     assert a.nodes_label(snap.guest("web1")) == "0"
     assert a.nodes_label(snap.guest("off1")) == "-"
     assert [n for n, _, _ in a.memory_nodes(snap.guest("db1"), 0.1)] == [0, 1]
-
-
-def test_well_placed_guest_has_no_warnings(snap):
-    assert codes(snap.guest("web1"), snap) == []
-
-
-def test_split_guest_that_fits_one_node(snap):
-    c = codes(snap.guest("db1"), snap)
-    assert "split" in c and "remote" in c
-
-
-def test_split_not_reported_when_no_node_can_hold_it(snap):
-    db = replace(snap.guest("db1"), memory_kib=16 * 1024 * 1024)
-    assert "split" not in codes(db, snap)
-
-
-def test_pinned_without_numatune(snap):
-    g = replace(snap.guest("web1"), numatune=None)
-    assert "pinned-no-numatune" in codes(g, snap)
-
-
-def test_vcpus_pinned_across_nodes(snap):
-    g = snap.guest("web1")
-    one = replace(g, vcpus=(replace(g.vcpus[0], affinity=(0, 4)), g.vcpus[1]))
-    assert "vcpu-across-nodes" in codes(one, snap)
-    two = replace(g, vcpus=(g.vcpus[0], replace(g.vcpus[1], affinity=(5,), pcpu=5)))
-    assert "vcpus-across-nodes" in codes(two, snap)
-
-
-def test_numatune_on_other_node_than_pins(snap):
-    g = replace(snap.guest("web1"), numatune=NumaTune("strict", "1"))
-    assert "numatune-elsewhere" in codes(g, snap)
-
-
-def test_emulator_off_node(snap):
-    g = replace(snap.guest("web1"), emulator_affinity=(6, 7))
-    assert "emulator-elsewhere" in codes(g, snap)
-
-
-def test_hard_limit_close_and_below_memory(snap):
-    assert "hard-limit-close" in codes(snap.guest("db1"), snap)
-    g = replace(snap.guest("web1"), memtune=MemTune(hard_limit_kib=512 * 1024))
-    assert "hard-limit-low" in codes(g, snap)
-    g = replace(snap.guest("web1"), memtune=MemTune(hard_limit_kib=4 << 20, swap_hard_limit_kib=1 << 20))
-    assert codes(g, snap) == ["swap-limit-low"]
-
-
-def test_locked_memory_needs_hard_limit(snap):
-    g = replace(snap.guest("web1"), memory_backing=MemoryBacking(locked=True))
-    assert "locked-no-limit" in codes(g, snap)
-
-
-def test_throttle_at_limit_from_two_snapshots(snap):
-    db = snap.guest("db1")
-    later = replace(db, disks=(replace(db.disks[0], rd_bytes=db.disks[0].rd_bytes + 2 * 1048576),))
-    after = replace(snap, time=snap.time + 2, guests=(later,))
-    rate = guest_rates(snap, after)["db1"]
-    assert a.at_limit(later.disks[0].iotune, rate.disks["vda"]) == "total_bytes_sec"
-    assert "at-limit" in codes(later, after, rate)
-    slow = replace(db, disks=(replace(db.disks[0], rd_bytes=db.disks[0].rd_bytes + 1000),))
-    rate = guest_rates(snap, replace(after, guests=(slow,)))["db1"]
-    assert "at-limit" not in codes(slow, after, rate)
-
-
-def test_unlimited_disk_never_at_limit():
-    assert a.at_limit({"total_bytes_sec": 0}, None) is None
-
-
-def test_stopped_guest_has_no_warnings(snap):
-    assert codes(snap.guest("off1"), snap) == []
-
-
-def test_single_node_host_has_no_numa_warnings(snap):
-    one = replace(snap.host, nodes=(replace(snap.host.nodes[0], cpus=tuple(range(8))),))
-    s = replace(snap, host=one)
-    assert codes(s.guest("db1"), s) == ["hard-limit-close"]
-    assert a.host_warnings(one) == []
-
-
-def test_host_warnings(snap):
-    assert [w.code for w in a.host_warnings(snap.host)] == ["ksm-across-nodes"]
-    off = replace(snap.host, ksm=replace(snap.host.ksm, merge_across_nodes=0), numa_balancing=0)
-    assert [w.code for w in a.host_warnings(off)] == ["numa-balancing-off"]
-
-
-def test_best_node_prefers_where_memory_is(snap):
-    assert a.best_node(snap.guest("db1"), snap.host) == 0
-    assert a.fitting_nodes(replace(snap.guest("db1"), memory_kib=1 << 30), snap.host) == []
-    assert a.best_node(replace(snap.guest("db1"), memory_kib=1 << 30), snap.host) is None
 
 
 def test_node_summary(snap):
@@ -175,48 +83,6 @@ def test_is_pinned(snap):
     assert a.is_pinned(snap.guest("web1")) and not a.is_pinned(snap.guest("db1"))
 
 
-# -- each warning threshold, pinned by a value just inside and just outside it -------------
-# The figures are written out (not taken from analysis' constants), so moving a threshold
-# fails these tests.
-
-def with_memory(snap, **numa):
-    """web1 (2 vCPUs pinned on node 0, fits one node, no warnings) with this memory per node."""
-    return replace(snap.guest("web1"), numa_memory_kib={int(n[1:]): kib for n, kib in numa.items()})
-
-
-@pytest.mark.parametrize("n0,n1,split", [(9000, 1000, True),    # 10.0 % on node 1: split
-                                         (9001, 999, False)])   # 9.99 %: QEMU's own, not a split
-def test_split_threshold_is_ten_percent(snap, n0, n1, split):
-    assert ("split" in codes(with_memory(snap, n0=n0, n1=n1), snap)) is split
-
-
-@pytest.mark.parametrize("n0,n1,remote", [(8000, 2000, False),   # locality 80 %: fine
-                                          (7999, 2001, True)])   # 79.99 %: remote
-def test_low_locality_threshold_is_eighty_percent(snap, n0, n1, remote):
-    g = with_memory(snap, n0=n0, n1=n1)
-    assert ("remote" in codes(g, snap)) is remote
-
-
-@pytest.mark.parametrize("hard,close", [(1111111, True),    # uses 1000000 KiB = 90.000009 % of it
-                                        (1111112, False)])  # 89.99999 %
-def test_hard_limit_close_threshold_is_ninety_percent(snap, hard, close):
-    g = replace(with_memory(snap, n0=1000000), memtune=MemTune(hard_limit_kib=hard))
-    assert g.memory_kib <= hard   # not "hard-limit-low"
-    assert codes(g, snap) == (["hard-limit-close"] if close else [])
-
-
-@pytest.mark.parametrize("hard,low", [(1048576, False), (1048575, True)])   # the guest's memory is 1048576
-def test_hard_limit_low_below_the_guest_memory(snap, hard, low):
-    g = replace(with_memory(snap, n0=1000), memtune=MemTune(hard_limit_kib=hard))
-    assert codes(g, snap) == (["hard-limit-low"] if low else [])
-
-
-@pytest.mark.parametrize("swap,low", [(2 << 20, False), ((2 << 20) - 1, True)])
-def test_swap_hard_limit_below_hard_limit(snap, swap, low):
-    g = replace(with_memory(snap, n0=1000), memtune=MemTune(hard_limit_kib=2 << 20, swap_hard_limit_kib=swap))
-    assert codes(g, snap) == (["swap-limit-low"] if low else [])
-
-
 @pytest.mark.parametrize("key,inside,outside", [
     ("total_bytes_sec", DiskRate(600.0, 350.0, 0.0, 0.0), DiskRate(600.0, 349.9, 0.0, 0.0)),
     ("read_bytes_sec", DiskRate(950.0, 0.0, 0.0, 0.0), DiskRate(949.9, 0.0, 0.0, 0.0)),
@@ -229,3 +95,47 @@ def test_at_limit_threshold_is_ninety_five_percent(key, inside, outside):
     limit = {key: 1000}
     assert a.at_limit(limit, inside) == key        # 95 % of the limit: at it
     assert a.at_limit(limit, outside) is None      # 94.99 %: not yet
+
+
+def test_unlimited_disk_never_at_limit():
+    assert a.at_limit({"total_bytes_sec": 0}, None) is None
+
+
+def test_throttle_at_limit_from_two_snapshots(snap):
+    db = snap.guest("db1")
+    later = replace(db, disks=(replace(db.disks[0], rd_bytes=db.disks[0].rd_bytes + 2 * 1048576),))
+    after = replace(snap, time=snap.time + 2, guests=(later,))
+    rate = guest_rates(snap, after)["db1"]
+    assert a.at_limit(later.disks[0].iotune, rate.disks["vda"]) == "total_bytes_sec"
+    slow = replace(db, disks=(replace(db.disks[0], rd_bytes=db.disks[0].rd_bytes + 1000),))
+    rate = guest_rates(snap, replace(after, guests=(slow,)))["db1"]
+    assert a.at_limit(slow.disks[0].iotune, rate.disks["vda"]) is None
+
+
+def test_best_node_prefers_where_memory_is(snap):
+    assert a.best_node(snap.guest("db1"), snap.host) == 0
+    assert a.fitting_nodes(replace(snap.guest("db1"), memory_kib=1 << 30), snap.host) == []
+    assert a.best_node(replace(snap.guest("db1"), memory_kib=1 << 30), snap.host) is None
+
+
+def test_fitting_nodes_compare_free_memory_not_total(snap):
+    """The rule the move checks: what must move to the node <= its free memory. A node whose
+    total holds the guest but whose free memory does not is no fit (it was, by total)."""
+    db = snap.guest("db1")                      # 2 GiB; 1048576 KiB already on node 0
+    n0 = snap.host.node(0)
+    assert n0.mem_total_kib >= db.memory_kib
+    tight = replace(snap.host, nodes=(replace(n0, mem_free_kib=db.memory_kib - 1048576 - 1), *snap.host.nodes[1:]))
+    assert 0 not in a.fitting_nodes(db, tight)
+    room = replace(snap.host, nodes=(replace(n0, mem_free_kib=db.memory_kib - 1048576), *snap.host.nodes[1:]))
+    assert 0 in a.fitting_nodes(db, room)
+
+
+def test_best_node_prefers_cpu_room_over_memory_already_there(snap):
+    """With the snapshot, a node whose CPUs other guests have pinned is chosen last."""
+    db = snap.guest("db1")
+    pinned_on_0 = snap.guest("web1")            # pinned on node 0's CPUs
+    assert a.best_node(db, snap.host) == 0
+    crowded = replace(snap, guests=tuple(
+        replace(g, vcpus=tuple(replace(v, affinity=(0, 1, 2, 3), pinned=True) for v in g.vcpus) * 2)
+        if g.name == pinned_on_0.name else g for g in snap.guests))
+    assert a.best_node(db, crowded.host, crowded) == 1

@@ -11,6 +11,7 @@ import os
 import pytest
 
 from kvmtune import analysis, parse
+from kvmtune.advise import evaluate
 from kvmtune.demo import DT, DemoFeed, open_demo
 from kvmtune.rates import guest_rates, host_cpu_percent
 from kvmtune.virt.interface import Disconnected, GuestGone, Hypervisor, VirtError
@@ -62,15 +63,15 @@ def test_showcase_guests_show_what_the_guide_flags(demo):
     assert not snap.errors
     assert len(snap.guests) >= 8
     rates = guest_rates(before, snap)
-    warn = {g.name: {w.code for w in analysis.guest_warnings(g, snap.host, rates[g.name])}
-            for g in snap.guests}
+    advice = evaluate(snap, before, rates)
+    warn = {g.name: {w.code for w in advice.guests[g.name]} for g in snap.guests}
     # spread over two nodes though it fits in one
     ana = snap.guest("analytics")
-    assert [n for n, _, _ in analysis.memory_nodes(ana, 0.1)] == [2, 3] and "split" in warn["analytics"]
+    assert [n for n, _, _ in analysis.memory_nodes(ana, 0.1)] == [2, 3] and "numa.split" in warn["analytics"]
     # pinned vCPUs, no numatune
     br = snap.guest("build-runner")
     assert all(v.pinned for v in br.vcpus) and br.numatune is None
-    assert "pinned-no-numatune" in warn["build-runner"]
+    assert "pin.no_numatune" in warn["build-runner"]
     # 1 GiB hugepages, on node 1, matching its size
     db = snap.guest("db-primary")
     assert db.memory_backing.hugepages and db.memory_backing.page_size_kib == 1048576
@@ -81,12 +82,12 @@ def test_showcase_guests_show_what_the_guide_flags(demo):
     vdb = next(d for d in bk.disks if d.target == "vdb")
     assert vdb.iotune["total_bytes_sec"] == 50 * MB
     assert 0.95 * 50 * MB <= rates["backup-01"].disks["vdb"].total_bytes_s <= 50 * MB
-    assert "at-limit" in warn["backup-01"]
+    assert "storage.at_limit" in warn["backup-01"]
     # two guests KSM merges, growing
     for name in ("web-01", "web-02"):
         assert snap.guest(name).ksm.merging_pages > before.guest(name).ksm.merging_pages > 0
     # hard_limit close to its use
-    assert "hard-limit-close" in warn["cache-01"]
+    assert "memtune.hard_limit_close" in warn["cache-01"]
     # one shut off
     off = snap.guest("legacy-erp")
     assert off.state == "shut off" and off.pid is None and off.id is None
@@ -368,4 +369,4 @@ def test_host_actions_and_move_through_the_executor(demo, tmp_path):
     assert br.numatune is not None and br.numatune.nodeset == "2"
     assert set(br.numa_memory_kib) == {0, 1, 2, 3} and br.numa_memory_kib[3] == 0
     assert all(after[-1].host.node_of_cpu(v.pcpu) == 2 for v in br.vcpus)
-    assert "split" not in {w.code for w in analysis.guest_warnings(br, after[-1].host)}
+    assert "numa.split" not in {w.code for w in evaluate(after[-1]).guests["build-runner"]}

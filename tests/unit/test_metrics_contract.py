@@ -81,8 +81,8 @@ def test_findings_are_the_frames_with_their_severity(frame):
     for g, found in frame.findings.items():
         want |= {(("guest", g), ("code", x.code), ("severity", x.severity)) for x in found}
     assert got == want and len(samples) == len(got)
-    assert (("guest", "analytics"), ("code", "split"), ("severity", "critical")) in got
-    assert (("code", "ksm-across-nodes"), ("severity", "critical")) in got
+    assert (("guest", "analytics"), ("code", "numa.split"), ("severity", "critical")) in got
+    assert (("code", "ksm.across_nodes"), ("severity", "critical")) in got
 
 
 def test_vcpus_and_locality_are_the_snapshots(frame):
@@ -104,3 +104,11 @@ def test_vcpus_and_locality_are_the_snapshots(frame):
                 assert by["kvmtune_guest_hugepages"][(("guest", g.name), ("node", str(n)),
                                                       ("size", str(size * 1024)))] == count
     assert any(by["kvmtune_guest_hugepages"].values())
+
+
+def test_the_documented_finding_codes_are_the_catalogue():
+    from kvmtune.advise import CODES
+    row = re.compile(r"^\| `([a-z_]+\.[a-z_]+)` \| (critical|warning|info) \| ([0-9.]+) \| (.+) \|$")
+    doc = {m.group(1): (m.group(2), m.group(3), m.group(4)) for line in DOC.read_text().splitlines()
+           if (m := row.match(line))}
+    assert doc == {c: (v.severity, v.section, v.title) for c, v in CODES.items()}

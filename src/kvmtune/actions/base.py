@@ -238,18 +238,17 @@ def cpu_sharing_risks(snap: Snapshot, name: str, cpus: Iterable[int], confined: 
 
 
 def strict_memory_problem(snap: Snapshot, g: Guest, nodes: tuple[int, ...]) -> str | None:
-    """A strict nodeset must hold the guest: its RAM minus what already lives there <= free."""
+    """A strict nodeset must hold the guest: what must move there <= its free memory (the one
+    rule, analysis.fits_nodes, that the move form and the advisor use too)."""
     host_nodes = [snap.host.node(n) for n in nodes]
     if any(n is None for n in host_nodes):
         return None
+    if analysis.fits_nodes(g, snap.host, nodes):
+        return None
     free = sum(n.mem_free_kib for n in host_nodes if n is not None)
-    already = sum((g.numa_memory_kib or {}).get(n, 0) for n in nodes)
-    # hugepage-backed memory does not move with numatune; only the rest must fit.
-    need = max(0, g.memory_kib - g.hugepages_kib - already)
-    if need > free:
-        return (f"node(s) {cpuset.format(nodes)} have {fmt.size_text(free)} free but guest {g.name!r} "
-                f"needs {fmt.size_text(need)} more there; free memory first or pick more nodes")
-    return None
+    need = analysis.strict_need_kib(g, nodes)
+    return (f"node(s) {cpuset.format(nodes)} have {fmt.size_text(free)} free but guest {g.name!r} "
+            f"needs {fmt.size_text(need)} more there; free memory first or pick more nodes")
 
 
 def need_hv(source: Source) -> Hypervisor:

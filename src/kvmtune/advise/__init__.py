@@ -2,21 +2,31 @@
 
 `evaluate(snap, prev, rates, history)` is the one entry point; Framer calls it once per
 snapshot, so the TUI, `kvmtune advise`, `snapshot` and the exporter judge the same way.
+The checks live by chapter (cpu 3.x, host 4 + 8.5, net 5.x, storage 6.x, memory 7.x,
+numa 8.x); CODES (codes.py) lists every code they can emit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .. import analysis
-from ..model import Snapshot
+from ..model import Guest, Snapshot
 from ..rates import GuestRate
+from . import cpu, host, memory, net, numa, storage
+from .base import Ctx, DiskHistory
+from .codes import CODES, Code
 from .findings import SEVERITIES, Finding, Fix, Severity, rank, worst_first
 
-__all__ = ["SEVERITIES", "Advice", "Finding", "Fix", "Severity", "evaluate", "rank", "worst_first"]
+__all__ = ["CODES", "SEVERITIES", "Advice", "Code", "Finding", "Fix", "Severity", "evaluate", "rank",
+           "worst_first"]
 
-DiskHistory = Mapping[str, Mapping[str, tuple[tuple[float | None, float | None], ...]]]
+GuestCheck = Callable[[Ctx, Guest], Iterable[Finding]]
+HostCheck = Callable[[Ctx], Iterable[Finding]]
+
+GUEST_CHECKS: tuple[GuestCheck, ...] = (*numa.GUEST, *memory.GUEST, *cpu.GUEST, *storage.GUEST, *net.GUEST,
+                                        *host.GUEST)
+HOST_CHECKS: tuple[HostCheck, ...] = (*cpu.HOST, *host.HOST, *net.HOST, *memory.HOST, *numa.HOST)
 
 
 @dataclass(frozen=True)
@@ -25,20 +35,12 @@ class Advice:
     host: tuple[Finding, ...] = ()
 
 
-# TRANSITIONAL: today's analysis.py warnings in the new shape, until the checks land.
-CRITICAL_CODES = frozenset({"split", "hard-limit-low", "hard-limit-close", "at-limit", "ksm-across-nodes",
-                       "locked-no-limit"})
-
-
-def _convert(f: analysis.Finding, guest: str | None) -> Finding:
-    sev: Severity = "critical" if f.code in CRITICAL_CODES else "warning"
-    fix = None if f.fix is None else Fix(action=f.fix, target=guest or "host")
-    return Finding(f.code, sev, guest, f.text, "", f.section, fix)
-
-
 def evaluate(snap: Snapshot, prev: Snapshot | None = None, rates: Mapping[str, GuestRate] | None = None,
              history: DiskHistory | None = None) -> Advice:
-    rates = rates or {}
-    guests = {g.name: tuple(worst_first(_convert(f, g.name) for f in analysis.guest_warnings(
-        g, snap.host, rates.get(g.name)))) for g in snap.guests}
-    return Advice(guests, tuple(_convert(f, None) for f in analysis.host_warnings(snap.host)))
+    """Every finding on the snapshot: per running guest (worst first) and for the host.
+    Rate- and history-based checks say nothing without rates or history (`prev` is what the
+    rates were computed from: without it a rate's figures are None)."""
+    ctx = Ctx(snap, rates or {}, history or {})
+    guests = {g.name: tuple(worst_first(f for check in GUEST_CHECKS for f in check(ctx, g)))
+              if g.running else () for g in snap.guests}
+    return Advice(guests, tuple(worst_first(f for check in HOST_CHECKS for f in check(ctx))))

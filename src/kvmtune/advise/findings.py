@@ -22,12 +22,13 @@ class Fix:
     """How to fix a finding. A live fix is an action, named by its kind (actions.KINDS) with
     the params its `from_params(target, params)` takes, so a front end rebuilds it and it is
     validated like any other; an XML-only fix is the snippet for `virsh edit` and the same
-    change as one virt-xml command (applied with --config, it takes effect at the next boot)."""
+    change as one virt-xml command (it edits the saved definition, virt-xml's `--define`: virt-xml
+    has no --config; it takes effect at the next boot)."""
     action: str | None = None                  # actions.KINDS key: "numatune", "memtune", ...
     target: str = "host"                       # the guest's name, or "host"
     params: Mapping[str, Any] = field(default_factory=dict)
     xml: str | None = None                     # the element(s) to put in `virsh edit GUEST`
-    virt_xml: tuple[str, ...] | None = None    # argv: ("virt-xml", GUEST, "--edit", ..., "--config")
+    virt_xml: tuple[str, ...] | None = None    # argv: ("virt-xml", GUEST, "--edit", ..., "--define")
     note: str | None = None                    # what to know before applying it
 
     def to_json(self) -> dict[str, Any]:

@@ -157,7 +157,7 @@ def _findings(f: Frame) -> Iterator[Sample]:
         return (*guest, ("code", code), ("severity", sev)), 1
 
     def codes(found: Iterable[Finding]) -> list[tuple[str, str]]:
-        return sorted({(x.code, x.severity) for x in found})   # a code once per guest (at-limit can name two disks)
+        return sorted({(x.code, x.severity) for x in found})   # a code once per guest (at_limit: two disks)
     for code, sev in codes(f.host_findings):
         yield one(code, sev, ())
     for g in f.snap.guests:

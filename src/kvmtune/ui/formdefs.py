@@ -78,7 +78,7 @@ def emulatorpin_form(snap: Snapshot, g: Guest) -> ActionForm:
 
 
 def move_form(snap: Snapshot, g: Guest) -> ActionForm:
-    best = a.best_node(g, snap.host)
+    best = a.best_node(g, snap.host, snap)
 
     def build(v: dict[str, str]) -> act.Action:
         return act.MoveToNode(g.name, inputs.cpulist(v["nodes"]), _scope(v))

@@ -132,7 +132,7 @@ def numa_pane(frame: Frame, g: Guest, width: int = 80) -> str:
         out.append(f"KSM-shared {fmt.fmt_kib(sum(shared.values()))} ("
                    + ", ".join(f"node {n} {fmt.fmt_kib(v)}" for n, v in sorted(shared.items()) if v) + ")")
     out.append(f"[{MUTED}]█ normal  [$accent]▓[/] hugepages  'vCPUs' = its vCPUs run there[/]")
-    out += _warnings(frame, g, {"split", "remote", "pinned-no-numatune", "numatune-elsewhere"})
+    out += _warnings(frame, g, {"numa.split", "numa.remote", "pin.no_numatune", "numa.numatune_elsewhere"})
     return "\n".join(out)
 
 
@@ -186,8 +186,8 @@ def vcpu_pane(frame: Frame, g: Guest, width: int = 80) -> str:
     out.append(f"emulator  {emu}")
     for t in g.iothreads or ():
         out.append(f"iothread {t.id}  {cpuset.format(t.affinity)}")
-    out += _warnings(frame, g, {"vcpu-across-nodes", "vcpus-across-nodes", "emulator-elsewhere",
-                                "pinned-no-numatune"})
+    out += _warnings(frame, g, {"pin.vcpu_across_nodes", "pin.vcpus_across_nodes", "pin.emulator",
+                                "pin.no_numatune"})
     return "\n".join(out)
 
 

@@ -71,7 +71,7 @@ def row_values(g: Guest, frame: Frame) -> dict[str, tuple[str, Any, str]]:
     warns = frame.guest_findings(g.name)
     cpu = rate.cpu_percent if rate else None
     ksm = a.guest_ksm_saved_kib(g)
-    at_limit = any(w.code == "at-limit" for w in warns)
+    at_limit = any(w.code == "storage.at_limit" for w in warns)
     return {
         "name": (g.name, g.name, ""),
         "state": (STATE_SHORT.get(g.state, g.state[:3]), g.state, "" if g.running else "muted"),
