@@ -148,7 +148,8 @@ def test_round_trip_any_snapshot(time, nodes, guests, hostname, errors):
 
 # -- forward compatibility: an older kvmtune opens a newer writer's snapshot -----------------
 
-MAPS = {"hugepages", "numa_memory_kib", "iotune", "shared_kib", "disk_iothreads"}   # data keyed by node, size, limit or disk
+# data keyed by node, size, limit name or disk
+MAPS = {"hugepages", "numa_memory_kib", "iotune", "shared_kib", "disk_iothreads"}
 
 
 def _with_extras(d, key=None):

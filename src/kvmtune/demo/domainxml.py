@@ -35,7 +35,7 @@ def domain_xml(g: SimGuest, t: Tunables) -> str:
     ET.SubElement(feat, "acpi")
     if s.pmu is not None:
         ET.SubElement(feat, "pmu", state="on" if s.pmu else "off")
-    _cpu(d, s)
+    _cpu(d, s, live=g.running and t is g.live)
     dev = ET.SubElement(d, "devices")
     ET.SubElement(dev, "emulator").text = "/usr/bin/qemu-system-x86_64"
     _disks(dev, g, t)
@@ -82,13 +82,12 @@ def _tunables(d: ET.Element, t: Tunables) -> None:
         ET.SubElement(ET.SubElement(d, "blkiotune"), "weight").text = str(t.blkio_weight)
 
 
-def _cpu(d: ET.Element, s: sc.GuestSpec) -> None:
-    if s.cpu_mode is None:
-        return   # no <cpu>: QEMU's default model
-    if s.cpu_mode == "custom":
-        cpu = ET.SubElement(d, "cpu", mode="custom", match="exact", check="none")
-        if s.cpu_model:
-            ET.SubElement(cpu, "model", fallback="forbid").text = s.cpu_model
+def _cpu(d: ET.Element, s: sc.GuestSpec, live: bool) -> None:
+    if s.cpu_mode in (None, "custom"):
+        # libvirt 9 names QEMU's default model (qemu64) in the XML of a domain defined without
+        # <cpu>, or with one that gives no model (measured on the lab), live and saved alike
+        cpu = ET.SubElement(d, "cpu", mode="custom", match="exact", check="full" if live else "none")
+        ET.SubElement(cpu, "model", fallback="forbid").text = s.cpu_model or "qemu64"
     else:
         cpu = ET.SubElement(d, "cpu", mode=s.cpu_mode, check="none", migratable="on")
     if s.topology is not None:

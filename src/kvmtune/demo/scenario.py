@@ -11,8 +11,8 @@ numatune, memtune and throttles are as they always were; the rest of their XML i
   2.3 vPMU                         analytics: <pmu state='off'/>
   3.2.2 unused devices             web-02 (a web server): ich9 sound, USB tablet, 2 USB redirections;
                                    legacy-erp: USB tablet
-  3.3.2 CPU model                  build-runner: <cpu> with only a topology (QEMU's default model);
-                                   legacy-erp: no <cpu> at all
+  3.3.2 CPU model                  build-runner: <cpu> with only a topology; legacy-erp: no <cpu>
+                                   (both QEMU's default model: the XML says custom qemu64, as libvirt's)
   3.3.3 topology                   build-runner: 1 socket x 2 cores x 4 threads (host cores have 2)
   3.3.4 / 8.4.1 pinning            build-runner: pinned without numatune, emulator not pinned with
                                    its vCPUs; mail-01: numatune without pinning
@@ -144,7 +144,7 @@ class GuestSpec:
     disks: tuple[DiskSpec, ...] = ()
     # The rest of its domain XML (what the advisor reads): none of it moves the simulation.
     max_memory_kib: int | None = None            # <memory> when it is above the current size (ballooned)
-    cpu_mode: str | None = "host-passthrough"    # None: no <cpu> element at all
+    cpu_mode: str | None = "host-passthrough"    # None: defined without <cpu> (the XML shows qemu64)
     cpu_model: str | None = None
     topology: tuple[int, int, int] | None = None  # (sockets, cores, threads)
     pmu: bool | None = None                      # <features><pmu state>
