@@ -18,7 +18,8 @@ URI=qemu:///system
 PKGS=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
       libvirt-dev pkg-config numactl linux-perf cpio busybox-static xz-utils)
 # name:template
-GUESTS=(kvmtune-lab-plain1:plain kvmtune-lab-plain2:plain kvmtune-lab-huge:huge kvmtune-lab-io:io)
+GUESTS=(kvmtune-lab-plain1:plain kvmtune-lab-plain2:plain kvmtune-lab-huge:huge kvmtune-lab-io:io
+        kvmtune-lab-untuned:untuned)
 HUGEPAGES=128          # 2 MiB pages reserved on top of whatever the host already has
 
 log() { echo "lab: $*" >&2; }

@@ -44,6 +44,19 @@ CONTRACT: dict[str, dict[str, Any]] = {
     "iotune": {k: INT for k in ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
                                 "total_iops_sec", "read_iops_sec", "write_iops_sec")},
     "error": {"source": STR, "message": STR},
+    # added in version 1 (docs/snapshot-json.md, "Keys added"): the advisor's facts
+    "host_facts": {"tuned_running": OPT(bool), "numad_running": OPT(bool), "arp_filter": OPT(INT),
+                   "vhost_zcopytx": OPT(INT)},
+    "guest_facts": {"domain": OPT(dict)},
+    "domain": {"cpu_mode": OPT(STR), "cpu_model": OPT(STR), "sockets": OPT(INT), "cores": OPT(INT),
+               "threads": OPT(INT), "pmu": OPT(bool), "cells": list, "nics": list, "controllers": list,
+               "disk_iothreads": dict, "sounds": list, "inputs": list, "redirdevs": INT, "graphics": list,
+               "memballoon": OPT(STR), "vcpu_placement": OPT(STR), "numa_placement": OPT(STR),
+               "iothreads": INT, "max_memory_kib": OPT(INT)},
+    "cell": {"id": INT, "cpus": OPT(STR), "memory_kib": INT, "nodeset": OPT(STR)},
+    "nic": {"mac": OPT(STR), "type": OPT(STR), "source": OPT(STR), "model": OPT(STR), "driver": OPT(STR),
+            "queues": OPT(INT)},
+    "controller": {"type": STR, "model": OPT(STR), "index": OPT(INT), "queues": OPT(INT)},
 }
 MODES = {"strict", "preferred", "interleave", "restrictive"}
 
@@ -72,12 +85,26 @@ def _ints(xs: list, what: str) -> None:
     assert all(isinstance(x, int) and not isinstance(x, bool) for x in xs), f"{what}: {xs!r}"
 
 
+def _domain(f: dict, what: str) -> None:
+    check(f, "domain")
+    for c in f["cells"]:
+        check(c, "cell")
+    for n in f["nics"]:
+        check(n, "nic")
+    for c in f["controllers"]:
+        check(c, "controller")
+    assert all(isinstance(k, str) and isinstance(v, int) for k, v in f["disk_iothreads"].items()), what
+    for key in ("sounds", "inputs", "graphics"):
+        assert all(isinstance(x, str) for x in f[key]), f"{what} domain.{key}: {f[key]!r}"
+
+
 def check_document(d: dict) -> None:
     """The whole document: every object in it has the contract's keys and types."""
     check(d, "")
     assert d["schema"] == "kvmtune.snapshot/1"
     h = d["host"]
     check(h, "host")
+    check(h, "host_facts")
     if h["ksm"] is not None:
         check(h["ksm"], "ksm")
     for n in h["nodes"]:
@@ -112,6 +139,9 @@ def check_document(d: dict) -> None:
         for disk in g["disks"]:
             check(disk, "disk")
             check(disk["iotune"], "iotune")
+        check(g, "guest_facts")
+        if g["domain"] is not None:
+            _domain(g["domain"], what)
     for e in d["errors"]:
         check(e, "error")
 

@@ -83,6 +83,12 @@ KSM_DIR = "sys/kernel/mm/ksm"
 THP_DIR = "sys/kernel/mm/transparent_hugepage"
 THP_ENABLED = f"{THP_DIR}/enabled"
 NUMA_BALANCING = "proc/sys/kernel/numa_balancing"
+# Daemons' pid files (tuned's own; numad's default /var/run/numad.pid, and /var/run is /run on
+# every distribution libvirt runs on), and the network knobs the guide's chapter 5 names.
+TUNED_PID = "run/tuned/tuned.pid"
+NUMAD_PID = "run/numad.pid"
+ARP_FILTER = "proc/sys/net/ipv4/conf/all/arp_filter"
+VHOST_ZCOPYTX = "sys/module/vhost_net/parameters/experimental_zcopytx"
 
 ThpMode = Literal["always", "madvise", "never"]
 THP_MODES: tuple[ThpMode, ...] = get_args(ThpMode)

@@ -38,6 +38,7 @@ class GuestCell:
     id: int
     cpus: str | None
     memory_kib: int
+    nodeset: str | None = None   # <numatune><memnode cellid nodeset>: host nodes its memory is bound to
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class DomainFacts:
     vcpu_placement: str | None = None    # <vcpu placement>: static or auto
     numa_placement: str | None = None    # <numatune><memory placement>: static or auto
     iothreads: int = 0                   # <iothreads> count
+    max_memory_kib: int | None = None    # <memory>: the size it may balloon up to (Guest.memory_kib is current)
 
 
 def domain_out(f: DomainFacts | None) -> dict[str, Any] | None:

@@ -15,7 +15,8 @@ LAB_SH = REPO / "scripts" / "lab.sh"
 URI = "qemu:///system"
 PLAIN1, PLAIN2, HUGE, IO = ("kvmtune-lab-plain1", "kvmtune-lab-plain2",
                             "kvmtune-lab-huge", "kvmtune-lab-io")
-GUESTS = (PLAIN1, PLAIN2, HUGE, IO)
+UNTUNED = "kvmtune-lab-untuned"   # writeback cache, e1000 NIC, no <cpu>: the advisor's lab case
+GUESTS = (PLAIN1, PLAIN2, HUGE, IO, UNTUNED)
 
 
 def run(argv: list[str], timeout: float = 60) -> str:

@@ -370,3 +370,74 @@ def test_host_actions_and_move_through_the_executor(demo, tmp_path):
     assert set(br.numa_memory_kib) == {0, 1, 2, 3} and br.numa_memory_kib[3] == 0
     assert all(after[-1].host.node_of_cpu(v.pcpu) == 2 for v in br.vcpus)
     assert "numa.split" not in {w.code for w in evaluate(after[-1]).guests["build-runner"]}
+
+
+# -- the advisor's facts: every check has a guest that breaks it ---------------------------------
+
+def test_host_facts_on_the_demo_tree(demo):
+    """tuned's pid file is stale, numad does not run, arp_filter is off, zero-copy TX is off."""
+    h = ticks(demo, 1)[0].host
+    assert (h.tuned_profile, h.tuned_running, h.numad_running) == ("virtual-host", False, False)
+    assert (h.arp_filter, h.vhost_zcopytx) == (0, 0)
+
+
+def test_showcase_domain_facts_break_each_check(demo):
+    """What scenario.py's table promises, as the collector reads it from the demo's XML."""
+    snap = ticks(demo, 2)[-1]
+    assert not snap.errors
+    d = {g.name: g.domain for g in snap.guests}
+    disk = {(g.name, x.target): (x.cache, x.io) for g in snap.guests for x in g.disks}
+    assert d["analytics"].pmu is False                                       # 2.3
+    assert d["web-02"].sounds == ("ich9",) and "tablet/usb" in d["web-02"].inputs \
+        and d["web-02"].redirdevs == 2                                       # 3.2.2
+    br = d["build-runner"]
+    # 3.3.2: QEMU's default model, named in the XML as libvirt 9 does (running or not)
+    assert (br.cpu_mode, br.cpu_model) == ("custom", "qemu64") == (d["legacy-erp"].cpu_mode, d["legacy-erp"].cpu_model)
+    assert (br.sockets, br.cores, br.threads) == (1, 2, 4)                   # 3.3.3: host cores have 2 threads
+    assert [n.model for n in d["web-01"].nics] == ["e1000"]                  # 5.3
+    assert [n.model for n in d["legacy-erp"].nics] == ["rtl8139"]
+    assert [(n.model, n.driver) for n in d["web-02"].nics] == [("virtio", "qemu")]
+    assert [(n.model, n.queues) for n in d["analytics"].nics] == [("virtio", None)]   # 5.5.2, 16 vCPUs
+    assert disk["backup-01", "vdb"] == ("writeback", "threads") and disk["build-runner", "vda"][0] == "unsafe"
+    assert disk["analytics", "vda"] == ("none", "threads")                  # 6.4
+    assert ("scsi", "virtio-scsi", None) in [(c.type, c.model, c.queues) for c in d["analytics"].controllers]
+    assert len(snap.guest("backup-01").disks) == 2 and d["backup-01"].disk_iothreads == {}
+    assert d["web-02"].max_memory_kib == 12 * GIB > snap.guest("web-02").memory_kib        # 7.2
+    assert snap.guest("legacy-erp").memory_backing.locked and snap.guest("legacy-erp").memtune.hard_limit_kib is None
+    assert d["cache-01"].vcpu_placement == "auto"                            # 8.4.2 (numad not running)
+    assert len(d["analytics"].cells) == 8 > len(snap.host.nodes)             # 8.4.8
+    assert sum(c.memory_kib for c in d["analytics"].cells) == snap.guest("analytics").memory_kib
+    dns = snap.guest("dns-01")
+    assert dns.memory_backing.nosharepages and dns.ksm.merging_pages > 0     # 8.5
+
+
+def test_db_primary_is_the_satisfied_guest(demo):
+    """The well-tuned guest is clean on every XML fact the advisor reads."""
+    snap = ticks(demo, 1)[0]
+    db = snap.guest("db-primary")
+    f = db.domain
+    assert (f.cpu_mode, f.sockets, f.cores, f.threads) == ("host-passthrough", 1, 8, 1)
+    assert [(n.model, n.driver, n.queues) for n in f.nics] == [("virtio", "vhost", 8)]
+    assert all((x.cache, x.io) == ("none", "native") for x in db.disks)
+    assert f.disk_iothreads == {"vda": 1, "vdb": 1} and f.iothreads == 1
+    assert ("scsi", "virtio-scsi", 8) in [(c.type, c.model, c.queues) for c in f.controllers]
+    assert (f.sounds, f.redirdevs, f.vcpu_placement, f.pmu) == ((), 0, "static", None)
+    assert "tablet/usb" not in f.inputs
+
+
+def test_scale_guests_carry_violations_too():
+    src = open_demo(seed=3, guests=40)
+    try:
+        snap = DemoFeed(src).next()
+        assert not snap.errors
+        running = [g for g in snap.guests if g.running]
+        assert sum(len(g.vcpus) for g in running) > len(snap.host.cpus)                 # overcommit
+        big = snap.guest("vm-0003")
+        assert len(big.vcpus) == 20 and all(v.pinned for v in big.vcpus)
+        assert len({snap.host.node_of_cpu(c) for v in big.vcpus for c in v.affinity}) == 1
+        partly = [g for g in running if any(v.pinned for v in g.vcpus) and not all(v.pinned for v in g.vcpus)]
+        assert partly and all(g.domain.nics[0].model == "e1000" for g in partly)
+        idle = [g for g in running if g.domain.cpu_model == "qemu64"]
+        assert idle and all(x.limit("total_iops_sec") == 500 for g in idle for x in g.disks if x.target == "vdb")
+    finally:
+        src.close()

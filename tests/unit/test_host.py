@@ -40,6 +40,7 @@ def test_own_tree_every_field(tmp_path, tree):
     assert host.ksm == Ksm(**tree.KSM)
     assert (host.thp_enabled, host.thp_defrag) == ("madvise", "madvise")
     assert (host.numa_balancing, host.tuned_profile) == (1, "virtual-host")
+    assert (host.tuned_running, host.numad_running, host.arp_filter, host.vhost_zcopytx) == (True, False, 1, 0)
     assert (host.mem_total_kib, host.mem_free_kib) == (12582912, 5242880)
     assert [(c.id, c.node, c.socket, c.core) for c in host.cpus] == [
         (0, 0, 0, 0), (1, 0, 0, 0), (2, 0, 0, 1), (3, 0, 0, 1)]
@@ -57,13 +58,15 @@ def test_without_optional_files(tmp_path, tree):
     f = tree.host_files()
     for k in ("sys/devices/system/node/online", "etc/tuned/active_profile",
               "sys/kernel/mm/ksm/general_profit", "sys/kernel/mm/ksm/pages_scanned",
-              "sys/kernel/mm/ksm/merge_across_nodes"):
+              "sys/kernel/mm/ksm/merge_across_nodes", "proc/sys/net/ipv4/conf/all/arp_filter",
+              "sys/module/vhost_net/parameters/experimental_zcopytx"):
         del f[k]
     f = {k: v for k, v in f.items() if "hugepages/" not in k}
     host, errors = collect(tree.write_tree(tmp_path, f))
     assert errors == []
     assert [n.id for n in host.nodes] == [0, 2]
     assert host.tuned_profile is None
+    assert (host.arp_filter, host.vhost_zcopytx) == (None, None)   # vhost_net not loaded: a normal state
     assert (host.ksm.general_profit, host.ksm.pages_scanned, host.ksm.merge_across_nodes) == (None, None, None)
     assert host.ksm.pages_sharing == 250
     # sysfs pools gone: the default-size pool still comes from proc/meminfo
@@ -90,6 +93,13 @@ BROKEN = [
      lambda h: h.thp_enabled is None and h.thp_defrag == "madvise"),
     ("proc/sys/kernel/numa_balancing", "empty", "host.numa_balancing", lambda h: h.numa_balancing is None),
     ("etc/tuned/active_profile", "directory", "host.tuned", lambda h: h.tuned_profile is None),
+    ("run/tuned/tuned.pid", "garbage", "host.tuned",
+     lambda h: h.tuned_running is None and h.tuned_profile == "virtual-host"),
+    ("run/numad.pid", "directory", "host.numad", lambda h: h.numad_running is None and h.tuned_running),
+    ("proc/sys/net/ipv4/conf/all/arp_filter", "garbage", "host.net",
+     lambda h: h.arp_filter is None and h.vhost_zcopytx == 0),
+    ("sys/module/vhost_net/parameters/experimental_zcopytx", "empty", "host.net",
+     lambda h: h.vhost_zcopytx is None and h.arp_filter == 1),
     ("sys/devices/system/cpu/online", "missing", "host.cpus", lambda h: h.cpus == ()),
     ("proc/stat", "garbage", "host.cpus", lambda h: len(h.cpus) == 4 and h.cpus[0].busy_s is None),
     ("sys/devices/system/cpu/cpu1/topology/core_id", "garbage", "host.cpus",
@@ -114,6 +124,42 @@ def test_broken_file_gives_one_error_not_an_exception(tmp_path, tree, rel, how, 
         assert host.ksm is not None
     if source != "host.tuned":
         assert host.tuned_profile == "virtual-host"
+
+
+# (files changed from the own tree, tuned_running, numad_running)
+DAEMONS = {
+    "tuned and numad run": ({"run/numad.pid": "902", "proc/902/comm": "numad\n"}, True, True),
+    "stale pid files": ({"proc/871/comm": "DEL", "run/numad.pid": "902\n"}, False, False),
+    "pid reused by another process": ({"proc/871/comm": "bash\n", "proc/871/cmdline": "-bash\0"}, False, False),
+    "tuned through its interpreter": ({"proc/871/comm": "python3\n",
+                                       "proc/871/cmdline": "/usr/bin/python3\0-Es\0/usr/sbin/tuned\0-l\0"},
+                                      True, False),
+    "pid 0": ({"run/tuned/tuned.pid": "0\n"}, False, False),
+    "a captured tree without run/": ({"run/tuned/tuned.pid": "DEL"}, None, None),
+}
+
+
+@pytest.mark.parametrize("change,tuned,numad", DAEMONS.values(), ids=DAEMONS)
+def test_daemons_from_their_pid_files(tmp_path, tree, change, tuned, numad):
+    f = tree.host_files()
+    for rel, text in change.items():
+        if text == "DEL":
+            del f[rel]
+        else:
+            f[rel] = text
+    host, errors = collect(tree.write_tree(tmp_path, f))
+    assert errors == []
+    assert (host.tuned_running, host.numad_running) == (tuned, numad)
+
+
+def test_daemons_read_no_proc_walk(tmp_path, tree, monkeypatch):
+    """Per tick the daemons cost their pid files and the named process's comm: never a listing of /proc."""
+    root = tree.write_tree(tmp_path, tree.host_files())
+    listed = []
+    real = HostFS.listdir
+    monkeypatch.setattr(HostFS, "listdir", lambda self, rel, *a: listed.append(rel) or real(self, rel, *a))
+    collect(root)
+    assert "proc" not in listed and not any(r.startswith("proc/") for r in listed)
 
 
 def test_nothing_there_at_all(tmp_path):

@@ -27,6 +27,7 @@ from kvmtune.model import (
     Snapshot,
     Vcpu,
 )
+from kvmtune.xmlfacts import Controller, DomainFacts, GuestCell, Nic
 
 FULL = Snapshot(
     time=1700000000.25,
@@ -38,7 +39,8 @@ FULL = Snapshot(
         ksm=Ksm(1, 10, 250, 7, 3, 42, 1, 100, 20, 1015808, 123456),
         thp_enabled="madvise", numa_balancing=1, tuned_profile="virtual-host",
         cpus=(Cpu(0, 0, 0, 0, 1.5, 10.0), Cpu(1)), thp_defrag="never",
-        mem_total_kib=12582912, mem_free_kib=5242880),
+        mem_total_kib=12582912, mem_free_kib=5242880,
+        tuned_running=True, numad_running=False, arp_filter=1, vhost_zcopytx=None),
     guests=(
         Guest(name="web1", uuid="6695eb01-f6a4-8304-79aa-97f2502e193f", id=3, state="running", pid=4242,
               memory_kib=1048576,
@@ -51,7 +53,14 @@ FULL = Snapshot(
                            "total_iops_sec": 0, "read_iops_sec": 0, "write_iops_sec": 0},
                           1, 2, 3, 4, "none", "native", "virtio"),),
               iothreads=(IoThread(1, (3,)),), memory_backing=MemoryBacking(True, 2048, False, True),
-              cpu_time_ns=999, nvcpus=2),
+              cpu_time_ns=999, nvcpus=2,
+              domain=DomainFacts(cpu_mode="host-passthrough", sockets=1, cores=2, threads=1, pmu=False,
+                                 cells=(GuestCell(0, "0-1", 1048576, "0"),),
+                                 nics=(Nic("52:54:00:00:00:01", "bridge", "br0", "virtio", "vhost", 2),),
+                                 controllers=(Controller("scsi", "virtio-scsi", 0, 2),),
+                                 disk_iothreads={"vda": 1}, inputs=("tablet/usb",), redirdevs=1,
+                                 graphics=("vnc",), memballoon="virtio", vcpu_placement="static",
+                                 iothreads=1, max_memory_kib=2097152)),
         Guest(name="off", uuid="u2", id=None, state="shut off", pid=None, memory_kib=131072),
     ),
     errors=(Error("host.ksm", "/sys/kernel/mm/ksm/run: not found"),),
@@ -91,7 +100,11 @@ def test_contract_check_catches_a_broken_document(snapshot_contract):
     for breaks in (lambda d: d["guests"][0].pop("numa_memory_kib"),
                    lambda d: d["guests"][0]["vcpus"][0].update(pcpu="3"),
                    lambda d: d["guests"][0]["ksm"]["shared_kib"].update(node0=1),
-                   lambda d: d["host"]["nodes"][0].update(id=True)):
+                   lambda d: d["host"]["nodes"][0].update(id=True),
+                   lambda d: d["host"].pop("tuned_running"),
+                   lambda d: d["guests"][0]["domain"]["nics"][0].update(queues="2"),
+                   lambda d: d["guests"][0]["domain"]["cells"][0].pop("memory_kib"),
+                   lambda d: d["guests"][0]["domain"].update(sounds=[None])):
         d = json.loads(FULL.dumps())
         breaks(d)
         with pytest.raises(AssertionError):
@@ -135,7 +148,8 @@ def test_round_trip_any_snapshot(time, nodes, guests, hostname, errors):
 
 # -- forward compatibility: an older kvmtune opens a newer writer's snapshot -----------------
 
-MAPS = {"hugepages", "numa_memory_kib", "iotune", "shared_kib"}   # data keyed by node, size or limit name
+# data keyed by node, size, limit name or disk
+MAPS = {"hugepages", "numa_memory_kib", "iotune", "shared_kib", "disk_iothreads"}
 
 
 def _with_extras(d, key=None):

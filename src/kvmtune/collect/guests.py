@@ -211,6 +211,7 @@ class GuestCollector:
             ksm=ksm, blkio_weight=s.blkio_weight, disks=tuple(disks), iothreads=s.iothreads,
             memory_backing=s.config.memory_backing, cpu_time_ns=st.cpu_time_ns,
             nvcpus=info.nvcpus, vcpu_cpuset=s.config.vcpu_cpuset,
+            domain=s.config.facts,   # the refresh's own object, not a copy: unchanged between refreshes
         )
 
     def _proc_figures(self, info: DomainInfo, backing: MemoryBacking, pc: ProcCache, now: float,

@@ -1,4 +1,5 @@
-"""The host: NUMA nodes, hugepage pools, KSM, THP, NUMA balancing, tuned, CPUs, memory.
+"""The host: NUMA nodes, hugepage pools, KSM, THP, NUMA balancing, tuned, numad, the network
+knobs (arp_filter, vhost_net zero-copy), CPUs, memory.
 
 `collect_host` runs every tick, so it reads only small sysfs/procfs files. Each area is
 read on its own: a missing, malformed or unreadable file adds one `Error` naming the
@@ -16,7 +17,21 @@ from .. import cpuset, parse
 from ..errors import HostFSError
 from ..hostfs import HostFS
 from ..model import Cpu, Error, Host, HugePool, Ksm, Node, NodeHugePool
-from ..vocab import CLK_TCK, CPU_DIR, HUGE_DIR, KSM_DIR, KSM_OPTIONAL, KSM_REQUIRED, NODE_DIR, NUMA_BALANCING, THP_DIR
+from ..vocab import (
+    ARP_FILTER,
+    CLK_TCK,
+    CPU_DIR,
+    HUGE_DIR,
+    KSM_DIR,
+    KSM_OPTIONAL,
+    KSM_REQUIRED,
+    NODE_DIR,
+    NUMA_BALANCING,
+    NUMAD_PID,
+    THP_DIR,
+    TUNED_PID,
+    VHOST_ZCOPYTX,
+)
 
 T = TypeVar("T")
 
@@ -72,6 +87,11 @@ class HostCollector:
             numa_balancing=_guard(errors, "host.numa_balancing",
                                   lambda: fs.read_int(NUMA_BALANCING), None),
             tuned_profile=_tuned(fs, errors),
+            tuned_running=_guard(errors, "host.tuned", lambda: daemon_running(fs, TUNED_PID, "tuned"), None),
+            numad_running=_guard(errors, "host.numad", lambda: daemon_running(fs, NUMAD_PID, "numad"), None),
+            # a missing file is a normal state: no such knob (vhost_net not loaded), None
+            arp_filter=_guard(errors, "host.net", lambda: fs.read_int(ARP_FILTER, None), None),
+            vhost_zcopytx=_guard(errors, "host.net", lambda: fs.read_int(VHOST_ZCOPYTX, None), None),
             cpus=_guard(errors, "host.cpus", lambda: self._cpus(nodes, errors), ()),
             mem_total_kib=None if meminfo is None else meminfo.get("MemTotal"),
             mem_free_kib=None if meminfo is None else meminfo.get("MemFree"),
@@ -211,3 +231,23 @@ def _ksm(fs: HostFS) -> Ksm:
 def _tuned(fs: HostFS, errors: list[Error]) -> str | None:
     # No file means tuned is not installed: a normal state, not an error.
     return _guard(errors, "host.tuned", lambda: fs.read_str("etc/tuned/active_profile", "") or None, None)
+
+
+def daemon_running(fs: HostFS, pid_file: str, name: str) -> bool | None:
+    """Whether the daemon whose pid file this is runs: the file names a live process of that
+    name. No pid file: not running (the daemon removes it when it stops) — unless the tree has
+    no run/ at all (a captured sys+proc tree), where nobody can tell (None). A few small reads
+    per tick, never a walk over /proc."""
+    pid = fs.read_int(pid_file, None)
+    if pid is None:
+        return False if fs.exists("run") else None
+    if pid <= 0:
+        return False
+    comm = fs.read_str(f"proc/{pid}/comm", None)
+    if comm is None:
+        return False                  # a stale pid file (the daemon died without removing it)
+    if comm == name:
+        return True
+    # a reused pid, or tuned (a Python script) started as `python3 -Es /usr/sbin/tuned`: argv says which
+    argv = [a.rsplit("/", 1)[-1] for a in fs.read_text(f"proc/{pid}/cmdline", "").split("\0")]
+    return argv[0] == name or (argv[0].startswith("python") and name in argv[1:3])

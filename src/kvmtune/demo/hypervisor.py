@@ -8,7 +8,6 @@ weight range), with libvirt's wording in its errors, so actions behave as on a r
 from __future__ import annotations
 
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from typing import cast
 
@@ -27,10 +26,8 @@ from ..vocab import (
     affects_live,
 )
 from . import scenario as sc
+from .domainxml import domain_xml
 from .state import ALL_CPUS, SimGuest, Tunables
-
-# <iotune>'s children in the order libvirt writes them: size_iops_sec before the *_max_length ones
-_IOTUNE_XML_ORDER = sorted(IOTUNE_INT_KEYS, key=lambda k: k.endswith("_max_length"))
 
 
 class SimHypervisor(Hypervisor):
@@ -102,7 +99,7 @@ class SimHypervisor(Hypervisor):
     def domain_xml(self, name: str, inactive: bool = False) -> str:
         with self.lock:
             g = self._guest(name)
-            return _domain_xml(g, g.config if inactive else g.current)
+            return domain_xml(g, g.config if inactive else g.current)
 
     def _read(self, name: str, scope: str) -> Tunables:
         """The settings a getter reads: live (the guest must run), config, or current."""
@@ -296,64 +293,3 @@ def _check_iotune(t: dict[str, int]) -> None:
                                 f"'{w}_{unit}_sec' is not set")
             if top and top < base:
                 raise VirtError(f"invalid argument: {w}_{unit}_sec_max must be >= {w}_{unit}_sec")
-
-
-def _domain_xml(g: SimGuest, t: Tunables) -> str:
-    """The guest's XML as `virsh dumpxml` shows it (the parts kvmtune and an admin look at),
-    from one set of its settings (current, or the saved definition for --inactive)."""
-    s = g.spec
-    d = ET.Element("domain", {"type": "kvm", **({"id": str(g.dom_id)} if g.running else {})})
-    ET.SubElement(d, "name").text = s.name
-    ET.SubElement(d, "uuid").text = g.uuid
-    ET.SubElement(d, "memory", unit="KiB").text = str(s.memory_kib)
-    ET.SubElement(d, "currentMemory", unit="KiB").text = str(s.memory_kib)
-    if s.hugepage_kib:
-        hp = ET.SubElement(ET.SubElement(d, "memoryBacking"), "hugepages")
-        ET.SubElement(hp, "page", size=str(s.hugepage_kib), unit="KiB")
-    ET.SubElement(d, "vcpu", placement="static").text = str(s.vcpus)
-    if t.iothread_pins:
-        ET.SubElement(d, "iothreads").text = str(len(t.iothread_pins))
-    pins = [(i, p) for i, p in enumerate(t.vcpu_pins) if p]
-    io_pins = [(i, p) for i, p in sorted(t.iothread_pins.items()) if p]
-    if pins or t.emulator_pin or io_pins:
-        ct = ET.SubElement(d, "cputune")
-        for i, p in pins:
-            ET.SubElement(ct, "vcpupin", vcpu=str(i), cpuset=cpuset.format(p))
-        if t.emulator_pin:
-            ET.SubElement(ct, "emulatorpin", cpuset=cpuset.format(t.emulator_pin))
-        for i, p in io_pins:
-            ET.SubElement(ct, "iothreadpin", iothread=str(i), cpuset=cpuset.format(p))
-    if t.numatune is not None:
-        attrs: dict[str, str] = {"mode": t.numatune.mode}
-        if t.numatune.nodeset:
-            attrs["nodeset"] = t.numatune.nodeset
-        ET.SubElement(ET.SubElement(d, "numatune"), "memory", attrs)
-    mt = t.memtune
-    if any(getattr(mt, k) is not None for k in MEMTUNE_KEYS):
-        m = ET.SubElement(d, "memtune")
-        for k in MEMTUNE_KEYS:
-            if getattr(mt, k) is not None:
-                ET.SubElement(m, k[:-4], unit="KiB").text = str(getattr(mt, k))
-    if t.blkio_weight:
-        ET.SubElement(ET.SubElement(d, "blkiotune"), "weight").text = str(t.blkio_weight)
-    os_ = ET.SubElement(d, "os")
-    ET.SubElement(os_, "type", arch="x86_64", machine="pc-q35-7.2").text = "hvm"
-    ET.SubElement(d, "cpu", mode="host-passthrough", check="none", migratable="on")
-    dev = ET.SubElement(d, "devices")
-    ET.SubElement(dev, "emulator").text = "/usr/bin/qemu-system-x86_64"
-    for ds in g.disks:
-        block = ds.spec.fmt == "raw"
-        disk = ET.SubElement(dev, "disk", type="block" if block else "file", device="disk")
-        ET.SubElement(disk, "driver", name="qemu", type=ds.spec.fmt, cache="none",
-                      io="native" if block else "threads")
-        ET.SubElement(disk, "source", {"dev" if block else "file": ds.spec.source})
-        ET.SubElement(disk, "target", dev=ds.spec.target, bus="virtio")
-        limits = t.iotune.get(ds.spec.target, {})
-        tune = [(key, limits[key]) for key in _IOTUNE_XML_ORDER if limits.get(key)]
-        if tune:
-            it = ET.SubElement(disk, "iotune")
-            for key, v in tune:
-                ET.SubElement(it, key).text = str(v)
-    ET.SubElement(dev, "memballoon", model="virtio")
-    ET.indent(d)
-    return ET.tostring(d, encoding="unicode") + "\n"

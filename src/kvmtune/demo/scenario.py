@@ -3,6 +3,43 @@
 The host: 2 sockets, 4 NUMA nodes (2 per socket), 64 logical CPUs (32 cores with SMT),
 512 GiB. CPU c and c+32 are SMT siblings; core c sits on socket c // 16, node c // 8
 (Linux numbers the first thread of every core before the second threads).
+
+The showcase guests break the advisor's checks on purpose (their memory, vCPUs, pinning,
+numatune, memtune and throttles are as they always were; the rest of their XML is new):
+
+  check (guide section)            where in the showcase
+  2.3 vPMU                         analytics: <pmu state='off'/>
+  3.2.2 unused devices             web-02 (a web server): ich9 sound, USB tablet, 2 USB redirections;
+                                   legacy-erp: USB tablet
+  3.3.2 CPU model                  build-runner: <cpu> with only a topology; legacy-erp: no <cpu>
+                                   (both QEMU's default model: the XML says custom qemu64, as libvirt's)
+  3.3.3 topology                   build-runner: 1 socket x 2 cores x 4 threads (host cores have 2)
+  3.3.4 / 8.4.1 pinning            build-runner: pinned without numatune, emulator not pinned with
+                                   its vCPUs; mail-01: numatune without pinning
+  4 tuned                          host: tuned not running (a stale pid file); profile virtual-host
+  5.2 arp_filter                   host: 0
+  5.3 virtio + vhost-net           web-01: e1000; legacy-erp: rtl8139; web-02: virtio, driver qemu
+  5.5.1 zero-copy TX               host: vhost_net loaded, experimental_zcopytx 0
+  5.5.2 multiqueue                 analytics: 16 vCPUs, one queue; web-02: 4 vCPUs, one queue
+  6.3 cache                        backup-01 vdb: writeback; build-runner vda: unsafe
+  6.4 I/O mode                     analytics vda: cache none with io threads
+  6.5.1 throttle                   backup-01 vdb: at its 50 MiB/s limit
+  6.5.2 virtio-scsi multiqueue     analytics: a virtio-scsi controller without queues
+  iothreads                        backup-01: two disks, ~200 MB/s, no iothread
+  7.2 unused memory                web-02: <memory> 12 GiB, 8 GiB current (ballooned); dns-01: 60 % touched
+  7.3.2 memtune                    cache-01: hard_limit just above use; legacy-erp: <locked/>, no hard_limit
+  7.3.3 hugepages                  analytics: 48 GiB on normal pages; 2 MiB pools on nodes 1-3 and
+                                   1 GiB pools on nodes 0, 2, 3 unused
+  8.3 NUMA balancing               host: on while db-primary and build-runner are pinned
+  8.4.2 placement                  cache-01: <vcpu placement='auto'> while numad does not run
+  8.4.8 guest NUMA topology        analytics: 8 guest cells on a 4-node host
+  8.5 KSM                          host: merge_across_nodes 1; dns-01: <nosharepages/> yet merged
+  8.3/8.4 memory split             analytics: over nodes 2 and 3 though it fits one
+  satisfied                        db-primary (everything); mail-01 (all but numatune without pinning)
+
+Not in the showcase (its pinning and memtune stay as they were): CPU overcommit and two
+guests on the same CPUs, more vCPUs than a node pinned into it, partial pinning, an idle
+throttle. The generated guests (scale mode) carry those: see `generated`.
 """
 
 from __future__ import annotations
@@ -19,6 +56,7 @@ HUGE_2M = 2048               # page sizes in KiB
 HUGE_1G = 1048576
 
 HOSTNAME = "hv-demo-01"
+TUNED_STALE_PID = 1187       # tuned's pid file names this pid, and no such process runs
 SOCKETS = 2
 NODES = 4
 CORES = 32                   # physical cores; logical CPUs = 2 * CORES
@@ -63,6 +101,24 @@ class DiskSpec:
     req_kib: int = 64              # average request size
     fmt: str = "qcow2"
     iotune: dict[str, int] = field(default_factory=dict)
+    cache: str = "none"
+    io: str | None = None          # None: native where the cache allows it (none, directsync), else threads
+    iothread: int | None = None    # <driver iothread>
+
+    @property
+    def io_mode(self) -> str:
+        if self.io is not None:
+            return self.io
+        return "native" if self.cache in ("none", "directsync") else "threads"
+
+
+@dataclass(frozen=True)
+class NicSpec:
+    model: str | None = "virtio"   # None: no <model> (the hypervisor's default)
+    driver: str | None = None      # <driver name>: None = libvirt's default (vhost)
+    queues: int | None = None
+    type: str = "bridge"
+    source: str | None = "br0"
 
 
 @dataclass(frozen=True)
@@ -86,58 +142,93 @@ class GuestSpec:
     ksm_share: float = 0.0                       # share of its pages KSM can merge
     ksm_start: float = 0.0                       # share of that already merged at start
     disks: tuple[DiskSpec, ...] = ()
+    # The rest of its domain XML (what the advisor reads): none of it moves the simulation.
+    max_memory_kib: int | None = None            # <memory> when it is above the current size (ballooned)
+    cpu_mode: str | None = "host-passthrough"    # None: defined without <cpu> (the XML shows qemu64)
+    cpu_model: str | None = None
+    topology: tuple[int, int, int] | None = None  # (sockets, cores, threads)
+    pmu: bool | None = None                      # <features><pmu state>
+    cells: tuple[tuple[str, int], ...] = ()      # guest NUMA cells: (cpus, memory KiB)
+    nics: tuple[NicSpec, ...] = (NicSpec(),)
+    virtio_scsi: bool = False                    # a virtio-scsi controller ...
+    scsi_queues: int | None = None               # ... and its <driver queues>
+    sound: str | None = None                     # <sound model>
+    tablet: bool = False                         # <input type='tablet' bus='usb'>
+    redirdevs: int = 0                           # USB redirection (spicevmc)
+    graphics: str = "vnc"
+    vcpu_placement: str = "static"
+    nosharepages: bool = False
+    locked: bool = False
 
 
 def _img(name: str, dev: str = "vda") -> str:
     return f"/var/lib/libvirt/images/{name}{'' if dev == 'vda' else '-' + dev}.qcow2"
 
 
-def _os_disk(name: str, read: float = 200e3, write: float = 400e3) -> DiskSpec:
-    return DiskSpec("vda", _img(name), read, write, 16)
+def _os_disk(name: str, read: float = 200e3, write: float = 400e3, **xml: Any) -> DiskSpec:
+    return DiskSpec("vda", _img(name), read, write, 16, **xml)
 
 
 def showcase() -> list[GuestSpec]:
-    """The default demo: ten guests, each showing something the tuning guide talks about."""
+    """The default demo: ten guests, each showing something the tuning guide talks about
+    (the module's docstring lists which guest breaks which of the advisor's checks)."""
     n1 = node_cpus(1)
     return [
         # Two web servers from one template: KSM merges their identical pages.
         GuestSpec("web-01", 4, 8 * GIB, {0: 1.0}, load=0.25, ksm_share=0.35, ksm_start=0.4,
-                  disks=(_os_disk("web-01", 1.5e6, 600e3),)),
+                  disks=(_os_disk("web-01", 1.5e6, 600e3),),
+                  cpu_mode="host-model", nics=(NicSpec("e1000", type="network", source="default"),)),
         GuestSpec("web-02", 4, 8 * GIB, {0: 0.96, 1: 0.04}, load=0.2, ksm_share=0.35, ksm_start=0.4,
-                  disks=(_os_disk("web-02", 1.2e6, 500e3),)),
+                  disks=(_os_disk("web-02", 1.2e6, 500e3),),
+                  max_memory_kib=12 * GIB, cpu_mode="host-model", nics=(NicSpec(driver="qemu"),),
+                  sound="ich9", tablet=True, redirdevs=2, graphics="spice"),
         # Well tuned: 1 GiB hugepages, vCPUs pinned 1:1 to node 1, numatune strict 1.
         GuestSpec("db-primary", 8, 32 * GIB, {1: 1.0}, load=0.55, touched=1.0,
                   pins=tuple((c,) for c in n1[:8]), emulator_pin=n1[8:10],
                   iothreads=1, iothread_pins={1: n1[10:11]}, numatune=("strict", "1"),
                   blkio_weight=800, hugepage_kib=HUGE_1G,
-                  disks=(_os_disk("db-primary"),
-                         DiskSpec("vdb", "/dev/vg_data/db-primary", 30e6, 14e6, 8, "raw"))),
+                  disks=(_os_disk("db-primary", iothread=1),
+                         DiskSpec("vdb", "/dev/vg_data/db-primary", 30e6, 14e6, 8, "raw", iothread=1)),
+                  topology=(1, 8, 1), nics=(NicSpec(driver="vhost", queues=8),),
+                  virtio_scsi=True, scsi_queues=8),
         # Spread over nodes 2 and 3 though it would fit in one.
         GuestSpec("analytics", 16, 48 * GIB, {2: 0.5, 3: 0.5}, load=0.6, touched=0.85,
-                  ksm_share=0.02, disks=(_os_disk("analytics", 8e6, 2e6),)),
+                  ksm_share=0.02, disks=(_os_disk("analytics", 8e6, 2e6, io="threads"),),
+                  pmu=False, cells=tuple((f"{2 * c}-{2 * c + 1}", 6 * GIB) for c in range(8)),
+                  virtio_scsi=True),
         # vCPUs pinned to node 2, but no numatune: its memory sits mostly elsewhere.
         GuestSpec("build-runner", 8, 16 * GIB, {2: 0.4, 3: 0.6}, load=0.7,
                   pins=tuple((c,) for c in node_cpus(2)[:8]), ksm_share=0.03,
-                  disks=(_os_disk("build-runner", 3e6, 6e6),)),
+                  disks=(_os_disk("build-runner", 3e6, 6e6, cache="unsafe"),),
+                  cpu_mode="custom", topology=(1, 2, 4),
+                  nics=(NicSpec(queues=8, type="network", source="default"),)),
         # A backup disk throttled at 50 MiB/s that always wants more.
         GuestSpec("backup-01", 2, 4 * GIB, {3: 1.0}, load=0.3, ksm_share=0.02,
                   disks=(_os_disk("backup-01"),
                          DiskSpec("vdb", _img("backup-01", "vdb"), 20e6, 180e6, 512,
-                                  iotune={"total_bytes_sec": 50 * 1024 * 1024}))),
+                                  iotune={"total_bytes_sec": 50 * 1024 * 1024}, cache="writeback")),
+                  nics=(NicSpec(queues=2, type="network", source="backup"),)),
         # memtune hard_limit just above what it uses.
         GuestSpec("cache-01", 4, 16 * GIB, {1: 1.0}, load=0.15, touched=1.0,
-                  hard_limit_kib=17 * GIB, ksm_share=0.01, disks=(_os_disk("cache-01"),)),
+                  hard_limit_kib=17 * GIB, ksm_share=0.01, disks=(_os_disk("cache-01"),),
+                  nics=(NicSpec(queues=4),), vcpu_placement="auto"),
         # 2 MiB hugepages on node 0.
         GuestSpec("mail-01", 2, 4 * GIB, {0: 1.0}, load=0.1, touched=1.0, numatune=("strict", "0"),
-                  hugepage_kib=HUGE_2M, disks=(_os_disk("mail-01", 400e3, 900e3),)),
+                  hugepage_kib=HUGE_2M, disks=(_os_disk("mail-01", 400e3, 900e3),),
+                  topology=(1, 2, 1), nics=(NicSpec(driver="vhost", queues=2),)),
         GuestSpec("dns-01", 1, 2 * GIB, {3: 1.0}, load=0.05, touched=0.6, ksm_share=0.05,
-                  ksm_start=0.5, disks=(_os_disk("dns-01", 20e3, 40e3),)),
-        GuestSpec("legacy-erp", 4, 8 * GIB, {}, running=False, disks=(_os_disk("legacy-erp"),)),
+                  ksm_start=0.5, disks=(_os_disk("dns-01", 20e3, 40e3),), nosharepages=True),
+        GuestSpec("legacy-erp", 4, 8 * GIB, {}, running=False, disks=(_os_disk("legacy-erp"),),
+                  cpu_mode=None, nics=(NicSpec("rtl8139"),), tablet=True, locked=True),
     ]
 
 
 def generated(n: int, rng: random.Random) -> list[GuestSpec]:
-    """Scale mode: n guests of mixed shapes on the same host, sized so their RAM fits."""
+    """Scale mode: n guests of mixed shapes on the same host, sized so their RAM fits. Some
+    break the advisor's checks: kind 2 pins onto its node's CPUs from a rolling start (guests
+    share CPUs), vm-0003 has 20 vCPUs pinned into one 16-CPU node, kind 6 pins vCPU 0 only and
+    has an e1000 NIC and a writeback disk, kind 7 has QEMU's default CPU model, a tablet and
+    sound, and a throttled disk without traffic; past ~30 guests the vCPUs outnumber the CPUs."""
     budget = 400 * GIB // max(n, 1)
     sizes = [s for s in (256 * MIB, 512 * MIB, GIB, 2 * GIB, 4 * GIB, 8 * GIB) if s <= budget] or [256 * MIB]
     out: list[GuestSpec] = []
@@ -167,7 +258,20 @@ def generated(n: int, rng: random.Random) -> list[GuestSpec]:
             spec["hugepage_kib"] = HUGE_2M
             spec["numatune"] = ("strict", str(home))
             spec["ksm_share"] = 0.0
+        elif kind == 6:   # partly pinned (vCPU 0 only), a legacy NIC, cache=writeback
+            cpus = node_cpus(home)
+            spec["pins"] = ((cpus[i % len(cpus)],),) + ((),) * (vcpus - 1) if vcpus > 1 else None
+            spec["nics"] = (NicSpec("e1000"),)
+            spec["disks"] = (_os_disk(name, cache="writeback"),)
+        elif kind == 7:   # QEMU's default CPU model, desktop devices, a throttle that sees no traffic
+            spec["cpu_mode"], spec["tablet"], spec["sound"] = None, True, "ich9"
+            spec["disks"] = (_os_disk(name), DiskSpec("vdb", _img(name, "vdb"), 0.0, 0.0,
+                                                      iotune={"total_iops_sec": 500}))
         elif kind == 9 and i % 20 == 9:
             spec["running"] = False
+        if i == 2:        # more vCPUs than its node has CPUs, all pinned into that node
+            spec["vcpus"] = 20
+            cpus = node_cpus(home)
+            spec["pins"] = tuple((cpus[k % len(cpus)],) for k in range(20))
         out.append(GuestSpec(**spec))
     return out

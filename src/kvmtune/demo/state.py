@@ -109,7 +109,7 @@ class SimGuest:
 def build(spec: sc.GuestSpec, rng: random.Random, dom_id: int | None, pid: int | None) -> SimGuest:
     """A guest in its start state: settings from the spec, figures as if it had run a while."""
     tun = Tunables(
-        vcpu_pins=list(spec.pins) if spec.pins else [None] * spec.vcpus,
+        vcpu_pins=[p or None for p in spec.pins] if spec.pins else [None] * spec.vcpus,   # (): not pinned
         emulator_pin=spec.emulator_pin,
         iothread_pins={t: spec.iothread_pins.get(t) for t in range(1, spec.iothreads + 1)},
         numatune=NumaTune(*spec.numatune) if spec.numatune else None,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import cpuset
 from ..vocab import (
+    ARP_FILTER,
     CPU_DIR,
     KSM_DIR,
     NODE_DIR,
@@ -20,6 +21,8 @@ from ..vocab import (
     THP_DEFRAG_MODES,
     THP_DIR,
     THP_MODES,
+    TUNED_PID,
+    VHOST_ZCOPYTX,
     hugepage_dir,
 )
 from . import scenario as sc
@@ -78,6 +81,11 @@ class SysTree:
         put("proc/sys/kernel/hostname", sc.HOSTNAME + "\n")
         put("etc/tuned/active_profile", "virtual-host\n")
         put("etc/tuned/profile_mode", "manual\n")
+        # tuned died without removing its pid file (no such process); numad is not running (no
+        # pid file); arp_filter is off; vhost_net is loaded with zero-copy TX off (its default)
+        put(TUNED_PID, f"{sc.TUNED_STALE_PID}\n")
+        put(ARP_FILTER, "0\n")
+        put(VHOST_ZCOPYTX, "0\n")
         nodes = cpuset.format(range(sc.NODES)) + "\n"
         for f in ("online", "possible", "has_cpu", "has_memory", "has_normal_memory"):
             put(f"{NODE_DIR}/{f}", nodes)
@@ -109,7 +117,7 @@ class SysTree:
         put(f"{p}/cmdline", "\0".join(["/usr/bin/qemu-system-x86_64", "-name",
                                         f"guest={g.name.replace(',', ',,')},debug-threads=on",
                                         "-S", "-machine", "pc-q35-7.2,usb=off", "-m", str(g.spec.memory_kib // 1024),
-                                        "-smp", f"{g.spec.vcpus},sockets=1,cores={g.spec.vcpus},threads=1",
+                                        "-smp", _smp(g.spec),
                                         "-uuid", g.uuid]) + "\0")
         scope = f"/machine/qemu-{g.dom_id}-{g.name}.libvirt-qemu"
         put(f"{p}/cgroup", "".join(f"{i}:{c}:{scope}{sub}\n" for i, c, sub in (
@@ -275,6 +283,11 @@ class SysTree:
             f"Cpus_allowed_list:\t{cpuset.format(g.live.emulator_pin or ALL_CPUS)}\n"
             f"Mems_allowed_list:\t{mems_allowed}\n"))
         put(f"{p}/numa_maps", _numa_maps(g, anon_pages, home))
+
+
+def _smp(s: sc.GuestSpec) -> str:
+    sockets, cores, threads = s.topology or (s.vcpus, 1, 1)   # libvirt's default: a socket per vCPU
+    return f"{s.vcpus},sockets={sockets},dies=1,cores={cores},threads={threads}"
 
 
 def _bracket(words: tuple[str, ...], chosen: str) -> str:

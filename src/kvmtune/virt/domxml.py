@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar, overload
 from ..errors import VirtError
 from ..model import MemoryBacking
 from ..units import to_kib
+from ..xmlfacts import Controller, DomainFacts, GuestCell, Nic
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -90,6 +91,7 @@ class DiskXML(XMLNode):
     bus = Prop("target", "bus")
     cache = Prop("driver", "cache")
     io = Prop("driver", "io")
+    iothread = Prop("driver", "iothread", int)
     _file = Prop("source", "file")
     _dev = Prop("source", "dev")
     _name = Prop("source", "name")
@@ -123,9 +125,73 @@ class NumaTuneXML(XMLNode):
     placement = Prop("memory", "placement")
 
 
+def _on_off(text: str) -> bool:
+    if text not in ("on", "off"):
+        raise ValueError(f"not on/off: {text!r}")
+    return text == "on"
+
+
+class InterfaceXML(XMLNode):
+    type = Prop(".", "type")
+    mac = Prop("mac", "address")
+    model = Prop("model", "type")
+    driver = Prop("driver", "name")
+    queues = Prop("driver", "queues", int)
+    _network = Prop("source", "network")
+    _bridge = Prop("source", "bridge")
+    _dev = Prop("source", "dev")
+
+    def facts(self) -> Nic:
+        return Nic(mac=self.mac, type=self.type, source=self._network or self._bridge or self._dev,
+                   model=self.model, driver=self.driver, queues=self.queues)
+
+
+class ControllerXML(XMLNode):
+    type = Prop(".", "type")
+    model = Prop(".", "model")
+    index = Prop(".", "index", int)
+    queues = Prop("driver", "queues", int)
+
+
+class CellXML(XMLNode):
+    id = Prop(".", "id", int)
+    cpus = Prop(".", "cpus")
+    _memory = Prop(".", "memory", int, 0)
+    _unit = Prop(".", "unit", default="KiB")
+
+    @property
+    def memory_kib(self) -> int:
+        return to_kib(self._memory, self._unit)
+
+
 class DomainXML(XMLNode):
     name = Prop("name")
     vcpu_cpuset = Prop("vcpu", "cpuset")
+    vcpu_placement = Prop("vcpu", "placement")
+    _memory = Prop("memory", None, int)
+    _memory_unit = Prop("memory", "unit", default="KiB")
+    # <cpu> without mode is libvirt's default, custom; no <cpu> at all is QEMU's default model
+    has_cpu = Present("cpu")
+    _cpu_mode = Prop("cpu", "mode")
+    cpu_model = Prop("cpu/model")
+    sockets = Prop("cpu/topology", "sockets", int)
+    cores = Prop("cpu/topology", "cores", int)
+    threads = Prop("cpu/topology", "threads", int)
+    pmu = Prop("features/pmu", "state", _on_off)
+    memballoon = Prop("devices/memballoon", "model")
+    iothreads = Prop("iothreads", None, int, 0)
+
+    @property
+    def cpu_mode(self) -> str | None:
+        return self._cpu_mode or ("custom" if self.has_cpu else None)
+
+    @property
+    def max_memory_kib(self) -> int | None:
+        size = self._memory
+        return None if size is None else to_kib(size, self._memory_unit)
+
+    def devices(self, tag: str) -> list[ET.Element]:
+        return self.el.findall(f"./devices/{tag}")
 
     def disks(self) -> list[DiskXML]:
         return [d for d in map(DiskXML, self.el.findall("./devices/disk")) if d.target]
@@ -157,6 +223,9 @@ class DomainConfig:
     # Whether the domain declares <numatune>: libvirt's getter reports a default mode and
     # nodeset for a domain without one, so only a declared one counts.
     has_numatune: bool = False
+    # What the advisor reads (Guest.domain); None when the XML was not read. One object per
+    # settings refresh, handed to every tick's Guest as it is (the recorder compares by identity).
+    facts: DomainFacts | None = None
 
 
 def _disk_config(d: DiskXML) -> DiskConfig:
@@ -165,15 +234,50 @@ def _disk_config(d: DiskXML) -> DiskConfig:
     return DiskConfig(target=target, source=d.source, bus=d.bus, cache=d.cache, io=d.io)
 
 
+def _cells(dom: DomainXML) -> tuple[GuestCell, ...]:
+    # <numatune><memnode cellid nodeset>: the host nodes a guest cell's memory is bound to
+    bound = {m.get("cellid"): m.get("nodeset") for m in dom.el.findall("./numatune/memnode")}
+    out = []
+    for i, c in enumerate(map(CellXML, dom.el.findall("./cpu/numa/cell"))):
+        cell_id = c.id if c.id is not None else i   # ids were optional before libvirt 1.2.7: in order
+        out.append(GuestCell(id=cell_id, cpus=c.cpus, memory_kib=c.memory_kib, nodeset=bound.get(str(cell_id))))
+    return tuple(out)
+
+
+def _domain_facts(dom: DomainXML, disks: list[DiskXML]) -> DomainFacts:
+    nt = dom.numatune()
+    inputs = [(e.get("type") or "?", e.get("bus")) for e in dom.devices("input")]
+    return DomainFacts(
+        cpu_mode=dom.cpu_mode, cpu_model=dom.cpu_model,
+        sockets=dom.sockets, cores=dom.cores, threads=dom.threads, pmu=dom.pmu,
+        cells=_cells(dom),
+        nics=tuple(InterfaceXML(e).facts() for e in dom.devices("interface")),
+        controllers=tuple(Controller(type=c.type, model=c.model, index=c.index, queues=c.queues)
+                          for c in map(ControllerXML, dom.devices("controller")) if c.type),
+        disk_iothreads={d.target: d.iothread for d in disks if d.target and d.iothread is not None},
+        sounds=tuple(e.get("model") or "?" for e in dom.devices("sound")),
+        inputs=tuple(f"{t}/{b}" if b else t for t, b in inputs),
+        redirdevs=len(dom.devices("redirdev")),
+        graphics=tuple(e.get("type") or "?" for e in dom.devices("graphics")),
+        memballoon=dom.memballoon,
+        vcpu_placement=dom.vcpu_placement,
+        numa_placement=None if nt is None else nt.placement,
+        iothreads=dom.iothreads,
+        max_memory_kib=dom.max_memory_kib,
+    )
+
+
 def parse_domain_xml(xml: str) -> DomainConfig:
     try:
         dom = DomainXML(ET.fromstring(xml))
     except ET.ParseError as e:
         raise VirtError(f"unreadable domain XML: {e}") from None
     mb = dom.memory_backing()
+    disks = dom.disks()
     return DomainConfig(
-        disks=tuple(_disk_config(d) for d in dom.disks()),
+        disks=tuple(_disk_config(d) for d in disks),
         memory_backing=mb.model() if mb is not None else MemoryBacking(),
         vcpu_cpuset=dom.vcpu_cpuset,
         has_numatune=dom.numatune() is not None,
+        facts=_domain_facts(dom, disks),
     )

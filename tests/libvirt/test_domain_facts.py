@@ -1,0 +1,132 @@
+"""The advisor's domain facts through the real libvirt-python path: a domain defined on the
+test driver with every element the checks read, collected, compared with what was defined;
+the facts object is kept between settings refreshes and replaced by the next refresh.
+
+A fresh test:///<tmp>/host.xml per test (test:///default keeps its state for the whole
+process), and defineXML on it like on the shared default driver."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from kvmtune.collect import Collector
+from kvmtune.source import open_live
+from kvmtune.xmlfacts import Controller, DomainFacts, GuestCell, Nic
+
+HOST_XML = Path(__file__).parent.parent / "fixtures" / "libvirt" / "two-guests.xml"
+
+RICH = """<domain type='test'>
+  <name>rich</name>
+  <uuid>6695eb01-f6a4-8304-79aa-97f2502e2000</uuid>
+  <memory unit='MiB'>512</memory>
+  <currentMemory unit='MiB'>384</currentMemory>
+  <vcpu placement='static'>4</vcpu>
+  <iothreads>1</iothreads>
+  <numatune>
+    <memory mode='strict' nodeset='0'/>
+    <memnode cellid='0' mode='strict' nodeset='0'/>
+  </numatune>
+  <os><type arch='x86_64'>hvm</type></os>
+  <features><acpi/><pmu state='on'/></features>
+  <cpu mode='custom' match='exact'>
+    <model fallback='allow'>Haswell</model>
+    <topology sockets='1' cores='2' threads='2'/>
+    <numa>
+      <cell id='0' cpus='0-1' memory='256' unit='MiB'/>
+      <cell id='1' cpus='2-3' memory='262144' unit='KiB'/>
+    </numa>
+  </cpu>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' cache='unsafe' io='threads' iothread='1'/>
+      <source file='/guest/rich.qcow2'/><target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw' cache='none' io='native'/>
+      <source file='/guest/rich-data.img'/><target dev='sda' bus='scsi'/>
+    </disk>
+    <controller type='scsi' index='0' model='virtio-scsi'/>
+    <controller type='usb' index='0' model='qemu-xhci'/>
+    <interface type='network'>
+      <mac address='52:54:00:12:34:01'/><source network='default'/>
+      <model type='virtio'/><driver name='qemu' queues='2'/>
+    </interface>
+    <interface type='bridge'>
+      <mac address='52:54:00:12:34:02'/><source bridge='br0'/><model type='e1000'/>
+    </interface>
+    <input type='tablet' bus='usb'/>
+    <graphics type='vnc' port='-1'/>
+    <sound model='ich9'/>
+    <redirdev bus='usb' type='spicevmc'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>"""
+
+EXPECTED = DomainFacts(
+    cpu_mode="custom", cpu_model="Haswell", sockets=1, cores=2, threads=2, pmu=True,
+    cells=(GuestCell(0, "0-1", 262144, nodeset="0"), GuestCell(1, "2-3", 262144)),
+    nics=(Nic("52:54:00:12:34:01", "network", "default", "virtio", "qemu", 2),
+          Nic("52:54:00:12:34:02", "bridge", "br0", "e1000", None, None)),
+    controllers=(Controller("scsi", "virtio-scsi", 0, None), Controller("usb", "qemu-xhci", 0, None)),
+    disk_iothreads={"vda": 1}, sounds=("ich9",), inputs=("tablet/usb",), redirdevs=1,
+    graphics=("vnc",), memballoon="none", vcpu_placement="static", numa_placement=None,
+    iothreads=1, max_memory_kib=512 * 1024,
+)
+
+
+@pytest.fixture
+def source(tmp_path):
+    xml = tmp_path / "host.xml"
+    shutil.copy(HOST_XML, xml)
+    src = open_live(f"test://{xml}")
+    yield src
+    src.close()
+
+
+def _define(source, xml):
+    source.hv.ensure_connected()
+    return source.hv._conn.defineXML(xml)   # the test driver keeps it for this connection
+
+
+def test_defined_domain_facts_match_its_xml(source):
+    _define(source, RICH).create()
+    g = Collector(source).collect().guest("rich")
+    assert g is not None and g.state == "running"
+    f = g.domain
+    assert f is not None
+    # libvirt may add default controllers and inputs: the defined ones must all be there,
+    # and every other fact equal
+    assert set(EXPECTED.controllers) <= set(f.controllers) and set(EXPECTED.inputs) <= set(f.inputs)
+    assert replace(f, controllers=EXPECTED.controllers, inputs=EXPECTED.inputs) == EXPECTED
+    # the disks' cache/io/bus stay on Guest.disks
+    assert [(d.target, d.bus, d.cache, d.io) for d in g.disks] == [
+        ("vda", "virtio", "unsafe", "threads"), ("sda", "scsi", "none", "native")]
+
+
+def test_a_domain_without_cpu_or_devices(source):
+    """beta (two-guests.xml) declares no <cpu>: QEMU's default model, stated as cpu_mode None."""
+    f = Collector(source).collect().guest("beta").domain
+    assert f is not None
+    assert (f.cpu_mode, f.cpu_model, f.sockets, f.cells, f.nics, f.sounds, f.redirdevs) == (
+        None, None, None, (), (), (), 0)
+    assert f.max_memory_kib == 262144
+
+
+def test_facts_are_one_object_between_refreshes(source):
+    """Between settings refreshes every tick's Guest carries the same facts object (the
+    recorder skips what `is` unchanged); a new definition (libvirt's event) is read afresh."""
+    _define(source, RICH)
+    c = Collector(source, settings_every=3600)
+    first = c.collect().guest("rich").domain
+    assert first is not None
+    assert c.collect().guest("rich").domain is first
+    assert c.collect().guest("rich").domain is first
+    # the e1000 NIC made virtio: the define event has the next tick read the XML again
+    _define(source, RICH.replace("<model type='e1000'/>", "<model type='virtio'/>"))
+    after = c.collect().guest("rich").domain
+    assert after is not first and [n.model for n in after.nics] == ["virtio", "virtio"]
+    assert c.collect().guest("rich").domain is after
