@@ -47,7 +47,8 @@ class Mutes:
         except FileNotFoundError:
             return {}, None
         except (OSError, UnicodeDecodeError) as e:
-            return {}, f"cannot read the muted findings {self.path}: {getattr(e, 'strerror', None) or e}; none are muted"
+            why = getattr(e, "strerror", None) or e
+            return {}, f"cannot read the muted findings {self.path}: {why}; none are muted"
         try:
             data = json.loads(text)
             hosts = data["hosts"]
