@@ -189,3 +189,13 @@ def test_a_fix_is_said_as_its_virsh_lines_or_its_definition_edit():
                      "note: takes effect at the next boot"]
     # a fix that only names its kind: said as the action to fill in, never a bogus command
     assert fix_lines(Fix(action="move", target=g.name), snap)[0].startswith(f"the move action on {g.name}")
+
+
+def test_live_takes_two_samples_an_interval_apart_and_says_nothing_on_a_pipe(kv):
+    pytest.importorskip("libvirt")
+    import time
+    t0 = time.monotonic()
+    p = kv("--connect", "test:///default", "--interval", "0.5", "--json")
+    assert p.returncode in (0, 1) and time.monotonic() - t0 >= 0.5
+    doc = json.loads(p.stdout)
+    assert doc["schema"] == "kvmtune.advise/1" and "second sample" not in p.stderr   # not a terminal

@@ -114,8 +114,7 @@ class Advising:
             return head + "no findings: it follows the guide as far as kvmtune can tell"
         return (head + f"{len(shown)} finding{'' if len(shown) == 1 else 's'} ({counts or 'none'})"
                 + (f", {muted} muted" if muted else "")
-                + f"  [$text-muted]Enter: into the list · Enter: its fix · {MUTE_KEY} mute · Esc back · "
-                  f"A: the whole host[/]")
+                + f"  [$text-muted]Enter: fix · {MUTE_KEY} mute · A: all[/]")
 
     def fill_advice(self, g: Guest | None) -> None:
         """The pane's list (called when the Advice pane is rendered)."""
