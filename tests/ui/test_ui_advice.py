@@ -258,3 +258,26 @@ async def test_a_muted_host_finding_leaves_the_header(state_home):
         await pilot.press(*["down"] * lst.items.index(f), "exclamation_mark", "escape")
         await wait_for(pilot, lambda: len(app.screen_stack) == 1, what="the main view")
         assert app.is_muted(f) and f.title not in str(app.query_one("#header", Static).content)
+
+
+async def test_in_a_replay_the_list_shows_and_no_form_opens(tmp_path):
+    from reckit import make_recording
+
+    from kvmtune.record.replay import ReplayFeed
+    from kvmtune.record.store import Recording
+    from kvmtune.ui.app import KvmtuneApp
+    path = tmp_path / "demo.kvmrec"
+    make_recording(path, samples=6, action_at=None)
+    app = KvmtuneApp(ReplayFeed(Recording(path)), None, interval=2.0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app, ticks=1)
+        await pilot.press("A")
+        await pilot.pause()
+        assert isinstance(app.screen, FindingsScreen)
+        lst = app.screen.query_one(FindingList)
+        assert lst.items == worst_first(every(app.frame))
+        i = next(i for i, f in enumerate(lst.items) if f.fix is not None and f.fix.action is not None)
+        await pilot.press(*["down"] * i, "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FindingsScreen)                     # no form over it
+        assert app.status_text.startswith("replay: fixes are disabled: this is a recording")
