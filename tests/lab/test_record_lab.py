@@ -122,7 +122,7 @@ async def test_the_lab_recording_replays_in_the_view(recorded) -> None:
         await ready(pilot, app, ticks=1)
         await select(pilot, app, PLAIN2)
         assert app.snap.guest(PLAIN2).blkio_weight == before
-        await pilot.press("a")            # the next recorded action
+        await pilot.press("right_parenthesis")   # ")": the next recorded action
         await wait_for(pilot, lambda: f"blkiotune {PLAIN2}: applied" in app.status_text, what="next action")
         at = app.replay.position
         await wait_for(pilot, lambda: app.snap.time == app.replay.rec.times[at], what="the action's sample")
@@ -142,7 +142,7 @@ def test_the_lab_recording_replays_in_tmux(recorded, tmp_path) -> None:
         t.start([sys.executable, "-m", "kvmtune.cli", "replay", str(path)])
         s = t.wait(f"1/{len(Recording(path))}")
         assert "REPLAY" in s and PLAIN2 in s and all(len(line) <= 80 for line in s.splitlines())
-        t.keys("a")
+        t.keys(")")
         t.wait(f"blkiotune {PLAIN2}: applied")
         t.keys("]")
         t.keys("q")

@@ -41,3 +41,19 @@ def test_numa_pane_says_how_much_is_ksm_shared_on_which_node():
     assert want in panes.numa_pane(Framer().push(snap), g).splitlines()
     # a guest with nothing merged says nothing about KSM
     assert "KSM" not in panes.numa_pane(Framer().push(snap), snap.guest("db-primary"))
+
+
+def test_panes_1_and_2_show_their_findings_under_the_advisors_codes_too():
+    """Pane 1 lists the guest's NUMA findings and pane 2 its pinning ones, by the code's
+    family (numa.*, pin.*, cpu.*) as well as today's codes, so new checks show up there."""
+    from kvmtune.advise import Finding
+    snap = Snapshot.loads(FIXTURE.read_text())
+    web1 = snap.guest("web1")
+    frame = replace(Framer().push(snap), findings={"web1": (
+        Finding("numa.split", "critical", "web1", "memory split over nodes", "61 % on node 1", "8.4.1"),
+        Finding("pin.emulator", "warning", "web1", "emulator threads off the vCPUs' node", "", "8.4.4"),
+        Finding("storage.cache", "warning", "web1", "disk cache is not none", "vda", "6.3"))})
+    numa, vcpu = panes.numa_pane(frame, web1), panes.vcpu_pane(frame, web1)
+    assert "memory split over nodes: 61 % on node 1" in numa and "emulator threads" not in numa
+    assert "emulator threads off the vCPUs' node" in vcpu and "memory split" not in vcpu
+    assert "disk cache" not in numa + vcpu

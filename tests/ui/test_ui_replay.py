@@ -126,17 +126,17 @@ async def test_next_action_finds_the_recorded_action_and_names_it(recorded):
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app, ticks=1)
         await pilot.press("4")
-        await pilot.press("a")
+        await pilot.press("right_parenthesis")
         await shown(pilot, app, ACTION_AT)
         assert "#1 ksm host: applied" in app.status_text, app.status_text
         assert app.frame.snap.host.ksm.pages_to_scan == 500
         assert snaps[ACTION_AT - 1].host.ksm.pages_to_scan != 500
-        await pilot.press("a")
+        await pilot.press("right_parenthesis")
         await pilot.pause()
         assert "no recorded action or error after" in app.status_text
         await pilot.press("right_square_bracket")
         await shown(pilot, app, ACTION_AT + 1)
-        await pilot.press("A")
+        await pilot.press("left_parenthesis")
         await shown(pilot, app, ACTION_AT)
         await pilot.press("L")                          # the log: the actions recorded in the file
         await pilot.pause()

@@ -55,7 +55,7 @@ def test_replay_80x24(snap_compare, tmp_path, monkeypatch):
 
     async def run_before(pilot) -> None:
         await ready(pilot, pilot.app, ticks=1)
-        await pilot.press("a")
+        await pilot.press("right_parenthesis")
         await wait_for(pilot, lambda: app.replay.position == 20 and not app._polling, what="the action")
         await pilot.pause()
     try:

@@ -159,7 +159,7 @@ def test_replay_in_tmux_shows_the_timeline_and_steps(tmux, tmp_path):
     tmux.wait("3/40")
     tmux.keys("[")
     tmux.wait("2/40")
-    tmux.keys("a")
+    tmux.keys(")")
     s = tmux.wait("21/40")
     assert "#1 ksm host: applied" in s
     tmux.keys("p")

@@ -20,7 +20,7 @@ LAYERS = {
                      "inputs", "jsonfields", "xmlfacts"], 0),
     "virt": 1,
     **dict.fromkeys(["source", "collect", "rates", "analysis", "advise", "frame", "feed", "demo"], 2),
-    **dict.fromkeys(["actions", "record", "export", "report"], 3),
+    **dict.fromkeys(["actions", "record", "export", "report", "fixes"], 3),
     "ui": 4,
     "cli": 5,
 }

@@ -9,7 +9,8 @@ works because the demo is one host across calls):
   and real options: checked against that command's --help;
 - `--host-only` runs as written (this machine's /sys and /proc, no libvirt; not with --demo);
 - every other line gets `--demo` (where the command takes it) and must exit 0, or 2 with the
-  risk and the --yes hint where its comment says it "asks for --yes"; a `--dry-run` line
+  risk and the --yes hint where its comment says it "asks for --yes" (1 where it says "exit 1");
+  a `--dry-run` line
   says so; a command shown in its comment in backquotes is printed as shown.
 """
 
@@ -79,7 +80,7 @@ def test_readme_examples_run_on_the_demo(tmp_path):
             args = [*args, "--demo"]
         r = kvmtune(*args, state=tmp_path / f"block-{block}")
         asks = "asks for --yes" in comment
-        want = 2 if asks else 0
+        want = 2 if asks else 1 if "exit 1" in comment else 0
         if r.returncode != want:
             failures.append(f"{line}: exit {r.returncode}, not {want}: {r.stderr.strip()}")
             continue

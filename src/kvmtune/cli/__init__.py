@@ -15,7 +15,7 @@ from types import FrameType
 
 from .. import __version__
 from ..errors import VirtError
-from . import apply, demo_reset, dump, export, log, record, replay, snapshot, undo
+from . import advise, apply, demo_reset, dump, export, log, record, replay, snapshot, undo
 from .common import CliError, Parser, add_perf_arg, add_source_args, seconds
 from .tui import cmd_tui
 
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", metavar="FILE", default=None,
                    help="start recording to FILE (R in the view starts and stops; `kvmtune replay FILE`)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for command in (snapshot, apply, undo, log, record, replay, dump, export, demo_reset):
+    for command in (snapshot, advise, apply, undo, log, record, replay, dump, export, demo_reset):
         command.register(sub)
     return p
 

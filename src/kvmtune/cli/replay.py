@@ -19,9 +19,9 @@ KEYS = """time travel keys:
   , / .      1 minute back / forward
   { / }      10 minutes back / forward
   g          go to a time: HH:MM[:SS] or YYYY-MM-DD HH:MM[:SS]
-  A / a      the previous / next recorded action or error
+  ( / )      the previous / next recorded action or error
   x          speed: 1x, 2x, 10x, 60x
-every other key works as live (panes 1-6, H host view, sort, / filter, t theme, ? help);
+every other key works as live (panes 1-8, H host view, A advice, sort, / filter, t theme, ? help);
 the action keys are disabled: this is a recording."""
 
 

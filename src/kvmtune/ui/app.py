@@ -32,12 +32,14 @@ from ..frame import Frame, Framer
 from ..model import Guest, Snapshot
 from . import panes
 from .acting import Acting, ActionDone
+from .advising import Advising
+from .findings import FindingList
 from .keys import ACTION_KEYS, BINDINGS
 from .perfpane import PerfToggle, perf_pane
 from .recording import Recordable
 from .replaying import Replaying
-from .screens import HELP_TEXT, HelpScreen, HostScreen, LogScreen
-from .table import SORT_KEYS, GuestTable, Rows, row_values
+from .screens import HELP_TEXT, Viewing
+from .table import SORT_KEYS, GuestTable, Rows
 from .terminal import TerminalWatch
 from .themes import NoColorEmphasis, load_themes, resolve
 
@@ -63,7 +65,7 @@ class SnapshotReady(Message):
         self.frame, self.rows, self.error = frame, rows, error
 
 
-class KvmtuneApp(Replaying, Recordable, Acting, PerfToggle, App[int]):
+class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kvmtune"
     ENABLE_COMMAND_PALETTE = True
@@ -127,6 +129,11 @@ class KvmtuneApp(Replaying, Recordable, Acting, PerfToggle, App[int]):
         yield GuestTable(id="guests")
         with TabbedContent(id="panes"):
             for i, (key, title) in enumerate(panes.PANES):
+                if key == "advice":   # a summary line over a list to move in (ui/advising.py)
+                    with TabPane(f"{i + 1} {title}", id=f"tab-{key}"):
+                        yield Static(id=f"pane-{key}", classes="pane")
+                        yield FindingList(id="advice-list")
+                    continue
                 with TabPane(f"{i + 1} {title}", id=f"tab-{key}"), VerticalScroll():
                     yield Static(id=f"pane-{key}", classes="pane")
         yield Static(id="status")
@@ -199,7 +206,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, PerfToggle, App[int]):
                 return
             frame = self.framer.push(snap)
             self._record_sample(frame.raw)
-            rows = {g.name: row_values(g, frame) for g in frame.snap.guests}
+            rows = self.advice_rows(frame)   # (the `!` column without the muted findings)
         except Exception as e:  # a collector bug must not kill the view: say it, keep polling
             self.post_message(SnapshotReady(None, None, f"collection failed: {e}"))
             return
@@ -242,7 +249,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, PerfToggle, App[int]):
         return out
 
     def _render_header(self) -> None:
-        f = self.frame
+        f = self.shown_frame(self.frame)   # (without the host's muted findings)
         secs = 0.0 if f is None or self.first_time is None else f.snap.time - self.first_time
         text = panes.header(f, view_seconds=secs, interval=self.interval, badges=self.badges(),
                             width=self.size.width, compact=self.size.height < COMPACT_BELOW)
@@ -271,6 +278,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, PerfToggle, App[int]):
         f, g, x = self.frame, self.selected_guest(), self.size.width
         if f is None:
             return
+        if key == "advice":
+            self.fill_advice(g)
         if g is None:
             if not f.snap.guests:
                 w.update("[$text-muted]no guests on this host[/]")
@@ -279,7 +288,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, PerfToggle, App[int]):
             else:
                 w.update("[$text-muted]no guest selected[/]")
             return
-        w.update(perf_pane(f, g, x, self.perf_enabled()) if key == "perf" else PANE_TEXT[key](f, g, x))
+        w.update(perf_pane(f, g, x, self.perf_enabled()) if key == "perf" else
+                 self.advice_text(f, g) if key == "advice" else PANE_TEXT[key](f, g, x))
 
     def set_status(self, text: str, level: str = "info") -> None:
         st = self.query_one("#status", Static)
@@ -383,21 +393,6 @@ class KvmtuneApp(Replaying, Recordable, Acting, PerfToggle, App[int]):
     def action_filter_clear(self) -> None:
         self.query_one("#filter", Input).value = ""
         self._close_filter()
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(BINDINGS, disabled=self.disabled_keys(), replay=self.replay is not None))
-
-    def action_host(self) -> None:
-        if self.snap is not None:
-            self.push_screen(HostScreen(self))
-
-    def action_log(self) -> None:
-        if self.replay is not None:   # the actions recorded in the file, as the audit log lists them
-            self.push_screen(LogScreen([e.data for e in self.replay.events if e.kind == "action"]))
-        elif self.executor is None:
-            self.set_status("no audit log: actions are not available", "warning")
-        else:
-            self.push_screen(LogScreen(self.executor.entries()))
 
     def action_theme(self) -> None:
         names = self._theme_names

@@ -8,16 +8,19 @@ from textual.binding import Binding
 
 from ..advise import Finding
 
-# the detail panes, in the order of their keys 1-6: (key, title)
+# the detail panes, in the order of their keys 1-8: (key, title)
 PANES = (
-    ("numa", "NUMA memory"),
-    ("vcpu", "vCPUs"),          # (short: seven tab titles fit 80 columns)
+    ("numa", "NUMA"),
+    ("vcpu", "vCPUs"),          # (short: eight tab titles fit 80 columns)
     ("huge", "Hugepages"),
     ("ksm", "KSM"),
     ("block", "Block I/O"),
     ("settings", "Settings"),
     ("perf", "perf"),
+    ("advice", "Advice"),
 )
+
+MUTE_KEY = "!"   # in the Advice pane and the host-wide list: mute / unmute the finding under the cursor
 
 # app action -> key; these change something and are disabled in --read-only and replay
 ACTION_KEYS = {
@@ -61,8 +64,8 @@ BINDINGS: list[Binding] = [
     Binding("left_curly_bracket", "jump(-600)", "-10m", key_display="{", id="back_10m"),
     Binding("right_curly_bracket", "jump(600)", "+10m", key_display="}", id="fwd_10m"),
     Binding("g", "goto", "Go to", id="goto"),
-    Binding("A", "event(-1)", "Prev event", id="prev_event"),
-    Binding("a", "event(1)", "Next event", id="next_event"),
+    Binding("left_parenthesis", "event(-1)", "Prev event", key_display="(", id="prev_event"),
+    Binding("right_parenthesis", "event(1)", "Next event", key_display=")", id="next_event"),
     Binding("x", "speed", "Speed", id="speed"),
     _form_binding("p", "pin", "Pin"),
     _form_binding("u", "unpin", "Unpin"),
@@ -78,6 +81,7 @@ BINDINGS: list[Binding] = [
     Binding("z", "undo", "Undo", id="undo"),
     Binding("L", "log", "Log", id="log"),
     Binding("H", "host", "Host", id="host"),
+    Binding("A", "advice_host", "Advice", id="advice_host"),
     Binding("t", "theme", "Theme", id="theme"),
     Binding("P", "perf", "Perf", id="perf"),
     Binding("R", "record", "Rec", id="record", show=False),

@@ -132,7 +132,7 @@ def numa_pane(frame: Frame, g: Guest, width: int = 80) -> str:
         out.append(f"KSM-shared {fmt.fmt_kib(sum(shared.values()))} ("
                    + ", ".join(f"node {n} {fmt.fmt_kib(v)}" for n, v in sorted(shared.items()) if v) + ")")
     out.append(f"[{MUTED}]█ normal  [$accent]▓[/] hugepages  'vCPUs' = its vCPUs run there[/]")
-    out += _warnings(frame, g, {"numa.split", "numa.remote", "pin.no_numatune", "numa.numatune_elsewhere"})
+    out += _warnings(frame, g, {"numa.", "pin.no_numatune", "huge.other_node"})
     return "\n".join(out)
 
 
@@ -150,8 +150,10 @@ def _locality(loc: float | None) -> str:
 
 
 def _warning_lines(findings: tuple[Finding, ...], codes: set[str] | None = None) -> list[str]:
+    """The findings whose code is in `codes`; a code ending in "." names a family ("numa.")."""
     return [f"[$warning]! {escape(finding_text(w))}[/] [{MUTED}]§{w.section}[/]"
-            for w in findings if codes is None or w.code in codes]
+            for w in findings if codes is None or w.code in codes
+            or any(c.endswith(".") and w.code.startswith(c) for c in codes)]
 
 
 def _warnings(frame: Frame, g: Guest, codes: set[str]) -> list[str]:
@@ -186,8 +188,7 @@ def vcpu_pane(frame: Frame, g: Guest, width: int = 80) -> str:
     out.append(f"emulator  {emu}")
     for t in g.iothreads or ():
         out.append(f"iothread {t.id}  {cpuset.format(t.affinity)}")
-    out += _warnings(frame, g, {"pin.vcpu_across_nodes", "pin.vcpus_across_nodes", "pin.emulator",
-                                "pin.no_numatune"})
+    out += _warnings(frame, g, {"pin.", "cpu."})
     return "\n".join(out)
 
 

@@ -1,4 +1,5 @@
-"""The screens over the main view: help, host view, audit log, confirmation."""
+"""The screens over the main view: help, host view, audit log, confirmation; and the keys
+that open the first three (Viewing, mixed into KvmtuneApp)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ HELP_TEXT = {
     "undo": "undo the last action",
     "log": "the audit log (in a replay: the actions recorded)",
     "host": "host view: every node's CPUs, memory, hugepages and guests",
+    "advice_host": "advice: every finding on the host, sortable; Enter opens a fix, ! mutes",
     "theme": "next colour theme",
     "perf": "perf counters on/off (pane 7; needs root)",
     "filter": "filter guests by name",
@@ -46,6 +48,33 @@ HELP_TEXT = {
     "help": "this help",
     "quit": "quit",
 }
+
+
+class Viewing:
+    """`?`, `H`, `L`. Needs a KvmtuneApp."""
+
+    push_screen: Any
+    set_status: Any
+    disabled_keys: Any
+    replay: Any
+    executor: Any
+    snap: Any
+
+    def action_help(self) -> None:
+        from .keys import BINDINGS
+        self.push_screen(HelpScreen(BINDINGS, disabled=self.disabled_keys(), replay=self.replay is not None))
+
+    def action_host(self) -> None:
+        if self.snap is not None:
+            self.push_screen(HostScreen(self))
+
+    def action_log(self) -> None:
+        if self.replay is not None:   # the actions recorded in the file, as the audit log lists them
+            self.push_screen(LogScreen([e.data for e in self.replay.events if e.kind == "action"]))
+        elif self.executor is None:
+            self.set_status("no audit log: actions are not available", "warning")
+        else:
+            self.push_screen(LogScreen(self.executor.entries()))
 
 
 class _Closable(Screen[None]):
@@ -85,9 +114,11 @@ class HelpScreen(_Closable, ModalScreen[None]):
             lines.append(f"[$text-muted]{line}[/]" if off else line)
         lines += [
             "",
-            "  [b]1-6[/] / [b]Tab[/]  detail panes: " + ", ".join(t for _, t in panes.PANES),
+            f"  [b]1-{len(panes.PANES)}[/] / [b]Tab[/]  detail panes: " + ", ".join(t for _, t in panes.PANES),
             "  [b]s[/] [b]>[/] / [b]<[/]  sort by the next / previous column   [b]S[/]  reverse the order",
             "  [b]↑ ↓[/]  select a guest   [b]Ctrl+P[/]  command palette   [b]Esc[/]  close",
+            "  [b]Enter[/]  the selected guest's Advice pane: [b]↑ ↓[/] pick a finding, [b]Enter[/] opens its fix "
+            "(the form, prefilled), [b]![/] mutes / unmutes it, [b]Esc[/] back",
         ]
         with VerticalScroll(id="help"):
             yield Static("\n".join(lines))

@@ -7,7 +7,7 @@ on the guest it was on. Cells are painted only for the rows on screen.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -21,6 +21,7 @@ from textual.widgets.data_table import RowKey
 
 from .. import analysis as a
 from .. import fmt
+from ..advise import SEVERITIES, Finding, rank
 from ..frame import Frame
 from ..model import Guest
 from ..vocab import STATE_SHORT
@@ -51,12 +52,26 @@ COLUMNS = (
     Column("rd", "Rd/s", 5),
     Column("wr", "Wr/s", 5),
     Column("limit", "Limit", 7, wide_only=True),
-    Column("warn", "!", 2),
+    Column("warn", "!", 3),   # the worst severity's letter and how many: C2, W1, i3
 )
 SORT_KEYS = tuple(c.key for c in COLUMNS)
 
-def row_values(g: Guest, frame: Frame) -> dict[str, tuple[str, Any, str]]:
-    """Per column: (text, sort value, style role) for one guest."""
+# the `!` column: the worst severity's letter (readable without colour) and its colour role
+WORST = {"critical": ("C", "error"), "warning": ("W", "warning"), "info": ("i", "muted")}
+
+
+def warn_cell(found: Collection[Finding]) -> tuple[str, Any, str]:
+    """(text, sort value, role): sorting ascending puts the worst first, then the most findings."""
+    if not found:
+        return "", 10_000, ""
+    worst = min(rank(f.severity) for f in found)
+    letter, role = WORST[SEVERITIES[worst]]
+    return f"{letter}{len(found)}", worst * 1000 - len(found), role
+
+
+def row_values(g: Guest, frame: Frame, muted: Collection[str] = frozenset()) -> dict[str, tuple[str, Any, str]]:
+    """Per column: (text, sort value, style role) for one guest; `muted`: its acknowledged
+    finding codes, left out of the `!` column."""
     host, rate = frame.snap.host, frame.rates.get(g.name)
     loc = a.locality(g, host)
     rd = wr = None
@@ -68,10 +83,11 @@ def row_values(g: Guest, frame: Frame) -> dict[str, tuple[str, Any, str]]:
         wr = sum(wrs) if wrs else None
     for d in g.disks:
         limit += d.limit("total_bytes_sec") or (d.limit("read_bytes_sec") + d.limit("write_bytes_sec"))
-    warns = frame.guest_findings(g.name)
+    every = frame.guest_findings(g.name)
+    warns = [w for w in every if w.code not in muted]
     cpu = rate.cpu_percent if rate else None
     ksm = a.guest_ksm_saved_kib(g)
-    at_limit = any(w.code == "storage.at_limit" for w in warns)
+    at_limit = any(w.code == "storage.at_limit" for w in every)
     return {
         "name": (g.name, g.name, ""),
         "state": (STATE_SHORT.get(g.state, g.state[:3]), g.state, "" if g.running else "muted"),
@@ -89,7 +105,7 @@ def row_values(g: Guest, frame: Frame) -> dict[str, tuple[str, Any, str]]:
         "wr": (fmt.fmt_rate(wr).removesuffix("/s") if wr is not None else "-", wr or 0.0,
                "error" if at_limit else ""),
         "limit": (fmt.fmt_rate(limit).removesuffix("/s") if limit else "", limit, ""),
-        "warn": (str(len(warns)) if warns else "", len(warns), "warning" if warns else ""),
+        "warn": warn_cell(warns),
     }
 
 
