@@ -44,6 +44,7 @@ class GuestCell:
 @dataclass(frozen=True)
 class DomainFacts:
     """What the advisor needs from the domain XML: parsed once per settings refresh."""
+    virt_type: str | None = None         # <domain type>: kvm, or qemu (TCG: no host-passthrough)
     cpu_mode: str | None = None          # <cpu mode>; None: no <cpu> element (QEMU's default model)
     cpu_model: str | None = None         # <cpu><model> (custom mode)
     sockets: int | None = None           # <cpu><topology>; None when not given

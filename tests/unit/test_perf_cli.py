@@ -61,4 +61,5 @@ def test_snapshot_text_perf_shows_the_rates_per_vcpu_and_guest(tmp_path):
     assert "perf, every thread: task-clock " in web and " migrations/s" in web
     assert "KVM exits " in web and "/s: " in web
     plain = kvmtune(tmp_path, "snapshot", "--demo").stdout
-    assert "task %" not in plain and "perf" not in plain
+    # (the word "perf" itself may appear: the advisor's cpu.pmu finding names it)
+    assert "task %" not in plain and "perf, every thread" not in plain and "KVM exits" not in plain

@@ -46,6 +46,8 @@ class Finding:
     evidence: str        # the numbers: "61 % of 16 GiB on node 3, vCPUs on node 2"
     section: str         # the guide's section number: "8.4.1"
     fix: Fix | None = None
+    subject: str | None = None   # which device/pool of the guest or host when a code can fire several times
+                                 # ("vda", a NIC's MAC, "2048" KiB pages): mutes and cursors key on it
 
     @property
     def text(self) -> str:
@@ -53,7 +55,7 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "severity": self.severity, "guest": self.guest, "title": self.title,
-                "evidence": self.evidence, "section": self.section,
+                "evidence": self.evidence, "section": self.section, "subject": self.subject,
                 "fix": None if self.fix is None else self.fix.to_json()}
 
 
