@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from .. import analysis, cpuset
 from ..model import Guest
 from .base import Ctx, action, finding, node_cpus, numatune_nodes, nvcpus, xml_fix
-from .findings import Finding
+from .findings import Finding, Fix
 
 
 def model(ctx: Ctx, g: Guest) -> Iterator[Finding]:
@@ -18,12 +18,23 @@ def model(ctx: Ctx, g: Guest) -> Iterator[Finding]:
         what = "no <cpu> element (QEMU's default model)" if d.cpu_mode is None else \
             f"cpu mode {d.cpu_mode}" + (f" model {d.cpu_model}" if d.cpu_model else "")
         yield finding("cpu.model", g.name, f"{what}: the guest does not see the host CPU's features",
-                      xml_fix(g.name, "<cpu mode='host-passthrough' check='none'/>",
-                              "--edit", "--cpu", "host-passthrough,clearxml=yes"))
+                      _model_fix(g.name, d.virt_type == "qemu"))
     if d.pmu is False:
         yield finding("cpu.pmu", g.name, "<pmu state='off'/>: perf inside the guest counts no hardware events",
                       xml_fix(g.name, "<features>\n  <pmu state='on'/>\n</features>",
                               "--edit", "--features", "pmu.state=on"))
+
+
+def _model_fix(guest: str, tcg: bool) -> Fix:
+    """host-model: 3.3.2 recommends copying the host's CPU, and a host-model guest stays
+    migratable. Only the mode attribute changes: <topology> and <numa> cells stay (virt-xml's
+    clearxml=yes would blank the whole <cpu> element)."""
+    other = "or 'maximum' (host-passthrough is refused for a TCG guest)" if tcg else \
+        "or host-passthrough (every host feature, but it migrates only to an identical host CPU)"
+    return xml_fix(guest, "<cpu mode='host-model'>  (set the mode attribute of <cpu>; keep its "
+                   "<topology> and <numa>; drop a <model> child)",
+                   "--edit", "--cpu", "host-model",
+                   note=f"host-model copies the host CPU's model and features, {other}")
 
 
 def topology(ctx: Ctx, g: Guest) -> Iterator[Finding]:
