@@ -258,3 +258,27 @@ def test_cpu_model_fix_sets_the_mode_and_keeps_topology_and_cells(virt_type):
         assert "'maximum'" in f.fix.note and "or host-passthrough" not in f.fix.note
     else:
         assert "or host-passthrough" in f.fix.note
+
+
+def test_a_hard_limit_of_memory_plus_qemus_own_is_not_critical():
+    """7.3.2: locked 32 GiB guest, hard_limit 34 GiB, 32.3 GiB used: 1.7 GiB left is room."""
+    from kvmtune.model import MemoryBacking
+    g = guest(memory_kib=32 * GIB, numa_memory_kib={0: 32 * GIB + 300 * 1024, 1: 0},
+              memory_backing=MemoryBacking(locked=True), memtune=MemTune(hard_limit_kib=34 * GIB))
+    assert not codes(snap(g)) & {"memtune.hard_limit_close", "memtune.locked", "memtune.hard_limit_low"}
+
+
+def test_the_demo_cache_guests_hard_limit_is_close():
+    """The demo's cache-01: 16 GiB, hard_limit 17 GiB, 16.03 GiB used (0.97 GiB left)."""
+    g = guest(memory_kib=16 * GIB, numa_memory_kib={0: 16 * GIB + 28 * 1024, 1: 0},
+              memtune=MemTune(hard_limit_kib=17 * GIB))
+    assert "memtune.hard_limit_close" in codes(snap(g))
+
+
+def test_hard_limit_and_locked_compare_with_the_maximum_memory():
+    """<memory> 8 GiB, 2 GiB current (ballooned): a 4 GiB hard_limit kills it when it balloons up."""
+    g = guest(memtune=MemTune(hard_limit_kib=4 * GIB), domain=domain(max_memory_kib=8 * GIB))
+    assert "memtune.hard_limit_low" in codes(snap(g))
+    from kvmtune.model import MemoryBacking
+    locked = guest(memory_backing=MemoryBacking(locked=True), memtune=MemTune(hard_limit_kib=2 * GIB))
+    assert "memtune.locked" in codes(snap(locked))      # == its memory: no room for QEMU's own

@@ -10,8 +10,12 @@ from ..model import Guest
 from .base import Ctx, action, finding, move_fix, xml_fix
 from .findings import Finding
 
-# Memory use at or above this share of memtune hard_limit: the kernel may kill the guest.
-HARD_LIMIT_CLOSE = 0.90
+# Memory use is close to memtune hard_limit (the kernel may kill the guest) when less than
+# HARD_LIMIT_MARGIN_KIB is left under it and, for a small limit, use is >= 90 % of it: a
+# limit set as 7.3.2 asks (memory + QEMU's own) leaves about that much. libvirt allows QEMU
+# 1 GiB beyond the guest's memory when it sets a locked-memory limit itself (VFIO).
+HARD_LIMIT_MARGIN_KIB = 1 << 20
+HARD_LIMIT_SHARE = 10              # ... and the headroom is at most a tenth of the limit
 # A guest using less than this share of its configured memory "does not use" the rest (7.2).
 UNUSED_SHARE = 0.5
 UNUSED_MIN_KIB = 1 << 20           # ... when it is at least 1 GiB
@@ -20,10 +24,19 @@ UNUSED_POOL_KIB = 1 << 20          # free hugepages of one size on a node worth 
 MIB = 1024
 
 
+def max_memory_kib(g: Guest) -> int:
+    """The memory the guest may balloon up to (<memory>), else its current memory."""
+    return (g.domain.max_memory_kib if g.domain is not None else None) or g.memory_kib
+
+
+def _close(headroom: int, limit: int) -> bool:
+    return headroom < HARD_LIMIT_MARGIN_KIB and headroom * HARD_LIMIT_SHARE <= limit
+
+
 def _headroom_kib(g: Guest) -> int:
-    """A hard_limit that leaves room: the guest's memory (or use) plus a quarter for QEMU's
-    own, at least 512 MiB, in whole MiB."""
-    base = max(g.memory_kib, analysis.guest_memory_kib(g))
+    """A hard_limit that leaves room: the guest's maximum memory (or use) plus a quarter for
+    QEMU's own, at least 512 MiB, in whole MiB."""
+    base = max(max_memory_kib(g), analysis.guest_memory_kib(g))
     kib = base + max(base // 4, 512 * MIB)
     return -(-kib // MIB) * MIB
 
@@ -55,18 +68,19 @@ def _fit_kib(used: int) -> int:
 
 def memtune(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     mt = g.memtune
+    maxmem = max_memory_kib(g)
     if mt is not None and mt.hard_limit_kib is not None:
         hard = mt.hard_limit_kib
         used = analysis.guest_memory_kib(g)
-        if hard < g.memory_kib:
+        if hard < maxmem:
             yield finding("memtune.hard_limit_low", g.name,
-                          f"hard_limit {fmt_kib(hard)} is below its memory {fmt_kib(g.memory_kib)}: "
-                          "the kernel kills it when it uses more",
+                          f"hard_limit {fmt_kib(hard)} is below its {'maximum ' if maxmem > g.memory_kib else ''}"
+                          f"memory {fmt_kib(maxmem)}: the kernel kills it when it uses more",
                           action("memtune", g.name, values=_raise_hard(g), scope="live"))
-        elif used >= HARD_LIMIT_CLOSE * hard:
+        elif _close(hard - used, hard):
             yield finding("memtune.hard_limit_close", g.name,
-                          f"uses {fmt_kib(used)} of its {fmt_kib(hard)} hard_limit ({fmt_pct(used / hard)}): "
-                          "the kernel kills it when it goes over",
+                          f"uses {fmt_kib(used)} of its {fmt_kib(hard)} hard_limit ({fmt_pct(used / hard)}, "
+                          f"{fmt_kib(max(hard - used, 0))} left): the kernel kills it when it goes over",
                           action("memtune", g.name, values=_raise_hard(g), scope="live"))
         swap = mt.swap_hard_limit_kib
         if swap is not None and swap < hard:
@@ -76,9 +90,10 @@ def memtune(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     mb = g.memory_backing
     if mb is not None and mb.locked:
         limit = mt.hard_limit_kib if mt is not None else None
-        if limit is None or limit < g.memory_kib:
+        # locked pages count against the limit with QEMU's own: it wants memory + that margin
+        if limit is None or _close(limit - maxmem, limit):
             what = "no hard_limit" if limit is None else \
-                f"hard_limit {fmt_kib(limit)} < its memory {fmt_kib(g.memory_kib)}"
+                f"hard_limit {fmt_kib(limit)}, its memory {fmt_kib(maxmem)} (no room for QEMU's own)"
             yield finding("memtune.locked", g.name,
                           f"<locked/> memory with {what}: it may pin host memory without bound",
                           action("memtune", g.name, values=_raise_hard(g), scope="live"))
