@@ -282,3 +282,11 @@ def test_hard_limit_and_locked_compare_with_the_maximum_memory():
     from kvmtune.model import MemoryBacking
     locked = guest(memory_backing=MemoryBacking(locked=True), memtune=MemTune(hard_limit_kib=2 * GIB))
     assert "memtune.locked" in codes(snap(locked))      # == its memory: no room for QEMU's own
+
+
+def test_balancing_is_left_alone_while_an_unpinned_guest_relies_on_it():
+    """8.3.1: pinning overrides balancing for the pinned guest; the unpinned one needs it."""
+    s = snap(guest(), unpinned(g2(name="u", numatune=None)), numa_balancing=1)
+    assert "numa.balancing_pinned" not in codes(s)
+    (f,) = found(snap(numa_balancing=1), "numa.balancing_pinned")
+    assert f.severity == "info" and "against" not in f.evidence

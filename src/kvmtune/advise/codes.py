@@ -87,7 +87,8 @@ CODES: dict[str, Code] = {
     "numa.split": Code("critical", "8.4.1", "memory split over nodes though it fits on one"),
     "numa.remote": Code("warning", "8.4.1", "memory not local to its vCPUs"),
     "numa.numatune_elsewhere": Code("warning", "8.4.1", "numatune on other nodes than the pinned vCPUs"),
-    "numa.balancing_pinned": Code("warning", "8.3", "automatic NUMA balancing on while guests are pinned"),
+    # manual pinning overrides balancing (8.3.1): it only costs its scanning, so info
+    "numa.balancing_pinned": Code("info", "8.3", "automatic NUMA balancing on while every guest is pinned"),
     "numa.balancing_off": Code("warning", "8.3", "automatic NUMA balancing off and nothing pinned"),
     "numa.numad_off": Code("warning", "8.4.2", "placement='auto' without numad running"),
     "numa.no_guest_topology": Code("warning", "8.4.8", "larger than a node, without a guest NUMA topology"),

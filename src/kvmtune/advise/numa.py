@@ -119,16 +119,19 @@ GUEST = (split, remote, numatune_elsewhere, numad_off, no_guest_topology, cells_
 
 
 def balancing(ctx: Ctx) -> Iterator[Finding]:
-    """8.3: automatic balancing fights manual pinning; with nothing pinned it is what places guests."""
+    """8.3: with nothing pinned, automatic balancing is what places guests. Manual tuning
+    overrides it for a pinned process (8.3.1), so only when every running guest is pinned does
+    it cost its scanning for nothing; while one is unpinned, it relies on it."""
     h = ctx.host
     if not ctx.multi or h.numa_balancing is None:
         return
     pinned = sorted(ctx.pinned_cpus())
-    if h.numa_balancing and pinned:
+    running = sum(1 for g in ctx.snap.guests if g.running)
+    if h.numa_balancing and pinned and len(pinned) == running:
         yield finding("numa.balancing_pinned", None,
-                      f"numa_balancing={h.numa_balancing} and {len(pinned)} guest(s) pinned "
-                      f"({', '.join(pinned[:3])}{', ...' if len(pinned) > 3 else ''}): the kernel moves "
-                      "their memory against the placement you chose",
+                      f"numa_balancing={h.numa_balancing} and every running guest is pinned "
+                      f"({', '.join(pinned[:3])}{', ...' if len(pinned) > 3 else ''}): balancing leaves them "
+                      "where you pinned them, and only costs its page scanning",
                       action("numa_balancing", "host", value=0))
     elif not h.numa_balancing and not pinned:
         yield finding("numa.balancing_off", None,
