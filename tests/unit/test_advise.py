@@ -290,3 +290,13 @@ def test_balancing_is_left_alone_while_an_unpinned_guest_relies_on_it():
     assert "numa.balancing_pinned" not in codes(s)
     (f,) = found(snap(numa_balancing=1), "numa.balancing_pinned")
     assert f.severity == "info" and "against" not in f.evidence
+
+
+def test_guests_pinned_to_a_whole_node_do_not_share_pins():
+    """Two 1-vCPU guests pinned to node 0's four CPUs (what the move fixes make): 2 on 4."""
+    def one(name, pid):
+        return guest(name, vcpus=(Vcpu(0, pid, 0, (0, 1, 2, 3), True),), nvcpus=1, emulator_affinity=(0, 1, 2, 3),
+                     domain=domain(cores=1))
+    assert "cpu.shared_pins" not in codes(snap(one("a", 1), one("b", 2)))
+    crowd = [one(f"c{i}", i) for i in range(5)]          # 5 confined to 4 CPUs
+    assert {f.guest for f in found(snap(*crowd), "cpu.shared_pins")} == {f"c{i}" for i in range(5)}

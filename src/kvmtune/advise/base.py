@@ -34,6 +34,8 @@ class Ctx:
     _topology: tuple[int, int, int] | None = None
     _cpu_node: dict[int, int] | None = None
     _topology_known: bool = False
+    _cpu_vcpus: dict[int, list[tuple[str, frozenset[int]]]] | None = None
+    _confined: dict[frozenset[int], tuple[int, frozenset[str]]] | None = None
 
     @property
     def host(self) -> Host:
@@ -84,6 +86,25 @@ class Ctx:
         own = self.pinned_cpus().get(name, frozenset())
         return frozenset(c for c, k in self._pin_count.items() if k > (c in own))
 
+    def confined(self, cpus: frozenset[int]) -> tuple[int, frozenset[str]]:
+        """How many pinned vCPUs of running guests may run only on `cpus`, and their guests.
+        From one CPU -> pinned vCPUs index per frame (not a scan of every guest per guest)."""
+        if self._cpu_vcpus is None:
+            self._cpu_vcpus, self._confined = {}, {}
+            for g in self.snap.guests:
+                if g.running:
+                    for v in g.vcpus:
+                        if v.pinned and v.affinity:
+                            aff = frozenset(v.affinity)
+                            self._cpu_vcpus.setdefault(min(aff), []).append((g.name, aff))
+        assert self._confined is not None
+        hit = self._confined.get(cpus)
+        if hit is None:
+            # a vCPU confined to `cpus` is indexed under its lowest CPU, which is in `cpus`
+            within = [(n, aff) for c in cpus for n, aff in self._cpu_vcpus.get(c, ()) if aff <= cpus]
+            hit = self._confined[cpus] = (len(within), frozenset(n for n, _ in within))
+        return hit
+
     def host_topology(self) -> tuple[int, int, int] | None:
         """(sockets, cores per socket, threads per core) of the host; None without per-CPU figures."""
         if not self._topology_known:
@@ -96,9 +117,10 @@ class Ctx:
         return self._topology
 
 
-def finding(code: str, guest: str | None, evidence: str, fix: Fix | None = None) -> Finding:
+def finding(code: str, guest: str | None, evidence: str, fix: Fix | None = None,
+            subject: str | None = None) -> Finding:
     c = CODES[code]
-    return Finding(code, c.severity, guest, c.title, evidence, c.section, fix)
+    return Finding(code, c.severity, guest, c.title, evidence, c.section, fix, subject)
 
 
 def action(kind: str, target: str, **params: Any) -> Fix:

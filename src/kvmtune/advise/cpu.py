@@ -65,14 +65,19 @@ def topology(ctx: Ctx, g: Guest) -> Iterator[Finding]:
 
 
 def shared_pins(ctx: Ctx, g: Guest) -> Iterator[Finding]:
-    pins = ctx.pinned_cpus()
-    mine = pins.get(g.name)
-    if not mine:
-        return
-    others = [(o, mine & cpus) for o, cpus in sorted(pins.items()) if o != g.name and mine & cpus]
-    if others:
-        yield finding("cpu.shared_pins", g.name, "; ".join(
-            f"CPU(s) {cpuset.format(c)} also pinned by {o}" for o, c in others))
+    """3.3.1: CPUs shared by pinned guests with more vCPUs confined to them than they have
+    (two 1:1 pins on one CPU are that too). Several guests pinned to a whole node, as the move
+    fixes place them, share its CPUs by design and are not this."""
+    sets = sorted({frozenset(v.affinity) for v in g.vcpus if v.pinned and v.affinity}, key=min)
+    why = []
+    for cpus in sets:
+        n, who = ctx.confined(cpus)
+        others = sorted(who - {g.name})
+        if others and n > len(cpus):
+            why.append(f"CPU(s) {cpuset.format(cpus)} hold {n} pinned vCPUs, with "
+                       f"{', '.join(others[:3])}{', ...' if len(others) > 3 else ''}")
+    if why:
+        yield finding("cpu.shared_pins", g.name, "; ".join(why[:3]) + ("; ..." if len(why) > 3 else ""))
 
 
 def too_big_for_node(ctx: Ctx, g: Guest) -> Iterator[Finding]:
