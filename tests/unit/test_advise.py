@@ -300,3 +300,14 @@ def test_guests_pinned_to_a_whole_node_do_not_share_pins():
     assert "cpu.shared_pins" not in codes(snap(one("a", 1), one("b", 2)))
     crowd = [one(f"c{i}", i) for i in range(5)]          # 5 confined to 4 CPUs
     assert {f.guest for f in found(snap(*crowd), "cpu.shared_pins")} == {f"c{i}" for i in range(5)}
+
+
+def test_the_partial_pin_fix_uses_free_cpus_of_the_node():
+    """vCPU 0 pinned to CPU 0, vCPU 1 loose: it goes to a CPU of node 0 nobody pins, not CPU 0."""
+    g = guest(vcpus=(Vcpu(0, 101, 0, (0,), True), Vcpu(1, 102, 5, tuple(range(8)), False)))
+    other = guest("y", vcpus=(Vcpu(0, 1, 1, (1,), True), Vcpu(1, 2, 2, (2,), True)), emulator_affinity=(1, 2))
+    (f,) = found(snap(g, other), "pin.partial")
+    assert f.fix is not None and dict(f.fix.params["pins"]) == {"1": [3]}
+    full = guest("z", vcpus=(Vcpu(0, 3, 3, (3,), True),), nvcpus=1, emulator_affinity=(3,), domain=domain(cores=1))
+    (f,) = found(snap(g, other, full), "pin.partial")
+    assert f.fix is None and "no pinning proposed" in f.evidence

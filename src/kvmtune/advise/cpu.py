@@ -137,10 +137,20 @@ def partial(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     if not pinned or not loose:
         return
     cpus = sorted({c for v in pinned for c in v.affinity})
+    # the loose vCPUs go 1:1 onto free CPUs of the pinned ones' node(s): onto the pinned
+    # vCPUs' own CPUs they would queue behind them (3.3.1), onto another guest's they share
+    taken = set(cpus) | ctx.pinned_by_others(g.name)
+    free = [c for c in node_cpus(ctx.host, ctx.pinned_nodes(g)) if c not in taken]
+    fix = None
+    if len(free) >= len(loose):
+        fix = action("vcpupin", g.name, pins={str(i): [c] for i, c in zip(loose, free)}, scope="live")
+        then = f"; CPU(s) {cpuset.format(free[:len(loose)])} of the same node(s) are free for them"
+    else:
+        then = f"; node(s) {cpuset.format(ctx.pinned_nodes(g)) or '-'} have {len(free)} CPU(s) no guest pins, " \
+               "too few for them: no pinning proposed"
     yield finding("pin.partial", g.name,
                   f"vCPU(s) {cpuset.format(v.index for v in pinned)} pinned to {cpuset.format(cpus)}, "
-                  f"vCPU(s) {cpuset.format(loose)} not",
-                  action("vcpupin", g.name, pins={str(i): cpus for i in loose}, scope="live"))
+                  f"vCPU(s) {cpuset.format(loose)} not" + then, fix)
 
 
 def across_nodes(ctx: Ctx, g: Guest) -> Iterator[Finding]:
