@@ -311,3 +311,18 @@ def test_the_partial_pin_fix_uses_free_cpus_of_the_node():
     full = guest("z", vcpus=(Vcpu(0, 3, 3, (3,), True),), nvcpus=1, emulator_affinity=(3,), domain=domain(cores=1))
     (f,) = found(snap(g, other, full), "pin.partial")
     assert f.fix is None and "no pinning proposed" in f.evidence
+
+
+def _two_cells(node_of_cell1):
+    cells = (GuestCell(0, "0", GIB, "0"), GuestCell(1, "1", GIB, node_of_cell1))
+    return guest(vcpus=(Vcpu(0, 101, 0, (0,), True), Vcpu(1, 102, 4, (4,), True)), emulator_affinity=(0, 4),
+                 numatune=NumaTune("strict", "0-1"), numa_memory_kib={0: GIB, 1: GIB},
+                 domain=domain(cells=cells))
+
+
+def test_a_guest_split_on_purpose_by_its_numa_cells_is_not_split():
+    """8.4.8 with 8.4.1: cell 0 on node 0, cell 1 on node 1, vCPUs and memory where the cells are."""
+    split = {"numa.split", "numa.remote", "pin.vcpus_across_nodes"}
+    assert not codes(snap(_two_cells("1"))) & split
+    assert "pin.vcpus_across_nodes" in codes(snap(_two_cells("0")))   # cell 1 bound to node 0, its vCPU on 1
+    assert CODES["numa.split"].section == "8.4"

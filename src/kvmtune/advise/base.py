@@ -154,6 +154,25 @@ def _parse(text: str | None) -> tuple[int, ...]:
         return ()
 
 
+def split_on_purpose(ctx: Ctx, g: Guest) -> bool:
+    """A guest NUMA topology (8.4.8) whose every cell is bound to host nodes (<memnode>) where
+    that cell's vCPUs run, with the memory on those nodes: spread over nodes by design (8.4.1)."""
+    cells = g.domain.cells if g.domain is not None else ()
+    if not cells or any(not c.nodeset for c in cells):
+        return False
+    by_index = {v.index: v for v in g.vcpus}
+    bound: set[int] = set()
+    for c in cells:
+        nodes = set(_parse(c.nodeset))
+        if not nodes:
+            return False
+        bound |= nodes
+        vcpus = [by_index[i] for i in _parse(c.cpus) if i in by_index]
+        if not ctx.nodes_of(x for v in vcpus for x in ((v.pcpu,) if v.pcpu is not None else v.affinity)) <= nodes:
+            return False
+    return {n for n, _, _ in analysis.memory_nodes(g, analysis.SPLIT_MIN_SHARE)} <= bound
+
+
 def numatune_nodes(g: Guest) -> tuple[int, ...]:
     return _parse(g.numatune.nodeset) if g.numatune is not None else ()
 

@@ -84,7 +84,7 @@ CODES: dict[str, Code] = {
     "huge.other_node": Code("critical", "8.4.9", "hugepages on another node than the vCPUs"),
     # -- 8 NUMA ---------------------------------------------------------------------------------
     # its vCPUs reach part of their memory across the interconnect now
-    "numa.split": Code("critical", "8.4.1", "memory split over nodes though it fits on one"),
+    "numa.split": Code("critical", "8.4", "memory split over nodes though it fits on one"),
     "numa.remote": Code("warning", "8.4.1", "memory not local to its vCPUs"),
     "numa.numatune_elsewhere": Code("warning", "8.4.1", "numatune on other nodes than the pinned vCPUs"),
     # manual pinning overrides balancing (8.3.1): it only costs its scanning, so info

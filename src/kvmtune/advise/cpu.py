@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from .. import analysis, cpuset
 from ..model import Guest
-from .base import Ctx, action, finding, node_cpus, numatune_nodes, nvcpus, xml_fix
+from .base import Ctx, action, finding, node_cpus, numatune_nodes, nvcpus, split_on_purpose, xml_fix
 from .findings import Finding, Fix
 
 
@@ -161,7 +161,7 @@ def across_nodes(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     if wide:
         yield finding("pin.vcpu_across_nodes", g.name,
                       f"vCPU(s) {cpuset.format(wide)} may run on CPUs of several nodes")
-    elif len(nodes := ctx.pinned_nodes(g)) > 1:
+    elif len(nodes := ctx.pinned_nodes(g)) > 1 and not split_on_purpose(ctx, g):
         yield finding("pin.vcpus_across_nodes", g.name,
                       f"its vCPUs are pinned to nodes {cpuset.format(nodes)} (with no guest NUMA topology "
                       "matching them, the guest cannot keep memory local)" if g.domain is not None

@@ -7,15 +7,15 @@ from collections.abc import Iterator
 from .. import analysis, cpuset
 from ..fmt import fmt_kib, fmt_pct
 from ..model import Guest
-from .base import Ctx, action, finding, move_fix, numatune_nodes, nvcpus, xml_fix
+from .base import Ctx, action, finding, move_fix, numatune_nodes, nvcpus, split_on_purpose, xml_fix
 from .findings import Finding, Fix
 
 
 def split(ctx: Ctx, g: Guest) -> Iterator[Finding]:
-    """8.3/8.4: memory over several nodes though one node's free memory and CPUs take it all;
+    """8.4: memory over several nodes though one node's free memory and CPUs take it all;
     the node named is the move form's (analysis.best_node), so `M` proposes the same."""
     parts = analysis.memory_nodes(g, analysis.SPLIT_MIN_SHARE)
-    if not ctx.multi or len(parts) < 2:
+    if not ctx.multi or len(parts) < 2 or split_on_purpose(ctx, g):
         return
     best = analysis.best_node(g, ctx.host, ctx.snap, ctx.pinned_by_others(g.name))
     if best is None:
@@ -32,7 +32,7 @@ def split(ctx: Ctx, g: Guest) -> Iterator[Finding]:
 
 def remote(ctx: Ctx, g: Guest) -> Iterator[Finding]:
     loc = ctx.locality(g)
-    if not ctx.multi or loc is None or loc >= analysis.LOW_LOCALITY:
+    if not ctx.multi or loc is None or loc >= analysis.LOW_LOCALITY or split_on_purpose(ctx, g):
         return
     vnodes = ctx.vcpu_nodes(g)
     best = analysis.best_node(g, ctx.host, ctx.snap, ctx.pinned_by_others(g.name))
