@@ -326,3 +326,20 @@ def test_a_guest_split_on_purpose_by_its_numa_cells_is_not_split():
     assert not codes(snap(_two_cells("1"))) & split
     assert "pin.vcpus_across_nodes" in codes(snap(_two_cells("0")))   # cell 1 bound to node 0, its vCPU on 1
     assert CODES["numa.split"].section == "8.4"
+
+
+def test_virt_xml_lines_select_and_set_what_they_say():
+    """--edit index=0 alone edits every controller with index 0; --memory memory=N alone sets currentMemory."""
+    (f,) = found(VIOLATIONS["storage.scsi_queues"]()[0], "storage.scsi_queues")
+    assert f.fix is not None and f.fix.virt_xml is not None and "type=scsi,index=0" in f.fix.virt_xml
+    (f,) = found(VIOLATIONS["mem.unused"]()[0], "mem.unused")
+    assert f.fix is not None and f.fix.virt_xml is not None
+    arg = f.fix.virt_xml[f.fix.virt_xml.index("--memory") + 1]
+    mem, cur = dict(kv.split("=") for kv in arg.split(",")).values()
+    assert arg.startswith("memory=") and "currentMemory=" in arg and mem == cur
+
+
+def test_findings_of_a_device_name_it_as_their_subject():
+    disks = (Disk("vda", None, cache="unsafe", io="native"), Disk("vdb", None, cache="none", io="threads"))
+    a = evaluate(snap(guest(disks=disks)))
+    assert {(f.code, f.subject) for f in a.guests["g"]} >= {("storage.cache_unsafe", "vda"), ("storage.io", "vdb")}

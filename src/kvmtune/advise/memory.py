@@ -58,7 +58,8 @@ def unused(ctx: Ctx, g: Guest) -> Iterator[Finding]:
         yield finding("mem.unused", g.name,
                       f"uses {fmt_kib(used)} of its {fmt_kib(g.memory_kib)} ({fmt_pct(used / g.memory_kib)})",
                       xml_fix(g.name, f"<memory unit='KiB'>{_fit_kib(used)}</memory>", "--edit", "--memory",
-                              f"memory={_fit_kib(used) // MIB}",
+                              # memory= alone sets currentMemory: both, or <memory> stays
+                              f"memory={_fit_kib(used) // MIB},currentMemory={_fit_kib(used) // MIB}",
                               note="or let the balloon give it back live: virsh setmem"))
 
 

@@ -26,17 +26,17 @@ def cache(ctx: Ctx, g: Guest) -> Iterator[Finding]:
                           "host crashes" + (" (unsafe also ignores the guest's flushes)"
                                             if d.cache == "unsafe" else ""),
                           xml_fix(g.name, "<driver name='qemu' cache='none' io='native'/>", "--edit", sel,
-                                  "--disk", "cache=none,io=native"))
+                                  "--disk", "cache=none,io=native"), subject=d.target)
         elif heavy is not None and d.cache not in ("none", "directsync"):
             yield finding("storage.cache", g.name,
                           f"{d.target} cache={d.cache or 'default'} on a guest moving {fmt_rate(heavy)}: the host's "
                           "page cache doubles its caching",
                           xml_fix(g.name, "<driver name='qemu' cache='none' io='native'/>", "--edit", sel,
-                                  "--disk", "cache=none,io=native"))
+                                  "--disk", "cache=none,io=native"), subject=d.target)
         if d.cache == "none" and d.io != "native":
             yield finding("storage.io", g.name, f"{d.target} cache=none with io={d.io or 'default (threads)'}",
                           xml_fix(g.name, "<driver name='qemu' cache='none' io='native'/>", "--edit", sel,
-                                  "--disk", "io=native"))
+                                  "--disk", "io=native"), subject=d.target)
 
 
 def scsi_queues(ctx: Ctx, g: Guest) -> Iterator[Finding]:
@@ -46,11 +46,13 @@ def scsi_queues(ctx: Ctx, g: Guest) -> Iterator[Finding]:
         return
     for c in d.controllers:
         if c.type == "scsi" and c.model == "virtio-scsi" and (c.queues or 1) == 1:
-            sel = f"index={c.index}" if c.index is not None else "type=scsi"
+            # a bare index=N would select every controller type with that index
+            sel = f"type=scsi,index={c.index}" if c.index is not None else "type=scsi"
             yield finding("storage.scsi_queues", g.name,
                           f"virtio-scsi controller {c.index or 0}: one queue for {n} vCPUs",
                           xml_fix(g.name, f"<controller type='scsi' model='virtio-scsi'>\n  <driver queues='{n}'/>\n"
-                                  "</controller>", "--edit", sel, "--controller", f"driver.queues={n}"))
+                                  "</controller>", "--edit", sel, "--controller", f"driver.queues={n}"),
+                          subject=f"scsi{c.index or 0}")
 
 
 def iothreads(ctx: Ctx, g: Guest) -> Iterator[Finding]:
@@ -87,7 +89,8 @@ def at_limit(ctx: Ctx, g: Guest) -> Iterator[Finding]:
         new = min(THROTTLE_MAX, limit * 2)
         yield finding("storage.at_limit", g.name,
                       f"{d.target} moves {_shown(key, now)} against its {key} {_shown(key, limit)}",
-                      action("blkdeviotune", g.name, disk=d.target, values={key: new}, scope="live"))
+                      action("blkdeviotune", g.name, disk=d.target, values={key: new}, scope="live"),
+                      subject=d.target)
 
 
 def _shown(key: str, v: float | None) -> str:
@@ -104,7 +107,7 @@ def idle_throttle(ctx: Ctx, g: Guest) -> Iterator[Finding]:
         if all((r or 0) == 0 and (w or 0) == 0 for r, w in samples[-IDLE_SAMPLES:]):
             yield finding("storage.idle_throttle", g.name,
                           f"{d.target} throttled ({', '.join(limits)}) with no traffic over the last "
-                          f"{IDLE_SAMPLES} samples")
+                          f"{IDLE_SAMPLES} samples", subject=d.target)
 
 
 GUEST = (cache, scsi_queues, iothreads, at_limit, idle_throttle)
