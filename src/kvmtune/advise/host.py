@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
+from ..fmt import fmt_pct
 from ..model import Guest
 from .base import Ctx, action, finding, nvcpus
 from .findings import Finding, Fix
 
 IDENTICAL_GUESTS = 3   # this many running guests of one size: KSM would find pages to merge
+# 8.5: with memory not oversubscribed, KSM off is faster; worth it only when the running
+# guests' memory comes this close to the host's
+KSM_PRESSURE = 0.80
 
 
 def tuned(ctx: Ctx) -> Iterator[Finding]:
@@ -35,12 +39,18 @@ def ksm_off_identical(ctx: Ctx) -> Iterator[Finding]:
     k = ctx.host.ksm
     if k is None or k.run != 0:
         return
-    shapes = Counter((g.memory_kib, nvcpus(g)) for g in ctx.snap.guests if g.running and _mergeable(g))
+    total = ctx.host.mem_total_kib or sum(n.mem_total_kib for n in ctx.host.nodes)
+    running = [g for g in ctx.snap.guests if g.running]
+    committed = sum(g.memory_kib for g in running)
+    if not total or committed <= KSM_PRESSURE * total:
+        return
+    shapes = Counter((g.memory_kib, nvcpus(g)) for g in running if _mergeable(g))
     same = [(shape, n) for shape, n in shapes.items() if n >= IDENTICAL_GUESTS]
     if same:
         (mem, cpus), n = max(same, key=lambda t: t[1])
         yield finding("ksm.off_identical", None,
-                      f"KSM is off and {n} running guests have the same size ({mem // 1024} MiB, {cpus} vCPUs)",
+                      f"KSM is off, running guests hold {fmt_pct(committed / total)} of the host's memory, "
+                      f"and {n} of them have the same size ({mem // 1024} MiB, {cpus} vCPUs)",
                       action("ksm", "host", values={"run": 1}))
 
 
