@@ -47,13 +47,14 @@ def test_advise_json_names_the_untuned_guests_definition_and_the_close_limit(clo
     assert p.returncode == 1, p.stderr            # findings at or above the default threshold
     doc = json.loads(p.stdout)
     untuned = codes(doc, UNTUNED)
-    assert {"storage.cache_unsafe", "net.model", "cpu.model"} <= untuned, untuned
+    # its cache='writeback' honours flushes: info with 6.3's advice, not the unsafe warning
+    assert {"storage.cache_writeback", "net.model", "cpu.model"} <= untuned, untuned
     f = next(f for f in doc["findings"] if f["guest"] == HUGE and f["code"] == "memtune.hard_limit_close")
     assert f["severity"] == "critical" and f["section"] == "7.3.2"
     assert f"{CLOSE_MIB}.0M" in f["evidence"] or f"{CLOSE_MIB}M" in f["evidence"], f["evidence"]
     assert f["fix"]["action"] == "memtune" and f["fix"]["target"] == HUGE
     # the XML-only ones say how: the definition's snippet and a virt-xml line
-    cache = next(f for f in doc["findings"] if f["guest"] == UNTUNED and f["code"] == "storage.cache_unsafe")
+    cache = next(f for f in doc["findings"] if f["guest"] == UNTUNED and f["code"] == "storage.cache_writeback")
     assert "cache='none'" in cache["fix"]["xml"] and cache["fix"]["virt_xml"][:2] == ["virt-xml", UNTUNED]
     # --guest narrows to one guest; the tuned plain guests have no memtune finding
     only = json.loads(advise(tmp_path, "--guest", UNTUNED).stdout)

@@ -74,8 +74,10 @@ VIOLATIONS = {
     "net.zcopytx": lambda: (snap(vhost_zcopytx=1), None, None),
     "net.arp_filter": lambda: (snap(arp_filter=0), None, None),
     "storage.cache": heavy,
-    "storage.cache_unsafe": lambda: (snap(guest(disks=(Disk("vda", None, cache="writeback", io="native"),))),
+    "storage.cache_unsafe": lambda: (snap(guest(disks=(Disk("vda", None, cache="unsafe", io="native"),))),
                                      None, None),
+    "storage.cache_writeback": lambda: (snap(guest(disks=(Disk("vda", None, cache="writeback", io="native"),))),
+                                        None, None),
     "storage.io": lambda: (snap(guest(disks=(Disk("vda", None, cache="none", io="threads"),))), None, None),
     "storage.scsi_queues": lambda: (snap(guest(domain=domain(controllers=(Controller("scsi", "virtio-scsi", 0),)))),
                                     None, None),
@@ -144,7 +146,8 @@ def test_each_finding_carries_its_catalogue_entry(code):
 
 def test_xml_checks_say_nothing_without_the_xml_facts():
     for code in ("cpu.model", "cpu.pmu", "cpu.topology", "devices.unused", "net.model", "net.vhost",
-                 "net.multiqueue", "storage.cache_unsafe", "storage.io", "storage.scsi_queues",
+                 "net.multiqueue", "storage.cache_unsafe", "storage.cache_writeback", "storage.io",
+                 "storage.scsi_queues",
                  "numa.numad_off", "numa.no_guest_topology", "numa.cells_mismatch"):
         s, rates, hist = VIOLATIONS[code]()
         blind = replace(s, guests=tuple(replace(g, domain=None) for g in s.guests))
@@ -347,3 +350,12 @@ def test_findings_of_a_device_name_it_as_their_subject():
     disks = (Disk("vda", None, cache="unsafe", io="native"), Disk("vdb", None, cache="none", io="threads"))
     a = evaluate(snap(guest(disks=disks)))
     assert {(f.code, f.subject) for f in a.guests["g"]} >= {("storage.cache_unsafe", "vda"), ("storage.io", "vdb")}
+
+
+def test_writeback_honours_flushes_and_is_not_unsafe():
+    """Table 6.1: unsafe ignores the guest's flushes, writeback does not: info, not the data-loss warning."""
+    got = codes(snap(guest(disks=(Disk("vda", None, cache="writeback", io="native"),))))
+    assert "storage.cache_unsafe" not in got and "storage.cache_writeback" in got
+    w = Disk("vda", None, cache="writeback", io="native"), Disk("vdb", None, cache="none", io="native")   # heavy
+    assert {f.code for f in found(snap(guest(disks=w)), "storage.cache", None, HEAVY)} == {"storage.cache"}
+    assert not found(snap(guest(disks=w)), "storage.cache_writeback", None, HEAVY)
