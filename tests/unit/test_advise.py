@@ -359,3 +359,11 @@ def test_writeback_honours_flushes_and_is_not_unsafe():
     w = Disk("vda", None, cache="writeback", io="native"), Disk("vdb", None, cache="none", io="native")   # heavy
     assert {f.code for f in found(snap(guest(disks=w)), "storage.cache", None, HEAVY)} == {"storage.cache"}
     assert not found(snap(guest(disks=w)), "storage.cache_writeback", None, HEAVY)
+
+
+def test_topology_counts_the_maximum_vcpus_and_proposes_sockets():
+    """<vcpu current='2'>4</vcpu> with 2 x 2 x 1: the topology covers the 4 (3.3.3)."""
+    g = guest(domain=domain(sockets=2, cores=2, threads=1, max_vcpus=4))
+    assert "cpu.topology" not in codes(snap(g))
+    (f,) = found(snap(guest(domain=domain(sockets=1, cores=1, threads=4))), "cpu.topology")
+    assert f.fix is not None and "sockets='2' cores='1' threads='1'" in (f.fix.xml or "")

@@ -38,13 +38,14 @@ def _model_fix(guest: str, tcg: bool) -> Fix:
 
 
 def topology(ctx: Ctx, g: Guest) -> Iterator[Finding]:
-    """3.3.3: the guest's sockets x cores x threads should be a shape the host has."""
+    """3.3.3: the guest's sockets x cores x threads should be a shape the host has, and make
+    its maximum vCPUs (<vcpu>: the topology covers the hot-pluggable ones too)."""
     d = g.domain
     host = ctx.host_topology()
     if d is None or host is None or d.sockets is None or d.cores is None or d.threads is None:
         return
     _hs, hc, ht = host
-    n = nvcpus(g)
+    n = d.max_vcpus or nvcpus(g)
     why = []
     if d.threads > ht:
         why.append(f"{d.threads} threads per core, the host's cores have {ht}")
@@ -54,14 +55,11 @@ def topology(ctx: Ctx, g: Guest) -> Iterator[Finding]:
         why.append(f"{d.sockets} x {d.cores} x {d.threads} is not its {n} vCPUs")
     if not why:
         return
+    # 3.3.3's note: sockets only, one core and one thread each, usually performs best
     n = n or d.sockets * d.cores * d.threads
-    sockets = -(-n // hc)
-    if n % sockets:
-        sockets = n    # no even split over sockets: one core each
-    cores = n // sockets
     yield finding("cpu.topology", g.name, "; ".join(why),
-                  xml_fix(g.name, f"<cpu>\n  <topology sockets='{sockets}' cores='{cores}' threads='1'/>\n</cpu>",
-                          "--edit", "--vcpus", f"{n},sockets={sockets},cores={cores},threads=1"))
+                  xml_fix(g.name, f"<cpu>\n  <topology sockets='{n}' cores='1' threads='1'/>\n</cpu>",
+                          "--edit", "--vcpus", f"sockets={n},cores=1,threads=1"))
 
 
 def shared_pins(ctx: Ctx, g: Guest) -> Iterator[Finding]:
