@@ -70,7 +70,7 @@ VIOLATIONS = {
     "net.model": lambda: (snap(guest(domain=domain(nics=(Nic(mac="52:54:00:00:00:02", model="e1000"),)))),
                           None, None),
     "net.vhost": lambda: (snap(guest(domain=domain(nics=(Nic(model="virtio", driver="qemu", queues=2),)))), None, None),
-    "net.multiqueue": lambda: (snap(guest(domain=domain(nics=(Nic(model="virtio"),)))), None, None),
+    "net.multiqueue": lambda: (snap(guest(domain=domain(nics=(Nic(type="bridge", model="virtio"),)))), None, None),
     "net.zcopytx": lambda: (snap(vhost_zcopytx=1), None, None),
     "net.arp_filter": lambda: (snap(arp_filter=0), None, None),
     "storage.cache": heavy,
@@ -367,3 +367,16 @@ def test_topology_counts_the_maximum_vcpus_and_proposes_sockets():
     assert "cpu.topology" not in codes(snap(g))
     (f,) = found(snap(guest(domain=domain(sockets=1, cores=1, threads=4))), "cpu.topology")
     assert f.fix is not None and "sockets='2' cores='1' threads='1'" in (f.fix.xml or "")
+
+
+def test_host_and_device_near_misses_of_the_review():
+    """type='user' takes no queues; experimental_zcopytx=0 is the default; io_uring bypasses
+    QEMU's thread pool like native; tuned may run several profiles, virtual-host among them."""
+    user = Nic(mac="52:54:00:00:00:09", type="user", model="virtio")
+    assert "net.multiqueue" not in codes(snap(guest(domain=domain(nics=(user,)))))
+    assert "net.zcopytx" not in codes(snap(vhost_zcopytx=0))
+    assert "storage.io" not in codes(snap(guest(disks=(Disk("vda", None, cache="none", io="io_uring"),))))
+    assert "tuned.profile" not in codes(snap(tuned_profile="virtual-host my-tweaks"))
+    nics = (Nic(mac="52:54:00:00:00:0a", model="e1000"), Nic(mac="52:54:00:00:00:0b", model="e1000"))
+    assert {f.subject for f in found(snap(guest(domain=domain(nics=nics))), "net.model")} == \
+        {"52:54:00:00:00:0a", "52:54:00:00:00:0b"}

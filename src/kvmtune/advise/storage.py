@@ -41,7 +41,7 @@ def cache(ctx: Ctx, g: Guest) -> Iterator[Finding]:
                           "option and the only one for migration",
                           xml_fix(g.name, "<driver name='qemu' cache='none' io='native'/>", "--edit", sel,
                                   "--disk", "cache=none,io=native"), subject=d.target)
-        if d.cache == "none" and d.io != "native":
+        if d.cache == "none" and d.io not in ("native", "io_uring"):   # both bypass QEMU's thread pool
             yield finding("storage.io", g.name, f"{d.target} cache=none with io={d.io or 'default (threads)'}",
                           xml_fix(g.name, "<driver name='qemu' cache='none' io='native'/>", "--edit", sel,
                                   "--disk", "io=native"), subject=d.target)
