@@ -380,3 +380,14 @@ def test_host_and_device_near_misses_of_the_review():
     nics = (Nic(mac="52:54:00:00:00:0a", model="e1000"), Nic(mac="52:54:00:00:00:0b", model="e1000"))
     assert {f.subject for f in found(snap(guest(domain=domain(nics=nics))), "net.model")} == \
         {"52:54:00:00:00:0a", "52:54:00:00:00:0b"}
+
+
+def test_the_pool_keeps_what_stopped_hugepage_guests_need():
+    """1024 free 2 MiB pages; a stopped 2 GiB guest on <hugepages/> needs all of them."""
+    from kvmtune.model import MemoryBacking
+    stopped = guest("s", state="shut off", memory_backing=MemoryBacking(hugepages=True), numa_memory_kib=None)
+    s = snap(guest(), stopped, hugepages={2048: HugePool(1024, 1024, 0, 0)})
+    assert "huge.unused_pool" not in codes(s)
+    s = snap(guest(), stopped, hugepages={2048: HugePool(2048, 2048, 0, 0)})
+    (f,) = found(s, "huge.unused_pool")
+    assert f.fix is not None and f.fix.params["count"] == 1024 and f.subject == "2048"

@@ -139,14 +139,29 @@ def thp_never(ctx: Ctx) -> Iterator[Finding]:
 
 
 def unused_pools(ctx: Ctx) -> Iterator[Finding]:
-    """Per page size: a pool with at least 1 GiB and a quarter of it free holds memory nobody
-    uses (a pool sized for its guests is full, as it should be)."""
+    """Per page size: a pool with at least 1 GiB and a quarter of it spare holds memory nobody
+    uses (a pool sized for its guests is full, as it should be). Spare: free, less what the
+    defined but stopped guests on hugepages of that size take when they start."""
+    sizes = sorted(ctx.host.hugepages)
     for size, p in sorted(ctx.host.hugepages.items()):
-        free_kib = p.free * size
-        if p.total and free_kib >= UNUSED_POOL_KIB and p.free * 4 >= p.total:
+        stopped = [(g.name, -(-max_memory_kib(g) // size)) for g in ctx.snap.guests
+                   if not g.running and g.memory_backing is not None and g.memory_backing.hugepages
+                   and (g.memory_backing.page_size_kib or _default_size(sizes)) == size]
+        want = sum(k for _, k in stopped)
+        spare = max(p.free - p.reserved - want, 0)
+        if p.total and spare * size >= UNUSED_POOL_KIB and spare * 4 >= p.total:
+            kept = f"; {want} kept for stopped {', '.join(n for n, _ in stopped[:3])}" \
+                f"{', ...' if len(stopped) > 3 else ''}" if stopped else ""
             yield finding("huge.unused_pool", None,
-                          f"{p.free} of {p.total} {fmt_kib(size)} pages free ({fmt_kib(free_kib)} nobody uses)",
-                          action("hugepages", "host", size_kib=size, node=None, count=p.total - p.free + p.reserved))
+                          f"{p.free} of {p.total} {fmt_kib(size)} pages free ({fmt_kib(spare * size)} nobody "
+                          f"uses{kept})",
+                          action("hugepages", "host", size_kib=size, node=None, count=p.total - spare),
+                          subject=str(size))
+
+
+def _default_size(sizes: list[int]) -> int | None:
+    """The size <hugepages/> without a <page> gets: the host's default, 2 MiB where it has it."""
+    return 2048 if 2048 in sizes else (sizes[0] if sizes else None)
 
 
 HOST = (thp_never, unused_pools)
