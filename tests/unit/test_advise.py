@@ -391,3 +391,8 @@ def test_the_pool_keeps_what_stopped_hugepage_guests_need():
     s = snap(guest(), stopped, hugepages={2048: HugePool(2048, 2048, 0, 0)})
     (f,) = found(s, "huge.unused_pool")
     assert f.fix is not None and f.fix.params["count"] == 1024 and f.subject == "2048"
+
+
+def test_each_unused_device_finding_has_its_own_subject():
+    s = snap(guest(domain=domain(sounds=("ich9",), inputs=("tablet/usb",), redirdevs=2)))
+    assert {f.subject for f in found(s, "devices.unused")} == {"sound ich9", "input tablet/usb", "redirdev"}

@@ -173,14 +173,17 @@ def unused_devices(ctx: Ctx, g: Guest) -> Iterator[Finding]:
         return
     if d.sounds:
         yield finding("devices.unused", g.name, f"sound device(s): {', '.join(d.sounds)}",
-                      xml_fix(g.name, "remove the <sound> element(s)", "--remove-device", "--sound", "all"))
+                      xml_fix(g.name, "remove the <sound> element(s)", "--remove-device", "--sound", "all"),
+                      subject=f"sound {' '.join(d.sounds)}")
     tablets = [i for i in d.inputs if i.startswith("tablet")]
     if tablets:
         yield finding("devices.unused", g.name, f"input device(s): {', '.join(tablets)}",
-                      xml_fix(g.name, "remove <input type='tablet' .../>", "--remove-device", "--input", "type=tablet"))
+                      xml_fix(g.name, "remove <input type='tablet' .../>", "--remove-device", "--input", "type=tablet"),
+                      subject=f"input {' '.join(tablets)}")
     if d.redirdevs:
         yield finding("devices.unused", g.name, f"{d.redirdevs} USB redirection device(s)",
-                      xml_fix(g.name, "remove the <redirdev> element(s)", "--remove-device", "--redirdev", "all"))
+                      xml_fix(g.name, "remove the <redirdev> element(s)", "--remove-device", "--redirdev", "all"),
+                      subject="redirdev")
 
 
 GUEST = (model, topology, shared_pins, too_big_for_node, no_numatune, numatune_unpinned, emulator, partial,
