@@ -113,8 +113,8 @@ VIOLATIONS = {
     "ksm.nosharepages": lambda: (snap(guest(memory_backing=replace(guest().memory_backing, nosharepages=True),
                                             ksm=__import__("kvmtune.model", fromlist=["GuestKsm"]).GuestKsm(50, 0))),
                                  None, None),
-    "ksm.off_identical": lambda: (snap(guest(memory_kib=9 * GIB), g2(memory_kib=9 * GIB), g2(name="i", memory_kib=9 * GIB),
-                                       ksm=replace(host().ksm, run=0)), None, None),     # 27 of 32 GiB
+    "ksm.off_identical": lambda: (snap(guest(memory_kib=9 * GIB), g2(memory_kib=9 * GIB),     # 27 of 32 GiB
+                                       g2(name="i", memory_kib=9 * GIB), ksm=replace(host().ksm, run=0)), None, None),
 }
 
 

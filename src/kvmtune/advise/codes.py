@@ -27,7 +27,7 @@ CODES: dict[str, Code] = {
     # pinned vCPUs cannot escape to another node: they queue on these CPUs now
     "cpu.overcommit_node": Code("critical", "3.3.1", "more pinned vCPUs than CPUs on a node"),
     # dedicated CPUs that are not: both guests lose CPU time to each other now
-    "cpu.shared_pins": Code("critical", "3.3.1", "more vCPUs pinned onto CPUs shared with another guest than they have"),
+    "cpu.shared_pins": Code("critical", "3.3.1", "more vCPUs pinned onto shared CPUs than they have"),
     # the default model hides host CPU features (AVX, AES...): slower, not broken
     "cpu.model": Code("warning", "3.3.2", "CPU model is not host-passthrough or host-model"),
     # only perf inside the guest misses it
