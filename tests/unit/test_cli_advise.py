@@ -199,3 +199,21 @@ def test_live_takes_two_samples_an_interval_apart_and_says_nothing_on_a_pipe(kv)
     assert p.returncode in (0, 1) and time.monotonic() - t0 >= 0.5
     doc = json.loads(p.stdout)
     assert doc["schema"] == "kvmtune.advise/1" and "second sample" not in p.stderr   # not a terminal
+
+
+def test_an_action_fix_is_said_as_apply_would_run_it_bound_with_its_risks(demo, kv):
+    """KSM's merge_across_nodes with pages shared: `kvmtune apply` runs run=2, the change, run
+    restored (the kernel refuses the change alone, EBUSY); advise says the same three lines
+    (the action bound to the snapshot before its commands) and the risk apply asks about."""
+    f = next(x for x in demo.host_findings
+             if x.fix is not None and x.fix.action == "ksm" and "merge_across_nodes" in x.fix.params["values"])
+    value = f.fix.params["values"]["merge_across_nodes"]
+    applied = kvmtune("--demo", "--dry-run", "apply", "ksm", "--merge-across-nodes", str(value),
+                      state=kv.state.parent)
+    want = [line for line in applied.stdout.splitlines() if line.startswith("echo ")]
+    assert len(want) == 3 and want[0] == "echo 2 > /sys/kernel/mm/ksm/run", applied.stdout
+    out = kv("--demo", code=1).stdout
+    block = out.split(f"  {f.code}  ")[1].split("\n\n")[0].splitlines()
+    said = [line.split("$ ", 1)[1] for line in block if "$ " in line]
+    assert said == want
+    assert any(line.strip().startswith("risk: the kernel refuses merge_across_nodes") for line in block), block

@@ -168,8 +168,9 @@ class Advising:
         if not getattr(self, "can_act", False):
             why = ("replay: fixes are disabled: this is a recording" if getattr(self, "replay", None) is not None
                    else "read-only: fixes are disabled" if self.read_only else "fixes are not available here")
-            cmds, _ = commands(fix, snap)
-            self.set_status(why + (f" (the fix: {' ; '.join(cmds)})" if cmds else ""), "warning")
+            cmds, _, risks = commands(fix, snap)
+            said = f" (the fix: {' ; '.join(cmds)})" if cmds else ""
+            self.set_status(why + said + "".join(f"; risk: {r}" for r in risks), "warning")
             return
         if self._busy:
             self.set_status("an action is still running", "warning")
