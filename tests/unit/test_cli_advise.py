@@ -266,3 +266,11 @@ def test_a_mutes_file_from_before_subjects_reads_as_subject_none(tmp_path):
     assert not m.is_muted(Finding("a.code", "info", "g", "t", "", "1", subject="vda"))
     assert m.is_muted(Finding("b.code", "info", None, "t", "", "1"))
     assert m.keys("g") == {("a.code", None)}
+
+
+def test_a_guest_named_twice_is_listed_once(demo, kv):
+    name = next(n for n, fs in demo.findings.items() if fs)
+    doc = json.loads(kv("--demo", "--json", "--guest", name, "--guest", name, code=1).stdout)
+    assert _keys(doc["findings"]) == _keys(demo.guest_findings(name))
+    out = kv("--demo", "--guest", name, "--guest", name, code=1).stdout
+    assert out.count(f"  {name}  ") == len(demo.guest_findings(name))
