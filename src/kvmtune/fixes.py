@@ -6,6 +6,7 @@ rebuilds one for undo), or the definition edit; and both as lines for a user. Th
 from __future__ import annotations
 
 import shlex
+from typing import NamedTuple
 
 from .actions import KINDS, Action, ActionError, display
 from .advise import Fix
@@ -24,16 +25,26 @@ def action_of(fix: Fix) -> Action | None:
         return None
 
 
-def commands(fix: Fix, snap: Snapshot) -> tuple[list[str], list[str]]:
-    """(the virsh/sysfs lines of an action fix, its validation problems now)."""
+class Planned(NamedTuple):
+    commands: list[str]   # the virsh/sysfs lines, as `kvmtune apply` would run them now
+    problems: list[str]   # why it is not valid now
+    risks: list[str]      # what applying it would ask to confirm
+
+
+def commands(fix: Fix, snap: Snapshot) -> Planned:
+    """An action fix as the executor would run it on this snapshot: bound first (KSM's
+    merge_across_nodes with pages shared is run=2, the change, run restored; "all vCPUs"),
+    then validated, its risks, and its commands."""
     a = action_of(fix)
     if a is None:
-        return [], []
+        return Planned([], [], [])
     try:
-        problems = a.validate(snap)   # (binds "all vCPUs" and the like to the snapshot first)
-        return [display(c) for c in a.commands()], problems
+        a.bind(snap)
+        problems = a.validate(snap)
+        risks = [] if problems else a.risks(snap)
+        return Planned([display(c) for c in a.commands()], problems, risks)
     except (ActionError, ValueError) as e:
-        return [], [str(e)]
+        return Planned([], [str(e)], [])
 
 
 def fix_lines(fix: Fix, snap: Snapshot) -> list[str]:
@@ -41,10 +52,11 @@ def fix_lines(fix: Fix, snap: Snapshot) -> list[str]:
     the virt-xml line for a definition edit, then its note."""
     out: list[str] = []
     if fix.action is not None:
-        cmds, problems = commands(fix, snap)
+        cmds, problems, risks = commands(fix, snap)
         if cmds:
             out += [f"$ {c}" for c in cmds]
             out += [f"(not valid now: {p})" for p in problems]
+            out += [f"risk: {r}" for r in risks]
         else:
             where = "" if fix.target == "host" else f" {fix.target}"
             out.append(f"the {fix.action} action on{where or ' the host'} (`kvmtune apply {fix.action}"
@@ -59,4 +71,4 @@ def fix_lines(fix: Fix, snap: Snapshot) -> list[str]:
     return out
 
 
-__all__ = ["action_of", "commands", "fix_lines"]
+__all__ = ["Planned", "action_of", "commands", "fix_lines"]

@@ -45,8 +45,11 @@ class GuestCell:
 class DomainFacts:
     """What the advisor needs from the domain XML: parsed once per settings refresh."""
     virt_type: str | None = None         # <domain type>: kvm, or qemu (TCG: no host-passthrough)
+    # cpu_mode and cpu_model come from the saved (inactive) definition: libvirt rewrites a running
+    # host-model guest's live <cpu> to mode='custom' with the expanded model
     cpu_mode: str | None = None          # <cpu mode>; None: no <cpu> element (QEMU's default model)
     cpu_model: str | None = None         # <cpu><model> (custom mode)
+    max_vcpus: int | None = None         # <vcpu>N</vcpu>: the most it may have (Guest.nvcpus is current=)
     sockets: int | None = None           # <cpu><topology>; None when not given
     cores: int | None = None
     threads: int | None = None

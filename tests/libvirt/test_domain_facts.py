@@ -8,6 +8,7 @@ process), and defineXML on it like on the shared default driver."""
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +25,7 @@ RICH = """<domain type='test'>
   <uuid>6695eb01-f6a4-8304-79aa-97f2502e2000</uuid>
   <memory unit='MiB'>512</memory>
   <currentMemory unit='MiB'>384</currentMemory>
-  <vcpu placement='static'>4</vcpu>
+  <vcpu placement='static' current='2'>4</vcpu>
   <iothreads>1</iothreads>
   <numatune>
     <memory mode='strict' nodeset='0'/>
@@ -67,6 +68,7 @@ RICH = """<domain type='test'>
 </domain>"""
 
 EXPECTED = DomainFacts(
+    virt_type="test", max_vcpus=4,   # <domain type>; <vcpu>'s count, not current=
     cpu_mode="custom", cpu_model="Haswell", sockets=1, cores=2, threads=2, pmu=True,
     cells=(GuestCell(0, "0-1", 262144, nodeset="0"), GuestCell(1, "2-3", 262144)),
     nics=(Nic("52:54:00:12:34:01", "network", "default", "virtio", "qemu", 2),
@@ -90,6 +92,18 @@ def source(tmp_path):
 def _define(source, xml):
     source.hv.ensure_connected()
     return source.hv._conn.defineXML(xml)   # the test driver keeps it for this connection
+
+
+def _settle(hv, quiet: float = 0.3) -> None:
+    """Let the events of what the test just did arrive (libvirt's event thread delivers them
+    a little later, later still on a loaded machine) and drop them, so that a tick's settings
+    read is the refresh's own, not a late event's."""
+    deadline = time.monotonic() + 10
+    last = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - last < quiet:
+        if hv.changed_guests():
+            last = time.monotonic()
+        time.sleep(0.02)
 
 
 def test_defined_domain_facts_match_its_xml(source):
@@ -120,6 +134,7 @@ def test_facts_are_one_object_between_refreshes(source):
     """Between settings refreshes every tick's Guest carries the same facts object (the
     recorder skips what `is` unchanged); a new definition (libvirt's event) is read afresh."""
     _define(source, RICH)
+    _settle(source.hv)
     c = Collector(source, settings_every=3600)
     first = c.collect().guest("rich").domain
     assert first is not None
@@ -130,3 +145,41 @@ def test_facts_are_one_object_between_refreshes(source):
     after = c.collect().guest("rich").domain
     assert after is not first and [n.model for n in after.nics] == ["virtio", "virtio"]
     assert c.collect().guest("rich").domain is after
+
+
+def test_a_running_guests_cpu_mode_is_its_saved_definitions(source):
+    """Starting a host-model guest rewrites its live <cpu> to mode='custom' with the expanded
+    model; the CPU mode and model are read from the inactive XML, the rest from the live one.
+    On the test driver: started as custom Haswell 1x2x2, then redefined (the saved definition
+    only, while it runs) as host-model with another topology and no NICs."""
+    _define(source, RICH).create()
+    redefined = RICH.replace("""<cpu mode='custom' match='exact'>
+    <model fallback='allow'>Haswell</model>
+    <topology sockets='1' cores='2' threads='2'/>""", """<cpu mode='host-model'>
+    <topology sockets='2' cores='1' threads='2'/>""")
+    assert redefined != RICH
+    _define(source, redefined.replace("<interface", "<!-- <interface").replace("</interface>", "</interface> -->"))
+    hv = source.hv
+    reads: list[bool] = []   # rich's XML reads: inactive or not
+    real = hv.domain_xml
+
+    def counted(name, inactive=False):
+        if name == "rich":
+            reads.append(inactive)
+        return real(name, inactive)
+    hv.domain_xml = counted
+    _settle(hv)
+    c = Collector(source, settings_every=3600)
+    f = c.collect().guest("rich").domain
+    assert (f.cpu_mode, f.cpu_model) == ("host-model", None)           # the saved definition's
+    assert (f.sockets, f.cores, f.threads, len(f.nics)) == (1, 2, 2, 2)  # the rest as it runs now
+    # one inactive read per settings refresh of a running guest, none per tick
+    c.collect()
+    c.collect()
+    assert reads.count(True) == 1
+    # a shut-off guest's XML is its definition: one read
+    source.hv._conn.lookupByName("rich").destroy()
+    _settle(hv)
+    reads.clear()
+    f = c.collect().guest("rich").domain
+    assert (f.cpu_mode, f.sockets, len(f.nics)) == ("host-model", 2, 0) and reads == [False]

@@ -281,3 +281,55 @@ async def test_in_a_replay_the_list_shows_and_no_form_opens(tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, FindingsScreen)                     # no form over it
         assert app.status_text.startswith("replay: fixes are disabled: this is a recording")
+
+
+async def test_read_only_says_an_action_fix_bound_with_its_risks_for_advice():
+    """Enter on KSM's merge_across_nodes finding in read-only: the status says the fix as apply
+    would run it (run=2 first, the kernel refuses the change alone while pages are shared)
+    and its risk."""
+    app = demo_app(read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        f = next(x for x in app.frame.host_findings if x.fix is not None and x.fix.action == "ksm"
+                 and "merge_across_nodes" in x.fix.params["values"])
+        await pilot.press("A")
+        await pilot.pause()
+        lst = app.screen.query_one(FindingList)
+        await pilot.press(*["down"] * lst.items.index(f))
+        assert lst.current == f
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FindingsScreen)                 # no form over it
+        said = app.status_text
+        assert said.startswith("read-only: fixes are disabled")
+        assert ("(the fix: echo 2 > /sys/kernel/mm/ksm/run ; echo 0 > /sys/kernel/mm/ksm/merge_across_nodes ; "
+                "echo 1 > /sys/kernel/mm/ksm/run)") in said
+        assert "; risk: the kernel refuses merge_across_nodes" in said
+
+
+async def test_muting_one_of_a_codes_findings_for_advice_leaves_the_others(state_home, monkeypatch):
+    """Two findings of one code on one guest, about different devices: `!` on the second
+    mutes that one only (the other stays in the `!` column) and the cursor stays on it."""
+    add_findings(monkeypatch, lambda snap: {"web-02": [
+        Finding("test.unused", "info", "web-02", "unused device", "sound ich9", "3.2.2", subject="sound"),
+        Finding("test.unused", "info", "web-02", "unused device", "tablet on USB", "3.2.2", subject="tablet/usb")]})
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        found = worst_first(app.frame.guest_findings("web-02"))
+        first, second = (x for x in found if x.code == "test.unused")
+        await select(pilot, app, "web-02")
+        await pilot.press("enter")
+        await pilot.pause()
+        lst = pane_list(app)
+        await pilot.press(*["down"] * lst.items.index(second))
+        assert lst.current == second
+        await pilot.press("exclamation_mark")
+        await pilot.pause()
+        assert app.status_text.startswith("muted test.unused on web-02 (tablet/usb)")
+        assert app.is_muted(second) and not app.is_muted(first)
+        assert app.rows["web-02"]["warn"][0][1:] == str(len(found) - 1)
+        assert lst.current == second                      # the list redrew: the cursor kept its finding
+        await pilot.press("exclamation_mark")             # so `!` again unmutes that one
+        await pilot.pause()
+        assert not app.is_muted(second) and not app.is_muted(first)

@@ -199,3 +199,78 @@ def test_live_takes_two_samples_an_interval_apart_and_says_nothing_on_a_pipe(kv)
     assert p.returncode in (0, 1) and time.monotonic() - t0 >= 0.5
     doc = json.loads(p.stdout)
     assert doc["schema"] == "kvmtune.advise/1" and "second sample" not in p.stderr   # not a terminal
+
+
+def test_an_action_fix_is_said_as_apply_would_run_it_bound_with_its_risks(demo, kv):
+    """KSM's merge_across_nodes with pages shared: `kvmtune apply` runs run=2, the change, run
+    restored (the kernel refuses the change alone, EBUSY); advise says the same three lines
+    (the action bound to the snapshot before its commands) and the risk apply asks about."""
+    f = next(x for x in demo.host_findings
+             if x.fix is not None and x.fix.action == "ksm" and "merge_across_nodes" in x.fix.params["values"])
+    value = f.fix.params["values"]["merge_across_nodes"]
+    applied = kvmtune("--demo", "--dry-run", "apply", "ksm", "--merge-across-nodes", str(value),
+                      state=kv.state.parent)
+    want = [line for line in applied.stdout.splitlines() if line.startswith("echo ")]
+    assert len(want) == 3 and want[0] == "echo 2 > /sys/kernel/mm/ksm/run", applied.stdout
+    out = kv("--demo", code=1).stdout
+    block = out.split(f"  {f.code}  ")[1].split("\n\n")[0].splitlines()
+    said = [line.split("$ ", 1)[1] for line in block if "$ " in line]
+    assert said == want
+    assert any(line.strip().startswith("risk: the kernel refuses merge_across_nodes") for line in block), block
+
+
+# Two findings of one code on web-02, about different devices: added to every frame of the CLI
+# process (a sitecustomize on its PYTHONPATH), since which checks fire several times is theirs.
+TWO_OF_ONE_CODE = '''
+from kvmtune import frame as frame_mod
+from kvmtune.advise import Advice, Finding, worst_first
+_real = frame_mod.evaluate
+
+def _evaluate(snap, prev=None, rates=None, history=None):
+    advice = _real(snap, prev, rates, history)
+    extra = [Finding("test.unused", "info", "web-02", "unused device", "sound ich9", "3.2.2", subject="sound"),
+             Finding("test.unused", "info", "web-02", "unused device", "tablet", "3.2.2", subject="tablet/usb")]
+    return Advice({**advice.guests, "web-02": tuple(worst_first([*advice.guests.get("web-02", ()), *extra]))},
+                  advice.host)
+
+frame_mod.evaluate = _evaluate
+'''
+
+
+def test_a_mute_is_per_subject_one_of_two_findings_of_a_code_stays(tmp_path):
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(TWO_OF_ONE_CODE)
+    path = tmp_path / "state" / "kvmtune" / "mutes.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"format": "kvmtune.mutes/2", "hosts": {"hv-demo-01": {"web-02": [
+        {"code": "test.unused", "subject": "tablet/usb"}]}}}))
+    p = kvmtune("advise", "--demo", "--json", "--guest", "web-02", "--all", state=tmp_path, path=(str(shim),))
+    assert "Traceback" not in p.stderr and "warning" not in p.stderr, p.stderr
+    doc = json.loads(p.stdout)
+    mine = {f["subject"]: f["muted"] for f in doc["findings"] if f["code"] == "test.unused"}
+    assert mine == {"sound": False, "tablet/usb": True} and doc["muted"] == 1
+    # and `!` in the TUI writes what the CLI reads: muting the other one too
+    m = Mutes("hv-demo-01", path)
+    m.set(Finding("test.unused", "info", "web-02", "unused device", "", "3.2.2", subject="sound"), True)
+    p = kvmtune("advise", "--demo", "--json", "--guest", "web-02", state=tmp_path, path=(str(shim),))
+    assert [f for f in json.loads(p.stdout)["findings"] if f["code"] == "test.unused"] == []
+
+
+def test_a_mutes_file_from_before_subjects_reads_as_subject_none(tmp_path):
+    path = tmp_path / "mutes.json"
+    path.write_text(json.dumps({"format": "kvmtune.mutes/1", "hosts": {"h": {"g": ["a.code"], "": ["b.code"]}}}))
+    m = Mutes("h", path)
+    assert m.warning is None
+    assert m.is_muted(Finding("a.code", "info", "g", "t", "", "1"))
+    assert not m.is_muted(Finding("a.code", "info", "g", "t", "", "1", subject="vda"))
+    assert m.is_muted(Finding("b.code", "info", None, "t", "", "1"))
+    assert m.keys("g") == {("a.code", None)}
+
+
+def test_a_guest_named_twice_is_listed_once(demo, kv):
+    name = next(n for n, fs in demo.findings.items() if fs)
+    doc = json.loads(kv("--demo", "--json", "--guest", name, "--guest", name, code=1).stdout)
+    assert _keys(doc["findings"]) == _keys(demo.guest_findings(name))
+    out = kv("--demo", "--guest", name, "--guest", name, code=1).stdout
+    assert out.count(f"  {name}  ") == len(demo.guest_findings(name))

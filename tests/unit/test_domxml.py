@@ -17,7 +17,7 @@ FULL = """<domain type='kvm'>
   <name>rich</name>
   <memory unit='GiB'>4</memory>
   <currentMemory unit='KiB'>3145728</currentMemory>
-  <vcpu placement='auto'>4</vcpu>
+  <vcpu placement='auto' current='2'>4</vcpu>
   <iothreads>2</iothreads>
   <numatune>
     <memory mode='strict' placement='static' nodeset='0-1'/>
@@ -64,6 +64,7 @@ FULL = """<domain type='kvm'>
 </domain>"""
 
 FULL_FACTS = DomainFacts(
+    virt_type="kvm", max_vcpus=4,   # <vcpu>'s count, not current=
     cpu_mode="custom", cpu_model="Skylake-Server", sockets=2, cores=1, threads=2, pmu=False,
     cells=(GuestCell(0, "0-1", 2 * 1024 * 1024), GuestCell(1, "2-3", 2 * 1024 * 1024, nodeset="1")),
     nics=(Nic("52:54:00:aa:bb:cc", "network", "default", "virtio", "vhost", 4),
@@ -88,9 +89,9 @@ def test_every_element():
 
 
 def test_nothing_declared():
-    """A bare domain: no <cpu> (QEMU's default model), no devices, nothing stated."""
+    """A bare domain: no type, no <cpu> (QEMU's default model), no devices, nothing stated but <vcpu>."""
     f = parse_domain_xml("<domain><name>bare</name><vcpu>1</vcpu></domain>").facts
-    assert f == DomainFacts()
+    assert f == DomainFacts(max_vcpus=1)
 
 
 @pytest.mark.parametrize("cpu,mode,model", [
@@ -164,4 +165,5 @@ def test_json_round_trip_through_the_snapshot():
     assert d["nics"][0] == {"mac": "52:54:00:aa:bb:cc", "type": "network", "source": "default",
                             "model": "virtio", "driver": "vhost", "queues": 4}
     assert d["cells"][1] == {"id": 1, "cpus": "2-3", "memory_kib": 2097152, "nodeset": "1"}
+    assert (d["virt_type"], d["max_vcpus"]) == ("kvm", 4)
     assert d["disk_iothreads"] == {"vda": 1} and d["inputs"] == ["tablet/usb", "mouse/ps2", "keyboard"]

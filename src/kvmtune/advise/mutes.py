@@ -1,4 +1,5 @@
-"""Acknowledged (muted) findings: per host, per guest and code (a host finding: per code).
+"""Acknowledged (muted) findings: per host, per guest, code and subject (a host finding: per
+code and subject), so muting one of a guest's three unused devices leaves the other two.
 
 Kept in `$XDG_STATE_HOME/kvmtune/mutes.json` (source.state_dir(), as the audit log), keyed
 by the host's name, so a mute on the demo's web-01 does not hide a real web-01's finding.
@@ -6,6 +7,9 @@ Written whole to a temporary file and renamed over the old one under a lock, so 
 never leaves half a file and two kvmtune processes do not lose each other's mutes. A
 missing file is no mutes; an unreadable or damaged one is no mutes plus a warning (the
 caller shows it), never an exception.
+
+The file: {"format": "kvmtune.mutes/2", "hosts": {host: {guest: [{"code", "subject"}]}}}; a
+bare code string (format 1, before subjects) reads as that code with subject None.
 """
 
 from __future__ import annotations
@@ -22,26 +26,44 @@ from .findings import Finding
 
 HOST = ""   # the key of host findings (a guest's name is never empty)
 
+Key = tuple[str, str | None]   # (code, subject)
+PerHost = dict[str, set[Key]]    # guest (HOST for the host) -> muted keys
+
+
+def key(f: Finding) -> Key:
+    return (f.code, f.subject)
+
+
+def _entry(e: Any) -> Key:
+    if isinstance(e, str):
+        return (e, None)   # format 1: a code alone
+    subject = e.get("subject")
+    return (str(e["code"]), None if subject is None else str(subject))
+
+
+def _sorted(keys: set[Key]) -> list[dict[str, str | None]]:
+    return [{"code": c, "subject": s} for c, s in sorted(keys, key=lambda k: (k[0], k[1] or ""))]
+
 
 def default_path() -> Path:
     return state_dir() / "mutes.json"
 
 
 class Mutes:
-    """The muted (guest, code) pairs of one host; `warning` says why the file was not used."""
+    """The muted (guest, code, subject) keys of one host; `warning` says why the file was not used."""
 
     def __init__(self, host: str, path: str | os.PathLike[str] | None = None):
         self.host = host
         self.path = Path(path) if path is not None else default_path()
         self.warning: str | None = None
-        self._all: dict[str, dict[str, list[str]]] = {}
+        self._all: dict[str, PerHost] = {}
         self.load()
 
     # -- reading ------------------------------------------------------------------------------
     def load(self) -> None:
         self._all, self.warning = self._read()
 
-    def _read(self) -> tuple[dict[str, dict[str, list[str]]], str | None]:
+    def _read(self) -> tuple[dict[str, PerHost], str | None]:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -52,20 +74,20 @@ class Mutes:
         try:
             data = json.loads(text)
             hosts = data["hosts"]
-            out = {str(h): {str(g): sorted({str(c) for c in codes}) for g, codes in per.items()}
+            out = {str(h): {str(g): {_entry(e) for e in entries} for g, entries in per.items()}
                    for h, per in hosts.items()}
         except (ValueError, TypeError, KeyError, AttributeError):
             return {}, f"the muted findings file {self.path} is damaged; none are muted (muting one rewrites it)"
         return out, None
 
-    def _mine(self) -> dict[str, list[str]]:
+    def _mine(self) -> PerHost:
         return self._all.get(self.host, {})
 
     def is_muted(self, f: Finding) -> bool:
-        return f.code in self._mine().get(f.guest or HOST, ())
+        return key(f) in self._mine().get(f.guest or HOST, ())
 
-    def codes(self, guest: str | None) -> frozenset[str]:
-        """The muted codes of a guest (None: of the host)."""
+    def keys(self, guest: str | None) -> frozenset[Key]:
+        """The muted (code, subject) keys of a guest (None: of the host)."""
         return frozenset(self._mine().get(guest or HOST, ()))
 
     def split(self, found: Iterable[Finding]) -> tuple[list[Finding], list[Finding]]:
@@ -85,10 +107,10 @@ class Mutes:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             current, _warning = self._read()   # a damaged file is replaced by what we keep
             per = current.setdefault(self.host, {})
-            codes = set(per.get(f.guest or HOST, ()))
-            codes = codes | {f.code} if muted else codes - {f.code}
-            if codes:
-                per[f.guest or HOST] = sorted(codes)
+            keys = set(per.get(f.guest or HOST, ()))
+            keys = keys | {key(f)} if muted else keys - {key(f)}
+            if keys:
+                per[f.guest or HOST] = keys
             else:
                 per.pop(f.guest or HOST, None)
             if not per:
@@ -102,11 +124,12 @@ class Mutes:
         self.set(f, now)
         return now
 
-    def _write(self, data: dict[str, Any]) -> None:
+    def _write(self, data: dict[str, PerHost]) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             with open(tmp, "w", encoding="utf-8") as out:
-                json.dump({"format": "kvmtune.mutes/1", "hosts": data}, out, indent=1, sort_keys=True)
+                hosts = {h: {g: _sorted(keys) for g, keys in per.items()} for h, per in data.items()}
+                json.dump({"format": "kvmtune.mutes/2", "hosts": hosts}, out, indent=1, sort_keys=True)
                 out.write("\n")
                 out.flush()
                 os.fsync(out.fileno())
@@ -115,4 +138,4 @@ class Mutes:
             tmp.unlink(missing_ok=True)
 
 
-__all__ = ["HOST", "Mutes", "default_path"]
+__all__ = ["HOST", "Key", "Mutes", "default_path", "key"]

@@ -125,6 +125,7 @@ def _recorded(args: argparse.Namespace) -> Frame:
 
 def _select(frame: Frame, guests: list[str] | None) -> list[Finding]:
     if guests:
+        guests = list(dict.fromkeys(guests))   # `--guest X --guest X` is X once
         known = {g.name for g in frame.snap.guests}
         missing = [n for n in guests if n not in known]
         if missing:

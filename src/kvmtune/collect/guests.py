@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from ..errors import Disconnected, FileMissing, GuestGone, HostFSError, ParseError, VirtError
 from ..model import Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune, Vcpu, default_cpus
 from ..source import Source
+from ..virt.domxml import with_saved_cpu
 from ..virt.interface import DomainConfig, DomainInfo, GuestStats, Hypervisor
 from ..vocab import IOTUNE_BASE, PAGE_KIB
 from . import ksm_memory, process
@@ -150,6 +151,12 @@ class GuestCollector:
 
         # The XML once per refresh: everything that needs it reads s.config.
         s.config = get("domain XML", hv.domain_config, name) or DomainConfig()
+        if info.id is not None and s.config.facts is not None:
+            # a running guest's live <cpu> is the expanded one (host-model shows as custom):
+            # its CPU mode and model come from the saved definition (a shut-off guest has only that)
+            saved = get("inactive domain XML", hv.domain_config, name, True)
+            if saved is not None:
+                s.config = with_saved_cpu(s.config, saved)
         s.affinity = get("vcpupin", hv.vcpu_affinity, name)
         s.emulator = get("emulatorpin", hv.emulator_affinity, name)
         threads = get("iothreads", hv.iothreads, name)

@@ -58,7 +58,7 @@ class Advising:
             self.mutes = Mutes(host)
             self._mutes_warning = self.mutes.warning
         m = self.mutes
-        return {g.name: row_values(g, frame, m.codes(g.name)) for g in frame.snap.guests}
+        return {g.name: row_values(g, frame, m.keys(g.name)) for g in frame.snap.guests}
 
     def is_muted(self, f: Finding) -> bool:
         return self.mutes is not None and self.mutes.is_muted(f)
@@ -81,13 +81,13 @@ class Advising:
             self.set_status(f"cannot keep the mute: {e}", "error")
             return
         self.mute_version += 1
-        who = f"on {f.guest}" if f.guest else "on the host"
+        who = (f"on {f.guest}" if f.guest else "on the host") + (f" ({f.subject})" if f.subject else "")
         self.set_status(f"{'muted' if now else 'unmuted'} {f.code} {who}"
                         + (f" ({MUTE_KEY} again unmutes; `kvmtune advise --all` lists it)" if now else ""))
         if self.frame is not None and f.guest is not None and f.guest in self.rows:
             g = self.frame.snap.guest(f.guest)
             if g is not None:
-                self.rows = {**self.rows, f.guest: row_values(g, self.frame, self.mutes.codes(f.guest))}
+                self.rows = {**self.rows, f.guest: row_values(g, self.frame, self.mutes.keys(f.guest))}
         self._render_table()
         self._render_header()
         self._render_pane()
@@ -168,8 +168,9 @@ class Advising:
         if not getattr(self, "can_act", False):
             why = ("replay: fixes are disabled: this is a recording" if getattr(self, "replay", None) is not None
                    else "read-only: fixes are disabled" if self.read_only else "fixes are not available here")
-            cmds, _ = commands(fix, snap)
-            self.set_status(why + (f" (the fix: {' ; '.join(cmds)})" if cmds else ""), "warning")
+            cmds, _, risks = commands(fix, snap)
+            said = f" (the fix: {' ; '.join(cmds)})" if cmds else ""
+            self.set_status(why + said + "".join(f"; risk: {r}" for r in risks), "warning")
             return
         if self._busy:
             self.set_status("an action is still running", "warning")

@@ -82,8 +82,9 @@ class FindingList(OptionList):
         self.items = [f for f, _ in items]
         self.set_options([Option(finding_prompt(f, m, with_guest)) for f, m in items])
         if self.items:
-            key = None if keep is None else (keep.guest, keep.code)
-            at = next((i for i, f in enumerate(self.items) if (f.guest, f.code) == key), None)
+            # by (guest, code, subject): one code can be several findings (a guest's unused devices)
+            key = None if keep is None else (keep.guest, keep.code, keep.subject)
+            at = next((i for i, f in enumerate(self.items) if (f.guest, f.code, f.subject) == key), None)
             self.highlighted = min(self.highlighted or 0, len(self.items) - 1) if at is None else at
 
     @property

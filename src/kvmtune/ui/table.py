@@ -69,9 +69,10 @@ def warn_cell(found: Collection[Finding]) -> tuple[str, Any, str]:
     return f"{letter}{len(found)}", worst * 1000 - len(found), role
 
 
-def row_values(g: Guest, frame: Frame, muted: Collection[str] = frozenset()) -> dict[str, tuple[str, Any, str]]:
+def row_values(g: Guest, frame: Frame,
+               muted: Collection[tuple[str, str | None]] = frozenset()) -> dict[str, tuple[str, Any, str]]:
     """Per column: (text, sort value, style role) for one guest; `muted`: its acknowledged
-    finding codes, left out of the `!` column."""
+    findings' (code, subject), left out of the `!` column."""
     host, rate = frame.snap.host, frame.rates.get(g.name)
     loc = a.locality(g, host)
     rd = wr = None
@@ -84,7 +85,7 @@ def row_values(g: Guest, frame: Frame, muted: Collection[str] = frozenset()) -> 
     for d in g.disks:
         limit += d.limit("total_bytes_sec") or (d.limit("read_bytes_sec") + d.limit("write_bytes_sec"))
     every = frame.guest_findings(g.name)
-    warns = [w for w in every if w.code not in muted]
+    warns = [w for w in every if (w.code, w.subject) not in muted]
     cpu = rate.cpu_percent if rate else None
     ksm = a.guest_ksm_saved_kib(g)
     at_limit = any(w.code == "storage.at_limit" for w in every)

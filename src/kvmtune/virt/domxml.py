@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar, overload
 
 from ..errors import VirtError
@@ -166,6 +166,8 @@ class CellXML(XMLNode):
 
 class DomainXML(XMLNode):
     name = Prop("name")
+    virt_type = Prop(".", "type")
+    max_vcpus = Prop("vcpu", None, int)
     vcpu_cpuset = Prop("vcpu", "cpuset")
     vcpu_placement = Prop("vcpu", "placement")
     _memory = Prop("memory", None, int)
@@ -248,7 +250,7 @@ def _domain_facts(dom: DomainXML, disks: list[DiskXML]) -> DomainFacts:
     nt = dom.numatune()
     inputs = [(e.get("type") or "?", e.get("bus")) for e in dom.devices("input")]
     return DomainFacts(
-        cpu_mode=dom.cpu_mode, cpu_model=dom.cpu_model,
+        virt_type=dom.virt_type, cpu_mode=dom.cpu_mode, cpu_model=dom.cpu_model, max_vcpus=dom.max_vcpus,
         sockets=dom.sockets, cores=dom.cores, threads=dom.threads, pmu=dom.pmu,
         cells=_cells(dom),
         nics=tuple(InterfaceXML(e).facts() for e in dom.devices("interface")),
@@ -281,3 +283,13 @@ def parse_domain_xml(xml: str) -> DomainConfig:
         has_numatune=dom.numatune() is not None,
         facts=_domain_facts(dom, disks),
     )
+
+
+def with_saved_cpu(live: DomainConfig, saved: DomainConfig) -> DomainConfig:
+    """The live config with the saved definition's CPU mode and model: starting a host-model
+    guest rewrites its live <cpu> to mode='custom' and the expanded model, which would read as
+    a guest without host-model. Everything else stays as the guest runs now."""
+    if live.facts is None or saved.facts is None:
+        return live
+    facts = replace(live.facts, cpu_mode=saved.facts.cpu_mode, cpu_model=saved.facts.cpu_model)
+    return replace(live, facts=facts)
