@@ -67,7 +67,6 @@ class DomainFacts:
     numa_placement: str | None = None    # <numatune><memory placement>: static or auto
     iothreads: int = 0                   # <iothreads> count
     max_memory_kib: int | None = None    # <memory>: the size it may balloon up to (Guest.memory_kib is current)
-    max_vcpus: int | None = None         # <vcpu>'s value: the most it may hot-plug (Guest.nvcpus is current)
 
 
 def domain_out(f: DomainFacts | None) -> dict[str, Any] | None:
