@@ -19,7 +19,10 @@ def _int(v):
 def from_virsh(name: str) -> dict:
     """The facts as virsh's XML gives them, each in the form the snapshot JSON uses."""
     d = ET.fromstring(virsh("dumpxml", name))
-    cpu, topo = d.find("cpu"), d.find("cpu/topology")
+    # the CPU mode and model as the saved definition has them (a started host-model guest's
+    # live XML says custom); the topology is the live one
+    cpu = ET.fromstring(virsh("dumpxml", "--inactive", name)).find("cpu")
+    topo = d.find("cpu/topology")
     mem = d.find("memory")
     pmu = d.find("features/pmu")
     nt = d.find("numatune/memory")
@@ -33,6 +36,8 @@ def from_virsh(name: str) -> dict:
         e = el.find(path)
         return None if e is None else e.get(key)
     return {
+        "virt_type": d.get("type"),
+        "max_vcpus": int(d.find("vcpu").text),
         "cpu_mode": None if cpu is None else cpu.get("mode", "custom"),
         "cpu_model": None if cpu is None or cpu.find("model") is None else cpu.find("model").text,
         "sockets": None if topo is None else _int(topo.get("sockets")),
