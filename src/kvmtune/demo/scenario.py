@@ -56,7 +56,7 @@ HUGE_2M = 2048               # page sizes in KiB
 HUGE_1G = 1048576
 
 HOSTNAME = "hv-demo-01"
-TUNED_STALE_PID = 1187       # tuned's pid file names this pid, and no such process runs
+TUNED_STALE_PID = 1187       # tuned's pid file names this pid: no such process in the showcase, tuned in scale mode
 SOCKETS = 2
 NODES = 4
 CORES = 32                   # physical cores; logical CPUs = 2 * CORES
@@ -137,6 +137,7 @@ class GuestSpec:
     numatune: tuple[NumaMode, str] | None = None   # (mode, nodeset)
     hard_limit_kib: int | None = None
     soft_limit_kib: int | None = None
+    swap_hard_limit_kib: int | None = None
     blkio_weight: int = 0                        # 0 = never set (libvirt reports 0)
     hugepage_kib: int | None = None              # backing page size, None = normal memory
     ksm_share: float = 0.0                       # share of its pages KSM can merge
@@ -172,13 +173,17 @@ def _os_disk(name: str, read: float = 200e3, write: float = 400e3, **xml: Any) -
 def showcase() -> list[GuestSpec]:
     """The default demo: ten guests, each showing something the tuning guide talks about
     (the module's docstring lists which guest breaks which of the advisor's checks)."""
-    n1 = node_cpus(1)
+    n0, n1, n2, n3 = (node_cpus(n) for n in range(NODES))
     return [
         # Two web servers from one template: KSM merges their identical pages.
+        # web-01: only vCPU 0 pinned; a hard_limit below its memory.
         GuestSpec("web-01", 4, 8 * GIB, {0: 1.0}, load=0.25, ksm_share=0.35, ksm_start=0.4,
+                  pins=((n0[2],), (), (), ()), hard_limit_kib=6 * GIB,
                   disks=(_os_disk("web-01", 1.5e6, 600e3),),
                   cpu_mode="host-model", nics=(NicSpec("e1000", type="network", source="default"),)),
+        # web-02: each vCPU may run on CPUs of nodes 0 and 1 (none of db-primary's); <locked/>.
         GuestSpec("web-02", 4, 8 * GIB, {0: 0.96, 1: 0.04}, load=0.2, ksm_share=0.35, ksm_start=0.4,
+                  pins=((n0[6], n0[7], n0[14], n0[15], n1[14], n1[15]),) * 4, locked=True,
                   disks=(_os_disk("web-02", 1.2e6, 500e3),),
                   max_memory_kib=12 * GIB, cpu_mode="host-model", nics=(NicSpec(driver="qemu"),),
                   sound="ich9", tablet=True, redirdevs=2, graphics="spice"),
@@ -202,22 +207,29 @@ def showcase() -> list[GuestSpec]:
                   disks=(_os_disk("build-runner", 3e6, 6e6, cache="unsafe"),),
                   cpu_mode="custom", topology=(1, 2, 4),
                   nics=(NicSpec(queues=8, type="network", source="default"),)),
-        # A backup disk throttled at 50 MiB/s that always wants more.
+        # A backup disk throttled at 50 MiB/s that always wants more; its vCPUs pinned to
+        # nodes 3 and 2, vCPU 0's CPU shared with dns-01.
         GuestSpec("backup-01", 2, 4 * GIB, {3: 1.0}, load=0.3, ksm_share=0.02,
-                  disks=(_os_disk("backup-01"),
+                  pins=((n3[0],), (n2[-1],)),
+                  disks=(_os_disk("backup-01", cache="writethrough"),
                          DiskSpec("vdb", _img("backup-01", "vdb"), 20e6, 180e6, 512,
                                   iotune={"total_bytes_sec": 50 * 1024 * 1024}, cache="writeback")),
                   nics=(NicSpec(queues=2, type="network", source="backup"),)),
-        # memtune hard_limit just above what it uses.
-        GuestSpec("cache-01", 4, 16 * GIB, {1: 1.0}, load=0.15, touched=1.0,
-                  hard_limit_kib=17 * GIB, ksm_share=0.01, disks=(_os_disk("cache-01"),),
+        # memtune hard_limit just above what it uses, swap_hard_limit below it; numatune
+        # without pinning.
+        GuestSpec("cache-01", 4, 16 * GIB, {1: 1.0}, load=0.15, touched=1.0, numatune=("strict", "1"),
+                  hard_limit_kib=17 * GIB, swap_hard_limit_kib=16 * GIB, ksm_share=0.01,
+                  disks=(_os_disk("cache-01"),),
                   nics=(NicSpec(queues=4),), vcpu_placement="auto"),
-        # 2 MiB hugepages on node 0.
+        # 2 MiB hugepages and numatune strict on node 0, vCPUs pinned to node 3.
         GuestSpec("mail-01", 2, 4 * GIB, {0: 1.0}, load=0.1, touched=1.0, numatune=("strict", "0"),
+                  pins=((n3[8],), (n3[9],)),
                   hugepage_kib=HUGE_2M, disks=(_os_disk("mail-01", 400e3, 900e3),),
                   topology=(1, 2, 1), nics=(NicSpec(driver="vhost", queues=2),)),
-        GuestSpec("dns-01", 1, 2 * GIB, {3: 1.0}, load=0.05, touched=0.6, ksm_share=0.05,
-                  ksm_start=0.5, disks=(_os_disk("dns-01", 20e3, 40e3),), nosharepages=True),
+        # dns-01: uses well under half its memory; pinned to backup-01's CPU.
+        GuestSpec("dns-01", 1, 2 * GIB, {3: 1.0}, load=0.05, touched=0.3, ksm_share=0.05,
+                  ksm_start=0.5, pins=((n3[0],),), disks=(_os_disk("dns-01", 20e3, 40e3),),
+                  nosharepages=True),
         GuestSpec("legacy-erp", 4, 8 * GIB, {}, running=False, disks=(_os_disk("legacy-erp"),),
                   cpu_mode=None, nics=(NicSpec("rtl8139"),), tablet=True, locked=True),
     ]
