@@ -173,17 +173,16 @@ def _os_disk(name: str, read: float = 200e3, write: float = 400e3, **xml: Any) -
 def showcase() -> list[GuestSpec]:
     """The default demo: ten guests, each showing something the tuning guide talks about
     (the module's docstring lists which guest breaks which of the advisor's checks)."""
-    n0, n1, n2, n3 = (node_cpus(n) for n in range(NODES))
+    n0, n1, n3 = node_cpus(0), node_cpus(1), node_cpus(3)
     return [
         # Two web servers from one template: KSM merges their identical pages.
-        # web-01: only vCPU 0 pinned; a hard_limit below its memory.
         GuestSpec("web-01", 4, 8 * GIB, {0: 1.0}, load=0.25, ksm_share=0.35, ksm_start=0.4,
-                  pins=((n0[2],), (), (), ()), hard_limit_kib=6 * GIB,
                   disks=(_os_disk("web-01", 1.5e6, 600e3),),
                   cpu_mode="host-model", nics=(NicSpec("e1000", type="network", source="default"),)),
-        # web-02: each vCPU may run on CPUs of nodes 0 and 1 (none of db-primary's); <locked/>.
+        # web-02: vCPUs 0 and 1 pinned, each to CPUs of nodes 0 and 1 (none of db-primary's),
+        # 2 and 3 not; <locked/> without a hard_limit.
         GuestSpec("web-02", 4, 8 * GIB, {0: 0.96, 1: 0.04}, load=0.2, ksm_share=0.35, ksm_start=0.4,
-                  pins=((n0[6], n0[7], n0[14], n0[15], n1[14], n1[15]),) * 4, locked=True,
+                  pins=((n0[6], n0[7], n0[14], n0[15], n1[14], n1[15]),) * 2 + ((),) * 2, locked=True,
                   disks=(_os_disk("web-02", 1.2e6, 500e3),),
                   max_memory_kib=12 * GIB, cpu_mode="host-model", nics=(NicSpec(driver="qemu"),),
                   sound="ich9", tablet=True, redirdevs=2, graphics="spice"),
@@ -201,34 +200,34 @@ def showcase() -> list[GuestSpec]:
                   ksm_share=0.02, disks=(_os_disk("analytics", 8e6, 2e6, io="threads"),),
                   pmu=False, cells=tuple((f"{2 * c}-{2 * c + 1}", 6 * GIB) for c in range(8)),
                   virtio_scsi=True),
-        # vCPUs pinned to node 2, but no numatune: its memory sits mostly elsewhere.
+        # vCPUs pinned to node 2, but no numatune: its memory sits mostly elsewhere. A
+        # hard_limit below its memory, and a swap_hard_limit below that.
         GuestSpec("build-runner", 8, 16 * GIB, {2: 0.4, 3: 0.6}, load=0.7,
+                  hard_limit_kib=12 * GIB, swap_hard_limit_kib=10 * GIB,
                   pins=tuple((c,) for c in node_cpus(2)[:8]), ksm_share=0.03,
                   disks=(_os_disk("build-runner", 3e6, 6e6, cache="unsafe"),),
                   cpu_mode="custom", topology=(1, 2, 4),
                   nics=(NicSpec(queues=8, type="network", source="default"),)),
-        # A backup disk throttled at 50 MiB/s that always wants more; its vCPUs pinned to
-        # nodes 3 and 2, vCPU 0's CPU shared with dns-01.
+        # A backup disk throttled at 50 MiB/s that always wants more; its OS disk on the
+        # host's page cache (writethrough).
         GuestSpec("backup-01", 2, 4 * GIB, {3: 1.0}, load=0.3, ksm_share=0.02,
-                  pins=((n3[0],), (n2[-1],)),
                   disks=(_os_disk("backup-01", cache="writethrough"),
                          DiskSpec("vdb", _img("backup-01", "vdb"), 20e6, 180e6, 512,
                                   iotune={"total_bytes_sec": 50 * 1024 * 1024}, cache="writeback")),
                   nics=(NicSpec(queues=2, type="network", source="backup"),)),
-        # memtune hard_limit just above what it uses, swap_hard_limit below it; numatune
-        # without pinning.
+        # memtune hard_limit just above what it uses; numatune without pinning.
         GuestSpec("cache-01", 4, 16 * GIB, {1: 1.0}, load=0.15, touched=1.0, numatune=("strict", "1"),
-                  hard_limit_kib=17 * GIB, swap_hard_limit_kib=16 * GIB, ksm_share=0.01,
+                  hard_limit_kib=17 * GIB, ksm_share=0.01,
                   disks=(_os_disk("cache-01"),),
                   nics=(NicSpec(queues=4),), vcpu_placement="auto"),
-        # 2 MiB hugepages and numatune strict on node 0, vCPUs pinned to node 3.
+        # 2 MiB hugepages and numatune strict on node 0, vCPUs pinned to nodes 3 and 1.
         GuestSpec("mail-01", 2, 4 * GIB, {0: 1.0}, load=0.1, touched=1.0, numatune=("strict", "0"),
-                  pins=((n3[8],), (n3[9],)),
+                  pins=((n3[8],), (n1[13],)),
                   hugepage_kib=HUGE_2M, disks=(_os_disk("mail-01", 400e3, 900e3),),
                   topology=(1, 2, 1), nics=(NicSpec(driver="vhost", queues=2),)),
-        # dns-01: uses well under half its memory; pinned to backup-01's CPU.
+        # dns-01: uses well under half its memory; pinned to mail-01's vCPU 0's CPU.
         GuestSpec("dns-01", 1, 2 * GIB, {3: 1.0}, load=0.05, touched=0.3, ksm_share=0.05,
-                  ksm_start=0.5, pins=((n3[0],),), disks=(_os_disk("dns-01", 20e3, 40e3),),
+                  ksm_start=0.5, pins=((n3[8],),), disks=(_os_disk("dns-01", 20e3, 40e3),),
                   nosharepages=True),
         GuestSpec("legacy-erp", 4, 8 * GIB, {}, running=False, disks=(_os_disk("legacy-erp"),),
                   cpu_mode=None, nics=(NicSpec("rtl8139"),), tablet=True, locked=True),
