@@ -4,8 +4,10 @@ The host: 2 sockets, 4 NUMA nodes (2 per socket), 64 logical CPUs (32 cores with
 512 GiB. CPU c and c+32 are SMT siblings; core c sits on socket c // 16, node c // 8
 (Linux numbers the first thread of every core before the second threads).
 
-The showcase guests break the advisor's checks on purpose (their memory, vCPUs, pinning,
-numatune, memtune and throttles are as they always were; the rest of their XML is new):
+The showcase guests break the advisor's checks on purpose (their sizes, vCPUs, load and
+disk traffic are as they always were, but dns-01 touches less of its memory; pins, numatune,
+memtune and the rest of their XML carry the violations), all but those the scale demo carries
+(see below):
 
   check (guide section)            where in the showcase
   2.3 vPMU                         analytics: <pmu state='off'/>
@@ -15,31 +17,44 @@ numatune, memtune and throttles are as they always were; the rest of their XML i
                                    (both QEMU's default model: the XML says custom qemu64, as libvirt's)
   3.3.3 topology                   build-runner: 1 socket x 2 cores x 4 threads (host cores have 2)
   3.3.4 / 8.4.1 pinning            build-runner: pinned without numatune, emulator not pinned with
-                                   its vCPUs; mail-01: numatune without pinning
+                                   its vCPUs; cache-01: numatune without pinning; web-02: vCPUs 0-1
+                                   pinned, 2-3 not, each pinned vCPU on CPUs of nodes 0 and 1;
+                                   mail-01: vCPUs pinned to nodes 3 and 1; dns-01: pinned to mail-01's
+                                   CPU 56 (shared)
   4 tuned                          host: tuned not running (a stale pid file); profile virtual-host
   5.2 arp_filter                   host: 0
   5.3 virtio + vhost-net           web-01: e1000; legacy-erp: rtl8139; web-02: virtio, driver qemu
   5.5.1 zero-copy TX               host: vhost_net loaded, experimental_zcopytx 0
   5.5.2 multiqueue                 analytics: 16 vCPUs, one queue; web-02: 4 vCPUs, one queue
-  6.3 cache                        backup-01 vdb: writeback; build-runner vda: unsafe
+  6.3 cache                        backup-01 vdb: writeback, vda: writethrough on a busy guest;
+                                   build-runner vda: unsafe
   6.4 I/O mode                     analytics vda: cache none with io threads
   6.5.1 throttle                   backup-01 vdb: at its 50 MiB/s limit
   6.5.2 virtio-scsi multiqueue     analytics: a virtio-scsi controller without queues
   iothreads                        backup-01: two disks, ~200 MB/s, no iothread
-  7.2 unused memory                web-02: <memory> 12 GiB, 8 GiB current (ballooned); dns-01: 60 % touched
-  7.3.2 memtune                    cache-01: hard_limit just above use; legacy-erp: <locked/>, no hard_limit
+  7.2 unused memory                dns-01: 30 % touched; web-02: <memory> 12 GiB, 8 GiB current
+                                   (ballooned: not a finding, it uses most of the 8)
+  7.3.2 memtune                    cache-01: hard_limit just above use; build-runner: hard_limit
+                                   12 GiB below its 16, swap_hard_limit 10 GiB below that; web-02:
+                                   <locked/>, no hard_limit (legacy-erp too, but it is shut off)
   7.3.3 hugepages                  analytics: 48 GiB on normal pages; 2 MiB pools on nodes 1-3 and
-                                   1 GiB pools on nodes 0, 2, 3 unused
-  8.3 NUMA balancing               host: on while db-primary and build-runner are pinned
+                                   1 GiB pools on nodes 0, 2, 3 unused; mail-01: hugepages on node
+                                   0, vCPUs on nodes 1 and 3
+  8.3 NUMA balancing               host: on while guests are pinned
+  8.4 numatune                     mail-01: strict on node 0, vCPUs pinned to nodes 1 and 3
   8.4.2 placement                  cache-01: <vcpu placement='auto'> while numad does not run
   8.4.8 guest NUMA topology        analytics: 8 guest cells on a 4-node host
   8.5 KSM                          host: merge_across_nodes 1; dns-01: <nosharepages/> yet merged
-  8.3/8.4 memory split             analytics: over nodes 2 and 3 though it fits one
-  satisfied                        db-primary (everything); mail-01 (all but numatune without pinning)
+  8.3/8.4 memory split             analytics: over nodes 2 and 3 though it fits one; build-runner
+  satisfied                        db-primary (everything: no finding)
 
-Not in the showcase (its pinning and memtune stay as they were): CPU overcommit and two
-guests on the same CPUs, more vCPUs than a node pinned into it, partial pinning, an idle
-throttle. The generated guests (scale mode) carry those: see `generated`.
+Not in the showcase: the other side of its host settings (tuned running a general profile,
+THP never, KSM off beside guests of one size, NUMA balancing off with nothing pinned), CPU
+overcommit (on the host and in a node), more vCPUs than a node pinned into it, a guest larger
+than any node without a guest NUMA topology, an idle throttle. The scale demo carries those:
+its host has the other side of each setting (dynamics.HostModel), its guests the rest (see
+`generated`); balancing off shows where nothing is pinned, with 2 guests.
+tests/unit/test_demo_advice.py keeps this list honest.
 """
 
 from __future__ import annotations
