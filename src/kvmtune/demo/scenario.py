@@ -194,10 +194,10 @@ def showcase() -> list[GuestSpec]:
         GuestSpec("web-01", 4, 8 * GIB, {0: 1.0}, load=0.25, ksm_share=0.35, ksm_start=0.4,
                   disks=(_os_disk("web-01", 1.5e6, 600e3),),
                   cpu_mode="host-model", nics=(NicSpec("e1000", type="network", source="default"),)),
-        # web-02: vCPUs 0 and 1 pinned, each to CPUs of nodes 0 and 1 (none of db-primary's),
+        # web-02: vCPUs 0 and 1 pinned, each to 38-39,46-47 (nodes 0 and 1),
         # 2 and 3 not; <locked/> without a hard_limit.
         GuestSpec("web-02", 4, 8 * GIB, {0: 0.96, 1: 0.04}, load=0.2, ksm_share=0.35, ksm_start=0.4,
-                  pins=((n0[6], n0[7], n0[14], n0[15], n1[14], n1[15]),) * 2 + ((),) * 2, locked=True,
+                  pins=((n0[14], n0[15], n1[14], n1[15]),) * 2 + ((),) * 2, locked=True,
                   disks=(_os_disk("web-02", 1.2e6, 500e3),),
                   max_memory_kib=12 * GIB, cpu_mode="host-model", nics=(NicSpec(driver="qemu"),),
                   sound="ich9", tablet=True, redirdevs=2, graphics="spice"),
