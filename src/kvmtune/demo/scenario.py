@@ -254,7 +254,9 @@ def generated(n: int, rng: random.Random) -> list[GuestSpec]:
     break the advisor's checks: kind 2 pins onto its node's CPUs from a rolling start (guests
     share CPUs), vm-0003 has 20 vCPUs pinned into one 16-CPU node, kind 6 pins vCPU 0 only and
     has an e1000 NIC and a writeback disk, kind 7 has QEMU's default CPU model, a tablet and
-    sound, and a throttled disk without traffic; past ~30 guests the vCPUs outnumber the CPUs."""
+    sound, and a throttled disk without traffic; past ~30 guests the vCPUs outnumber the CPUs.
+    Their host runs KSM off, THP never, no NUMA balancing, tuned on a general profile
+    (dynamics.HostModel)."""
     budget = 400 * GIB // max(n, 1)
     sizes = [s for s in (256 * MIB, 512 * MIB, GIB, 2 * GIB, 4 * GIB, 8 * GIB) if s <= budget] or [256 * MIB]
     out: list[GuestSpec] = []
