@@ -89,13 +89,13 @@ def test_log_option_still_overrides_and_the_hint_names_it(tmp_path):
 
 
 def test_other_seeds_and_scale_demos_are_demos_of_their_own():
-    p = kv("apply", "ksm", "--run", "0", "--demo", "--seed", "2")
+    p = kv("apply", "ksm", "--run", "2", "--yes", "--demo", "--seed", "2")
     assert "`kvmtune undo 1 --demo --seed 2` reverts it" in p.stdout
     kv("apply", "ksm", "--sleep-millisecs", "50", "--demo", "--demo-guests", "30")
     assert snap_json()["host"]["ksm"]["run"] == 1                            # seed 1 untouched
-    assert snap_json("--seed", "2")["host"]["ksm"]["run"] == 0
+    assert snap_json("--seed", "2")["host"]["ksm"]["run"] == 2
     assert snap_json("--demo-guests", "30")["host"]["ksm"]["sleep_millisecs"] == 50
-    assert snap_json("--demo-guests", "30")["host"]["ksm"]["run"] == 1
+    assert snap_json("--demo-guests", "30")["host"]["ksm"]["run"] == 0       # its own (KSM off there)
     kv("undo", "1", "--demo", check=2)                                       # not seed 1's entry
     assert "seed 2" in kv("demo-reset", "--seed", "2").stdout
     assert snap_json("--seed", "2")["host"]["ksm"]["run"] == 1

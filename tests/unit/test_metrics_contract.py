@@ -70,7 +70,6 @@ def test_each_sample_has_the_documented_labels(frame):
     # the demo host has every family but the limits it leaves unset and the KVM events it
     # does not simulate
     assert {f.name for f, _ in FAMILIES} - seen == {"kvmtune_guest_memtune_soft_limit_bytes",
-                                                    "kvmtune_guest_memtune_swap_hard_limit_bytes",
                                                     "kvmtune_guest_kvm_events"}
 
 

@@ -4,8 +4,10 @@ The host: 2 sockets, 4 NUMA nodes (2 per socket), 64 logical CPUs (32 cores with
 512 GiB. CPU c and c+32 are SMT siblings; core c sits on socket c // 16, node c // 8
 (Linux numbers the first thread of every core before the second threads).
 
-The showcase guests break the advisor's checks on purpose (their memory, vCPUs, pinning,
-numatune, memtune and throttles are as they always were; the rest of their XML is new):
+The showcase guests break the advisor's checks on purpose (their sizes, vCPUs, load and
+disk traffic are as they always were, but dns-01 touches less of its memory; pins, numatune,
+memtune and the rest of their XML carry the violations), all but those the scale demo carries
+(see below):
 
   check (guide section)            where in the showcase
   2.3 vPMU                         analytics: <pmu state='off'/>
@@ -15,31 +17,44 @@ numatune, memtune and throttles are as they always were; the rest of their XML i
                                    (both QEMU's default model: the XML says custom qemu64, as libvirt's)
   3.3.3 topology                   build-runner: 1 socket x 2 cores x 4 threads (host cores have 2)
   3.3.4 / 8.4.1 pinning            build-runner: pinned without numatune, emulator not pinned with
-                                   its vCPUs; mail-01: numatune without pinning
+                                   its vCPUs; cache-01: numatune without pinning; web-02: vCPUs 0-1
+                                   pinned, 2-3 not, each pinned vCPU on CPUs of nodes 0 and 1;
+                                   mail-01: vCPUs pinned to nodes 3 and 1; dns-01: pinned to mail-01's
+                                   CPU 56 (shared)
   4 tuned                          host: tuned not running (a stale pid file); profile virtual-host
   5.2 arp_filter                   host: 0
   5.3 virtio + vhost-net           web-01: e1000; legacy-erp: rtl8139; web-02: virtio, driver qemu
   5.5.1 zero-copy TX               host: vhost_net loaded, experimental_zcopytx 0
   5.5.2 multiqueue                 analytics: 16 vCPUs, one queue; web-02: 4 vCPUs, one queue
-  6.3 cache                        backup-01 vdb: writeback; build-runner vda: unsafe
+  6.3 cache                        backup-01 vdb: writeback, vda: writethrough on a busy guest;
+                                   build-runner vda: unsafe
   6.4 I/O mode                     analytics vda: cache none with io threads
   6.5.1 throttle                   backup-01 vdb: at its 50 MiB/s limit
   6.5.2 virtio-scsi multiqueue     analytics: a virtio-scsi controller without queues
   iothreads                        backup-01: two disks, ~200 MB/s, no iothread
-  7.2 unused memory                web-02: <memory> 12 GiB, 8 GiB current (ballooned); dns-01: 60 % touched
-  7.3.2 memtune                    cache-01: hard_limit just above use; legacy-erp: <locked/>, no hard_limit
+  7.2 unused memory                dns-01: 40 % touched; web-02: <memory> 12 GiB, 8 GiB current
+                                   (ballooned: not a finding, it uses most of the 8)
+  7.3.2 memtune                    cache-01: hard_limit just above use; build-runner: hard_limit
+                                   15 GiB below its 16 (above its use), swap_hard_limit 14 GiB; web-02:
+                                   <locked/>, no hard_limit (legacy-erp too, but it is shut off)
   7.3.3 hugepages                  analytics: 48 GiB on normal pages; 2 MiB pools on nodes 1-3 and
-                                   1 GiB pools on nodes 0, 2, 3 unused
-  8.3 NUMA balancing               host: on while db-primary and build-runner are pinned
+                                   1 GiB pools on nodes 0, 2, 3 unused; mail-01: hugepages on node
+                                   0, vCPUs on nodes 1 and 3
+  8.3 NUMA balancing               host: on while guests are pinned
+  8.4 numatune                     mail-01: strict on node 0, vCPUs pinned to nodes 1 and 3
   8.4.2 placement                  cache-01: <vcpu placement='auto'> while numad does not run
   8.4.8 guest NUMA topology        analytics: 8 guest cells on a 4-node host
   8.5 KSM                          host: merge_across_nodes 1; dns-01: <nosharepages/> yet merged
-  8.3/8.4 memory split             analytics: over nodes 2 and 3 though it fits one
-  satisfied                        db-primary (everything); mail-01 (all but numatune without pinning)
+  8.3/8.4 memory split             analytics: over nodes 2 and 3 though it fits one; build-runner
+  satisfied                        db-primary (everything: no finding)
 
-Not in the showcase (its pinning and memtune stay as they were): CPU overcommit and two
-guests on the same CPUs, more vCPUs than a node pinned into it, partial pinning, an idle
-throttle. The generated guests (scale mode) carry those: see `generated`.
+Not in the showcase: the other side of its host settings (tuned running a general profile,
+THP never, KSM off beside guests of one size, NUMA balancing off with nothing pinned), CPU
+overcommit (on the host and in a node), more vCPUs than a node pinned into it, a guest larger
+than any node without a guest NUMA topology, an idle throttle. The scale demo carries those:
+its host has the other side of each setting (dynamics.HostModel), its guests the rest (see
+`generated`); balancing off shows where nothing is pinned, with 2 guests.
+tests/unit/test_demo_advice.py keeps this list honest.
 """
 
 from __future__ import annotations
@@ -56,7 +71,7 @@ HUGE_2M = 2048               # page sizes in KiB
 HUGE_1G = 1048576
 
 HOSTNAME = "hv-demo-01"
-TUNED_STALE_PID = 1187       # tuned's pid file names this pid, and no such process runs
+TUNED_STALE_PID = 1187       # tuned's pid file names this pid: no such process in the showcase, tuned in scale mode
 SOCKETS = 2
 NODES = 4
 CORES = 32                   # physical cores; logical CPUs = 2 * CORES
@@ -137,6 +152,7 @@ class GuestSpec:
     numatune: tuple[NumaMode, str] | None = None   # (mode, nodeset)
     hard_limit_kib: int | None = None
     soft_limit_kib: int | None = None
+    swap_hard_limit_kib: int | None = None
     blkio_weight: int = 0                        # 0 = never set (libvirt reports 0)
     hugepage_kib: int | None = None              # backing page size, None = normal memory
     ksm_share: float = 0.0                       # share of its pages KSM can merge
@@ -172,13 +188,16 @@ def _os_disk(name: str, read: float = 200e3, write: float = 400e3, **xml: Any) -
 def showcase() -> list[GuestSpec]:
     """The default demo: ten guests, each showing something the tuning guide talks about
     (the module's docstring lists which guest breaks which of the advisor's checks)."""
-    n1 = node_cpus(1)
+    n0, n1, n3 = node_cpus(0), node_cpus(1), node_cpus(3)
     return [
         # Two web servers from one template: KSM merges their identical pages.
         GuestSpec("web-01", 4, 8 * GIB, {0: 1.0}, load=0.25, ksm_share=0.35, ksm_start=0.4,
                   disks=(_os_disk("web-01", 1.5e6, 600e3),),
                   cpu_mode="host-model", nics=(NicSpec("e1000", type="network", source="default"),)),
+        # web-02: vCPUs 0 and 1 pinned, each to 38-39,46-47 (nodes 0 and 1),
+        # 2 and 3 not; <locked/> without a hard_limit.
         GuestSpec("web-02", 4, 8 * GIB, {0: 0.96, 1: 0.04}, load=0.2, ksm_share=0.35, ksm_start=0.4,
+                  pins=((n0[14], n0[15], n1[14], n1[15]),) * 2 + ((),) * 2, locked=True,
                   disks=(_os_disk("web-02", 1.2e6, 500e3),),
                   max_memory_kib=12 * GIB, cpu_mode="host-model", nics=(NicSpec(driver="qemu"),),
                   sound="ich9", tablet=True, redirdevs=2, graphics="spice"),
@@ -196,28 +215,35 @@ def showcase() -> list[GuestSpec]:
                   ksm_share=0.02, disks=(_os_disk("analytics", 8e6, 2e6, io="threads"),),
                   pmu=False, cells=tuple((f"{2 * c}-{2 * c + 1}", 6 * GIB) for c in range(8)),
                   virtio_scsi=True),
-        # vCPUs pinned to node 2, but no numatune: its memory sits mostly elsewhere.
+        # vCPUs pinned to node 2, but no numatune: its memory sits mostly elsewhere. A
+        # hard_limit below its memory, and a swap_hard_limit below that.
         GuestSpec("build-runner", 8, 16 * GIB, {2: 0.4, 3: 0.6}, load=0.7,
+                  hard_limit_kib=15 * GIB, swap_hard_limit_kib=14 * GIB,
                   pins=tuple((c,) for c in node_cpus(2)[:8]), ksm_share=0.03,
                   disks=(_os_disk("build-runner", 3e6, 6e6, cache="unsafe"),),
                   cpu_mode="custom", topology=(1, 2, 4),
                   nics=(NicSpec(queues=8, type="network", source="default"),)),
-        # A backup disk throttled at 50 MiB/s that always wants more.
+        # A backup disk throttled at 50 MiB/s that always wants more; its OS disk on the
+        # host's page cache (writethrough).
         GuestSpec("backup-01", 2, 4 * GIB, {3: 1.0}, load=0.3, ksm_share=0.02,
-                  disks=(_os_disk("backup-01"),
+                  disks=(_os_disk("backup-01", cache="writethrough"),
                          DiskSpec("vdb", _img("backup-01", "vdb"), 20e6, 180e6, 512,
                                   iotune={"total_bytes_sec": 50 * 1024 * 1024}, cache="writeback")),
                   nics=(NicSpec(queues=2, type="network", source="backup"),)),
-        # memtune hard_limit just above what it uses.
-        GuestSpec("cache-01", 4, 16 * GIB, {1: 1.0}, load=0.15, touched=1.0,
-                  hard_limit_kib=17 * GIB, ksm_share=0.01, disks=(_os_disk("cache-01"),),
+        # memtune hard_limit just above what it uses; numatune without pinning.
+        GuestSpec("cache-01", 4, 16 * GIB, {1: 1.0}, load=0.15, touched=1.0, numatune=("strict", "1"),
+                  hard_limit_kib=17 * GIB, ksm_share=0.01,
+                  disks=(_os_disk("cache-01"),),
                   nics=(NicSpec(queues=4),), vcpu_placement="auto"),
-        # 2 MiB hugepages on node 0.
+        # 2 MiB hugepages and numatune strict on node 0, vCPUs pinned to nodes 3 and 1.
         GuestSpec("mail-01", 2, 4 * GIB, {0: 1.0}, load=0.1, touched=1.0, numatune=("strict", "0"),
+                  pins=((n3[8],), (n1[13],)),
                   hugepage_kib=HUGE_2M, disks=(_os_disk("mail-01", 400e3, 900e3),),
                   topology=(1, 2, 1), nics=(NicSpec(driver="vhost", queues=2),)),
-        GuestSpec("dns-01", 1, 2 * GIB, {3: 1.0}, load=0.05, touched=0.6, ksm_share=0.05,
-                  ksm_start=0.5, disks=(_os_disk("dns-01", 20e3, 40e3),), nosharepages=True),
+        # dns-01: uses well under half its memory; pinned to mail-01's vCPU 0's CPU.
+        GuestSpec("dns-01", 1, 2 * GIB, {3: 1.0}, load=0.05, touched=0.4, ksm_share=0.05,
+                  ksm_start=0.5, pins=((n3[8],),), disks=(_os_disk("dns-01", 20e3, 40e3),),
+                  nosharepages=True),
         GuestSpec("legacy-erp", 4, 8 * GIB, {}, running=False, disks=(_os_disk("legacy-erp"),),
                   cpu_mode=None, nics=(NicSpec("rtl8139"),), tablet=True, locked=True),
     ]
@@ -228,7 +254,9 @@ def generated(n: int, rng: random.Random) -> list[GuestSpec]:
     break the advisor's checks: kind 2 pins onto its node's CPUs from a rolling start (guests
     share CPUs), vm-0003 has 20 vCPUs pinned into one 16-CPU node, kind 6 pins vCPU 0 only and
     has an e1000 NIC and a writeback disk, kind 7 has QEMU's default CPU model, a tablet and
-    sound, and a throttled disk without traffic; past ~30 guests the vCPUs outnumber the CPUs."""
+    sound, and a throttled disk without traffic; past ~30 guests the vCPUs outnumber the CPUs.
+    Their host runs KSM off, THP never, no NUMA balancing, tuned on a general profile
+    (dynamics.HostModel)."""
     budget = 400 * GIB // max(n, 1)
     sizes = [s for s in (256 * MIB, 512 * MIB, GIB, 2 * GIB, 4 * GIB, 8 * GIB) if s <= budget] or [256 * MIB]
     out: list[GuestSpec] = []

@@ -113,7 +113,8 @@ def build(spec: sc.GuestSpec, rng: random.Random, dom_id: int | None, pid: int |
         emulator_pin=spec.emulator_pin,
         iothread_pins={t: spec.iothread_pins.get(t) for t in range(1, spec.iothreads + 1)},
         numatune=NumaTune(*spec.numatune) if spec.numatune else None,
-        memtune=MemTune(hard_limit_kib=spec.hard_limit_kib, soft_limit_kib=spec.soft_limit_kib),
+        memtune=MemTune(hard_limit_kib=spec.hard_limit_kib, soft_limit_kib=spec.soft_limit_kib,
+                        swap_hard_limit_kib=spec.swap_hard_limit_kib),
         blkio_weight=spec.blkio_weight,
         iotune={d.target: {k: int(d.iotune.get(k, 0)) for k in IOTUNE_INT_KEYS} for d in spec.disks},
     )

@@ -79,11 +79,15 @@ class SysTree:
     def write_static(self) -> None:
         put = self._put
         put("proc/sys/kernel/hostname", sc.HOSTNAME + "\n")
-        put("etc/tuned/active_profile", "virtual-host\n")
+        profile, running = self.model.tuned
+        put("etc/tuned/active_profile", profile + "\n")
         put("etc/tuned/profile_mode", "manual\n")
-        # tuned died without removing its pid file (no such process); numad is not running (no
-        # pid file); arp_filter is off; vhost_net is loaded with zero-copy TX off (its default)
+        # tuned died without removing its pid file (no such process; in scale mode it runs);
+        # numad is not running (no pid file); arp_filter is off; vhost_net is loaded with
+        # zero-copy TX off (its default)
         put(TUNED_PID, f"{sc.TUNED_STALE_PID}\n")
+        if running:
+            put(f"proc/{sc.TUNED_STALE_PID}/comm", "tuned\n")
         put(ARP_FILTER, "0\n")
         put(VHOST_ZCOPYTX, "0\n")
         nodes = cpuset.format(range(sc.NODES)) + "\n"
