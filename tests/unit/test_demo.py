@@ -375,10 +375,10 @@ def test_host_actions_and_move_through_the_executor(demo, tmp_path):
 # -- the advisor's facts: every check has a guest that breaks it ---------------------------------
 
 def test_host_facts_on_the_demo_tree(demo):
-    """tuned's pid file is stale, numad does not run, arp_filter is off, zero-copy TX is off."""
+    """tuned's pid file is stale, numad does not run, arp_filter is off, zero-copy TX is on (not its default)."""
     h = ticks(demo, 1)[0].host
     assert (h.tuned_profile, h.tuned_running, h.numad_running) == ("virtual-host", False, False)
-    assert (h.arp_filter, h.vhost_zcopytx) == (0, 0)
+    assert (h.arp_filter, h.vhost_zcopytx) == (0, 1)
 
 
 def test_showcase_domain_facts_break_each_check(demo):
