@@ -140,8 +140,8 @@ def test_the_target_is_up_and_the_rules_are_loaded(lab_prometheus):
     groups = wait_for(lambda: [g for g in p.api("rules")["groups"] if g["rules"] and g["rules"][0].get("health") == "ok"
                                and all(r.get("health") == "ok" for r in g["rules"])], 10, 0.5)
     names = {r["name"] for g in groups or [] for r in g["rules"]}
-    want = {"KvmtuneGuestMemorySplit", "KvmtuneGuestHardLimitClose", "KvmtuneDiskAtThrottle", "KvmtuneKsmAcrossNodes",
-            "KvmtuneGuestMemoryRemote", "KvmtuneCollectionStale"}
+    want = {"KvmtuneGuestCriticalFinding", "KvmtuneHostCriticalFinding", "KvmtuneGuestMemoryRemote",
+            "KvmtuneCollectionStale"}
     assert want <= names and {g["file"] for g in groups or []} == {str(RULES)}
     assert not p.query('ALERTS{alertname="KvmtuneHypervisorDown"}')
 

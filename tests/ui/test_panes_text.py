@@ -57,3 +57,18 @@ def test_panes_1_and_2_show_their_findings_under_the_advisors_codes_too():
     assert "memory split over nodes: 61 % on node 1" in numa and "emulator threads" not in numa
     assert "emulator threads off the vCPUs' node" in vcpu and "memory split" not in vcpu
     assert "disk cache" not in numa + vcpu
+
+
+def test_the_warn_column_fits_two_characters_at_any_count():
+    """The ! column is two wide (an 80-column table keeps room for names): the worst severity's
+    letter and the count, "+" from ten findings on; sorting still tells 12 from 10."""
+    from kvmtune.advise import Finding
+    from kvmtune.ui.table import COLUMNS, warn_cell
+
+    def found(n: int, severity: str = "warning") -> list[Finding]:
+        return [Finding(f"t.{i}", severity, "g", "t", "", "1") for i in range(n)]
+    width = next(c.width for c in COLUMNS if c.key == "warn")
+    assert width == 2
+    assert [warn_cell(found(n))[0] for n in (1, 9, 10, 12)] == ["W1", "W9", "W+", "W+"]
+    assert warn_cell(found(12))[1] < warn_cell(found(10))[1] < warn_cell(found(1, "info"))[1]
+    assert all(len(warn_cell(found(n, s))[0]) <= width for n in (1, 99) for s in ("critical", "info"))

@@ -23,6 +23,11 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 LETTER = {"critical": "C", "warning": "W", "info": "i"}
 
 
+def cell(severity: str, n: int) -> str:
+    """The ! column's text: the worst severity's letter and the count, "+" from 10 on."""
+    return LETTER[severity] + (str(n) if n < 10 else "+")
+
+
 def pane_list(app) -> FindingList:
     return app.query_one("#advice-list", FindingList)
 
@@ -71,7 +76,7 @@ async def test_the_advice_pane_lists_the_selected_guests_findings_worst_first():
         assert f"{len(found)} finding" in head and name in head
         # the ! column: the worst severity's letter and the count
         worst = worst_first(found)[0].severity
-        assert app.rows[name]["warn"][0] == f"{LETTER[worst]}{len(found)}"
+        assert app.rows[name]["warn"][0] == cell(worst, len(found))
         clean = next(g.name for g in app.snap.guests if not app.frame.guest_findings(g.name))
         await select(pilot, app, clean)
         assert pane_list(app).items == [] and "no findings" in str(app.query_one("#pane-advice", Static).content)
@@ -227,7 +232,7 @@ async def test_mute_hides_it_from_the_bang_column_and_survives_a_restart(state_h
         await pilot.pause()
         assert app.status_text.startswith(f"muted {found[0].code} on {name}")
         rest = found[1:]
-        assert app.rows[name]["warn"][0] == (f"{LETTER[rest[0].severity]}{len(rest)}" if rest else "")
+        assert app.rows[name]["warn"][0] == (cell(rest[0].severity, len(rest)) if rest else "")
         assert pane_list(app).items == found                   # still listed, dimmed
         assert "1 muted" in str(app.query_one("#pane-advice", Static).content)
     assert (state_home / "kvmtune" / "mutes.json").is_file()
@@ -235,13 +240,13 @@ async def test_mute_hides_it_from_the_bang_column_and_survives_a_restart(state_h
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot, app)
         assert app.is_muted(found[0])
-        assert app.rows[name]["warn"][0] == (f"{LETTER[rest[0].severity]}{len(rest)}" if rest else "")
+        assert app.rows[name]["warn"][0] == (cell(rest[0].severity, len(rest)) if rest else "")
         await select(pilot, app, name)
         await pilot.press("enter")
         await pilot.pause()
         await pilot.press("exclamation_mark")                 # and unmuted again
         await pilot.pause()
-        assert not app.is_muted(found[0]) and app.rows[name]["warn"][0] == f"{LETTER[found[0].severity]}{len(found)}"
+        assert not app.is_muted(found[0]) and app.rows[name]["warn"][0] == cell(found[0].severity, len(found))
 
 
 async def test_a_muted_host_finding_leaves_the_header(state_home):

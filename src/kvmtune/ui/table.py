@@ -52,7 +52,9 @@ COLUMNS = (
     Column("rd", "Rd/s", 5),
     Column("wr", "Wr/s", 5),
     Column("limit", "Limit", 7, wide_only=True),
-    Column("warn", "!", 3),   # the worst severity's letter and how many: C2, W1, i3
+    # the worst severity's letter and how many: C2, W1, i3; "C+" from 10 on (the pane has the
+    # number): two columns, so an 80-column table keeps room for the names
+    Column("warn", "!", 2),
 )
 SORT_KEYS = tuple(c.key for c in COLUMNS)
 
@@ -66,7 +68,8 @@ def warn_cell(found: Collection[Finding]) -> tuple[str, Any, str]:
         return "", 10_000, ""
     worst = min(rank(f.severity) for f in found)
     letter, role = WORST[SEVERITIES[worst]]
-    return f"{letter}{len(found)}", worst * 1000 - len(found), role
+    n = len(found)
+    return f"{letter}{n if n < 10 else '+'}", worst * 1000 - n, role
 
 
 def row_values(g: Guest, frame: Frame,
