@@ -20,7 +20,7 @@ memtune and the rest of their XML carry the violations), all but those the scale
                                    its vCPUs; cache-01: numatune without pinning; web-02: vCPUs 0-1
                                    pinned, 2-3 not, each pinned vCPU on CPUs of nodes 0 and 1;
                                    mail-01: vCPUs pinned to nodes 3 and 1, vCPU 1 on CPU 46, which
-                                   web-02's pins hold too (shared)
+                                   web-02's pins (39,46) hold too: 3 vCPUs on 2 CPUs (shared)
   4 tuned                          host: tuned not running (a stale pid file); profile virtual-host
   5.2 arp_filter                   host: 0
   5.3 virtio + vhost-net           web-01: e1000; legacy-erp: rtl8139; web-02: virtio, driver qemu
@@ -198,10 +198,10 @@ def showcase() -> list[GuestSpec]:
         GuestSpec("web-01", 4, 8 * GIB, {0: 1.0}, load=0.25, ksm_share=0.35, ksm_start=0.4,
                   disks=(_os_disk("web-01", 1.5e6, 600e3),),
                   cpu_mode="host-model", nics=(NicSpec("e1000", type="network", source="default"),)),
-        # web-02: vCPUs 0 and 1 pinned, each to 38-39,46-47 (nodes 0 and 1),
-        # 2 and 3 not; <locked/> without a hard_limit.
+        # web-02: vCPUs 0 and 1 pinned, each to 39,46 (nodes 0 and 1; with mail-01's vCPU 1 on 46,
+        # three vCPUs confined to two CPUs), 2 and 3 not; <locked/> without a hard_limit.
         GuestSpec("web-02", 4, 8 * GIB, {0: 0.96, 1: 0.04}, load=0.2, ksm_share=0.35, ksm_start=0.4,
-                  pins=((n0[14], n0[15], n1[14], n1[15]),) * 2 + ((),) * 2, locked=True,
+                  pins=((n0[15], n1[14]),) * 2 + ((),) * 2, locked=True,
                   disks=(_os_disk("web-02", 1.2e6, 500e3),),
                   max_memory_kib=12 * GIB, cpu_mode="host-model", nics=(NicSpec(driver="qemu"),),
                   sound="ich9", tablet=True, redirdevs=2, graphics="spice"),
