@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import weakref
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,25 @@ def read_report():
 def tree():
     """The tree generator module (tests/fixtures/make_tree.py): host_files, guest_files, write_tree."""
     return make_tree
+
+
+@pytest.fixture(autouse=True)
+def _close_demo_hosts(monkeypatch):
+    """Close every demo host a test made. Each one runs a watcher thread (20 polls a second)
+    until it is closed or collected, and apps keep theirs alive past the test: left open,
+    they piled up and slowed every later test (CI ran out of time at 95 %)."""
+    from kvmtune.demo import simulator
+    made: list[weakref.ref] = []
+    init = simulator.Simulator.__init__
+
+    def tracked(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(weakref.ref(self))
+    monkeypatch.setattr(simulator.Simulator, "__init__", tracked)
+    yield
+    for ref in made:
+        if (sim := ref()) is not None:
+            sim.close()
 
 
 # -- under CI, the tiers that prove kvmtune against real things must not skip ---------------

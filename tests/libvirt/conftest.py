@@ -6,6 +6,9 @@ pin to (CPUs 0-7; two nodes of four CPUs), so validation and libvirt agree.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from kvmtune.hostfs import HostFS
@@ -90,5 +93,20 @@ def source(tmp_path):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
     src = Source(HostFS(root), LibvirtHypervisor(f"test://{xml}"), f"test://{xml}")
+    yield src
+    src.close()
+
+
+TWO_GUESTS_XML = Path(__file__).parent.parent / "fixtures" / "libvirt" / "two-guests.xml"
+
+
+@pytest.fixture
+def two_guests(tmp_path):
+    """`open_live` on the test driver with a copy of tests/fixtures/libvirt/two-guests.xml
+    (the host as kvmtune opens it: this machine's sysfs, the guests from the XML)."""
+    from kvmtune.source import open_live
+    xml = tmp_path / "host.xml"
+    shutil.copy(TWO_GUESTS_XML, xml)
+    src = open_live(f"test://{xml}")
     yield src
     src.close()

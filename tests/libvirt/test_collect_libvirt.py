@@ -5,9 +5,6 @@ Each test gets its own copy of the host XML (test:///<abs path>), so state never
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from kvmtune.collect import Collector
@@ -15,20 +12,9 @@ from kvmtune.model import Snapshot
 from kvmtune.source import open_live
 from kvmtune.virt.interface import GuestGone
 
-HOST_XML = Path(__file__).parent.parent / "fixtures" / "libvirt" / "two-guests.xml"
 
-
-@pytest.fixture
-def source(tmp_path):
-    xml = tmp_path / "host.xml"
-    shutil.copy(HOST_XML, xml)
-    src = open_live(f"test://{xml}")
-    yield src
-    src.close()
-
-
-def test_every_guest_with_its_settings(source):
-    snap = Collector(source).collect()
+def test_every_guest_with_its_settings(two_guests):
+    snap = Collector(two_guests).collect()
     assert not snap.disconnected
     by = {g.name: g for g in snap.guests}
     assert set(by) == {"alpha", "beta"}
@@ -51,12 +37,12 @@ def test_every_guest_with_its_settings(source):
     assert b.blkio_weight is None and b.disks == ()
 
 
-def test_settings_follow_our_own_changes(source):
-    c = Collector(source)
+def test_settings_follow_our_own_changes(two_guests):
+    c = Collector(two_guests)
     c.collect()
-    source.hv.pin_vcpu("alpha", 1, (4, 5), scope="current")  # the test driver takes flags 0 only
-    source.hv.set_memtune("alpha", {"hard_limit_kib": None, "soft_limit_kib": 524288})
-    source.hv.set_block_iotune("alpha", "vda",
+    two_guests.hv.pin_vcpu("alpha", 1, (4, 5), scope="current")  # the test driver takes flags 0 only
+    two_guests.hv.set_memtune("alpha", {"hard_limit_kib": None, "soft_limit_kib": 524288})
+    two_guests.hv.set_block_iotune("alpha", "vda",
                                {"total_bytes_sec": 0, "total_iops_sec": 500, "total_iops_sec_max": 1000})
     a = c.collect().guest("alpha")
     assert a.vcpus[1].affinity == (4, 5)
@@ -64,33 +50,33 @@ def test_settings_follow_our_own_changes(source):
     assert a.disks[0].iotune["total_iops_sec"] == 500 and a.disks[0].iotune["total_bytes_sec"] == 0
 
 
-def test_settings_are_cached_between_ticks(source):
+def test_settings_are_cached_between_ticks(two_guests):
     """A change made behind kvmtune's back (no event from the test driver) shows after the refresh period."""
-    c = Collector(source, settings_every=3600)
+    c = Collector(two_guests, settings_every=3600)
     c.collect()
     # behind the collector (the test driver shares state only within one connection)
-    dom = source.hv._conn.lookupByName("alpha")
+    dom = two_guests.hv._conn.lookupByName("alpha")
     dom.pinVcpuFlags(1, (False, False, False, False, False, False, True, False), 0)
     assert c.collect().guest("alpha").vcpus[1].affinity == tuple(range(8))
     c.guests.settings_every = 0
     assert c.collect().guest("alpha").vcpus[1].affinity == (6,)
 
 
-def test_guest_destroyed_between_ticks(source):
-    c = Collector(source)
+def test_guest_destroyed_between_ticks(two_guests):
+    c = Collector(two_guests)
     c.collect()
-    source.hv._conn.lookupByName("beta").destroy()
+    two_guests.hv._conn.lookupByName("beta").destroy()
     beta = c.collect().guest("beta")
     assert beta is not None and beta.state == "shut off" and beta.id is None and beta.pid is None
 
 
-def test_vanished_guest_raises_guest_gone(source):
+def test_vanished_guest_raises_guest_gone(two_guests):
     with pytest.raises(GuestGone):
-        source.hv.vcpu_affinity("no-such-guest")
+        two_guests.hv.vcpu_affinity("no-such-guest")
 
 
-def test_json_round_trip_of_a_collected_snapshot(source):
-    snap = Collector(source).collect()
+def test_json_round_trip_of_a_collected_snapshot(two_guests):
+    snap = Collector(two_guests).collect()
     assert Snapshot.loads(snap.dumps()) == snap
 
 
@@ -102,20 +88,20 @@ def test_unreachable_uri_gives_a_snapshot_with_an_error(tmp_path):
     assert snap.host.hostname  # host figures still come
 
 
-def test_a_guest_list_that_fails_once_keeps_the_last_guests(source, monkeypatch):
+def test_a_guest_list_that_fails_once_keeps_the_last_guests(two_guests, monkeypatch):
     """A libvirt error that is not a lost connection (a stats call failing) made the guests
     vanish for a tick: the TUI's table emptied, the exporter dropped every guest series and
     a recording started a new chain. The last guests stay, marked stale, with the error."""
     from kvmtune.frame import Framer
     from kvmtune.virt.interface import VirtError
-    c, framer = Collector(source), Framer()
+    c, framer = Collector(two_guests), Framer()
     before = framer.push(c.collect())
-    real = source.hv.list_guests
+    real = two_guests.hv.list_guests
 
     def failing():
-        monkeypatch.setattr(source.hv, "list_guests", real)
+        monkeypatch.setattr(two_guests.hv, "list_guests", real)
         raise VirtError("internal error: the stats call failed")
-    monkeypatch.setattr(source.hv, "list_guests", failing)   # an error the test driver cannot be made to give
+    monkeypatch.setattr(two_guests.hv, "list_guests", failing)   # an error the test driver cannot be made to give
     raw = c.collect()
     stale = framer.push(raw)
     assert raw.disconnected and stale.stale

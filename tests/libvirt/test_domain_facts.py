@@ -7,18 +7,11 @@ process), and defineXML on it like on the shared default driver."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import replace
-from pathlib import Path
-
-import pytest
 
 from kvmtune.collect import Collector
-from kvmtune.source import open_live
 from kvmtune.xmlfacts import Controller, DomainFacts, GuestCell, Nic
-
-HOST_XML = Path(__file__).parent.parent / "fixtures" / "libvirt" / "two-guests.xml"
 
 RICH = """<domain type='test'>
   <name>rich</name>
@@ -80,18 +73,10 @@ EXPECTED = DomainFacts(
 )
 
 
-@pytest.fixture
-def source(tmp_path):
-    xml = tmp_path / "host.xml"
-    shutil.copy(HOST_XML, xml)
-    src = open_live(f"test://{xml}")
-    yield src
-    src.close()
 
-
-def _define(source, xml):
-    source.hv.ensure_connected()
-    return source.hv._conn.defineXML(xml)   # the test driver keeps it for this connection
+def _define(two_guests, xml):
+    two_guests.hv.ensure_connected()
+    return two_guests.hv._conn.defineXML(xml)   # the test driver keeps it for this connection
 
 
 def _settle(hv, quiet: float = 0.3) -> None:
@@ -106,9 +91,9 @@ def _settle(hv, quiet: float = 0.3) -> None:
         time.sleep(0.02)
 
 
-def test_defined_domain_facts_match_its_xml(source):
-    _define(source, RICH).create()
-    g = Collector(source).collect().guest("rich")
+def test_defined_domain_facts_match_its_xml(two_guests):
+    _define(two_guests, RICH).create()
+    g = Collector(two_guests).collect().guest("rich")
     assert g is not None and g.state == "running"
     f = g.domain
     assert f is not None
@@ -121,27 +106,27 @@ def test_defined_domain_facts_match_its_xml(source):
         ("vda", "virtio", "unsafe", "threads"), ("sda", "scsi", "none", "native")]
 
 
-def test_a_domain_without_cpu_or_devices(source):
+def test_a_domain_without_cpu_or_devices(two_guests):
     """beta (two-guests.xml) declares no <cpu>: QEMU's default model, stated as cpu_mode None."""
-    f = Collector(source).collect().guest("beta").domain
+    f = Collector(two_guests).collect().guest("beta").domain
     assert f is not None
     assert (f.cpu_mode, f.cpu_model, f.sockets, f.cells, f.nics, f.sounds, f.redirdevs) == (
         None, None, None, (), (), (), 0)
     assert f.max_memory_kib == 262144
 
 
-def test_facts_are_one_object_between_refreshes(source):
+def test_facts_are_one_object_between_refreshes(two_guests):
     """Between settings refreshes every tick's Guest carries the same facts object (the
     recorder skips what `is` unchanged); a new definition (libvirt's event) is read afresh."""
-    _define(source, RICH)
-    _settle(source.hv)
-    c = Collector(source, settings_every=3600)
+    _define(two_guests, RICH)
+    _settle(two_guests.hv)
+    c = Collector(two_guests, settings_every=3600)
     first = c.collect().guest("rich").domain
     assert first is not None
     assert c.collect().guest("rich").domain is first
     assert c.collect().guest("rich").domain is first
     # the e1000 NIC made virtio: the define event has the next tick read the XML again
-    _define(source, RICH.replace("<model type='e1000'/>", "<model type='virtio'/>"))
+    _define(two_guests, RICH.replace("<model type='e1000'/>", "<model type='virtio'/>"))
     # libvirt's event thread delivers the define event a little later (later still on a loaded
     # machine): the tick after it arrives reads the XML again, without a settings refresh
     deadline = time.monotonic() + 10
@@ -151,19 +136,19 @@ def test_facts_are_one_object_between_refreshes(source):
     assert c.collect().guest("rich").domain is after
 
 
-def test_a_running_guests_cpu_mode_is_its_saved_definitions(source):
+def test_a_running_guests_cpu_mode_is_its_saved_definitions(two_guests):
     """Starting a host-model guest rewrites its live <cpu> to mode='custom' with the expanded
     model; the CPU mode and model are read from the inactive XML, the rest from the live one.
     On the test driver: started as custom Haswell 1x2x2, then redefined (the saved definition
     only, while it runs) as host-model with another topology and no NICs."""
-    _define(source, RICH).create()
+    _define(two_guests, RICH).create()
     redefined = RICH.replace("""<cpu mode='custom' match='exact'>
     <model fallback='allow'>Haswell</model>
     <topology sockets='1' cores='2' threads='2'/>""", """<cpu mode='host-model'>
     <topology sockets='2' cores='1' threads='2'/>""")
     assert redefined != RICH
-    _define(source, redefined.replace("<interface", "<!-- <interface").replace("</interface>", "</interface> -->"))
-    hv = source.hv
+    _define(two_guests, redefined.replace("<interface", "<!-- <interface").replace("</interface>", "</interface> -->"))
+    hv = two_guests.hv
     reads: list[bool] = []   # rich's XML reads: inactive or not
     real = hv.domain_xml
 
@@ -173,7 +158,7 @@ def test_a_running_guests_cpu_mode_is_its_saved_definitions(source):
         return real(name, inactive)
     hv.domain_xml = counted
     _settle(hv)
-    c = Collector(source, settings_every=3600)
+    c = Collector(two_guests, settings_every=3600)
     f = c.collect().guest("rich").domain
     assert (f.cpu_mode, f.cpu_model) == ("host-model", None)           # the saved definition's
     assert (f.sockets, f.cores, f.threads, len(f.nics)) == (1, 2, 2, 2)  # the rest as it runs now
@@ -182,7 +167,7 @@ def test_a_running_guests_cpu_mode_is_its_saved_definitions(source):
     c.collect()
     assert reads.count(True) == 1
     # a shut-off guest's XML is its definition: one read
-    source.hv._conn.lookupByName("rich").destroy()
+    two_guests.hv._conn.lookupByName("rich").destroy()
     _settle(hv)
     reads.clear()
     f = c.collect().guest("rich").domain
