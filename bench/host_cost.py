@@ -164,7 +164,7 @@ def main() -> int:
         return 0
     found = libvirtd_pid()
     if found is None:
-        print(f"host_cost: skipped: no libvirtd (no live pid in {LAB_PIDFILE} or /run/libvirtd.pid, "
+        print(f"host_cost: skipped: no libvirtd (no live pid in {LAB_PIDFILE}, /run/libvirtd.pid or the QEMU driver's, "
               "and not exactly one process named libvirtd)")
         return 0
     lvd, how = found
