@@ -1,7 +1,8 @@
 """Parsers for the kernel's text files. Pure functions of text; they raise ParseError only.
 
 One place for each format: meminfo (global and per node), memory cgroup numa_stat (v1
-and v2), numa_maps, ksm_stat, /proc/PID/status, task stat, and sysfs's "[selected]" words.
+and v2), numa_maps, ksm_stat, /proc/PID/status, task stat and schedstat, cgroup v2
+cpu.stat, and sysfs's "[selected]" words.
 """
 
 from __future__ import annotations
@@ -213,6 +214,30 @@ def task_stat(text: str) -> TaskStat:
         utime=_int(rest[11], "task stat utime"), stime=_int(rest[12], "task stat stime"),
         processor=_int(rest[36], "task stat processor"),
     )
+
+
+def schedstat_ns(text: str) -> int:
+    """/proc/PID/task/TID/schedstat ("run_ns wait_ns timeslices") -> the time it ran, in ns.
+
+    The first field is the scheduler's sum_exec_runtime: what stat's utime + stime are scaled
+    to, but to the nanosecond instead of truncated to clock ticks (each of the two)."""
+    return first_int(text, "schedstat run time")
+
+
+def first_int(text: str, what: str) -> int:
+    """The first number of a file (schedstat's run time, cgroup v1 cpuacct.usage: both ns)."""
+    words = text.split(None, 1)
+    if not words:
+        raise ParseError(f"{what}: empty")
+    return _int(words[0], what)
+
+
+def cpu_stat_usage_ns(text: str) -> int:
+    """A cgroup v2 cpu.stat -> usage_usec in ns (the CPU time of every task in the cgroup and below)."""
+    for line in text.splitlines():
+        if line.startswith("usage_usec "):
+            return _int(line[len("usage_usec "):].strip(), "cpu.stat usage_usec") * 1000
+    raise ParseError("cpu.stat: no usage_usec line")
 
 
 _BRACKETED = re.compile(r"\[([^\]]+)\]")

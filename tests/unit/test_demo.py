@@ -265,6 +265,29 @@ def test_scale_mode():
         src.close()
 
 
+def test_cpu_figures_come_through_the_demo_proc_tree(demo):
+    """As on a real host, the demo's hypervisor gives no vCPU count and no CPU times (kvmtune
+    does not ask libvirt for them): the collector reads each vCPU thread's schedstat and the
+    guest cgroup's cpuacct.usage in the demo's tree, and counts the vCPU threads."""
+    feed = DemoFeed(demo)
+    feed.next()
+    assert all(i.nvcpus is None for i in demo.hv.list_guests())
+    assert all(not s.vcpu_time_ns and s.cpu_time_ns is None for s in demo.hv.guest_stats().values())
+    g = feed.next().guest("db-primary")
+    root = demo.fs.root
+    tids = {int(t) for t in os.listdir(root / f"proc/{g.pid}/task")
+            if (root / f"proc/{g.pid}/task/{t}/comm").read_text().startswith("CPU ")}
+    assert g.nvcpus == len(g.vcpus) == len(tids) == 8 and {v.tid for v in g.vcpus} == tids
+    # the files as they are now (the simulator stands still between two feed steps)
+    for v in g.vcpus:
+        assert v.cpu_time_ns == int((root / f"proc/{g.pid}/task/{v.tid}/schedstat").read_text().split()[0])
+    usage = root / f"sys/fs/cgroup/cpu,cpuacct/machine/qemu-{g.id}-{g.name}.libvirt-qemu/cpuacct.usage"
+    assert g.cpu_time_ns == int(usage.read_text()) > sum(v.cpu_time_ns or 0 for v in g.vcpus)
+    # a shut-off guest has no threads: its vCPU count is its domain XML's
+    off = next(x for x in feed.next().guests if not x.running)
+    assert off.nvcpus == demo.hv.domain_config(off.name).current_vcpus == len(off.vcpus) > 0
+
+
 # -- the hypervisor interface: libvirt's rules -------------------------------------------------
 
 def test_hypervisor_is_complete(demo):

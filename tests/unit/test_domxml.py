@@ -88,6 +88,14 @@ def test_every_element():
         ("vda", "virtio", "writeback", "threads"), ("sda", "scsi", "none", "native")]
 
 
+def test_current_vcpus():
+    """<vcpu current=N>: the vCPUs a guest has (or starts with); without it, all of <vcpu>'s
+    count (the collector's vCPU count where neither libvirt nor /proc gives one)."""
+    assert parse_domain_xml(FULL).current_vcpus == 2
+    assert parse_domain_xml("<domain><vcpu placement='static'>3</vcpu></domain>").current_vcpus == 3
+    assert parse_domain_xml("<domain><name>x</name></domain>").current_vcpus is None
+
+
 def test_nothing_declared():
     """A bare domain: no type, no <cpu> (QEMU's default model), no devices, nothing stated but <vcpu>."""
     f = parse_domain_xml("<domain><name>bare</name><vcpu>1</vcpu></domain>").facts

@@ -66,6 +66,19 @@ def test_task_stat_comm_with_space_and_paren():
         parse.task_stat("1 x S")
 
 
+def test_schedstat_and_cpu_stat():
+    assert parse.schedstat_ns("1024383032 177492022 2563\n") == 1024383032
+    assert parse.first_int("63135554495448\n", "cpuacct.usage") == 63135554495448
+    # cgroup v2 cpu.stat in microseconds; with the cpu controller on it has more lines first or after
+    text = "usage_usec 1666558\nuser_usec 1218810\nsystem_usec 447747\nnr_periods 0\n"
+    assert parse.cpu_stat_usage_ns(text) == 1_666_558_000
+    assert parse.cpu_stat_usage_ns("core_sched.force_idle_usec 0\nusage_usec 5\n") == 5000
+    for bad, fn in (("", parse.schedstat_ns), ("-1 2 3", parse.schedstat_ns),
+                    ("user_usec 5\n", parse.cpu_stat_usage_ns), ("usage_usec x\n", parse.cpu_stat_usage_ns)):
+        with pytest.raises(ParseError):
+            fn(bad)
+
+
 def test_proc_stat_cpus():
     t = parse.proc_stat_cpus("cpu  9 9 9 9\ncpu0 10 1 5 80 4 0 0 0 3 0\ncpu2 1 0 0 9\nintr 1 2\n")
     assert t == {0: parse.CpuTicks(busy=16, total=100), 2: parse.CpuTicks(busy=1, total=10)}
@@ -87,7 +100,7 @@ _TOKENS = st.sampled_from(["N0=", "N1=4", "anon=", "anon", "huge", "heap", "stac
                            "cpu0", "ksm_merging_pages", "99999999999999999999"])
 _TEXT = st.lists(_TOKENS, max_size=60).map("".join) | st.text(max_size=200)
 PARSERS = [parse.meminfo, parse.numa_maps, parse.numa_stat_anon, parse.ksm_stat, parse.task_stat,
-           parse.status, parse.proc_stat_cpus, parse.bracketed]
+           parse.status, parse.proc_stat_cpus, parse.bracketed, parse.schedstat_ns, parse.cpu_stat_usage_ns]
 
 
 @pytest.mark.parametrize("parser", PARSERS, ids=lambda p: p.__name__)

@@ -93,6 +93,92 @@ def test_vcpu_thread_bad_stat(tmp_path, tree):
         process.vcpu_threads(fs, 4242)
 
 
+def test_vcpu_time_from_schedstat_to_the_nanosecond(tmp_path, tree):
+    """schedstat's run time, not stat's utime + stime: those are truncated to clock ticks
+    (each of the two), so a vCPU that ran 9 ms shows 0 there (measured on the lab)."""
+    fs = guest_tree(tmp_path, tree)
+    (tmp_path / "proc/4242/task/4250/schedstat").write_text("1503456789 177492022 2563\n")
+    (tmp_path / "proc/4242/task/4251/schedstat").write_text("9323713 6601601 37\n")
+    assert process.vcpu_threads(fs, 4242) == {
+        0: process.VcpuThread(4250, 3, 1503456789), 1: process.VcpuThread(4251, 1, 9323713)}
+
+
+def test_vcpu_time_from_stat_where_there_is_no_schedstat(tmp_path, tree):
+    # a kernel without CONFIG_SCHED_INFO (or a capture without the file): one thread each way
+    fs = guest_tree(tmp_path, tree)
+    (tmp_path / "proc/4242/task/4251/schedstat").write_text("9323713 6601601 37\n")
+    threads = process.vcpu_threads(fs, 4242)
+    assert threads[0].cpu_time_ns == 150 * TICK_NS and threads[1].cpu_time_ns == 9323713
+
+
+def test_vcpu_bad_schedstat(tmp_path, tree):
+    fs = guest_tree(tmp_path, tree)
+    (tmp_path / "proc/4242/task/4250/schedstat").write_text("x 1 2\n")
+    with pytest.raises(ParseError, match="schedstat"):
+        process.vcpu_threads(fs, 4242)
+
+
+V1_CG = "/machine/qemu-1-web1.libvirt-qemu"
+V2_CG = "/machine.slice/machine-qemu\\x2d1\\x2dweb1.scope/libvirt"
+
+
+@pytest.mark.parametrize("cgroup,rel,kind", [
+    ("v1", f"sys/fs/cgroup/cpu,cpuacct{V1_CG}/cpuacct.usage", "cpuacct.usage"),
+    ("v2", f"sys/fs/cgroup{V2_CG}/cpu.stat", "cpu.stat"),
+])
+def test_guest_cpu_time_from_its_cgroup(tmp_path, tree, cgroup, rel, kind):
+    """The guest cgroup's counter (the parent of QEMU's `emulator` child): libvirt's cpu.time."""
+    fs = guest_tree(tmp_path, tree, cgroup=cgroup, cpu_ns=7_250_123_000)
+    acct = process.cpu_account(fs, 4242)
+    assert acct == process.CpuAccount(rel, kind)
+    assert process.cpu_time_ns(fs, acct) == 7_250_123_000
+
+
+def test_guest_cpu_time_on_a_hybrid_host(tmp_path, tree):
+    """As on the lab (Debian, hybrid): QEMU in v1 cpu and cpuset cgroups but cpuacct at the root
+    (libvirt took cpuacct from the unified tree, whose cpu.stat every cgroup has): the unified
+    tree's cpu.stat, not the root's cpuacct.usage (the whole host's)."""
+    f = tree.guest_files(4242, "web1", {0: (4250, 3, 150)}, {0: 1})
+    f["proc/4242/cgroup"] = (f"4:memory:{V1_CG}\n3:cpuset:{V1_CG}/emulator\n2:cpuacct:/\n"
+                             f"1:cpu:{V1_CG}/emulator\n0::{V1_CG}/emulator\n")
+    f["sys/fs/cgroup/cpuacct/cpuacct.usage"] = "63135554495448\n"
+    f[f"sys/fs/cgroup/unified{V1_CG}/cpu.stat"] = "usage_usec 1666558\nuser_usec 1218810\nsystem_usec 447747\n"
+    fs = HostFS(tree.write_tree(tmp_path, f))
+    acct = process.cpu_account(fs, 4242)
+    assert acct.rel == f"sys/fs/cgroup/unified{V1_CG}/cpu.stat"
+    assert process.cpu_time_ns(fs, acct) == 1_666_558_000
+
+
+@pytest.mark.parametrize("cgroup_file", [
+    "2:cpu,cpuacct:/\n1:name=systemd:/\n0::/\n",                      # no cgroup of its own
+    "0::/system.slice/libvirtd.service\n",                             # in libvirtd's: counts libvirtd too
+    f"2:cpu,cpuacct:{V1_CG}/emulator\n",                               # its cgroup, but no file there
+])
+def test_guest_cpu_time_falls_back_to_the_process(tmp_path, tree, cgroup_file):
+    """No counter of the guest's own: the QEMU process's utime + stime (libvirt's fallback too)."""
+    f = tree.guest_files(4242, "web1", {0: (4250, 3, 150), 1: (4251, 1, 20)}, {0: 1})
+    del f[f"sys/fs/cgroup/cpu,cpuacct{V1_CG}/cpuacct.usage"]
+    f["proc/4242/cgroup"] = cgroup_file
+    f["sys/fs/cgroup/cpu,cpuacct/cpuacct.usage"] = "63135554495448\n"
+    f["sys/fs/cgroup/system.slice/libvirtd.service/cpu.stat"] = "usage_usec 99\n"
+    fs = HostFS(tree.write_tree(tmp_path, f))
+    acct = process.cpu_account(fs, 4242)
+    assert acct == process.CpuAccount("proc/4242/stat", "stat")
+    assert process.cpu_time_ns(fs, acct) == (8 + 170 + 6) * TICK_NS
+
+
+@pytest.mark.parametrize("kind,rel,text", [
+    ("cpu.stat", "sys/fs/cgroup/x/cpu.stat", "user_usec 5\n"),
+    ("cpuacct.usage", "sys/fs/cgroup/cpuacct/x/cpuacct.usage", "-5\n"),
+    ("stat", "proc/4242/stat", "4242 qemu S\n"),
+])
+def test_malformed_cpu_counter_names_the_file(tmp_path, kind, rel, text):
+    (tmp_path / rel).parent.mkdir(parents=True)
+    (tmp_path / rel).write_text(text)
+    with pytest.raises(ParseError, match=re.escape(f"/{rel}: ")):
+        process.cpu_time_ns(HostFS(tmp_path), process.CpuAccount(rel, kind))
+
+
 @pytest.mark.parametrize("cgroup,expected", [
     ("v1", "sys/fs/cgroup/memory/machine/qemu-1-web1.libvirt-qemu"),
     ("v2", "sys/fs/cgroup/machine.slice/machine-qemu\\x2d1\\x2dweb1.scope/libvirt"),

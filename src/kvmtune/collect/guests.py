@@ -1,13 +1,15 @@
 """Guests: libvirt's view (list, bulk stats, settings) joined with the kernel's (/proc, cgroups).
 
-Per tick it reads only what changes: one bulk stats call for every guest, and per
-running guest its vCPU threads, its memory cgroup's numa_stat and its ksm_stat (and,
+Per tick it reads only what changes: one bulk stats call for every guest (state, memory,
+block counters), and per running guest its vCPU threads (where each runs, and its CPU
+time), its cgroup's CPU time, its memory cgroup's numa_stat and its ksm_stat (and,
 for a guest with KSM-merged pages, its status: see ksm_memory) — costs that do not grow
-with guest memory. Settings (pins, numatune, memtune, blkio, iotune,
-XML) are cached and re-read when libvirt reports a change for the guest, when the guest
-restarts, and otherwise at most every `settings_every` seconds. numa_maps (a page-table
-walk) is read only for hugepage-backed guests and guests with KSM-merged pages, once per
-run (or merge) and then every `numa_maps_every` seconds: hugetlb backing does not move,
+with guest memory. The vCPU count is the vCPU threads found (else the domain XML's).
+Settings (pins, numatune, memtune, blkio, iotune, XML) are cached and re-read when
+libvirt reports a change for the guest, when the guest restarts, and otherwise at most
+every `settings_every` seconds. numa_maps (a page-table walk) is read only for
+hugepage-backed guests and guests with KSM-merged pages, once per run (or merge) and
+then every `numa_maps_every` seconds: hugetlb backing does not move,
 and for KSM it only places the merged pages over the nodes.
 """
 
@@ -17,7 +19,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ..errors import Disconnected, FileMissing, GuestGone, HostFSError, ParseError, VirtError
 from ..model import Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune, Vcpu, default_cpus
@@ -52,11 +54,21 @@ class ProcCache:
     run_id: int | None
     pid: int | None = None
     cgroup_dir: str | None = None
+    cpu_account: process.CpuAccount | None = None
     hugepages: dict[int, dict[int, int]] | None = None
     hugepages_at: float = float("-inf")
     thread_names: dict[str, int | None] = field(default_factory=dict)
     ksm_where: dict[int, int] | None = None     # ksm_memory.elsewhere() as of the last numa_maps read
     ksm_where_at: float = float("-inf")
+
+
+class ProcFigures(NamedTuple):
+    """What one tick reads of a running guest's process and cgroups."""
+    threads: dict[int, process.VcpuThread]
+    numa: dict[int, int] | None = None
+    hugepages: dict[int, dict[int, int]] | None = None
+    ksm: GuestKsm | None = None
+    cpu_time_ns: int | None = None
 
 
 class GuestCollector:
@@ -182,24 +194,23 @@ class GuestCollector:
         pc = self._proc.get(info.name)
         if pc is None or pc.run_id != info.id:
             pc = self._proc[info.name] = ProcCache(info.id)
-        threads: dict[int, process.VcpuThread] = {}
-        numa: dict[int, int] | None = None
-        hp: dict[int, dict[int, int]] | None = None
-        ksm: GuestKsm | None = None
-        if running:
-            threads, numa, hp, ksm = self._proc_figures(info, s.config.memory_backing, pc, now, errors)
+        pf = self._proc_figures(info, s.config.memory_backing, pc, now, errors) if running else ProcFigures({})
+        threads = pf.threads
         st = stats or GuestStats()
         vcpus = []
         default = online if not s.config.vcpu_cpuset else frozenset(
             default_cpus(tuple(sorted(online)), s.config.vcpu_cpuset))
-        count = info.nvcpus if running else len(s.affinity or ())
+        # the vCPU count: libvirt's where it gave one (test driver, remote URI), else the vCPU
+        # threads of a running guest, else the XML's (a shut-off guest; no /proc here)
+        nvcpus = info.nvcpus if info.nvcpus is not None else len(threads) or s.config.current_vcpus
+        count = (nvcpus or 0) if running else len(s.affinity or ())
         for i in range(count):
             aff = s.affinity[i] if s.affinity and i < len(s.affinity) else ()
             th = threads.get(i)
             vcpus.append(Vcpu(
                 index=i, tid=th.tid if th else None, pcpu=th.pcpu if th else None,
                 affinity=aff, pinned=bool(aff) and not default.issubset(aff),
-                cpu_time_ns=st.vcpu_time_ns.get(i, th.cpu_time_ns if th else None)))
+                cpu_time_ns=th.cpu_time_ns if th else st.vcpu_time_ns.get(i)))
         disks = []
         for d in s.config.disks:
             b = st.block.get(d.target)
@@ -214,22 +225,23 @@ class GuestCollector:
         return Guest(
             name=info.name, uuid=info.uuid, id=info.id, state=info.state, pid=pc.pid,
             memory_kib=info.memory_kib, vcpus=tuple(vcpus), emulator_affinity=s.emulator,
-            numatune=s.numatune, memtune=s.memtune, numa_memory_kib=numa, hugepages=hp,
-            ksm=ksm, blkio_weight=s.blkio_weight, disks=tuple(disks), iothreads=s.iothreads,
-            memory_backing=s.config.memory_backing, cpu_time_ns=st.cpu_time_ns,
-            nvcpus=info.nvcpus, vcpu_cpuset=s.config.vcpu_cpuset,
+            numatune=s.numatune, memtune=s.memtune, numa_memory_kib=pf.numa, hugepages=pf.hugepages,
+            ksm=pf.ksm, blkio_weight=s.blkio_weight, disks=tuple(disks), iothreads=s.iothreads,
+            memory_backing=s.config.memory_backing,
+            cpu_time_ns=pf.cpu_time_ns if pf.cpu_time_ns is not None else st.cpu_time_ns,
+            nvcpus=nvcpus, vcpu_cpuset=s.config.vcpu_cpuset,
             domain=s.config.facts,   # the refresh's own object, not a copy: unchanged between refreshes
         )
 
     def _proc_figures(self, info: DomainInfo, backing: MemoryBacking, pc: ProcCache, now: float,
-                      errors: list[Error]) -> tuple[dict[int, process.VcpuThread], dict[int, int] | None,
-                                                    dict[int, dict[int, int]] | None, GuestKsm | None]:
+                      errors: list[Error]) -> ProcFigures:
         fs = self.source.fs
         name = info.name
         threads: dict[int, process.VcpuThread] = {}
         numa: dict[int, int] | None = None
         hp: dict[int, dict[int, int]] | None = None
         ksm: GuestKsm | None = None
+        cpu: int | None = None
 
         def note(what: str, e: Exception) -> None:
             errors.append(Error(f"{name}: {what}", str(e)))
@@ -239,17 +251,26 @@ class GuestCollector:
                 pc.pid = process.guest_pid(fs, name)
             if pc.pid is None:
                 errors.append(Error(f"{name}: pid", "no QEMU process found for the guest"))
-                return threads, numa, hp, ksm
+                return ProcFigures(threads)
             pid = pc.pid
         except (HostFSError, ParseError) as e:
             note("pid", e)
-            return threads, numa, hp, ksm
+            return ProcFigures(threads)
         try:
             threads = process.vcpu_threads(fs, pid, pc.thread_names)
         except (HostFSError, ParseError) as e:
             note("vCPU threads", e)
             pc.pid = None  # the pid may belong to an earlier run: look it up again next tick
-            return threads, numa, hp, ksm
+            return ProcFigures(threads)
+        try:
+            if pc.cpu_account is None:
+                pc.cpu_account = process.cpu_account(fs, pid)
+            cpu = process.cpu_time_ns(fs, pc.cpu_account)
+        except FileMissing:
+            pc.cpu_account = None   # exited since the vCPU read, or the cgroup went: find it again
+        except (HostFSError, ParseError) as e:
+            note("CPU time", e)
+            pc.cpu_account = None
         charged: dict[int, int] | None = None
         try:
             if pc.cgroup_dir is None:
@@ -297,4 +318,4 @@ class GuestCollector:
             for size, per_node in (hp or {}).items():
                 for node, pages in per_node.items():
                     numa[node] = numa.get(node, 0) + pages * size
-        return threads, numa, hp, ksm
+        return ProcFigures(threads, numa, hp, ksm, cpu)

@@ -75,9 +75,11 @@ class SimHypervisor(Hypervisor):
 
     # -- reads ---------------------------------------------------------------------------
     def list_guests(self) -> list[DomainInfo]:
+        # like libvirt's bulk call as kvmtune makes it: no vCPU count, no CPU times (the
+        # collector reads them from the simulated /proc and cgroup tree, as on a real host)
         self._up()
         with self.lock:
-            return [DomainInfo(g.name, g.uuid, g.dom_id, g.state, g.spec.memory_kib, g.spec.vcpus)
+            return [DomainInfo(g.name, g.uuid, g.dom_id, g.state, g.spec.memory_kib, None)
                     for g in (self._guests[n] for n in self._order)]
 
     def guest_stats(self) -> dict[str, GuestStats]:
@@ -87,9 +89,7 @@ class SimHypervisor(Hypervisor):
             for g in self._guests.values():
                 if not g.running:
                     continue
-                vcpu = {i: int(ns) for i, ns in enumerate(g.vcpu_ns)}
                 out[g.name] = GuestStats(
-                    cpu_time_ns=sum(vcpu.values()) + int(g.emu_ns), vcpu_time_ns=vcpu,
                     block={d.spec.target: BlockCounters(int(d.rd_bytes), int(d.wr_bytes),
                                                         int(d.rd_reqs), int(d.wr_reqs))
                            for d in g.disks},

@@ -234,20 +234,26 @@ class SysTree:
         put, p = self._put, f"proc/{g.pid}"
         pid = g.main_pid()
         nthreads = len(g.tids())
-        emu_ticks = g.emu_ns / 1e7
+        emu_ns = g.emu_ns
         stat: dict[int, str] = {}
         for comm, tid in g.tids().items():
             if comm.startswith("CPU "):
                 i = int(comm[4:comm.index("/")])
-                ticks, cpu = g.vcpu_ns[i] / 1e7, g.vcpu_cpu[i]
+                ns, cpu = g.vcpu_ns[i], g.vcpu_cpu[i]
+                # run time (ns), wait time, timeslices: a vCPU's CPU time as kvmtune reads it (only
+                # vCPU threads get one: nothing reads the others', and each file is a write per step)
+                put(f"{p}/task/{tid}/schedstat", f"{int(ns)} {int(ns) // 50} {int(ns) // 4_000_000}\n")
             elif comm.startswith("IO iothread"):
                 pin = g.live.iothread_pins.get(int(comm[len("IO iothread"):]))
-                ticks, cpu = emu_ticks * 0.5, pin[0] if pin else g.emu_cpu
+                ns, cpu = emu_ns * 0.5, pin[0] if pin else g.emu_cpu
             else:
-                ticks, cpu = (emu_ticks * 0.4 if tid == pid else emu_ticks * 0.05), g.emu_cpu
-            stat[tid] = _task_stat(tid, comm, pid, ticks, cpu, nthreads)
+                ns, cpu = (emu_ns * 0.4 if tid == pid else emu_ns * 0.05), g.emu_cpu
+            stat[tid] = _task_stat(tid, comm, pid, ns / 1e7, cpu, nthreads)
             put(f"{p}/task/{tid}/stat", stat[tid])
         put(f"{p}/stat", stat[pid])
+        # the guest's CPU time, where libvirt's cpu.time (and kvmtune) read it on a v1 host
+        put(f"sys/fs/cgroup/cpu,cpuacct/machine/qemu-{g.dom_id}-{g.name}.libvirt-qemu/cpuacct.usage",
+            f"{int(sum(g.vcpu_ns) + emu_ns)}\n")
         merging = int(g.ksm_merging) if g.spec.hugepage_kib is None else 0
         rmap = merging + (unshared_pages(g) if g.spec.hugepage_kib is None else 0)
         put(f"{p}/ksm_stat", f"ksm_rmap_items {rmap}\nksm_zero_pages 0\nksm_merging_pages {merging}\n"

@@ -168,6 +168,7 @@ class DomainXML(XMLNode):
     name = Prop("name")
     virt_type = Prop(".", "type")
     max_vcpus = Prop("vcpu", None, int)
+    _current_vcpus = Prop("vcpu", "current", int)
     vcpu_cpuset = Prop("vcpu", "cpuset")
     vcpu_placement = Prop("vcpu", "placement")
     _memory = Prop("memory", None, int)
@@ -182,6 +183,10 @@ class DomainXML(XMLNode):
     pmu = Prop("features/pmu", "state", _on_off)
     memballoon = Prop("devices/memballoon", "model")
     iothreads = Prop("iothreads", None, int, 0)
+
+    @property
+    def current_vcpus(self) -> int | None:
+        return self._current_vcpus if self._current_vcpus is not None else self.max_vcpus
 
     @property
     def cpu_mode(self) -> str | None:
@@ -222,6 +227,7 @@ class DomainConfig:
     disks: tuple[DiskConfig, ...] = ()
     memory_backing: MemoryBacking = field(default_factory=MemoryBacking)
     vcpu_cpuset: str | None = None   # <vcpu cpuset=...>: the CPUs the guest may use by default
+    current_vcpus: int | None = None   # <vcpu current=...> (else its count): the vCPUs it has (or starts with)
     # Whether the domain declares <numatune>: libvirt's getter reports a default mode and
     # nodeset for a domain without one, so only a declared one counts.
     has_numatune: bool = False
@@ -280,6 +286,7 @@ def parse_domain_xml(xml: str) -> DomainConfig:
         disks=tuple(_disk_config(d) for d in disks),
         memory_backing=mb.model() if mb is not None else MemoryBacking(),
         vcpu_cpuset=dom.vcpu_cpuset,
+        current_vcpus=dom.current_vcpus,
         has_numatune=dom.numatune() is not None,
         facts=_domain_facts(dom, disks),
     )

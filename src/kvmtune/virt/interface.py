@@ -34,7 +34,9 @@ class DomainInfo:
     id: int | None          # None when not running
     state: GuestState       # virsh words: "running", "paused", "shut off", "crashed", ...
     memory_kib: int         # current memory
-    nvcpus: int             # current vCPUs
+    # current vCPUs; None when the bulk call does not give them (libvirt is not asked: the
+    # collector counts the vCPU threads in /proc, else reads the domain XML)
+    nvcpus: int | None
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class BlockCounters:
 
 @dataclass(frozen=True)
 class GuestStats:
-    """What one bulk stats call returns per running guest."""
+    """What one bulk stats call returns per running guest. The CPU times are what libvirt gives
+    where kvmtune cannot read /proc and the cgroup itself (a remote URI, the test driver's info());
+    the collector prefers its own reads."""
     cpu_time_ns: int | None = None
     vcpu_time_ns: Mapping[int, int] = field(default_factory=dict)
     block: Mapping[str, BlockCounters] = field(default_factory=dict)   # by target ("vda")

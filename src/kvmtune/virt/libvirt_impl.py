@@ -1,8 +1,13 @@
 """The hypervisor interface on libvirt-python, for any URI (qemu:///system, test:///file.xml, ...).
 
-- One bulk call per tick: `getAllDomainStats` gives every guest's state, memory, vCPU
-  count and CPU/vCPU/block counters; `list_guests()` makes it and `guest_stats()` hands
-  out its result (so a tick costs one libvirt round trip however many guests there are).
+- One bulk call per tick: `getAllDomainStats` gives every guest's state, memory and block
+  counters; `list_guests()` makes it and `guest_stats()` hands out its result (so a tick
+  costs one libvirt round trip however many guests there are). It asks for nothing the
+  collector reads itself: CPU times (per vCPU and per guest) and the vCPU count come from
+  /proc and the guest's cgroup (the vcpu and cpu-total groups were half of libvirtd's work
+  per tick), so `DomainInfo.nvcpus` is None. Only for a remote URI (no /proc of its guests
+  here) does it ask for those groups too; a driver with a partial stats API (the test
+  driver gives only the state) is filled from `dom.info()`, CPU time and vCPU count included.
 - Settings getters are called only when the collector refreshes a guest's settings.
 - Events: lifecycle and tunable events (and our own setters) mark a guest as changed,
   so settings are re-read as soon as someone — kvmtune or virsh — changes them.
@@ -15,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 try:
     import libvirt
@@ -83,6 +89,7 @@ class LibvirtHypervisor(Hypervisor):
         self._callbacks: list[int] = []
         self._last_stats: dict[str, GuestStats] | None = None
         self._ncpus: int | None = None
+        self._groups = stats_groups(uri)
 
     # -- connection ------------------------------------------------------------------
 
@@ -208,9 +215,7 @@ class LibvirtHypervisor(Hypervisor):
 
     def list_guests(self) -> list[DomainInfo]:
         conn = self._connection()
-        groups = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON
-                  | libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
-                  | libvirt.VIR_DOMAIN_STATS_BLOCK)
+        groups = self._groups
         # NOWAIT: a guest whose job lock is held (a migration, a block job) answers with what it
         # can give now instead of holding up every guest's figures for its job's wait
         records = self._call(conn.getAllDomainStats, groups, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT)
@@ -219,9 +224,10 @@ class LibvirtHypervisor(Hypervisor):
             name = dom.name()
             state = st.get("state.state")
             mem = st.get("balloon.current")
-            nvcpus = st.get("vcpu.current")
-            if state is None or mem is None or nvcpus is None:
-                # Drivers with a partial stats API (the test driver gives only "state").
+            nvcpus = st.get("vcpu.current")   # asked for only on a remote URI
+            if state is None or mem is None:
+                # Drivers with a partial stats API (the test driver gives only "state"). Not
+                # nvcpus: qemu:///system is not asked for it, and must not cost a call per guest.
                 try:
                     info = dom.info()
                 except libvirt.libvirtError:
@@ -231,7 +237,8 @@ class LibvirtHypervisor(Hypervisor):
             domid = dom.ID()
             guests.append(DomainInfo(
                 name=name, uuid=dom.UUIDString(), id=domid if domid >= 0 else None,
-                state=STATE_BY_CODE.get(int(state), "no state"), memory_kib=int(mem), nvcpus=int(nvcpus)))
+                state=STATE_BY_CODE.get(int(state), "no state"), memory_kib=int(mem),
+                nvcpus=None if nvcpus is None else int(nvcpus)))
             stats[name] = _stats(st)
         self._last_stats = stats
         return guests
@@ -348,6 +355,15 @@ class LibvirtHypervisor(Hypervisor):
         dom = self._dom(name)
         self._typed(dom.setBlockIoTune, disk, dict(values), scope=scope)
         self._changed_by_us(name)
+
+
+def stats_groups(uri: str) -> int:
+    """The bulk call's stats groups: state, balloon and block. A host in the URI
+    (qemu+ssh://host/system) has its guests' /proc elsewhere: then the CPU times too."""
+    groups = libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_BLOCK
+    if urlsplit(uri).netloc:
+        groups |= libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+    return int(groups)
 
 
 def _msg(e: Exception) -> str:
