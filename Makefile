@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BUILD_PKGS := libvirt-dev pkg-config gcc tmux prometheus
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: demo test test-fast lint setup bench screenshots lab-up lab-down clean
+.PHONY: demo test test-fast lint setup bench screenshots lab-up lab-down scale-lab-up scale-lab-down clean
 
 # The demo needs no hypervisor and no system packages: the package alone.
 $(VENV)/.base: pyproject.toml
@@ -61,6 +61,14 @@ lab-up: setup
 
 lab-down:
 	scripts/lab.sh down
+
+# The lab plus SCALE (default 50) BIOS-only guests, for bench/host_cost.py at scale.
+SCALE ?= 50
+scale-lab-up: setup
+	scripts/lab.sh scale-up $(SCALE)
+
+scale-lab-down:
+	scripts/lab.sh scale-down
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -5,6 +5,9 @@
 #   lab.sh up              install, prepare, start the daemons and the kvmtune-lab-* guests (idempotent)
 #   lab.sh down            remove exactly what `up` made (packages and qemu.conf settings stay)
 #   lab.sh status          daemons, hugepages and guests; exit 1 when the lab is not fully up
+#   lab.sh scale-up [N]    the lab plus N (default 50) more BIOS-only guests, kvmtune-lab-scale-NN,
+#                          for measuring what a tick costs at scale (bench/host_cost.py)
+#   lab.sh scale-down      remove the scale guests only (`down` removes them too)
 #   lab.sh stop-libvirtd   stop the libvirtd that `up` started (by its recorded pid); exit 1 if it is not ours
 #   lab.sh owns-libvirtd   exit 0 when the running libvirtd is the one `up` started, else one line why
 #   lab.sh start-libvirtd  start it again the way `up` does and wait until it answers
@@ -235,6 +238,39 @@ cmd_down() {
     log "down"
 }
 
+# The scale lab: BIOS-only guests (SeaBIOS finds no OS and idles; ~41 MiB RSS, ~1-2 % of a CPU
+# each under TCG), one vCPU and a small empty disk each, so 50 fit this 2-CPU machine.
+scale_name() { printf 'kvmtune-lab-scale-%02d' "$1"; }
+
+cmd_scale_up() {
+    local n=${1:-50} i name
+    [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 200 ] || die "scale-up: N must be 1-200, not '$n'"
+    cmd_up
+    for i in $(seq "$n"); do
+        name=$(scale_name "$i")
+        [ -e "$LAB/$name.qcow2" ] || qemu-img create -q -f qcow2 "$LAB/$name.qcow2" 16M
+        if ! v dominfo "$name" >/dev/null 2>&1; then
+            guest_xml "$name" plain | sed -e "s|<vcpu placement='static'>2</vcpu>|<vcpu placement='static'>1</vcpu>|" \
+                -e "s|<memory unit='MiB'>128</memory>|<memory unit='MiB'>64</memory>|" >"$LAB/$name.xml"
+            v define "$LAB/$name.xml" >/dev/null
+        fi
+        [ "$(v domstate "$name")" = running ] || v start "$name" >/dev/null
+    done
+    log "scale: $n guests up ($(scale_name 1) .. $(scale_name "$n"))"
+}
+
+cmd_scale_down() {
+    [ "$(id -u)" = 0 ] || die "scale-down needs root"
+    answering || return 0
+    local name
+    for name in $(v list --all --name | grep '^kvmtune-lab-scale-' || true); do
+        v destroy "$name" >/dev/null 2>&1 || true
+        v undefine "$name" >/dev/null
+        rm -f "$LAB/$name".{qcow2,xml}
+    done
+    log "scale: down"
+}
+
 cmd_status() {
     local ok=0 d pid entry name state
     for d in virtlogd libvirtd; do
@@ -248,6 +284,9 @@ cmd_status() {
         echo "$name: $state"
         [ "$state" = running ] || ok=1
     done
+    local scale
+    scale=$(v list --name | grep -c '^kvmtune-lab-scale-' || true)
+    [ "$scale" = 0 ] || echo "scale guests running: $scale"
     return $ok
 }
 
@@ -256,10 +295,12 @@ case ${1:-} in
     up) cmd_up ;;
     down) cmd_down ;;
     status) cmd_status ;;
+    scale-up) cmd_scale_up "${2:-50}" ;;
+    scale-down) cmd_scale_down ;;
     start-libvirtd) mkdir -p "$LAB"; start_libvirtd ;;
     stop-libvirtd) cmd_owns_libvirtd >&2; stop_daemon libvirtd ;;
     owns-libvirtd) cmd_owns_libvirtd ;;
     -h|--help|help)
         sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' ;;
-    *) echo "usage: lab.sh can-run|up|down|status|start-libvirtd|stop-libvirtd|owns-libvirtd (--help)" >&2; exit 2 ;;
+    *) echo "usage: lab.sh can-run|up|down|status|scale-up [N]|scale-down|start-libvirtd|stop-libvirtd|owns-libvirtd (--help)" >&2; exit 2 ;;
 esac
