@@ -216,6 +216,23 @@ def task_stat(text: str) -> TaskStat:
     )
 
 
+def proc_cgroup(text: str) -> dict[str, tuple[str, str]]:
+    """/proc/PID/cgroup -> per v1 controller ("memory", "cpuacct", ...) its hierarchy's
+    controller list (the name it is usually mounted under: "cpu,cpuacct") and the process's
+    path in it; under "" the cgroup v2 path (the `0::` line), with "" as its list."""
+    out: dict[str, tuple[str, str]] = {}
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == "0" and parts[1] == "":
+            out[""] = ("", parts[2])
+        else:
+            for controller in parts[1].split(","):
+                out.setdefault(controller, (parts[1], parts[2]))
+    return out
+
+
 def schedstat_ns(text: str) -> int:
     """/proc/PID/task/TID/schedstat ("run_ns wait_ns timeslices") -> the time it ran, in ns.
 

@@ -100,7 +100,8 @@ _TOKENS = st.sampled_from(["N0=", "N1=4", "anon=", "anon", "huge", "heap", "stac
                            "cpu0", "ksm_merging_pages", "99999999999999999999"])
 _TEXT = st.lists(_TOKENS, max_size=60).map("".join) | st.text(max_size=200)
 PARSERS = [parse.meminfo, parse.numa_maps, parse.numa_stat_anon, parse.ksm_stat, parse.task_stat,
-           parse.status, parse.proc_stat_cpus, parse.bracketed, parse.schedstat_ns, parse.cpu_stat_usage_ns]
+           parse.status, parse.proc_stat_cpus, parse.bracketed, parse.schedstat_ns, parse.cpu_stat_usage_ns,
+           parse.proc_cgroup]
 
 
 @pytest.mark.parametrize("parser", PARSERS, ids=lambda p: p.__name__)
@@ -123,3 +124,17 @@ def test_numa_maps_sums(lines):
     huge_pages = sum(p for _, _, p, k, _ in lines if k == " huge")
     assert sum(c for per in t.huge.values() for c in per.values()) == huge_pages
     assert sum(t.private.values()) == sum(p * s for _, _, p, k, s in lines if k == "")
+
+
+def test_proc_cgroup_names_each_v1_controller_and_the_v2_path():
+    # a hybrid host's QEMU process: v1 hierarchies (one joint) and the unified tree
+    text = ("12:memory:/machine/qemu-3-web.libvirt-qemu/emulator\n"
+            "4:cpu,cpuacct:/machine/qemu-3-web.libvirt-qemu/emulator\n"
+            "1:name=systemd:/machine.slice\n"
+            "0::/machine/qemu-3-web.libvirt-qemu/emulator\n"
+            "not a cgroup line\n")
+    got = parse.proc_cgroup(text)
+    assert got["memory"] == ("memory", "/machine/qemu-3-web.libvirt-qemu/emulator")
+    assert got["cpu"] == got["cpuacct"] == ("cpu,cpuacct", "/machine/qemu-3-web.libvirt-qemu/emulator")
+    assert got[""] == ("", "/machine/qemu-3-web.libvirt-qemu/emulator")
+    assert set(got) == {"memory", "cpu", "cpuacct", "name=systemd", ""}

@@ -114,15 +114,8 @@ def memory_cgroup_dir(fs: HostFS, pid: int) -> str | None:
     threaded child (".../libvirt/emulator") that has no memory files, so walk up to the
     nearest directory that has them.
     """
-    v1 = v2 = None
-    for line in fs.read_text(f"proc/{pid}/cgroup").splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        if "memory" in parts[1].split(","):
-            v1 = parts[2]
-        elif parts[0] == "0" and parts[1] == "":
-            v2 = parts[2]
+    paths = parse.proc_cgroup(fs.read_text(f"proc/{pid}/cgroup"))
+    v1, v2 = (paths[k][1] if k in paths else None for k in ("memory", ""))
     if v1 is not None:
         base, path = "sys/fs/cgroup/memory", v1
     elif v2 is not None:
@@ -159,15 +152,9 @@ def cpu_account(fs: HostFS, pid: int) -> CpuAccount:
     cpu.stat (libvirt prefers v2, also on a hybrid host whose unified tree has no controllers:
     cpu.stat is in every v2 cgroup), else its v1 cpuacct.usage, else the QEMU process's own
     utime + stime (libvirt's fallback too, for a guest in no cgroup of its own)."""
-    v1 = v2 = None
-    for line in fs.read_text(f"proc/{pid}/cgroup").splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        if parts[0] == "0" and parts[1] == "":
-            v2 = _guest_cgroup(parts[2])
-        elif "cpuacct" in parts[1].split(","):
-            v1 = (parts[1], _guest_cgroup(parts[2]))
+    paths = parse.proc_cgroup(fs.read_text(f"proc/{pid}/cgroup"))
+    v2 = _guest_cgroup(paths[""][1]) if "" in paths else None
+    v1 = (paths["cpuacct"][0], _guest_cgroup(paths["cpuacct"][1])) if "cpuacct" in paths else None
     if v2 is not None:
         for base in ("sys/fs/cgroup/unified", "sys/fs/cgroup"):   # hybrid, then unified only
             if fs.exists(rel := f"{base}{v2}/cpu.stat"):
