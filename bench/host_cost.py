@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from kvmtune.parse import task_stat  # (the package from this tree, as for the collector)
 
 GOAL = 0.5
 CLK = os.sysconf("SC_CLK_TCK")
@@ -81,8 +82,8 @@ def cpu_ns(pids: list[int]) -> int:
 
 
 def stat_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])   # utime + stime, dead threads included
+    st = task_stat(Path(f"/proc/{pid}/stat").read_text())
+    return st.utime + st.stime   # the process's: its dead threads included
 
 
 class Phase:
