@@ -16,5 +16,8 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
 fi
 echo "kvmtune: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# A fresh machine may be running unattended-upgrades at boot, or another make (the lab, a
+# second checkout) may be installing: wait for the dpkg lock instead of failing at once.
+wait=(-o DPkg::Lock::Timeout=600)
+apt-get "${wait[@]}" update -qq >/dev/null
+apt-get "${wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

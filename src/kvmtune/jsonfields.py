@@ -6,10 +6,22 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
+NAMES_OF: dict[type, tuple[str, ...]] = {}
+
+
+def names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names, in order (cached: `dataclasses.fields` is slow for a hot loop)."""
+    got = NAMES_OF.get(cls)
+    if got is None:
+        got = NAMES_OF[cls] = tuple(f.name for f in fields(cls))
+    return got
+
 
 def plain(obj: Any) -> dict[str, Any]:
     """A flat dataclass as a dict of its fields (values must already be JSON-ready)."""
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    # (the model's dataclasses have no slots: their fields are their __dict__, in order)
+    d = obj.__dict__
+    return {n: d[n] for n in NAMES_OF.get(type(obj)) or names(type(obj))}
 
 
 FIELDS_OF: dict[type, frozenset[str]] = {}

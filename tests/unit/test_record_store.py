@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from kvmtune.demo import DemoFeed, open_demo
 from kvmtune.errors import RecordingError
 from kvmtune.model import Error, Snapshot
+from kvmtune.perfmodel import GuestPerf, PerfCounters
 from kvmtune.record import codec, store
 from kvmtune.record.store import Recording
 from kvmtune.record.writer import Recorder
@@ -51,6 +52,23 @@ def test_plain_is_the_v1_json() -> None:
         assert {"schema": s.to_json()["schema"], **codec.plain(s)} == s.to_json()
 
 
+def test_a_key_is_the_v1_json_line_by_line(snaps: list[Snapshot]) -> None:
+    """encode_key has orjson write the dataclasses itself: byte for byte the v1 document's
+    lines, also where it must build them in Python (a counter past 64 bits)."""
+    def by_json(s: Snapshot) -> bytes:
+        doc = s.to_json()
+        guests = doc.pop("guests")
+        return b"\n".join([codec.dump_json(doc), *(codec.dump_json(g) for g in guests)])
+    huge = replace(snaps[1], guests=(replace(snaps[1].guests[0], cpu_time_ns=2 ** 70), *snaps[1].guests[1:]))
+    counted = PerfCounters(task_clock_ns=5, cycles=7)
+    perf = GuestPerf(since=1.5, vcpus={0: counted, 1: PerfCounters()}, total=counted, accel="kvm",
+                     exits={"exits": 9, "halt_exits": 3}, hardware="no PMU")
+    with_perf = replace(snaps[2], guests=(replace(snaps[2].guests[0], perf=perf), *snaps[2].guests[1:]))
+    for s in (*snaps[:3], huge, with_perf):
+        assert codec.encode_key(s) == by_json(s)
+    assert b"1180591620717411303424" in codec.encode_key(huge)
+
+
 def test_patches_rebuild_every_document(snaps: list[Snapshot]) -> None:
     parts = codec.decode_key(codec.encode_key(snaps[0]))
     one = codec.decode_key(codec.encode_key(snaps[0]), {snaps[0].guests[2].name})
@@ -66,13 +84,15 @@ def test_patches_rebuild_every_document(snaps: list[Snapshot]) -> None:
 def test_patches_of_every_kind_of_change(snaps: list[Snapshot]) -> None:
     """The patch text is written while the objects are walked: each kind of change (a string
     needing escapes, a name that is not ASCII, a float, None to a value, a list that grows, a
-    dict's keys, a counter past 64 bits, which orjson refuses) rebuilds the exact document."""
+    dict's keys, a counter past 64 bits, which orjson refuses, a flag, a vCPU's affinity)
+    rebuilds the exact document."""
     a = snaps[0]
     g, h = a.guests[0], a.guests[1]
     disk = g.disks[0] if g.disks else None
     changed = replace(g, state='paused "by" \\ admin\n', cpu_time_ns=2 ** 70, memtune=None,
                       numa_memory_kib={**(g.numa_memory_kib or {}), 7: 1},
-                      vcpus=(*g.vcpus, replace(g.vcpus[0], index=99, pcpu=None)),
+                      vcpus=(replace(g.vcpus[0], pinned=not g.vcpus[0].pinned, affinity=(1, 2)),
+                             *g.vcpus[1:], replace(g.vcpus[0], index=99, pcpu=None)),
                       disks=tuple(replace(d, rd_bytes=None, source="/vm/dé.qcow2") for d in g.disks))
     renamed = replace(h, name="dé-01 ☃", blkio_weight=None if h.blkio_weight else 500)
     b = replace(a, time=a.time + 2.5, guests=(changed, renamed, *a.guests[2:]),
