@@ -109,6 +109,11 @@ async def test_help_explains_every_column_and_key_fits_80_columns_and_scrolls_to
         assert box.scroll_y + box.scrollable_content_region.height >= len(plain)
         await pilot.press("home")
         await wait_for(pilot, lambda: box.scroll_y == 0, what="the top of the help")
+        await pilot.resize_terminal(120, 30)                  # wider: wrapped again, to the new width
+        await wait_for(pilot, lambda: body.size.width == 79, what="the help to follow the resize")
+        await pilot.pause()
+        assert len(help_screen.plain) < len(plain) and body.size.height == len(help_screen.plain)
+        assert max(len(line) for line in help_screen.plain) <= 79
         await pilot.press("escape")
         assert len(app.screen_stack) == 1
 
