@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""`make screenshots`: SVGs of the guest table, each detail pane, the host view and the pin
-picker, rendered headless from the demo host with a fixed seed into screenshots/.
+"""`make screenshots`: SVGs of the guest table, each detail pane, the host view, the pin
+picker, the sort list and the help, rendered headless from the demo host with a fixed seed into screenshots/.
 
 The demo's clock is simulated and the app polls only when told here, so the same seed
 gives the same pictures.
@@ -58,6 +58,14 @@ async def shoot(out: Path, seed: int, size: tuple[int, int]) -> list[Path]:
         await pilot.press("escape", "p", "space", "right", "space")
         await settle(pilot)
         save("pin-picker")
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("greater_than_sign", "down", "down", "down")   # the Sort-by list on CPU%
+        await pilot.pause()
+        save("sort-picker")
+        await pilot.press("escape", "question_mark")
+        await pilot.pause()
+        save("help")
         await pilot.press("escape")
     src.close()
     return written

@@ -70,5 +70,6 @@ def test_the_warn_column_fits_two_characters_at_any_count():
     width = next(c.width for c in COLUMNS if c.key == "warn")
     assert width == 2
     assert [warn_cell(found(n))[0] for n in (1, 9, 10, 12)] == ["W1", "W9", "W+", "W+"]
-    assert warn_cell(found(12))[1] < warn_cell(found(10))[1] < warn_cell(found(1, "info"))[1]
+    # sorting descending (its first order) puts the worst first, then the most findings
+    assert warn_cell(found(12))[1] > warn_cell(found(10))[1] > warn_cell(found(1, "info"))[1] > warn_cell([])[1]
     assert all(len(warn_cell(found(n, s))[0]) <= width for n in (1, 99) for s in ("critical", "info"))

@@ -163,14 +163,16 @@ async def test_action_keys_are_refused_with_the_reason_and_record_is_not_offered
         assert "Host view" in str(app.screen.query_one("#host-title").content)
         await pilot.press("escape", "S")
         await pilot.pause()
-        assert app.sort_reverse and "sorted by name (reversed)" in app.status_text
+        assert app.sort_reverse and "sorted by Name ▼ descending" in app.status_text
         await pilot.press("slash", *"db", "enter")
         await pilot.pause()
         assert app.name_filter == "db" and app.selected_guest().name.startswith("db")
         await pilot.press("question_mark")
         await pilot.pause()
-        help_text = str(app.screen.query_one("Static").content)
-        assert "(disabled: replay)" in help_text and r"    \[[/]  replay: one sample back" in help_text
+        help_lines = app.screen.plain
+        assert "Tuning (off: replay)" in help_lines
+        assert "  [          replay: one sample back" in help_lines
+        assert help_lines.index("Time travel in a replay") < help_lines.index("Keys")   # its own keys first
 
 
 async def test_speed_cycles_and_playing_fast_reaches_the_end_and_pauses(recorded):

@@ -36,6 +36,22 @@ def test_table_160x50(snap_compare):
     assert snap_compare(demo_app(), terminal_size=(160, 50), run_before=_before(("down", "down", "2")))
 
 
+def test_help_80x24(snap_compare):
+    # the help wraps to the width: a key column, every column of the table explained
+    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=_before(("question_mark",)))
+
+
+def test_sort_picker_80x24(snap_compare):
+    # '>' on the table sorted by CPU% (busiest first): the Sort-by list, CPU% marked
+    keys = ("s", "s", "s", "greater_than_sign")
+    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=_before(keys))
+
+
+def test_read_only_80x24(snap_compare):
+    # the footer without the action keys: the ones that work take their room
+    assert snap_compare(demo_app(read_only=True), terminal_size=(80, 24), run_before=_before(("down", "down")))
+
+
 def test_replay_80x24(snap_compare, tmp_path, monkeypatch):
     # a replay of a demo recording, on its recorded action: the timeline, REPLAY, the
     # recorded time (in UTC here, so the picture is the same in every time zone)

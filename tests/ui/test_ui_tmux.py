@@ -117,10 +117,21 @@ def test_demo_in_tmux_shows_table_and_every_pane_and_q_exits_0(tmux):
     tmux.keys("Escape")
     tmux.wait_gone("Host view")
     tmux.keys("?")
-    tmux.wait("kvmtune keys")
+    tmux.wait("keys and columns")
     tmux.keys("Escape")
-    tmux.wait_gone("kvmtune keys")
+    tmux.wait_gone("keys and columns")
     tmux.keys("q")
+    assert tmux.exit_status() == 0
+
+
+def test_footer_fits_80_columns_and_ctrl_c_exits_0(tmux):
+    tmux.start(KVMTUNE)
+    tmux.wait("build-runner")
+    s = tmux.wait("palette")
+    footer = next(line for line in s.splitlines() if "palette" in line)
+    for key in ("q Quit", "? Help", "/ Filter", "> Sort", "p Pin", "^p palette"):
+        assert key in footer, footer
+    tmux.keys("C-c")
     assert tmux.exit_status() == 0
 
 

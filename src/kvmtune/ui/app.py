@@ -12,34 +12,35 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Any, ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.app import App, ComposeResult
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.events import Key, Resize
 from textual.filter import LineFilter
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from ..actions import Executor
 from ..feed import Feed
 from ..frame import Frame, Framer
 from ..model import Guest, Snapshot
-from . import panes
+from . import palette, panes
 from .acting import Acting, ActionDone
 from .advising import Advising
 from .findings import FindingList
+from .footer import FitFooter
 from .keys import ACTION_KEYS, BINDINGS
 from .perfpane import PerfToggle, perf_pane
 from .recording import Recordable
 from .replaying import Replaying
-from .screens import HELP_TEXT, Viewing
-from .table import SORT_KEYS, GuestTable, Rows
+from .screens import Viewing
+from .sorting import Sorting
+from .table import GuestTable, Rows
 from .terminal import TerminalWatch
 from .themes import NoColorEmphasis, load_themes, resolve
 
@@ -65,7 +66,7 @@ class SnapshotReady(Message):
         self.frame, self.rows, self.error = frame, rows, error
 
 
-class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, App[int]):
+class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, PerfToggle, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kvmtune"
     ENABLE_COMMAND_PALETTE = True
@@ -137,7 +138,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, A
                 with TabPane(f"{i + 1} {title}", id=f"tab-{key}"), VerticalScroll():
                     yield Static(id=f"pane-{key}", classes="pane")
         yield Static(id="status")
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         themes = load_themes()
@@ -160,16 +161,6 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, A
         # method taking a widget, not a flag: a frame shown means the table exists)
         if self.frame is not None:
             self._render_table(force=True)
-
-    def watch_sort_key(self) -> None:
-        self._sorted()
-
-    def watch_sort_reverse(self) -> None:
-        self._sorted()
-
-    def _sorted(self) -> None:
-        self.set_status(f"sorted by {self.sort_key}{' (reversed)' if self.sort_reverse else ''}")
-        self._render_table()
 
     def watch_name_filter(self) -> None:
         self._render_table()
@@ -336,6 +327,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, A
         self.screen.set_focus(self.query_one(GuestTable))   # now: the next keys are the table's
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "interrupt":
+            return True   # Ctrl+C quits from anywhere
         if len(self.screen_stack) > 1 and action not in ("next_pane", "command_palette"):
             return False  # a form or another view is open: its own keys only
         if not self.replay_check(action):
@@ -344,24 +337,14 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, A
             # '/' opens the filter (and is typed once it is open); enter/escape close it
             return self._filter_focused() != (action == "filter")
         name = str(parameters[0]) if action == "form" and parameters else action
-        if name in ACTION_KEYS and not self.can_act:
-            return False if self.replay is not None else None   # greyed out (replay: hidden)
-        return True
+        # an action key where nothing can be tuned: not in the footer; pressing it says why (on_key)
+        return self.can_act or name not in ACTION_KEYS
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
-        """The command palette (Ctrl+P) offers every key's action too."""
+        """The command palette (Ctrl+P) offers every key's action, sorts and panes too (palette.py)."""
         yield from super().get_system_commands(screen)
-        if screen is not self.screen_stack[0]:
-            return
-        for b in self.BINDINGS:
-            assert isinstance(b, Binding)
-            name = b.id or b.action
-            what = HELP_TEXT.get(name)
-            disabled = (name in ACTION_KEYS and not self.can_act) or not self.replay_check(b.action.split("(")[0])
-            if what and name not in ("quit", "help") and not disabled:
-                key = b.key_display or b.key
-                yield SystemCommand(f"{what[0].upper()}{what[1:]} ({key})", f"key {key}",
-                                    partial(self.run_action, b.action))
+        if screen is self.screen_stack[0]:
+            yield from palette.commands(self)
 
     # -- navigation actions ------------------------------------------------------------------
     def action_pane(self, index: int) -> None:
@@ -373,12 +356,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, A
             return
         self.action_pane(self.pane_index + step)
 
-    def action_sort(self, step: int) -> None:
-        i = SORT_KEYS.index(self.sort_key)
-        self.sort_key = SORT_KEYS[(i + step) % len(SORT_KEYS)]
-
-    def action_reverse(self) -> None:
-        self.sort_reverse = not self.sort_reverse
+    async def action_interrupt(self) -> None:
+        await self.action_quit()   # what q does (it asks nothing), as Ctrl+C in top and htop
 
     def action_filter(self) -> None:
         f = self.query_one("#filter", Input)

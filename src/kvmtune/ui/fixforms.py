@@ -98,7 +98,8 @@ PREFILL: dict[str, Prefill] = {
 # the form a kind's key opens when the fix gives no values
 KIND_FORMS = {"vcpupin": "pin", "emulatorpin": "emulatorpin", "move": "move", "numatune": "numatune",
               "memtune": "memtune", "blkdeviotune": "throttle", "blkiotune": "weight",
-              "ksm": "ksm_settings", "hugepages": "hugepages"}
+              "ksm": "ksm_settings", "hugepages": "hugepages", "iothreadpin": "iothreadpin",
+              "thp": "thp", "numa_balancing": "numa_balancing"}
 
 
 def _open(name: str, snap: Snapshot, g: Guest | None) -> ActionForm:

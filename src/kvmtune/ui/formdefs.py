@@ -14,7 +14,7 @@ from .. import actions as act
 from .. import analysis as a
 from .. import cpuset, fmt, inputs
 from ..model import Guest, Snapshot
-from ..vocab import IOTUNE_BASE, NUMA_MODES, SCOPE_BOTH, Scope
+from ..vocab import IOTUNE_BASE, NUMA_MODES, SCOPE_BOTH, THP_MODES, Scope
 from . import panes
 from .forms import ActionForm, Field, NoForm
 
@@ -75,6 +75,24 @@ def emulatorpin_form(snap: Snapshot, g: Guest) -> ActionForm:
         Field("cpus", "host CPUs", current, "e.g. 0-1"),
     ], g), build, snap, picker_field="cpus", pins_of_others=a.pins_of_others(snap, g.name),
         note="The guide (8.4.4): pin the emulator on the vCPUs' node.")
+
+
+def iothreadpin_form(snap: Snapshot, g: Guest) -> ActionForm:
+    if not g.iothreads:
+        raise NoForm(f"{g.name} has no I/O threads to pin (<iothreads> in its definition)")
+    by_id = {str(t.id): t for t in g.iothreads}
+    first = g.iothreads[0]
+
+    def linked(changed: str, v: dict[str, str]) -> dict[str, str]:
+        return {"cpus": cpuset.format(by_id[v["iothread"]].affinity)} if changed == "iothread" else {}
+
+    def build(v: dict[str, str]) -> act.Action:
+        return act.IoThreadPin(g.name, int(v["iothread"]), inputs.cpulist(v["cpus"]), _scope(v))
+    return ActionForm(f"i  pin an I/O thread of {g.name}", _scoped([
+        Field("iothread", "I/O thread", str(first.id), choices=tuple(by_id)),
+        Field("cpus", "host CPUs", cpuset.format(first.affinity), "e.g. 0-1"),
+    ], g), build, snap, picker_field="cpus", pins_of_others=a.pins_of_others(snap, g.name), linked=linked,
+        note="The guide (8.4.4): the I/O threads beside the vCPUs, on their node.")
 
 
 def move_form(snap: Snapshot, g: Guest) -> ActionForm:
@@ -213,6 +231,30 @@ def hugepages_form(snap: Snapshot) -> ActionForm:
     ], build, snap, linked=linked)
 
 
+def thp_form(snap: Snapshot) -> ActionForm:
+    now = snap.host.thp_enabled
+    if now is None:
+        raise NoForm("this kernel has no transparent hugepages (/sys/kernel/mm/transparent_hugepage)")
+
+    def build(v: dict[str, str]) -> act.Action:
+        return act.ThpEnabled(v["mode"])
+    return ActionForm(f"T  transparent hugepages (now {now})", [
+        Field("mode", "enabled", now if now in THP_MODES else THP_MODES[0], choices=THP_MODES),
+    ], build, snap, note="madvise: THP where a process asks (QEMU does for guest RAM); never: none.")
+
+
+def numa_balancing_form(snap: Snapshot) -> ActionForm:
+    now = snap.host.numa_balancing
+    if now is None:
+        raise NoForm("this kernel has no automatic NUMA balancing (/proc/sys/kernel/numa_balancing)")
+
+    def build(v: dict[str, str]) -> act.Action:
+        return act.NumaBalancing(int(v["value"]))
+    return ActionForm(f"N  automatic NUMA balancing (now {now})", [
+        Field("value", "numa_balancing", "0" if now else "1", choices=("0", "1")),
+    ], build, snap, note="0 off, 1 on. Off when every guest is pinned to its node (8.3).")
+
+
 # form name -> (builder, takes the selected guest); bound as "form('<name>')"
 FORMS: dict[str, tuple[Callable[..., ActionForm], bool]] = {
     "pin": (pin_form, True), "unpin": (unpin_form, True),
@@ -220,5 +262,6 @@ FORMS: dict[str, tuple[Callable[..., ActionForm], bool]] = {
     "numatune": (numatune_form, True), "memtune": (memtune_form, True),
     "throttle": (throttle_form, True), "weight": (weight_form, True),
     "ksm_toggle": (ksm_toggle_form, False), "ksm_settings": (ksm_settings_form, False),
-    "hugepages": (hugepages_form, False),
+    "hugepages": (hugepages_form, False), "iothreadpin": (iothreadpin_form, True),
+    "thp": (thp_form, False), "numa_balancing": (numa_balancing_form, False),
 }

@@ -26,14 +26,15 @@ MUTE_KEY = "!"   # in the Advice pane and the host-wide list: mute / unmute the 
 ACTION_KEYS = {
     "pin": "p", "unpin": "u", "emulatorpin": "e", "move": "M", "numatune": "n", "memtune": "m",
     "throttle": "b", "weight": "w", "ksm_toggle": "k", "ksm_settings": "K", "hugepages": "h",
-    "undo": "z",
+    "iothreadpin": "i", "thp": "T", "numa_balancing": "N", "undo": "z",
 }
 
 # action kind (Finding.fix) -> the app action whose form applies it
 FIX_ACTIONS = {
     "vcpupin": "pin", "emulatorpin": "emulatorpin", "move": "move", "numatune": "numatune",
     "memtune": "memtune", "blkdeviotune": "throttle", "blkiotune": "weight", "ksm": "ksm_settings",
-    "hugepages": "hugepages",
+    "hugepages": "hugepages", "iothreadpin": "iothreadpin", "thp": "thp",
+    "numa_balancing": "numa_balancing",
 }
 
 
@@ -54,6 +55,8 @@ def _form_binding(key: str, name: str, description: str) -> Binding:
 
 BINDINGS: list[Binding] = [
     Binding("q", "quit", "Quit", id="quit"),
+    # as in top and htop; priority: it quits from a form or the palette too (q is typed there)
+    Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True, id="interrupt"),
     Binding("question_mark", "help", "Help", key_display="?", id="help"),
     # time travel: shown and working in a replay only (ui/replaying.py)
     Binding("space", "play", "Play", key_display="space", id="play"),
@@ -70,6 +73,7 @@ BINDINGS: list[Binding] = [
     _form_binding("p", "pin", "Pin"),
     _form_binding("u", "unpin", "Unpin"),
     _form_binding("e", "emulatorpin", "Emu"),
+    _form_binding("i", "iothreadpin", "IOthr"),
     _form_binding("M", "move", "Move"),
     _form_binding("n", "numatune", "Numa"),
     _form_binding("m", "memtune", "Mem"),
@@ -78,6 +82,8 @@ BINDINGS: list[Binding] = [
     _form_binding("k", "ksm_toggle", "KSM"),
     _form_binding("K", "ksm_settings", "KSM set"),
     _form_binding("h", "hugepages", "Huge"),
+    _form_binding("T", "thp", "THP"),
+    _form_binding("N", "numa_balancing", "NUMA bal"),
     Binding("z", "undo", "Undo", id="undo"),
     Binding("L", "log", "Log", id="log"),
     Binding("H", "host", "Host", id="host"),
@@ -85,19 +91,30 @@ BINDINGS: list[Binding] = [
     Binding("t", "theme", "Theme", id="theme"),
     Binding("P", "perf", "Perf", id="perf"),
     Binding("R", "record", "Rec", id="record", show=False),
-    Binding("enter", "goto_done", "Go there", show=False, priority=True),
-    Binding("escape", "goto_cancel", "Cancel", show=False, priority=True),
+    Binding("enter", "goto_done", "Go there", show=False, priority=True, id="goto_done"),
+    Binding("escape", "goto_cancel", "Cancel", show=False, priority=True, id="goto_cancel"),
     # priority: handled when the key arrives, before the keys typed right after it are
     # handed to the focused widget, so those reach the filter (enter/escape: back to the
     # table; only while the filter has focus, see KvmtuneApp.check_action)
     Binding("slash", "filter", "Filter", key_display="/", id="filter", priority=True),
-    Binding("enter", "filter_done", "Keep the filter", show=False, priority=True),
-    Binding("escape", "filter_clear", "Clear the filter", show=False, priority=True),
-    Binding("s", "sort(1)", "Sort", show=False),
-    Binding("greater_than_sign", "sort(1)", "Sort >", show=False, key_display=">"),
-    Binding("less_than_sign", "sort(-1)", "Sort <", show=False, key_display="<"),
-    Binding("S", "reverse", "Reverse sort", show=False),
-    Binding("tab", "next_pane", "Next pane", show=False, priority=True),
-    Binding("shift+tab", "next_pane(-1)", "Previous pane", show=False, priority=True),
-    *[Binding(str(i + 1), f"pane({i})", f"Pane {i + 1}", show=False) for i in range(len(PANES))],
+    Binding("enter", "filter_done", "Keep the filter", show=False, priority=True, id="filter_done"),
+    Binding("escape", "filter_clear", "Clear the filter", show=False, priority=True, id="filter_clear"),
+    # htop's keys for its "Sort by" list: F6, < and >
+    Binding("greater_than_sign", "sort_menu", "Sort", key_display=">", id="sort_menu"),
+    Binding("less_than_sign", "sort_menu", "Sort", show=False, key_display="<", id="sort_menu_lt"),
+    Binding("f6", "sort_menu", "Sort", show=False, key_display="F6", id="sort_menu_f6"),
+    Binding("s", "sort(1)", "Sort by the next column", show=False, id="sort_next"),
+    Binding("S", "reverse", "Reverse the sort", show=False, id="reverse"),
+    Binding("tab", "next_pane", "Next pane", show=False, priority=True, id="next_pane"),
+    Binding("shift+tab", "next_pane(-1)", "Previous pane", show=False, priority=True, id="prev_pane"),
+    *[Binding(str(i + 1), f"pane({i})", f"Pane {i + 1}", show=False, id=f"pane_{i + 1}")
+      for i in range(len(PANES))],
 ]
+
+# the footer shows the keys that fit its width in this order (the rest: `?` lists every key);
+# keys not named here come after these, in BINDINGS order
+FOOTER_ORDER = (
+    "quit", "help",
+    "play", "step_back", "step_fwd", "back_1m", "fwd_1m", "goto", "prev_event", "next_event", "speed",
+    "filter", "sort_menu", "pin", "move", "undo", "host", "advice_host", "log", "perf",
+)

@@ -12,42 +12,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
 
 from .. import fmt
-from . import panes
-
-HELP_TEXT = {
-    "pin": "pin the selected guest's vCPU(s): a picker of host CPUs grouped by node",
-    "unpin": "unpin vCPU(s): back to every CPU the guest may use",
-    "emulatorpin": "pin the emulator threads",
-    "move": "move the guest to a node: vCPUs + emulator + numatune together",
-    "numatune": "numatune mode and nodeset",
-    "memtune": "memtune hard/soft/swap limits",
-    "throttle": "disk throttles (blkdeviotune)",
-    "weight": "blkio weight",
-    "ksm_toggle": "KSM on/off",
-    "ksm_settings": "KSM settings (pages_to_scan, sleep, merge_across_nodes)",
-    "hugepages": "hugepage pool size per node",
-    "undo": "undo the last action",
-    "log": "the audit log (in a replay: the actions recorded)",
-    "host": "host view: every node's CPUs, memory, hugepages and guests",
-    "advice_host": "advice: every finding on the host, sortable; Enter opens a fix, ! mutes",
-    "theme": "next colour theme",
-    "perf": "perf counters on/off (pane 7; needs root)",
-    "filter": "filter guests by name",
-    "record": "start / stop recording to a file (replay it with `kvmtune replay FILE`)",
-    "play": "replay: play / pause",
-    "step_back": "replay: one sample back",
-    "step_fwd": "replay: one sample forward",
-    "back_1m": "replay: 1 minute back",
-    "fwd_1m": "replay: 1 minute forward",
-    "back_10m": "replay: 10 minutes back",
-    "fwd_10m": "replay: 10 minutes forward",
-    "goto": "replay: go to a time (HH:MM[:SS] or YYYY-MM-DD HH:MM[:SS])",
-    "prev_event": "replay: the previous recorded action or error",
-    "next_event": "replay: the next recorded action or error",
-    "speed": "replay: speed 1x, 2x, 10x, 60x",
-    "help": "this help",
-    "quit": "quit",
-}
+from . import helptext, panes
 
 
 class Viewing:
@@ -85,43 +50,42 @@ class _Closable(Screen[None]):
 
 
 class HelpScreen(_Closable, ModalScreen[None]):
+    """Every column and key (helptext.py), wrapped to the screen; ↑ ↓ PgUp PgDn Home End scroll."""
+
     BINDINGS = [*_Closable.BINDINGS, Binding("question_mark", "close", "Close", show=False)]
 
     def __init__(self, bindings: list[Binding], disabled: dict[str, str], replay: bool = False) -> None:
         super().__init__()
-        self.bindings_list = bindings
         # not `self.disabled`: that is Textual's reactive, and a disabled screen cannot scroll
-        self.disabled_keys = disabled   # key -> why ("read-only", "replay")
-        self.replay = replay
+        self.sections = helptext.sections(bindings, disabled, replay)   # disabled: key -> why
+        self.plain: list[str] = []   # the lines as shown, without markup (tests read them)
+        self._width = 0
 
     def compose(self) -> ComposeResult:
-        lines = ["[b]kvmtune keys[/]", ""]
-        # a replay's time travel keys first; elsewhere last (they work in a replay only)
-        bindings = sorted(self.bindings_list, key=lambda b: HELP_TEXT.get(b.id or b.action, "")
-                          .startswith("replay: ") != self.replay)
-        for b in bindings:
-            key = f"{b.key_display or b.key:>5}".replace("[", r"\[")   # "[" is markup
-            what = HELP_TEXT.get(b.id or b.action)
-            if what is None:
-                continue
-            why = self.disabled_keys.get(b.key)
-            if what.startswith("replay: ") and not self.replay:
-                why = "replay only"
-            elif b.id == "record" and self.replay:
-                why = "not in a replay"
-            off = why is not None
-            line = f"  [b]{key}[/]  {what}" + (f"  [$text-muted](disabled: {why})[/]" if off else "")
-            lines.append(f"[$text-muted]{line}[/]" if off else line)
-        lines += [
-            "",
-            f"  [b]1-{len(panes.PANES)}[/] / [b]Tab[/]  detail panes: " + ", ".join(t for _, t in panes.PANES),
-            "  [b]s[/] [b]>[/] / [b]<[/]  sort by the next / previous column   [b]S[/]  reverse the order",
-            "  [b]↑ ↓[/]  select a guest   [b]Ctrl+P[/]  command palette   [b]Esc[/]  close",
-            "  [b]Enter[/]  the selected guest's Advice pane: [b]↑ ↓[/] pick a finding, [b]Enter[/] opens its fix "
-            "(the form, prefilled), [b]![/] mutes / unmutes it, [b]Esc[/] back",
-        ]
         with VerticalScroll(id="help"):
-            yield Static("\n".join(lines))
+            yield Static(id="help-body")
+
+    def on_mount(self) -> None:
+        self.query_one("#help").focus()   # the keys scroll it
+        self._fill()
+
+    def on_resize(self) -> None:
+        self._fill()
+
+    def _fill(self) -> None:
+        box = self.query_one("#help")
+        # the box's own width less its border, padding and scrollbar (app.tcss #help)
+        width = min(HELP_WIDTH, self.app.size.width) - 5
+        if width == self._width:
+            return
+        self._width = width
+        out = helptext.lines(self.sections, width)
+        self.plain = [p for p, _ in out]
+        self.query_one("#help-body", Static).update("\n".join(m for _, m in out))
+        box.refresh(layout=True)
+
+
+HELP_WIDTH = 84   # app.tcss #help width
 
 
 class HostScreen(_Closable):

@@ -36,40 +36,54 @@ class Column:
     width: int
     wide_only: bool = False
     right: bool = True
+    # the order it sorts in first: busiest, biggest, worst on top (as top does)
+    descending: bool = False
+    help: str = ""   # what the help (`?`) and the sort picker say it shows
 
 
+_STATES = ", ".join(f"{short} {long}" for long, short in STATE_SHORT.items() if short != long)
 COLUMNS = (
-    Column("name", "Name", 14, right=False),
-    Column("state", "St", 3, right=False),
-    Column("vcpus", "vC", 2),
-    Column("cpu", "CPU%", 5),
-    Column("mem", "Mem", 5),
-    Column("nodes", "Nodes", 5, right=False),
-    Column("local", "Local", 5),
-    Column("pin", "P", 1, right=False),
-    Column("huge", "Huge", 5, wide_only=True),
-    Column("ksm", "KSM", 5, wide_only=True),
-    Column("rd", "Rd/s", 5),
-    Column("wr", "Wr/s", 5),
-    Column("limit", "Limit", 7, wide_only=True),
+    Column("name", "Name", 14, right=False, help="the guest (libvirt domain)"),
+    Column("state", "St", 3, right=False, help=f"state: {_STATES}"),
+    Column("vcpus", "vC", 2, descending=True, help="vCPUs"),
+    Column("cpu", "CPU%", 5, descending=True,
+           help="CPU the guest used over the last interval, % of one host CPU (200% = two busy)"),
+    Column("mem", "Mem", 5, descending=True, help="memory the guest is given"),
+    Column("nodes", "Nodes", 5, right=False, help="the NUMA nodes its memory is on (- unknown)"),
+    # worst first: the least local on top
+    Column("local", "Local", 5, help="locality: the share of its memory on the nodes where its vCPUs "
+           "run (yellow under 80%, red under 50%)"),
+    Column("pin", "P", 1, right=False, descending=True, help="P: its vCPUs are pinned to host CPUs"),
+    Column("huge", "Huge", 5, wide_only=True, descending=True,
+           help="its memory on hugepages (only 110 columns and wider)"),
+    Column("ksm", "KSM", 5, wide_only=True, descending=True,
+           help="its memory KSM merged (only 110 columns and wider)"),
+    Column("rd", "Rd/s", 5, descending=True, help="disk reads, bytes/s over every disk (red: at a throttle)"),
+    Column("wr", "Wr/s", 5, descending=True, help="disk writes, bytes/s over every disk (red: at a throttle)"),
+    Column("limit", "Limit", 7, wide_only=True, descending=True,
+           help="its disks' throttle limits, bytes/s (only 110 columns and wider)"),
     # the worst severity's letter and how many: C2, W1, i3; "C+" from 10 on (the pane has the
     # number): two columns, so an 80-column table keeps room for the names
-    Column("warn", "!", 2),
+    Column("warn", "!", 2, descending=True,
+           help="its findings: the worst one's letter (C critical, W warning, i info) and how many, "
+           "C+ for ten or more; pane 8 lists them"),
 )
 SORT_KEYS = tuple(c.key for c in COLUMNS)
+BY_KEY = {c.key: c for c in COLUMNS}
+SORT_MARK = {True: "▼", False: "▲"}   # descending, ascending
 
 # the `!` column: the worst severity's letter (readable without colour) and its colour role
 WORST = {"critical": ("C", "error"), "warning": ("W", "warning"), "info": ("i", "muted")}
 
 
 def warn_cell(found: Collection[Finding]) -> tuple[str, Any, str]:
-    """(text, sort value, role): sorting ascending puts the worst first, then the most findings."""
+    """(text, sort value, role): sorting descending puts the worst first, then the most findings."""
     if not found:
-        return "", 10_000, ""
+        return "", -1, ""
     worst = min(rank(f.severity) for f in found)
     letter, role = WORST[SEVERITIES[worst]]
     n = len(found)
-    return f"{letter}{n if n < 10 else '+'}", worst * 1000 - n, role
+    return f"{letter}{n if n < 10 else '+'}", (len(SEVERITIES) - worst) * 1000 + n, role
 
 
 def row_values(g: Guest, frame: Frame,
@@ -130,6 +144,7 @@ class GuestTable(DataTable[str]):
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self.narrow: bool | None = None
         self.name_width = 0
+        self.mark: tuple[str, bool] | None = None   # the sorted column and whether descending
         self._order: list[str] = []
         # guest -> per shown column (text, sort value, role)
         self._cells: dict[str, tuple[tuple[str, Any, str], ...]] = {}
@@ -149,13 +164,20 @@ class GuestTable(DataTable[str]):
     def columns_for(self, narrow: bool) -> list[Column]:
         return [c for c in COLUMNS if not (narrow and c.wide_only)]
 
-    def _set_columns(self, narrow: bool, name_width: int) -> None:
+    @staticmethod
+    def col_width(c: Column, mark: tuple[str, bool] | None) -> int:
+        """Its width; the sorted column's grows by its ▼/▲ if its label fills it."""
+        return max(c.width, cell_len(c.label) + 1) if mark is not None and c.key == mark[0] else c.width
+
+    def _set_columns(self, narrow: bool, name_width: int, mark: tuple[str, bool] | None) -> None:
         self.clear(columns=True)
         self._order, self._cells, self._header_cache = [], {}, {}
-        self.narrow, self.name_width = narrow, name_width
+        self.narrow, self.name_width, self.mark = narrow, name_width, mark
         self._cols = self.columns_for(narrow)
         for c in self._cols:
-            self.add_column(c.label, width=name_width if c.key == "name" else c.width, key=c.key)
+            sorted_here = mark is not None and c.key == mark[0]
+            label = c.label + SORT_MARK[mark[1]] if mark is not None and sorted_here else c.label
+            self.add_column(label, width=name_width if c.key == "name" else self.col_width(c, mark), key=c.key)
 
     def _cell(self, col: Column, text: str, role: str) -> Text:
         style = self.colours.get(role, "") if role else ""
@@ -172,20 +194,30 @@ class GuestTable(DataTable[str]):
         if name in self._order:
             self.move_cursor(row=self._order.index(name))
 
+    # Home / End: the first / last guest (DataTable's scroll sideways with a row cursor)
+    def action_scroll_home(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_scroll_end(self) -> None:
+        self.move_cursor(row=self.row_count - 1)
+
     def show(self, rows: Rows, sort_key: str, reverse: bool, name_filter: str, width: int,
              force: bool = False) -> None:
         keep = self.selected
         narrow = width < NARROW_BELOW
         cols = self.columns_for(narrow)
+        mark = (sort_key, reverse)
         # names get what the other columns leave (each column has 1 cell of padding per side)
-        room = width - sum(c.width + 2 for c in cols if c.key != "name") - 4
+        room = width - sum(self.col_width(c, mark) + 2 for c in cols if c.key != "name") - 4
         longest = max((len(n) for n in rows), default=4)
         name_width = max(8, min(longest, room, 40))
-        if narrow != self.narrow or name_width != self.name_width or force:
-            self._set_columns(narrow, name_width)
+        rebuilt = narrow != self.narrow or name_width != self.name_width or mark != self.mark or force
+        if rebuilt:
+            self._set_columns(narrow, name_width, mark)
         needle = name_filter.lower()
         names = [n for n in rows if needle in n.lower()]
-        order = sorted(names, key=lambda n: (_sortable(rows[n][sort_key][1]), n), reverse=reverse)
+        # by name first: equal values stay in name order either way (sorted() is stable)
+        order = sorted(sorted(names), key=lambda n: _sortable(rows[n][sort_key][1], reverse), reverse=reverse)
         keys = [c.key for c in cols]
         cells = {n: tuple(map(rows[n].__getitem__, keys)) for n in names}
         old_cells, self._cells = self._cells, cells
@@ -217,8 +249,8 @@ class GuestTable(DataTable[str]):
         if self._refresh_wanted:
             self._refresh_wanted = False
             self.refresh()
-        if keep is not None and keep in cells and order.index(keep) != self.cursor_row:
-            self.move_cursor(row=order.index(keep), scroll=False)
+        if keep is not None and keep in cells and (rebuilt or order.index(keep) != self.cursor_row):
+            self.move_cursor(row=order.index(keep), scroll=rebuilt)   # (a rebuild lost the scroll)
 
     # -- painting: DataTable calls these for the rows on screen only -----------------------
     def notify_style_update(self) -> None:
@@ -287,11 +319,8 @@ class GuestTable(DataTable[str]):
         return lines
 
 
-def _sortable(v: Any) -> tuple[int, float | str]:
-    """Mixed-type sort values in one order: numbers, then text, then unknown."""
-    if v is None:
-        return (2, 0)
-    if isinstance(v, (bool, int, float)):
-        return (0, float(v))
-    return (1, str(v))
+def _sortable(v: Any, reverse: bool = False) -> tuple[int, float | str]:
+    """Mixed-type sort values in one order: numbers, then text, then unknown (last either way)."""
+    kind, value = (2, 0.0) if v is None else (0, float(v)) if isinstance(v, (bool, int, float)) else (1, str(v))
+    return (-kind if reverse else kind, value)
 
