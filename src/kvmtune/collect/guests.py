@@ -25,9 +25,10 @@ from ..errors import Disconnected, FileMissing, GuestGone, HostFSError, ParseErr
 from ..model import Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune, Vcpu, default_cpus
 from ..source import Source
 from ..virt.domxml import with_saved_cpu
-from ..virt.interface import DomainConfig, DomainInfo, GuestStats, Hypervisor
+from ..virt.interface import BlockCounters, DomainConfig, DomainInfo, GuestStats, Hypervisor
 from ..vocab import IOTUNE_BASE, PAGE_KIB
 from . import ksm_memory, process
+from .nics import NicReader
 
 T = TypeVar("T")
 
@@ -80,6 +81,7 @@ class GuestCollector:
         self.clock = clock
         self._settings: dict[str, Settings] = {}
         self._proc: dict[str, ProcCache] = {}
+        self._nics = NicReader(source.fs)
 
     def reset(self) -> None:
         """Forget every cached setting and process figure: the next tick reads them afresh."""
@@ -114,6 +116,7 @@ class GuestCollector:
             for gone in set(cache) - names:
                 del cache[gone]
         now = self.clock()
+        self._nics.new_tick(names)
         guests = []
         for info in infos:
             try:
@@ -221,6 +224,7 @@ class GuestCollector:
                 rd_reqs=b.rd_reqs if b is not None else None,
                 wr_reqs=b.wr_reqs if b is not None else None,
                 cache=d.cache, io=d.io, bus=d.bus,
+                **(_block_times(b) if b is not None else {}),
             ))
         return Guest(
             name=info.name, uuid=info.uuid, id=info.id, state=info.state, pid=pc.pid,
@@ -231,6 +235,7 @@ class GuestCollector:
             cpu_time_ns=pf.cpu_time_ns if pf.cpu_time_ns is not None else st.cpu_time_ns,
             nvcpus=nvcpus, vcpu_cpuset=s.config.vcpu_cpuset,
             domain=s.config.facts,   # the refresh's own object, not a copy: unchanged between refreshes
+            nics=self._nics.read(info.name, s.config.facts, running, pc.pid, st.net, errors),
         )
 
     def _proc_figures(self, info: DomainInfo, backing: MemoryBacking, pc: ProcCache, now: float,
@@ -319,3 +324,9 @@ class GuestCollector:
                 for node, pages in per_node.items():
                     numa[node] = numa.get(node, 0) + pages * size
         return ProcFigures(threads, numa, hp, ksm, cpu)
+
+
+def _block_times(b: BlockCounters) -> dict[str, int | None]:
+    """The block group's times, flushes and errors of a disk (Disk's fields of the same names)."""
+    return {"rd_times_ns": b.rd_times_ns, "wr_times_ns": b.wr_times_ns, "fl_reqs": b.fl_reqs,
+            "fl_times_ns": b.fl_times_ns, "errors": b.errors}

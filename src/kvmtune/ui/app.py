@@ -1,4 +1,4 @@
-"""The full-screen view: header, guest table, seven detail panes, and a key for every action.
+"""The full-screen view: header, guest table, nine detail panes, and a key for every action.
 
 The app is given a feed (feed.py: live host, demo, later a replay) and an executor (or None: nothing can be
 tuned), as Harlequin's app takes its adapter. A thread worker takes the feed's next snapshot, turns it into a
@@ -32,9 +32,11 @@ from ..model import Guest, Snapshot
 from . import palette, panes
 from .acting import Acting, ActionDone
 from .advising import Advising
+from .blockpane import block_pane
 from .findings import FindingList
 from .footer import FitFooter
 from .keys import ACTION_KEYS, BINDINGS
+from .netpane import net_pane
 from .perfpane import PerfToggle, perf_pane
 from .recording import Recordable
 from .replaying import Replaying
@@ -52,9 +54,10 @@ PANE_TEXT: dict[str, Callable[[Frame, Guest, int], str]] = {
     "vcpu": panes.vcpu_pane,
     "huge": lambda f, g, w: panes.huge_pane(f, g),
     "ksm": lambda f, g, w: panes.ksm_pane(f, g),
-    "block": panes.block_pane,
+    "block": block_pane,
     "settings": lambda f, g, w: panes.settings_pane(g),
     "perf": perf_pane,
+    "net": net_pane,
 }
 
 

@@ -31,7 +31,7 @@ from .. import cpuset
 from ..errors import Disconnected, GuestGone, NotSupported, VirtError
 from ..model import IoThread, MemTune, NumaTune
 from ..vocab import MEMTUNE_LIBVIRT, MEMTUNE_UNLIMITED_KIB, NUMA_MODES, SCOPE_BOTH, STATE_BY_CODE, Scope
-from .interface import BlockCounters, DomainInfo, GuestStats, Hypervisor
+from .interface import BlockCounters, DomainInfo, GuestStats, Hypervisor, NetCounters
 
 _loop_lock = threading.Lock()
 _loop_started = False
@@ -359,10 +359,12 @@ class LibvirtHypervisor(Hypervisor):
 
 def stats_groups(uri: str) -> int:
     """The bulk call's stats groups: state, balloon and block. A host in the URI
-    (qemu+ssh://host/system) has its guests' /proc elsewhere: then the CPU times too."""
+    (qemu+ssh://host/system) has its guests' /proc elsewhere: then the CPU times and the
+    interface counters (this host's /proc/net/dev is not that host's) too."""
     groups = libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_BLOCK
     if urlsplit(uri).netloc:
-        groups |= libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+        groups |= (libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+                   | libvirt.VIR_DOMAIN_STATS_INTERFACE)
     return int(groups)
 
 
@@ -383,10 +385,31 @@ def _stats(st: Mapping[str, Any]) -> GuestStats:
         name = st.get(f"block.{i}.name")
         if name is None or (f"block.{i}.backingIndex" in st and name in block):
             continue
-        block[name] = BlockCounters(
-            rd_bytes=st.get(f"block.{i}.rd.bytes"), wr_bytes=st.get(f"block.{i}.wr.bytes"),
-            rd_reqs=st.get(f"block.{i}.rd.reqs"), wr_reqs=st.get(f"block.{i}.wr.reqs"))
+        block[name] = _block(st, f"block.{i}.")
     cpu = st.get("cpu.time")
     mem = st.get("balloon.current")
     return GuestStats(cpu_time_ns=None if cpu is None else int(cpu), vcpu_time_ns=vcpu,
-                      block=block, balloon_current_kib=None if mem is None else int(mem))
+                      block=block, balloon_current_kib=None if mem is None else int(mem), net=_net(st))
+
+
+def _block(st: Mapping[str, Any], p: str) -> BlockCounters:
+    """One disk of the block group: its counters, the time spent on each kind and flushes."""
+    return BlockCounters(
+        rd_bytes=st.get(f"{p}rd.bytes"), wr_bytes=st.get(f"{p}wr.bytes"),
+        rd_reqs=st.get(f"{p}rd.reqs"), wr_reqs=st.get(f"{p}wr.reqs"),
+        rd_times_ns=st.get(f"{p}rd.times"), wr_times_ns=st.get(f"{p}wr.times"),
+        fl_reqs=st.get(f"{p}fl.reqs"), fl_times_ns=st.get(f"{p}fl.times"), errors=st.get(f"{p}errors"))
+
+
+_NET_KEYS = ("rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes", "tx.pkts", "tx.errs", "tx.drop")
+
+
+def _net(st: Mapping[str, Any]) -> dict[str, NetCounters]:
+    """The interface group (asked for on a remote URI only): per host device, the guest's view."""
+    out = {}
+    for i in range(int(st.get("net.count", 0) or 0)):
+        name = st.get(f"net.{i}.name")
+        vals = [st.get(f"net.{i}.{k}") for k in _NET_KEYS]
+        if name is not None and all(v is not None for v in vals):
+            out[str(name)] = NetCounters(*(int(v or 0) for v in vals))
+    return out
