@@ -17,9 +17,11 @@ from kvmtune.rates import guest_rates, net_key
 from kvmtune.virt.interface import NetCounters
 from kvmtune.xmlfacts import DomainFacts, Nic
 
-NET_DEV = """Inter-|   Receive                                                |  Transmit
- face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
-    lo:  123456     789    0    0    0     0          0         0   123456     789    0    0    0     0       0          0
+NET_DEV = ("Inter-|   Receive                                                |  Transmit\n"
+           " face |bytes    packets errs drop fifo frame compressed multicast|"
+           "bytes    packets errs drop fifo colls carrier compressed\n"
+           "    lo:  123456     789    0    0    0     0          0         0   "
+           "123456     789    0    0    0     0       0          0\n") + """\
  vnet0: 1000 10 1 2 0 0 0 0 5000 50 3 4 0 0 0 0
 kvmtap-io:77 7 0 0 0 0 0 0 88 8 0 0 0 0 0 0
 macvtap0: 11 1 0 0 0 0 0 0 22 2 0 0 0 0 0 0

@@ -104,7 +104,8 @@ PARSERS = [parse.meminfo, parse.numa_maps, parse.numa_stat_anon, parse.ksm_stat,
            parse.proc_cgroup, parse.net_dev, lambda t: parse.qemu_netdevs(["-netdev", t, *t.split()])]
 
 
-@pytest.mark.parametrize("parser", PARSERS, ids=lambda p: getattr(p, "__name__", "?").replace("<lambda>", "qemu_netdevs"))
+@pytest.mark.parametrize("parser", PARSERS,
+                         ids=lambda p: getattr(p, "__name__", "?").replace("<lambda>", "qemu_netdevs"))
 @settings(max_examples=300, deadline=None)
 @given(text=_TEXT)
 def test_parsers_raise_only_parse_error(parser, text):
