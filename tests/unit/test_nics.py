@@ -174,3 +174,20 @@ def test_the_demo_tree_counts_a_tap_from_the_hosts_side(demo):
     n = g.nics[0]
     host = parse.net_dev(demo.fs.read_text("proc/net/dev"))[n.target or ""]
     assert (host.tx_bytes, host.rx_bytes) == (n.rx_bytes, n.tx_bytes)
+
+
+def test_the_exporter_gives_each_interfaces_counters_by_host_device(demo):
+    from kvmtune.export.families import families
+    from kvmtune.frame import Framer
+    snap = DemoFeed(demo).next()
+    got = {fam.name: dict(samples) for fam, samples in families(Framer().push(snap))}
+    n = snap.guest("backup-01").nics[0]
+    labels = (("guest", "backup-01"), ("interface", n.target))
+    assert got["kvmtune_guest_net_receive_bytes"][labels] == n.rx_bytes
+    assert got["kvmtune_guest_net_transmit_drops"][labels] == n.tx_drop
+    # the user-mode NIC has no host device: no sample, rather than a zero
+    dns = [lab for lab in got["kvmtune_guest_net_receive_bytes"] if lab[0] == ("guest", "dns-01")]
+    assert dns == [(("guest", "dns-01"), ("interface", snap.guest("dns-01").nics[0].target))]
+    d = snap.guest("backup-01").disks[1]
+    assert got["kvmtune_guest_disk_write_time_seconds"][(("guest", "backup-01"), ("disk", "vdb"))] == \
+        d.wr_times_ns / 1e9
