@@ -52,11 +52,12 @@ async def test_the_table_shows_net_per_second_at_80_and_rx_tx_when_wide():
         keys = [str(c.value) for c in t.columns]
         assert "net" in keys and "rx" not in keys and "tx" not in keys
         r = app.frame.rates["backup-01"]
-        want = fmt.fmt_rate(r.net_total("rx_bytes_s") + r.net_total("tx_bytes_s")).removesuffix("/s")
+        want = fmt.fmt_rate_short(r.net_total("rx_bytes_s") + r.net_total("tx_bytes_s"))
         assert t.get_cell("backup-01", "net") == want
         assert t.get_cell("legacy-erp", "net") == "-"
-        # 80 columns: every column fits and names keep 11 characters
+        # 80 columns: every column fits and the names keep 12 characters (build-runner)
         assert sum(c.width + 2 for c in t.columns.values()) <= 80 - 2
+        assert t.columns["name"].width == len("build-runner")
         await pilot.resize_terminal(160, 40)
         await next_tick(pilot, app)
         r = app.frame.rates["backup-01"]

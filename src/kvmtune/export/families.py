@@ -4,9 +4,8 @@ and labels are added, never renamed or dropped).
 `dump --format openmetrics` (openmetrics.py) and the live exporter (promclient.py) both
 read `families(frame)`. Names are prefixed kvmtune_, in base units (bytes, seconds; a
 hugepage size label is in bytes), counters end in _total on the wire; labels are guest,
-vcpu, disk, interface (the host device), node, size, and kind (which limit, which mode), code
-and severity where a family needs them — nothing with more values than the host has guests,
-CPUs, disks or interfaces.
+vcpu, disk, interface, node, size, kind (which limit, which mode), code and severity where a
+family needs them — nothing with more values than the host has guests, CPUs, disks or NICs.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from ..analysis import locality
 from ..frame import Frame
 from ..model import Guest
 from ..perfmodel import HARDWARE, KVM_EVENTS, KVM_EXIT_REASONS, KVM_EXITS_TOTAL, KVM_HALT_POLLS, SOFTWARE
+from .devfamilies import device_families
 
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[Labels, float]
@@ -142,17 +142,6 @@ def _disk(attr: str) -> Samples:
     return samples
 
 
-def _nic(attr: str) -> Samples:
-    """An interface counter in the guest's view (virsh domifstat's), by host device."""
-    def samples(f: Frame) -> Iterator[Sample]:
-        for g in f.snap.guests:
-            for n in g.nics:
-                v = getattr(n, attr)
-                if v is not None and n.target:
-                    yield _g(g, ("interface", n.target)), v
-    return samples
-
-
 def _iotune(suffix: str) -> Samples:
     def samples(f: Frame) -> Iterator[Sample]:
         for g in f.snap.guests:
@@ -222,13 +211,6 @@ def _seconds(ns: int | None) -> float | None:
     return None if ns is None else ns / 1e9
 
 
-def _disk_seconds(attr: str) -> Samples:
-    def samples(f: Frame) -> Iterator[Sample]:
-        for labels, v in _disk(attr)(f):
-            yield labels, v / 1e9
-    return samples
-
-
 def _kib(get: Callable[[Guest], int | None]) -> Callable[[Guest], float | None]:
     def bytes_(g: Guest) -> float | None:
         v = get(g)
@@ -267,15 +249,6 @@ FAMILIES: tuple[tuple[Family, Samples], ...] = (
     (Family("kvmtune_guest_disk_limit_iops", "gauge",
             "blkdeviotune requests/s limit of the disk by kind (total, read, write); 0 = no limit"),
      _iotune("iops_sec")),
-    # -- added with the network and block figures (issue 15): latency = rate(time) / rate(requests)
-    (Family("kvmtune_guest_disk_flushes", "counter", "flush requests of the disk"), _disk("fl_reqs")),
-    *((Family(f"kvmtune_guest_disk_{kind}_time_seconds", "counter", f"time the disk spent on {kind} requests",
-              "seconds"), _disk_seconds(attr)) for kind, attr in
-      (("read", "rd_times_ns"), ("write", "wr_times_ns"), ("flush", "fl_times_ns"))),
-    *((Family(f"kvmtune_guest_net_{way}_{what}", "counter", f"{what} the guest {verb} on the interface "
-              "(its view, as virsh domifstat)", "bytes" if what == "bytes" else ""), _nic(f"{side}_{key}"))
-      for way, side, verb in (("receive", "rx", "received"), ("transmit", "tx", "sent"))
-      for what, key in (("bytes", "bytes"), ("packets", "packets"), ("errors", "errs"), ("drops", "drop"))),
     (Family("kvmtune_node_memory_total_bytes", "gauge", "memory of the NUMA node", "bytes"),
      _node(lambda n: n.mem_total_kib * 1024)),
     (Family("kvmtune_node_memory_free_bytes", "gauge", "free memory of the NUMA node", "bytes"),
@@ -413,7 +386,7 @@ def _perf_families() -> Iterator[tuple[Family, Samples]]:
            _kvm_kinds(KVM_EVENTS))
 
 
-FAMILIES += tuple(_perf_families())
+FAMILIES += (*_perf_families(), *device_families(Family, _disk))
 
 
 def families(frame: Frame) -> Iterator[tuple[Family, list[Sample]]]:

@@ -63,7 +63,8 @@ COLUMNS = (
     Column("wr", "Wr/s", 5, descending=True, help="disk writes, bytes/s over every disk (red: at a throttle)"),
     Column("limit", "Limit", 7, wide_only=True, descending=True,
            help="its disks' throttle limits, bytes/s (only 110 columns and wider)"),
-    Column("net", "Net/s", 5, narrow_only=True, descending=True,
+    # 4 wide (fmt_rate_short): an 80-column table keeps 12 characters for the names
+    Column("net", "Net", 4, narrow_only=True, descending=True,
            help="network traffic, bytes/s received + sent over every interface (under 110 columns; "
            "wider: Rx/s and Tx/s; pane 9)"),
     Column("rx", "Rx/s", 5, wide_only=True, descending=True,
@@ -134,7 +135,7 @@ def row_values(g: Guest, frame: Frame,
         "wr": (fmt.fmt_rate(wr).removesuffix("/s") if wr is not None else "-", wr or 0.0,
                "error" if at_limit else ""),
         "limit": (fmt.fmt_rate(limit).removesuffix("/s") if limit else "", limit, ""),
-        "net": _rate_cell(net), "rx": _rate_cell(rx), "tx": _rate_cell(tx),
+        "net": (fmt.fmt_rate_short(net), net or 0.0, ""), "rx": _rate_cell(rx), "tx": _rate_cell(tx),
         "warn": warn_cell(warns),
     }
 
