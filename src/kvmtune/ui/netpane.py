@@ -45,7 +45,7 @@ def net_pane(frame: Frame, g: Guest, width: int = 80) -> str:
     if not g.nics:
         return f"[{MUTED}]{escape(g.name)} has no network interfaces[/]"
     out = [f"[b]{'':<8}{'bytes/s':>9}{'pkts/s':>8}{'errs/s':>7}{'drop/s':>7}{'total':>9}{'packets':>9}[/]"
-           f"  [{MUTED}](the guest's view)[/]"]
+           f"  [{MUTED}](guest view)[/]"]
     for i, n in enumerate(g.nics):
         r = rate.nics.get(net_key(n, i), NO_NET_RATE) if rate else NO_NET_RATE
         where = " ".join(escape(x) for x in (n.type or "?", n.source or "") if x)
