@@ -25,6 +25,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
+from .. import gcfreeze
 from ..actions import Executor
 from ..feed import Feed
 from ..frame import Frame, Framer
@@ -225,6 +226,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         self._render_header()
         self._render_table()
         self._render_pane()
+        if self.ticks == 1:
+            gcfreeze.after_startup()   # the first screen is up: keep full collections off what exists
 
     # -- rendering -------------------------------------------------------------------------
     def badges(self) -> list[str]:
