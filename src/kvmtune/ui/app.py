@@ -11,14 +11,14 @@ it re-renders what shows it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.events import Key, Resize
 from textual.filter import LineFilter
 from textual.message import Message
@@ -35,7 +35,8 @@ from .acting import Acting, ActionDone
 from .advising import Advising
 from .findings import FindingList
 from .keys import ACTION_KEYS, BINDINGS
-from .perfpane import PerfToggle, perf_pane
+from .paneview import PaneScroll, PaneView
+from .perfpane import PerfToggle
 from .recording import Recordable
 from .replaying import Replaying
 from .screens import HELP_TEXT, Viewing
@@ -45,18 +46,6 @@ from .themes import NoColorEmphasis, load_themes, resolve
 
 COMPACT_BELOW = 32   # terminal rows under which the header packs nodes side by side
 
-# pane key -> its text from (frame, guest, width)
-PANE_TEXT: dict[str, Callable[[Frame, Guest, int], str]] = {
-    "numa": panes.numa_pane,
-    "vcpu": panes.vcpu_pane,
-    "huge": lambda f, g, w: panes.huge_pane(f, g),
-    "ksm": lambda f, g, w: panes.ksm_pane(f, g),
-    "block": panes.block_pane,
-    "settings": lambda f, g, w: panes.settings_pane(g),
-    "perf": perf_pane,
-}
-
-
 class SnapshotReady(Message):
     """A poll finished: its frame and table rows, or the error that stopped it."""
 
@@ -65,7 +54,7 @@ class SnapshotReady(Message):
         self.frame, self.rows, self.error = frame, rows, error
 
 
-class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, App[int]):
+class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, PaneView, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kvmtune"
     ENABLE_COMMAND_PALETTE = True
@@ -127,15 +116,21 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, A
         yield Input(placeholder="filter guests by name (Enter keeps it, Esc clears)", id="filter")
         yield Input(placeholder="go to HH:MM[:SS] or YYYY-MM-DD HH:MM[:SS] (Enter goes, Esc cancels)", id="goto")
         yield GuestTable(id="guests")
-        with TabbedContent(id="panes"):
-            for i, (key, title) in enumerate(panes.PANES):
-                if key == "advice":   # a summary line over a list to move in (ui/advising.py)
-                    with TabPane(f"{i + 1} {title}", id=f"tab-{key}"):
+        with Horizontal(id="detail"):
+            with TabbedContent(id="panes"):
+                for i, (key, title) in enumerate(panes.PANES):
+                    if key == "advice":   # a summary line over a list to move in (ui/advising.py)
+                        with TabPane(f"{i + 1} {title}", id=f"tab-{key}"):
+                            yield Static(id=f"pane-{key}", classes="pane")
+                            yield FindingList(id="advice-list")
+                        continue
+                    with TabPane(f"{i + 1} {title}", id=f"tab-{key}"), PaneScroll(id=f"scroll-{key}"):
                         yield Static(id=f"pane-{key}", classes="pane")
-                        yield FindingList(id="advice-list")
-                    continue
-                with TabPane(f"{i + 1} {title}", id=f"tab-{key}"), VerticalScroll():
-                    yield Static(id=f"pane-{key}", classes="pane")
+            with Vertical(id="side"):   # a second pane on wide terminals (ui/paneview.py)
+                yield Static(id="side-title")
+                with PaneScroll(id="scroll-side"):
+                    yield Static(id="pane-side", classes="pane")
+        yield Static(id="pane-more")
         yield Static(id="status")
         yield Footer()
 
@@ -178,6 +173,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, A
     def watch_pane_index(self, index: int) -> None:
         self.query_one(TabbedContent).active = f"tab-{panes.PANES[index][0]}"
         self._render_pane()
+        if self.zoomed:   # the new pane takes the focus (its scroll keys)
+            self.call_after_refresh(self.focus_pane)
 
     def watch_stale(self, stale: bool) -> None:
         # (its badge is drawn by the header, which _show renders right after)
@@ -271,26 +268,6 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, A
         name = self.query_one(GuestTable).selected
         return self.snap.guest(name) if name else None
 
-    def _render_pane(self) -> None:
-        """Only the visible pane is rendered: the others wait until shown."""
-        key = panes.PANES[self.pane_index][0]
-        w = self.query_one(f"#pane-{key}", Static)
-        f, g, x = self.frame, self.selected_guest(), self.size.width
-        if f is None:
-            return
-        if key == "advice":
-            self.fill_advice(g)
-        if g is None:
-            if not f.snap.guests:
-                w.update("[$text-muted]no guests on this host[/]")
-            elif self.name_filter:
-                w.update("[$text-muted]no guest matches the filter[/]")
-            else:
-                w.update("[$text-muted]no guest selected[/]")
-            return
-        w.update(perf_pane(f, g, x, self.perf_enabled()) if key == "perf" else
-                 self.advice_text(f, g) if key == "advice" else PANE_TEXT[key](f, g, x))
-
     def set_status(self, text: str, level: str = "info") -> None:
         st = self.query_one("#status", Static)
         st.set_classes(f"status-{level}")
@@ -338,6 +315,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, A
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if len(self.screen_stack) > 1 and action not in ("next_pane", "command_palette"):
             return False  # a form or another view is open: its own keys only
+        if (pane := self.pane_check(action)) is not None:
+            return pane   # the zoom's Esc only while zoomed
         if not self.replay_check(action):
             return False  # time travel keys outside a replay, the filter's while going to a time
         if action in ("filter", "filter_done", "filter_clear"):

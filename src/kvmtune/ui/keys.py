@@ -101,3 +101,15 @@ BINDINGS: list[Binding] = [
     Binding("shift+tab", "next_pane(-1)", "Previous pane", show=False, priority=True),
     *[Binding(str(i + 1), f"pane({i})", f"Pane {i + 1}", show=False) for i in range(len(PANES))],
 ]
+
+# the detail pane's scrolling and zoom (ui/paneview.py): the table keeps ↑ ↓, so the pane
+# has keys of its own; shift+arrows where the terminal sends them, ^d ^u (as in less) everywhere
+PANE_BINDINGS: list[Binding] = [
+    Binding("shift+down", "pane_scroll(1)", "Pane ↓", key_display="⇧↓", id="pane_down", show=False),
+    Binding("shift+up", "pane_scroll(-1)", "Pane ↑", key_display="⇧↑", id="pane_up", show=False),
+    Binding("ctrl+d", "pane_page(1)", "Pane page ↓", key_display="^d", id="pane_page_down", show=False),
+    Binding("ctrl+u", "pane_page(-1)", "Pane page ↑", key_display="^u", id="pane_page_up", show=False),
+    Binding("f", "zoom", "Full screen", id="zoom", show=False),
+    Binding("escape", "unzoom", "Back from full screen", show=False),
+]
+BINDINGS += PANE_BINDINGS

@@ -45,6 +45,11 @@ HELP_TEXT = {
     "prev_event": "replay: the previous recorded action or error",
     "next_event": "replay: the next recorded action or error",
     "speed": "replay: speed 1x, 2x, 10x, 60x",
+    "pane_down": "scroll the detail pane down a line (its last line says what is below)",
+    "pane_up": "scroll the detail pane up a line",
+    "pane_page_down": "scroll the detail pane down a page",
+    "pane_page_up": "scroll the detail pane up a page",
+    "zoom": "the detail pane on the full screen and back (there ↑ ↓ PgUp PgDn scroll it; Esc back)",
     "help": "this help",
     "quit": "quit",
 }
