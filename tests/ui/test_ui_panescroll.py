@@ -165,7 +165,12 @@ async def test_wide_terminal_shows_a_second_pane_beside_and_fills_the_height():
         await pilot.press("1")
         await pilot.pause()
         assert "2 vCPUs" in str(app.query_one("#side-title").content)
-    narrow = demo_app()
-    async with narrow.run_test(size=(120, 40)) as pilot:
-        await ready(pilot, narrow)
-        assert not narrow.query_one("#side").display
+        await pilot.resize_terminal(120, 40)   # narrower: one pane, and the header and table follow
+        await pilot.pause(0.3)
+        assert not app.query_one("#side").display
+        assert app.query_one("#pane-numa").size.width > 100
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.3)
+        lines = screen_lines(app)
+        assert "Huge" not in next(x for x in lines if "Name" in x)   # the 80-column table
+        assert "more line" in more(app)

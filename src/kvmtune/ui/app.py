@@ -289,6 +289,11 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, PerfToggle, P
             self.pane_index = ids.index(event.pane.id)
 
     def on_resize(self, event: Resize) -> None:
+        self.relayout()
+
+    def relayout(self) -> None:
+        """Everything drawn for the terminal's size (also called by paneview.PaneView when a
+        pane finds the terminal resized: the app's on_resize only sees the first size)."""
         self._render_header()
         self._render_table()
         self._render_pane()

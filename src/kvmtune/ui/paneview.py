@@ -64,10 +64,11 @@ class TellsScroll:
         self._tell()
 
     def on_resize(self) -> None:
-        self._tell()
+        # (the terminal's size too: the app's own Resize does not reach it after a resize)
+        self._tell(getattr(self.app, "pane_resized", None))
 
-    def _tell(self) -> None:
-        if (show := getattr(self.app, "show_more", None)) is not None:
+    def _tell(self, what: Callable[[], None] | None = None) -> None:
+        if (show := what or getattr(self.app, "show_more", None)) is not None:
             self.app.call_after_refresh(show)
 
 
@@ -90,9 +91,11 @@ class PaneView:
     advice_text: Callable[[Frame, Guest], str]
     perf_enabled: Callable[[], bool | None]
     call_after_refresh: Callable[..., Any]
+    relayout: Callable[[], None]
 
     zoomed = False
     _pane_for: tuple[str, str | None] | None = None   # (pane, guest) shown: another one starts at the top
+    _laid_out_for: Any = None                          # the terminal size last drawn for
 
     # -- what shows ------------------------------------------------------------------------
     @property
@@ -138,6 +141,13 @@ class PaneView:
             self._pane_for = shown
             self.pane_scroller().scroll_home(animate=False, immediate=True)
         self.call_after_refresh(self.show_more)
+
+    def pane_resized(self) -> None:
+        """A pane changed size: two panes or one for the new width, and the line under it."""
+        if self.size != self._laid_out_for:
+            self._laid_out_for = self.size
+            self.relayout()   # the header, the table's columns, one pane or two
+        self.show_more()
 
     def pane_scroller(self) -> Widget:
         key = KEYS[self.pane_index]
