@@ -150,6 +150,11 @@ async def test_f_zooms_the_pane_to_the_full_screen_and_back():
         await pilot.press("f", "f")                                 # f toggles too
         await pilot.pause()
         assert not app.zoomed and app.query_one("#guests").display
+        await pilot.press("question_mark")                          # and the help names the keys
+        await pilot.pause()
+        from textual.widgets import Static
+        text = "\n".join(str(w.content) for w in app.screen.query(Static))
+        assert "⇧↓" in text and "^d" in text and "the detail pane on the full screen" in text
 
 
 async def test_wide_terminal_shows_a_second_pane_beside_and_fills_the_height():

@@ -1,4 +1,4 @@
-"""Text of the header, the six detail panes and the host view, as Textual markup.
+"""Text of the header, the detail panes and the host view, as Textual markup.
 
 Pure functions of Frames (frame.py: the snapshot, the previous one, the rates, the
 findings, the history); the figures come from `kvmtune.analysis`. Colours are theme variables ($warning, $error, ...) so
