@@ -106,7 +106,7 @@ def test_demo_in_tmux_shows_table_and_every_pane_and_q_exits_0(tmux):
         assert f"{i + 1} {title}" in s          # every pane's tab title is on screen at 80x24
     lines = s.splitlines()
     assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
-    for key, expect in (("2", "host CPUs"), ("3", "pool"), ("4", "sharing ratio"),
+    for key, expect in (("2", "vCPU  now node"), ("3", "held by guests"), ("4", "sharing ratio"),
                         ("5", "read"), ("6", "<numatune>"), ("1", "locality")):
         tmux.keys(key)
         tmux.wait(expect)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from textual.containers import VerticalScroll
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -159,7 +160,7 @@ class PaneView:
         try:
             line = self.query_one("#pane-more", Static)
             above, below = out_of_sight(self.pane_scroller())
-        except Exception:   # (called after a refresh: the app may be closing)
+        except NoMatches:   # (called after a refresh: the app may be closing)
             return
         line.display = bool(above or below)
         if above or below:
