@@ -73,3 +73,36 @@ def test_the_warn_column_fits_two_characters_at_any_count():
     # sorting descending (its first order) puts the worst first, then the most findings
     assert warn_cell(found(12))[1] > warn_cell(found(10))[1] > warn_cell(found(1, "info"))[1] > warn_cell([])[1]
     assert all(len(warn_cell(found(n, s))[0]) <= width for n in (1, 99) for s in ("critical", "info"))
+
+
+def test_numa_pane_marks_no_node_for_a_stopped_guest_and_says_0_for_an_empty_node():
+    """A shut-off guest's vCPUs run nowhere (its pins are not where it runs), and a node with
+    none of a guest's memory says 0, not 0K; a running pinned guest still marks its nodes."""
+    from kvmtune.demo import DemoFeed, open_demo
+    src = open_demo(seed=1)
+    try:
+        snap = DemoFeed(src).next()
+    finally:
+        src.close()
+    frame = Framer().push(snap)
+    off = replace(snap.guest("db-primary"), state="shutoff", pid=None, numa_memory_kib=None,
+                  vcpus=tuple(replace(v, pcpu=None) for v in snap.guest("db-primary").vcpus))
+    assert all(v.pinned for v in off.vcpus)
+    assert "vCPUs" not in "\n".join(x for x in panes.numa_pane(frame, off).splitlines() if x.startswith("node"))
+    nodes = [x for x in panes.numa_pane(frame, snap.guest("db-primary")).splitlines() if x.startswith("node")]
+    assert any(x.rstrip().endswith("vCPUs") for x in nodes)
+    empty = [x for x in nodes if "vCPUs" not in x]
+    assert empty and all(" 0   0%" in x and "0K" not in x for x in empty)
+
+
+def test_vcpu_pane_explains_moved():
+    snap = Snapshot.loads(FIXTURE.read_text())
+    web1 = snap.guest("web1")
+    v0 = web1.vcpus[0]
+    before = replace(snap, guests=tuple(replace(g, vcpus=(replace(v0, pcpu=(v0.pcpu or 0) + 1), *g.vcpus[1:]))
+                                        if g.name == "web1" else g for g in snap.guests))
+    framer = Framer()
+    framer.push(before)
+    text = panes.vcpu_pane(framer.push(snap), web1)
+    assert " moved" in text and "moved: on another host CPU than at the previous refresh" in text
+    assert "moved:" not in panes.vcpu_pane(Framer().push(snap), web1)
