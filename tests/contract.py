@@ -46,7 +46,7 @@ CONTRACT: dict[str, dict[str, Any]] = {
     "error": {"source": STR, "message": STR},
     # added in version 1 (docs/snapshot-json.md, "Keys added"): the advisor's facts
     "host_facts": {"tuned_running": OPT(bool), "numad_running": OPT(bool), "arp_filter": OPT(INT),
-                   "vhost_zcopytx": OPT(INT)},
+                   "vhost_zcopytx": OPT(INT), "uptime_s": OPT(FLOAT), "loadavg": OPT(list)},
     "guest_facts": {"domain": OPT(dict)},
     "domain": {"cpu_mode": OPT(STR), "cpu_model": OPT(STR), "sockets": OPT(INT), "cores": OPT(INT),
                "threads": OPT(INT), "pmu": OPT(bool), "cells": list, "nics": list, "controllers": list,

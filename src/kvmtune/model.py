@@ -118,6 +118,8 @@ class Host:
     numad_running: bool | None = None
     arp_filter: int | None = None        # net.ipv4.conf.all.arp_filter; vhost_net's experimental_zcopytx:
     vhost_zcopytx: int | None = None
+    uptime_s: float | None = None        # /proc/uptime: seconds since the host booted
+    loadavg: tuple[float, float, float] | None = None   # /proc/loadavg: 1, 5 and 15 minutes
 
     def node(self, node_id: int) -> Node | None:
         return next((n for n in self.nodes if n.id == node_id), None)
@@ -333,6 +335,8 @@ def _host_out(h: Host) -> dict[str, Any]:
         "numad_running": h.numad_running,
         "arp_filter": h.arp_filter,
         "vhost_zcopytx": h.vhost_zcopytx,
+        "uptime_s": h.uptime_s,
+        "loadavg": None if h.loadavg is None else list(h.loadavg),
     }
 
 
@@ -358,7 +362,16 @@ def _host_in(d: Mapping[str, Any]) -> Host:
         numad_running=d.get("numad_running"),
         arp_filter=d.get("arp_filter"),
         vhost_zcopytx=d.get("vhost_zcopytx"),
+        uptime_s=d.get("uptime_s"),
+        loadavg=_loadavg(d.get("loadavg")),
     )
+
+
+def _loadavg(v: Any) -> tuple[float, float, float] | None:
+    if v is None:
+        return None
+    one, five, fifteen = (float(x) for x in v)
+    return one, five, fifteen
 
 
 def _guest_out(g: Guest) -> dict[str, Any]:

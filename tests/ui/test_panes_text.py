@@ -95,6 +95,30 @@ def test_numa_pane_marks_no_node_for_a_stopped_guest_and_says_0_for_an_empty_nod
     assert empty and all(" 0   0%" in x and "0K" not in x for x in empty)
 
 
+def test_header_says_the_hosts_uptime_load_and_each_nodes_cpu_as_top_does():
+    from kvmtune import fmt
+    from kvmtune.demo import DemoFeed, open_demo
+    feed = DemoFeed(open_demo(seed=1))
+    try:
+        a, b = feed.next(), feed.next()
+    finally:
+        feed.close()
+    framer = Framer()
+    framer.push(a)
+    frame = framer.push(b)
+    text = panes.header(frame, view_seconds=90, interval=2, badges=[], width=120)
+    assert b.host.uptime_s is not None and b.host.loadavg is not None
+    assert f"up {fmt.uptime(b.host.uptime_s)}" in text and "rec +" not in text
+    assert "load " + " ".join(f"{x:.2f}" for x in b.host.loadavg) in text
+    for n in b.host.nodes:   # each node's mean busy % over the interval
+        pct = [frame.cpu_pct[c] for c in n.cpus]
+        line = next(x for x in text.splitlines() if f"N{n.id} " in x)
+        assert f" {sum(pct) / len(pct):.0f}% " in line
+    assert "rec +0:01:30" in panes.header(frame, view_seconds=90, interval=2, badges=[], width=120, replay=True)
+    assert [fmt.uptime(s) for s in (59, 720, 3 * 3600 + 300, 86400 + 60, 41 * 86400)] == [
+        "0 min", "12 min", "3:05", "1 day, 0:01", "41 days, 0:00"]
+
+
 def test_vcpu_pane_explains_moved():
     snap = Snapshot.loads(FIXTURE.read_text())
     web1 = snap.guest("web1")

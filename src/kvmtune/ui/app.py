@@ -243,7 +243,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         f = self.shown_frame(self.frame)   # (without the host's muted findings)
         secs = 0.0 if f is None or self.first_time is None else f.snap.time - self.first_time
         text = panes.header(f, view_seconds=secs, interval=self.interval, badges=self.badges(),
-                            width=self.size.width, compact=self.size.height < COMPACT_BELOW)
+                            width=self.size.width, compact=self.size.height < COMPACT_BELOW,
+                            replay=self.replay is not None)
         self.query_one("#header", Static).update(self.with_replay_line(text))
 
     def _render_table(self, force: bool = False) -> None:

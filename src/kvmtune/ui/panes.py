@@ -37,7 +37,7 @@ def size_label(kib: int) -> str:
 # -- header ------------------------------------------------------------------------------
 
 def header(frame: Frame | None, *, view_seconds: float, interval: float,
-           badges: list[str], width: int = 80, compact: bool = False) -> str:
+           badges: list[str], width: int = 80, compact: bool = False, replay: bool = False) -> str:
     if frame is None:
         return f"[b]kvmtune[/]  [{MUTED}]collecting the first snapshot…[/]  " + _badges(badges)
     h = frame.snap.host
@@ -45,11 +45,17 @@ def header(frame: Frame | None, *, view_seconds: float, interval: float,
     if h.ksm is not None:
         ksm = ("on " if h.ksm.run == 1 else "off ") + fmt.fmt_kib(a.ksm_saved_kib(h)) + " saved"
     nb = {None: "?", 0: "off", 1: "on"}.get(h.numa_balancing, str(h.numa_balancing))
+    # the host's uptime and load as top says them; in a replay, where the recording is at
     up = int(view_seconds)
+    when = [f"rec +{up // 3600}:{up // 60 % 60:02d}:{up % 60:02d}"] if replay else []
+    if h.uptime_s is not None:
+        when.append(f"up {fmt.uptime(h.uptime_s)}")
+    if h.loadavg is not None:
+        when.append("load " + " ".join(f"{x:.2f}" for x in h.loadavg))
     # (plain text, markup) pieces, wrapped whole so a narrow terminal never splits one
     pieces = [(h.hostname, f"[b]{escape(h.hostname)}[/]"),
               *((t, escape(t)) for t in (
-                  f"up {up // 3600}:{up // 60 % 60:02d}:{up % 60:02d}", f"KSM {ksm}",
+                  *when, f"KSM {ksm}",
                   f"THP {h.thp_enabled or '?'}", f"NUMA-bal {nb}", f"tuned {h.tuned_profile or '-'}",
                   f"every {interval:g}s")),
               *((f" {b} ", _badges([b])) for b in badges)]
@@ -67,13 +73,16 @@ def header(frame: Frame | None, *, view_seconds: float, interval: float,
     cw = min(17, max((len(cpuset.format(n.cpus)) for n in h.nodes), default=1))
     if compact:
         # small terminal: nodes side by side, hugepages only in pane 3
-        cell = 3 + cw + 1 + 8 + 1 + 11
+        # (a bar of at least 4: two nodes to a line at 80 columns, with each node's CPU %)
+        cell = 3 + cw + 1 + 5 + 4 + 1 + 11
         per_line = max(1, (width - 2) // (cell + 2))
-        bw = 8 + max(0, (width - 2) // per_line - cell - 2)
+        bw = 4 + max(0, (width - 2) // per_line - cell - 2)
         cells = []
         for n in h.nodes:
             frac = n.mem_used_kib / n.mem_total_kib if n.mem_total_kib else None
-            cells.append(f"[b]N{n.id:<2}[/]{cpuset.format(n.cpus) or '-':<{cw}.{cw}} [$primary]{fmt.bar(frac, bw)}[/] "
+            busy = _node_busy(frame, n.cpus)
+            cells.append(f"[b]N{n.id:<2}[/]{cpuset.format(n.cpus) or '-':<{cw}.{cw}} {busy:>4} "
+                         f"[$primary]{fmt.bar(frac, bw)}[/] "
                          f"{fmt.fmt_kib(n.mem_used_kib):>5}/{fmt.fmt_kib(n.mem_total_kib):<5}")
         for i in range(0, len(cells), per_line):
             lines.append("  ".join(cells[i:i + per_line]))
@@ -82,18 +91,24 @@ def header(frame: Frame | None, *, view_seconds: float, interval: float,
             lines.append(f"[$warning]! {escape(finding_text(warns[0]))}[/]"
                          + (f" [{MUTED}](+{len(warns) - 1}, H)[/]" if len(warns) > 1 else ""))
         return "\n".join(lines)
-    bw = _bar_width(width, 50 + cw)
+    bw = _bar_width(width, 55 + cw)
     for n in h.nodes:
         frac = n.mem_used_kib / n.mem_total_kib if n.mem_total_kib else None
         huge = " ".join(
             f"{size_label(s)} {p.used}/{p.total}" for s, p in sorted(n.hugepages.items()) if p.total)
         lines.append(
-            f"[b]N{n.id:<2}[/] cpu {cpuset.format(n.cpus) or '-':<{cw}.{cw}} "
+            f"[b]N{n.id:<2}[/] cpu {cpuset.format(n.cpus) or '-':<{cw}.{cw}} {_node_busy(frame, n.cpus):>4} "
             f"[$primary]{fmt.bar(frac, bw)}[/] {fmt.fmt_kib(n.mem_used_kib):>5}/{fmt.fmt_kib(n.mem_total_kib):<5}"
             + (f" huge {huge}" if huge else ""))
     for w in frame.host_findings:
         lines.append(f"[$warning]! {escape(finding_text(w))}[/] [{MUTED}]§{w.section}[/]")
     return "\n".join(lines)
+
+
+def _node_busy(frame: Frame, cpus: tuple[int, ...]) -> str:
+    """A node's CPUs' mean busy % over the last interval ("-" before there are two samples)."""
+    pct = [p for c in cpus if (p := frame.cpu_pct.get(c)) is not None]
+    return f"{sum(pct) / len(pct):.0f}%" if pct else "-"
 
 
 def _badges(badges: list[str]) -> str:
