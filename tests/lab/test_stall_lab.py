@@ -104,3 +104,27 @@ def test_one_stopped_guest_leaves_every_other_guest_fresh_within_the_deadlines(s
     fresh = wait_for(lambda: not (s := col.collect()).guest(stalled).stale and s, timeout=20)
     assert fresh, f"{stalled} still stale 20 s after SIGCONT"
     assert _counters(fresh.guest(stalled))[0][1] is not None
+
+
+def test_kvmtune_started_while_a_guest_is_stopped_shows_every_guest_on_its_first_tick(scale_lab, source):
+    """The first tick also reads every guest's settings. With a stats call stuck on the stopped
+    guest, libvirt made getters of other guests wait too (measured: vcpuPinInfo,
+    memoryParameters, numaParameters, blockIoTune): the first read that misses its deadline
+    ends the settings reads of the tick, so it takes one settings deadline more, not one per
+    guest; the guests not read show without settings until the stall ends."""
+    from kvmtune.collect import Collector
+    stalled = max(scale_lab) if scale_lab else PLAIN1
+    hv = source.hv
+    pid = guest_pid(stalled)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        running = _running()
+        snap, took = _tick(Collector(source))
+        # two stats rounds, the stopped guest's settings deadline, and every other guest's settings
+        assert took < 2 * hv.stats_timeout + hv.call_timeout + 4.0, f"the first tick took {took:.2f} s"
+        assert {g.name for g in snap.guests if g.running} == running
+        assert [g.name for g in snap.guests if g.stale] == [stalled]
+        assert any(e.source.endswith(": settings") for e in snap.errors), snap.errors
+        print(f"first tick with {stalled} stopped: {took:.2f} s")
+    finally:
+        os.kill(pid, signal.SIGCONT)

@@ -82,6 +82,7 @@ class GuestCollector:
         self._settings: dict[str, Settings] = {}
         self._proc: dict[str, ProcCache] = {}
         self._last: dict[str, Guest] = {}   # the last tick's guests: a stale guest's figures carry over
+        self._hold_settings = self._settings_stalled = False
 
     def reset(self) -> None:
         """Forget every cached setting and process figure: the next tick reads them afresh."""
@@ -117,6 +118,11 @@ class GuestCollector:
             for gone in set(cache) - names:
                 del cache[gone]
         now = self.clock()
+        # while a libvirt call for some guest still waits, settings are not refreshed (other
+        # guests' getters were measured to wait too), and after one read misses its deadline
+        # no more are made this tick: a guest never read shows without them until then
+        self._hold_settings = hv.stalling()
+        self._settings_stalled = False
         guests: list[Guest] = []
         for info in infos:
             st = stats.get(info.name)
@@ -145,8 +151,8 @@ class GuestCollector:
     def _settings_for(self, info: DomainInfo, changed: set[str] | None, now: float,
                       errors: list[Error], stale_stats: bool = False) -> Settings:
         old = self._settings.get(info.name)
-        if stale_stats and old is not None:
-            return old   # libvirt does not answer for it now: its getters would only wait too
+        if (stale_stats or self._hold_settings) and old is not None:
+            return old   # libvirt does not answer for it (or another guest) now: getters would wait too
         # Spread periodic refreshes over [period/2, period] by name, so a host with many
         # guests does not re-read everybody's settings on the same tick.
         period = self.settings_every * (0.5 + (zlib.crc32(info.name.encode()) % 1000) / 2000)
@@ -155,8 +161,11 @@ class GuestCollector:
         if old is not None and not stale:
             return old
         try:
+            if self._settings_stalled:
+                raise Stalled("libvirt did not answer for another guest's settings this tick")
             s = self._hv().guarded(info.name, lambda: self._read_settings(info, now, errors))
         except Stalled as e:
+            self._settings_stalled = True
             errors.append(Error(f"{info.name}: settings", f"not read: {e}"))
             if old is not None:
                 return old   # as last read; asked again next tick

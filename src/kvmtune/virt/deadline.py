@@ -31,6 +31,10 @@ class Deadlines:
         with self._lock:
             return key in self._pending
 
+    def any_busy(self) -> bool:
+        with self._lock:
+            return bool(self._pending)
+
     def run(self, key: str, fn: Callable[[], T], timeout: float) -> T:
         """fn()'s result (or its exception, raised) within `timeout` s; else raise Stalled."""
         out = self.run_many({key: fn}, timeout, workers=1)[key]

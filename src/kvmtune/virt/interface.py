@@ -94,6 +94,11 @@ class Hypervisor(ABC):
         Until such a call returns, the next for the guest raises Stalled at once."""
         return fn()
 
+    def stalling(self) -> bool:
+        """A call that missed its deadline still waits: libvirt then made other guests' getters
+        wait too (measured: vcpuPinInfo, memoryParameters, numaParameters, blockIoTune)."""
+        return False
+
     @abstractmethod
     def list_guests(self) -> list[DomainInfo]: ...
 

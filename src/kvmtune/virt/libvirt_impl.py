@@ -80,7 +80,7 @@ def _read_flags(scope: Scope) -> int:
 
 
 class LibvirtHypervisor(Hypervisor):
-    def __init__(self, uri: str, stats_timeout: float = 1.5, call_timeout: float = 5.0):
+    def __init__(self, uri: str, stats_timeout: float = 1.5, call_timeout: float = 2.0):
         if libvirt is None:
             # An expected set-up state (`make demo` installs the package alone): say the fix.
             raise VirtError("libvirt-python is not installed: run `make setup` (or `pip install "
@@ -269,6 +269,9 @@ class LibvirtHypervisor(Hypervisor):
         # some getters wait for the guest's job or its QEMU monitor (ioThreadInfo, blockIoTune;
         # numaParameters waited too, measured on a stopped QEMU): the group gets one deadline
         return self._reader.deadlines.run(name, fn, self.call_timeout)
+
+    def stalling(self) -> bool:
+        return self._reader.deadlines.any_busy()
 
     def domain_xml(self, name: str, inactive: bool = False) -> str:
         dom = self._dom(name)
