@@ -223,6 +223,9 @@ class Guest:
     vcpu_cpuset: str | None = None   # <vcpu cpuset=...> as in the XML: its default CPUs
     perf: perfmodel.GuestPerf | None = None   # perf counters (perfmodel.py); None: perf collection is off
     domain: DomainFacts | None = None   # facts from the domain XML (the advisor's); None: not read
+    # libvirt did not answer for it in time this tick (its QEMU stopped, a job holding it): its
+    # state and block counters are the last ones read; /proc and cgroup figures are current
+    stale: bool = False
 
     @property
     def running(self) -> bool:
@@ -396,7 +399,7 @@ def _guest_out(g: Guest) -> dict[str, Any]:
         "cpu_time_ns": g.cpu_time_ns,
         "nvcpus": g.nvcpus,
         "vcpu_cpuset": g.vcpu_cpuset, "perf": perfmodel.to_json(g.perf),
-        "domain": domain_out(g.domain),
+        "domain": domain_out(g.domain), "stale": g.stale,
     }
 
 
@@ -424,6 +427,6 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
         cpu_time_ns=d.get("cpu_time_ns"),
         nvcpus=d.get("nvcpus"),
         vcpu_cpuset=d.get("vcpu_cpuset"), perf=perfmodel.from_json(d.get("perf")),
-        domain=domain_in(d.get("domain")),
+        domain=domain_in(d.get("domain")), stale=bool(d.get("stale", False)),
     )
 

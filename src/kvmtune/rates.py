@@ -120,7 +120,7 @@ def guest_rate(before: Guest | None, after: Guest, seconds: float) -> GuestRate:
     disks: dict[str, DiskRate] = {}
     for d in after.disks:
         o = old_d.get(d.target)
-        if o is None:
+        if o is None or before.stale or after.stale:   # a stale side's counters are an earlier tick's
             disks[d.target] = DiskRate(None, None, None, None)
             continue
         disks[d.target] = DiskRate(

@@ -130,3 +130,24 @@ def test_vcpu_pane_explains_moved():
     text = panes.vcpu_pane(framer.push(snap), web1)
     assert " moved" in text and "moved: on another host CPU than at the previous refresh" in text
     assert "moved:" not in panes.vcpu_pane(Framer().push(snap), web1)
+
+
+def test_a_stale_guest_shows_as_stale_in_the_table_and_its_disk_pane_with_no_rates():
+    """A guest libvirt did not answer for this tick: its state cell reads `st?` (warning), its
+    disk pane says why, and its carried counters give no rate (not a false 0 B/s)."""
+    from kvmtune.ui.table import row_values
+    snap = Snapshot.loads(FIXTURE.read_text())
+    web1 = snap.guest("web1")
+    assert web1.disks and not web1.stale
+    framer = Framer()
+    framer.push(replace(snap, time=snap.time - 2))
+    later = replace(snap, guests=tuple(replace(g, stale=True) if g.name == "web1" else g for g in snap.guests))
+    frame = framer.push(later)
+    g = frame.snap.guest("web1")
+    assert row_values(g, frame)["state"] == ("st?", "stale", "warning")
+    assert row_values(g, frame)["rd"][0] == "-"
+    assert all(r.rd_bytes_s is None for r in frame.rates["web1"].disks.values())
+    assert "stale" in panes.block_pane(frame, g)
+    fresh = frame.snap.guest("off") or web1
+    assert row_values(fresh, frame)["state"][0] != "st?"
+    assert "stale" not in panes.block_pane(Framer().push(snap), web1)

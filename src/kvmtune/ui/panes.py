@@ -289,12 +289,14 @@ def ksm_pane(frame: Frame, g: Guest) -> str:
 
 # -- 5. block I/O ------------------------------------------------------------------------
 
+STALE_NOTE = ("[$warning b]stale[/]: libvirt did not answer for the guest this tick (its QEMU stopped or "
+              "busy, or a job holds it): its state and disk counters are the last read, no rates")
 def block_pane(frame: Frame, g: Guest, width: int = 80) -> str:
     rate, history = frame.rates.get(g.name), frame.history.get(g.name, {})
     if not g.disks:
         return f"[{MUTED}]{escape(g.name)} has no disks[/]"
     sw = max(8, min(40, width - 50))
-    out = [f"blkio weight {g.blkio_weight if g.blkio_weight is not None else '-'}"]
+    out = [f"blkio weight {g.blkio_weight if g.blkio_weight is not None else '-'}"] + ([STALE_NOTE] if g.stale else [])
     for d in g.disks:
         r = rate.disks.get(d.target) if rate else None
         hit = a.at_limit(d.iotune, r)

@@ -15,16 +15,19 @@ Conventions:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from ..errors import Disconnected, GuestGone, NotSupported, VirtError
+from ..errors import Disconnected, GuestGone, NotSupported, Stalled, VirtError
 from ..model import IoThread, MemTune, NumaTune
 from ..vocab import SCOPES, GuestState, Scope
 from .domxml import DiskConfig, DomainConfig, parse_domain_xml
 
+T = TypeVar("T")
+
 __all__ = ["SCOPES", "BlockCounters", "Disconnected", "DiskConfig", "DomainConfig", "DomainInfo",
-           "GuestGone", "GuestStats", "Hypervisor", "NotSupported", "VirtError", "parse_domain_xml"]
+           "GuestGone", "GuestStats", "Hypervisor", "NotSupported", "Stalled", "VirtError", "parse_domain_xml"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class GuestStats:
     vcpu_time_ns: Mapping[int, int] = field(default_factory=dict)
     block: Mapping[str, BlockCounters] = field(default_factory=dict)   # by target ("vda")
     balloon_current_kib: int | None = None
+    # why this guest's figures are not from this tick (libvirt did not answer in time, or a
+    # job held the guest): the collector carries its last ones. None: they are fresh.
+    stale: str | None = None
 
 
 class Hypervisor(ABC):
@@ -82,6 +88,17 @@ class Hypervisor(ABC):
         return None
 
     # -- reads -----------------------------------------------------------------------
+    def guarded(self, name: str, fn: Callable[[], T]) -> T:
+        """fn(): a group of reads about one guest, or Stalled when the hypervisor does not
+        answer for it within a deadline (libvirt: its QEMU stopped, a lock held by a job).
+        Until such a call returns, the next for the guest raises Stalled at once."""
+        return fn()
+
+    def stalling(self) -> bool:
+        """A call that missed its deadline still waits: libvirt then made other guests' getters
+        wait too (measured: vcpuPinInfo, memoryParameters, numaParameters, blockIoTune)."""
+        return False
+
     @abstractmethod
     def list_guests(self) -> list[DomainInfo]: ...
 
