@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import cpuset, perfmodel
+from . import perfmodel
+from .cpuset import default_cpus
 from .jsonfields import known as _known
 from .jsonfields import opt_list as _opt_list
 from .jsonfields import opt_tuple as _opt_tuple
@@ -236,21 +237,6 @@ class Guest:
         if not self.hugepages:
             return 0
         return sum(size * n for size, per_node in self.hugepages.items() for n in per_node.values())
-
-
-def default_cpus(online: tuple[int, ...], vcpu_cpuset: str | None) -> tuple[int, ...]:
-    """The CPUs a guest may use when nothing pins it: its <vcpu cpuset>, else every online CPU.
-
-    A vCPU is "pinned" when its affinity is narrower than this; "unpin" restores it.
-    """
-    if vcpu_cpuset:
-        try:
-            allowed = set(cpuset.parse(vcpu_cpuset)) & set(online)
-        except cpuset.CpusetError:
-            allowed = set()
-        if allowed:
-            return tuple(sorted(allowed))
-    return tuple(online)
 
 
 @dataclass(frozen=True)

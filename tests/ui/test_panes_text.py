@@ -117,6 +117,10 @@ def test_header_says_the_hosts_uptime_load_and_each_nodes_cpu_as_top_does():
     assert "rec +0:01:30" in panes.header(frame, view_seconds=90, interval=2, badges=[], width=120, replay=True)
     assert [fmt.uptime(s) for s in (59, 720, 3 * 3600 + 300, 86400 + 60, 41 * 86400)] == [
         "0 min", "12 min", "3:05", "1 day, 0:01", "41 days, 0:00"]
+    small = panes.header(frame, view_seconds=90, interval=2, badges=["REPLAY"], width=80, compact=True,
+                         replay=True)
+    assert f"up {fmt.uptime(b.host.uptime_s, short=True)}" in small and "d " in small
+    assert len([x for x in small.splitlines() if not x.startswith(("[b]N", "[$warning]"))]) == 2
 
 
 def test_vcpu_pane_explains_moved():

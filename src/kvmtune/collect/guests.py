@@ -22,8 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, TypeVar
 
+from ..cpuset import default_cpus
 from ..errors import Disconnected, FileMissing, GuestGone, HostFSError, ParseError, Stalled, VirtError
-from ..model import Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune, Vcpu, default_cpus
+from ..model import Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune, Vcpu
 from ..source import Source
 from ..virt.domxml import with_saved_cpu
 from ..virt.interface import BlockCounters, DomainConfig, DomainInfo, GuestStats, Hypervisor

@@ -48,10 +48,11 @@ def header(frame: Frame | None, *, view_seconds: float, interval: float,
     # the host's uptime and load as top says them; in a replay, where the recording is at
     up = int(view_seconds)
     when = [f"rec +{up // 3600}:{up // 60 % 60:02d}:{up % 60:02d}"] if replay else []
+    # (a small terminal: shorter, so the header keeps to its lines)
     if h.uptime_s is not None:
-        when.append(f"up {fmt.uptime(h.uptime_s)}")
+        when.append(f"up {fmt.uptime(h.uptime_s, short=compact)}")
     if h.loadavg is not None:
-        when.append("load " + " ".join(f"{x:.2f}" for x in h.loadavg))
+        when.append("load " + " ".join(f"{x:.1f}" if compact else f"{x:.2f}" for x in h.loadavg))
     # (plain text, markup) pieces, wrapped whole so a narrow terminal never splits one
     pieces = [(h.hostname, f"[b]{escape(h.hostname)}[/]"),
               *((t, escape(t)) for t in (
