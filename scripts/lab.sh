@@ -258,27 +258,49 @@ cmd_scale_up() {
     [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 200 ] || die "scale-up: N must be 1-200, not '$n'"
     cmd_up
     for i in $(seq "$n"); do
-        name=$(scale_name "$i")
-        [ -e "$LAB/$name.qcow2" ] || qemu-img create -q -f qcow2 "$LAB/$name.qcow2" 16M
-        if ! v dominfo "$name" >/dev/null 2>&1; then
-            guest_xml "$name" plain | sed -e "s|<vcpu placement='static'>2</vcpu>|<vcpu placement='static'>1</vcpu>|" \
-                -e "s|<memory unit='MiB'>128</memory>|<memory unit='MiB'>64</memory>|" >"$LAB/$name.xml"
-            v define "$LAB/$name.xml" >/dev/null
-        fi
-        [ "$(v domstate "$name")" = running ] || v start "$name" >/dev/null
+        scale_guest_up "$(scale_name "$i")" &
+        # a few at a time: each start waits on libvirtd and QEMU, not on this machine's CPUs
+        [ $((i % SCALE_PARALLEL)) = 0 ] && wait_all
     done
+    wait_all
     log "scale: $n guests up ($(scale_name 1) .. $(scale_name "$n"))"
+}
+
+SCALE_PARALLEL=6
+
+wait_all() {   # wait for every background job; fail if one did
+    local rc=0 pid
+    for pid in $(jobs -p); do wait "$pid" || rc=1; done
+    [ $rc = 0 ] || die "a scale guest could not be started or removed (above)"
+}
+
+scale_guest_up() {
+    local name=$1
+    [ -e "$LAB/$name.qcow2" ] || qemu-img create -q -f qcow2 "$LAB/$name.qcow2" 16M
+    if ! v dominfo "$name" >/dev/null 2>&1; then
+        guest_xml "$name" plain | sed -e "s|<vcpu placement='static'>2</vcpu>|<vcpu placement='static'>1</vcpu>|" \
+            -e "s|<memory unit='MiB'>128</memory>|<memory unit='MiB'>64</memory>|" >"$LAB/$name.xml"
+        v define "$LAB/$name.xml" >/dev/null
+    fi
+    [ "$(v domstate "$name")" = running ] || v start "$name" >/dev/null
+}
+
+scale_guest_down() {
+    v destroy "$1" >/dev/null 2>&1 || true
+    v undefine "$1" >/dev/null
+    rm -f "$LAB/$1".{qcow2,xml}
 }
 
 cmd_scale_down() {
     [ "$(id -u)" = 0 ] || die "scale-down needs root"
     answering || return 0
-    local name
+    local name i=0
     for name in $(v list --all --name | grep '^kvmtune-lab-scale-' || true); do
-        v destroy "$name" >/dev/null 2>&1 || true
-        v undefine "$name" >/dev/null
-        rm -f "$LAB/$name".{qcow2,xml}
+        scale_guest_down "$name" &
+        i=$((i + 1))
+        [ $((i % SCALE_PARALLEL)) = 0 ] && wait_all
     done
+    wait_all
     log "scale: down"
 }
 

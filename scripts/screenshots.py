@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`make screenshots`: SVGs of the guest table, each detail pane, the host view, the pin
-picker, the sort list and the help, rendered headless from the demo host with a fixed seed into screenshots/.
+picker, the sort list, the help, a wide terminal (two panes side by side) and a zoomed
+pane, rendered headless from the demo host with a fixed seed into screenshots/.
 
 The demo's clock is simulated and the app polls only when told here, so the same seed
 gives the same pictures.
@@ -67,6 +68,15 @@ async def shoot(out: Path, seed: int, size: tuple[int, int]) -> list[Path]:
         await pilot.pause()
         save("help")
         await pilot.press("escape")
+        await pilot.resize_terminal(200, 50)   # wide: NUMA memory beside the vCPUs
+        await pilot.press("2")
+        await settle(pilot)
+        save("wide-200x50")
+        await pilot.resize_terminal(80, 24)    # f: the pane on the full screen of a small terminal
+        await pilot.press("f")
+        await settle(pilot)
+        save("pane-zoomed-80x24")
+        await pilot.press("f")
     src.close()
     return written
 

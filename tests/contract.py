@@ -53,8 +53,10 @@ CONTRACT: dict[str, dict[str, Any]] = {
     "error": {"source": STR, "message": STR},
     # added in version 1 (docs/snapshot-json.md, "Keys added"): the advisor's facts
     "host_facts": {"tuned_running": OPT(bool), "numad_running": OPT(bool), "arp_filter": OPT(INT),
-                   "vhost_zcopytx": OPT(INT)},
+                   "vhost_zcopytx": OPT(INT), "uptime_s": OPT(FLOAT), "loadavg": OPT(list)},
     "guest_facts": {"domain": OPT(dict)},
+    # added in version 1: libvirt did not answer for the guest in time (docs/snapshot-json.md)
+    "guest_stale": {"stale": bool},
     "domain": {"cpu_mode": OPT(STR), "cpu_model": OPT(STR), "sockets": OPT(INT), "cores": OPT(INT),
                "threads": OPT(INT), "pmu": OPT(bool), "cells": list, "nics": list, "controllers": list,
                "disk_iothreads": dict, "sounds": list, "inputs": list, "redirdevs": INT, "graphics": list,
@@ -154,6 +156,7 @@ def check_document(d: dict) -> None:
             counted = [n[f"{s}_{k}"] is not None for s in ("rx", "tx") for k in ("bytes", "packets", "errs", "drop")]
             assert all(counted) or (not any(counted) and n["note"]), f"{what} nic {n}"
         check(g, "guest_facts")
+        check(g, "guest_stale")
         if g["domain"] is not None:
             _domain(g["domain"], what)
     for e in d["errors"]:

@@ -89,3 +89,18 @@ def to_bools(ids: Iterable[int], length: int) -> tuple[bool, ...]:
     if want and max(want) >= length:
         raise CpusetError(f"CPU {max(want)} does not exist (the host has {length})")
     return tuple(i in want for i in range(length))
+
+
+def default_cpus(online: tuple[int, ...], vcpu_cpuset: str | None) -> tuple[int, ...]:
+    """The CPUs a guest may use when nothing pins it: its <vcpu cpuset>, else every online CPU.
+
+    A vCPU is "pinned" when its affinity is narrower than this; "unpin" restores it.
+    """
+    if vcpu_cpuset:
+        try:
+            allowed = set(parse(vcpu_cpuset)) & set(online)
+        except CpusetError:
+            allowed = set()
+        if allowed:
+            return tuple(sorted(allowed))
+    return tuple(online)

@@ -9,7 +9,8 @@
      ├── VirtError                        the hypervisor refused or failed; str() fit to show
      │    ├── GuestGone                    no such guest (any more), or not running when it must be
      │    ├── Disconnected                 no connection (libvirtd down or restarting)
-     │    └── NotSupported                 this driver lacks the call (told apart from failure)
+     │    ├── NotSupported                 this driver lacks the call (told apart from failure)
+     │    └── Stalled                      no answer within the call's deadline (QEMU stopped, a long job)
      ├── ActionError                      an action cannot be carried out (not the host's answer)
      ├── AuditLogError (also OSError)     the audit log cannot be read or written
      ├── DemoStateError                   the demo's saved settings cannot be used (corrupt, or another version's)
@@ -99,3 +100,8 @@ class DemoStateError(KvmtuneError):
 
 class RecordingError(KvmtuneError):
     """A recording file is missing, not a recording, damaged, or cannot be written."""
+
+
+class Stalled(VirtError):
+    """The hypervisor did not answer within the call's deadline (a guest's QEMU stopped or
+    busy, a lock held by a long job); the call may still complete later."""

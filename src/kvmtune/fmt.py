@@ -152,6 +152,17 @@ def span(seconds: float | None) -> str:
     return f"{h}h {m}m {s}s" if h else f"{m}m {s}s"
 
 
+def uptime(seconds: float | None, short: bool = False) -> str:
+    """A host's uptime as top says it: "41 days, 3:05", "3:05", "12 min" (short: "41d 3:05")."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "?"
+    m = int(seconds) // 60
+    d, h, m = m // 1440, m // 60 % 24, m % 60
+    if d:
+        return f"{d}d {h}:{m:02d}" if short else f"{d} day{'s' if d != 1 else ''}, {h}:{m:02d}"
+    return f"{h}:{m:02d}" if h else f"{m} min"
+
+
 def timeline(index: int, total: int, width: int) -> str:
     """Where a replay is in its file: "━━━━●──────" (`width` cells; index of total samples)."""
     if width < 1:

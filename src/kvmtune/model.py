@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import cpuset, perfmodel
+from . import perfmodel
+from .cpuset import default_cpus
 from .devmodel import Disk, NetIf, disks_in, disks_out, nics_in, nics_out
 from .jsonfields import known as _known
 from .jsonfields import opt_list as _opt_list
@@ -119,6 +120,8 @@ class Host:
     numad_running: bool | None = None
     arp_filter: int | None = None        # net.ipv4.conf.all.arp_filter; vhost_net's experimental_zcopytx:
     vhost_zcopytx: int | None = None
+    uptime_s: float | None = None        # /proc/uptime: seconds since the host booted
+    loadavg: tuple[float, float, float] | None = None   # /proc/loadavg: 1, 5 and 15 minutes
 
     def node(self, node_id: int) -> Node | None:
         return next((n for n in self.nodes if n.id == node_id), None)
@@ -206,6 +209,9 @@ class Guest:
     perf: perfmodel.GuestPerf | None = None   # perf counters (perfmodel.py); None: perf collection is off
     domain: DomainFacts | None = None   # facts from the domain XML (the advisor's); None: not read
     nics: tuple[NetIf, ...] = ()   # its network interfaces (devmodel.py)
+    # libvirt did not answer for it in time this tick (its QEMU stopped, a job holding it): its
+    # state and block counters are the last ones read; /proc and cgroup figures are current
+    stale: bool = False
 
     @property
     def running(self) -> bool:
@@ -216,21 +222,6 @@ class Guest:
         if not self.hugepages:
             return 0
         return sum(size * n for size, per_node in self.hugepages.items() for n in per_node.values())
-
-
-def default_cpus(online: tuple[int, ...], vcpu_cpuset: str | None) -> tuple[int, ...]:
-    """The CPUs a guest may use when nothing pins it: its <vcpu cpuset>, else every online CPU.
-
-    A vCPU is "pinned" when its affinity is narrower than this; "unpin" restores it.
-    """
-    if vcpu_cpuset:
-        try:
-            allowed = set(cpuset.parse(vcpu_cpuset)) & set(online)
-        except cpuset.CpusetError:
-            allowed = set()
-        if allowed:
-            return tuple(sorted(allowed))
-    return tuple(online)
 
 
 @dataclass(frozen=True)
@@ -318,6 +309,8 @@ def _host_out(h: Host) -> dict[str, Any]:
         "numad_running": h.numad_running,
         "arp_filter": h.arp_filter,
         "vhost_zcopytx": h.vhost_zcopytx,
+        "uptime_s": h.uptime_s,
+        "loadavg": None if h.loadavg is None else list(h.loadavg),
     }
 
 
@@ -343,7 +336,16 @@ def _host_in(d: Mapping[str, Any]) -> Host:
         numad_running=d.get("numad_running"),
         arp_filter=d.get("arp_filter"),
         vhost_zcopytx=d.get("vhost_zcopytx"),
+        uptime_s=d.get("uptime_s"),
+        loadavg=_loadavg(d.get("loadavg")),
     )
+
+
+def _loadavg(v: Any) -> tuple[float, float, float] | None:
+    if v is None:
+        return None
+    one, five, fifteen = (float(x) for x in v)
+    return one, five, fifteen
 
 
 def _guest_out(g: Guest) -> dict[str, Any]:
@@ -368,7 +370,7 @@ def _guest_out(g: Guest) -> dict[str, Any]:
         "cpu_time_ns": g.cpu_time_ns,
         "nvcpus": g.nvcpus,
         "vcpu_cpuset": g.vcpu_cpuset, "perf": perfmodel.to_json(g.perf),
-        "domain": domain_out(g.domain), "nics": nics_out(g.nics),
+        "domain": domain_out(g.domain), "nics": nics_out(g.nics), "stale": g.stale,
     }
 
 
@@ -397,5 +399,6 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
         nvcpus=d.get("nvcpus"),
         vcpu_cpuset=d.get("vcpu_cpuset"), perf=perfmodel.from_json(d.get("perf")),
         domain=domain_in(d.get("domain")), nics=nics_in(d.get("nics")),
+        stale=bool(d.get("stale", False)),
     )
 

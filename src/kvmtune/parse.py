@@ -29,6 +29,23 @@ def _int(tok: str, what: str) -> int:
     return v
 
 
+def uptime(text: str) -> float:
+    """/proc/uptime ("12345.67 23456.78") -> seconds since boot."""
+    try:
+        return float(text.split()[0])
+    except (IndexError, ValueError):
+        raise ParseError(f"/proc/uptime: {text[:40]!r} is not 'seconds idle'") from None
+
+
+def loadavg(text: str) -> tuple[float, float, float]:
+    """/proc/loadavg ("0.52 0.58 0.59 1/389 12345") -> the 1, 5 and 15 minute load averages."""
+    try:
+        one, five, fifteen = (float(x) for x in text.split()[:3])
+    except ValueError:
+        raise ParseError(f"/proc/loadavg: {text[:40]!r} does not start with three numbers") from None
+    return one, five, fifteen
+
+
 def meminfo(text: str) -> dict[str, int]:
     """/proc/meminfo or node*/meminfo -> {"MemTotal": kib, "HugePages_Total": count, ...}.
 

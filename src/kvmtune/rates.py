@@ -155,7 +155,10 @@ def guest_rate(before: Guest | None, after: Guest, seconds: float) -> GuestRate:
         r = per_second(old_v.get(v.index), v.cpu_time_ns, ns)
         vcpu[v.index] = None if r is None else r * 100
     old_d = {d.target: d for d in before.disks}
-    disks = {d.target: disk_rate(old_d.get(d.target), d, seconds) for d in after.disks}
+    # a stale side's block counters are an earlier tick's (its interfaces' come from the kernel: current)
+    stale = before.stale or after.stale
+    disks = {d.target: NO_DISK_RATE if stale else disk_rate(old_d.get(d.target), d, seconds)
+             for d in after.disks}
     old_n = {net_key(n, i): n for i, n in enumerate(before.nics)}
     nics = {}
     for i, n in enumerate(after.nics):

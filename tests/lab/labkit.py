@@ -31,8 +31,8 @@ def virsh(*args: str) -> str:
     return run(["virsh", "-q", "-c", URI, *args])
 
 
-def lab_sh(cmd: str) -> str:
-    return run([str(LAB_SH), cmd], timeout=120)
+def lab_sh(cmd: str, *args: str, timeout: float = 120) -> str:
+    return run([str(LAB_SH), cmd, *args], timeout=timeout)
 
 
 def colon_table(text: str) -> dict[str, str]:

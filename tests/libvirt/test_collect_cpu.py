@@ -44,17 +44,18 @@ def test_cpu_times_come_from_proc_and_the_cgroup(source):
     assert isinstance(beta.cpu_time_ns, int) and beta.cpu_time_ns > 0
 
 
-def test_the_bulk_call_asks_only_for_what_libvirt_alone_knows(source, monkeypatch):
+def test_the_stats_calls_ask_only_for_what_libvirt_alone_knows(source, monkeypatch):
     """The vcpu and cpu-total groups were half of libvirtd's work per tick (measured on the
-    lab) for figures kvmtune reads itself: the bulk call asks for state, balloon and block."""
+    lab) for figures kvmtune reads itself: the stats calls (a guest list's chunks) ask for
+    state, balloon and block."""
     import libvirt
     asked = []
-    real = libvirt.virConnect.getAllDomainStats
+    real = libvirt.virConnect.domainListGetStats
 
-    def spy(conn, stats=0, flags=0):
+    def spy(conn, doms, stats=0, flags=0):
         asked.append((stats, flags))
-        return real(conn, stats, flags)
-    monkeypatch.setattr(libvirt.virConnect, "getAllDomainStats", spy)
+        return real(conn, doms, stats, flags)
+    monkeypatch.setattr(libvirt.virConnect, "domainListGetStats", spy)
     Collector(source).collect()
     assert asked == [(libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON
                       | libvirt.VIR_DOMAIN_STATS_BLOCK, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT)]

@@ -73,3 +73,85 @@ def test_the_warn_column_fits_two_characters_at_any_count():
     # sorting descending (its first order) puts the worst first, then the most findings
     assert warn_cell(found(12))[1] > warn_cell(found(10))[1] > warn_cell(found(1, "info"))[1] > warn_cell([])[1]
     assert all(len(warn_cell(found(n, s))[0]) <= width for n in (1, 99) for s in ("critical", "info"))
+
+
+def test_numa_pane_marks_no_node_for_a_stopped_guest_and_says_0_for_an_empty_node():
+    """A shut-off guest's vCPUs run nowhere (its pins are not where it runs), and a node with
+    none of a guest's memory says 0, not 0K; a running pinned guest still marks its nodes."""
+    from kvmtune.demo import DemoFeed, open_demo
+    src = open_demo(seed=1)
+    try:
+        snap = DemoFeed(src).next()
+    finally:
+        src.close()
+    frame = Framer().push(snap)
+    off = replace(snap.guest("db-primary"), state="shutoff", pid=None, numa_memory_kib=None,
+                  vcpus=tuple(replace(v, pcpu=None) for v in snap.guest("db-primary").vcpus))
+    assert all(v.pinned for v in off.vcpus)
+    assert "vCPUs" not in "\n".join(x for x in panes.numa_pane(frame, off).splitlines() if x.startswith("node"))
+    nodes = [x for x in panes.numa_pane(frame, snap.guest("db-primary")).splitlines() if x.startswith("node")]
+    assert any(x.rstrip().endswith("vCPUs") for x in nodes)
+    empty = [x for x in nodes if "vCPUs" not in x]
+    assert empty and all(" 0   0%" in x and "0K" not in x for x in empty)
+
+
+def test_header_says_the_hosts_uptime_load_and_each_nodes_cpu_as_top_does():
+    from kvmtune import fmt
+    from kvmtune.demo import DemoFeed, open_demo
+    feed = DemoFeed(open_demo(seed=1))
+    try:
+        a, b = feed.next(), feed.next()
+    finally:
+        feed.close()
+    framer = Framer()
+    framer.push(a)
+    frame = framer.push(b)
+    text = panes.header(frame, view_seconds=90, interval=2, badges=[], width=120)
+    assert b.host.uptime_s is not None and b.host.loadavg is not None
+    assert f"up {fmt.uptime(b.host.uptime_s)}" in text and "rec +" not in text
+    assert "load " + " ".join(f"{x:.2f}" for x in b.host.loadavg) in text
+    for n in b.host.nodes:   # each node's mean busy % over the interval
+        pct = [frame.cpu_pct[c] for c in n.cpus]
+        line = next(x for x in text.splitlines() if f"N{n.id} " in x)
+        assert f" {sum(pct) / len(pct):.0f}% " in line
+    assert "rec +0:01:30" in panes.header(frame, view_seconds=90, interval=2, badges=[], width=120, replay=True)
+    assert [fmt.uptime(s) for s in (59, 720, 3 * 3600 + 300, 86400 + 60, 41 * 86400)] == [
+        "0 min", "12 min", "3:05", "1 day, 0:01", "41 days, 0:00"]
+    small = panes.header(frame, view_seconds=90, interval=2, badges=["REPLAY"], width=80, compact=True,
+                         replay=True)
+    assert f"up {fmt.uptime(b.host.uptime_s, short=True)}" in small and "d " in small
+    assert len([x for x in small.splitlines() if not x.startswith(("[b]N", "[$warning]"))]) == 2
+
+
+def test_vcpu_pane_explains_moved():
+    snap = Snapshot.loads(FIXTURE.read_text())
+    web1 = snap.guest("web1")
+    v0 = web1.vcpus[0]
+    before = replace(snap, guests=tuple(replace(g, vcpus=(replace(v0, pcpu=(v0.pcpu or 0) + 1), *g.vcpus[1:]))
+                                        if g.name == "web1" else g for g in snap.guests))
+    framer = Framer()
+    framer.push(before)
+    text = panes.vcpu_pane(framer.push(snap), web1)
+    assert " moved" in text and "moved: on another host CPU than at the previous refresh" in text
+    assert "moved:" not in panes.vcpu_pane(Framer().push(snap), web1)
+
+
+def test_a_stale_guest_shows_as_stale_in_the_table_and_its_disk_pane_with_no_rates():
+    """A guest libvirt did not answer for this tick: its state cell reads `st?` (warning), its
+    disk pane says why, and its carried counters give no rate (not a false 0 B/s)."""
+    from kvmtune.ui.table import row_values
+    snap = Snapshot.loads(FIXTURE.read_text())
+    web1 = snap.guest("web1")
+    assert web1.disks and not web1.stale
+    framer = Framer()
+    framer.push(replace(snap, time=snap.time - 2))
+    later = replace(snap, guests=tuple(replace(g, stale=True) if g.name == "web1" else g for g in snap.guests))
+    frame = framer.push(later)
+    g = frame.snap.guest("web1")
+    assert row_values(g, frame)["state"] == ("st?", "stale", "warning")
+    assert row_values(g, frame)["rd"][0] == "-"
+    assert all(r.rd_bytes_s is None for r in frame.rates["web1"].disks.values())
+    assert "stale" in panes.block_pane(frame, g)
+    fresh = frame.snap.guest("off") or web1
+    assert row_values(fresh, frame)["state"][0] != "st?"
+    assert "stale" not in panes.block_pane(Framer().push(snap), web1)

@@ -87,7 +87,7 @@ async def test_jumps_and_go_to_time_land_on_the_right_sample(recorded):
         await pilot.press("full_stop")                 # +1 min: 30 samples of 2 s
         await shown(pilot, app, 30)
         assert "+1 min" in app.status_text
-        assert "up 0:01:00" in header(app)             # since the recording began
+        assert "rec +0:01:00" in header(app)             # since the recording began
         await pilot.press("comma")
         await shown(pilot, app, 0)
         await pilot.press("right_curly_bracket")       # +10 min: past the end, the last sample
@@ -114,10 +114,10 @@ async def test_start_at_opens_on_that_sample_with_rates(recorded):
     async with app.run_test(size=(120, 40)) as pilot:
         await shown(pilot, app, 45)
         assert app.ticks == 1 and app.frame.snap.to_json() == snaps[45].to_json()
-        assert app.frame.rates[GUEST].cpu_percent is not None and "up 0:01:30" in header(app)
+        assert app.frame.rates[GUEST].cpu_percent is not None and "rec +0:01:30" in header(app)
         await pilot.press("left_square_bracket")
         await shown(pilot, app, 44)
-        assert "up 0:01:28" in header(app)
+        assert "rec +0:01:28" in header(app)
 
 
 async def test_next_action_finds_the_recorded_action_and_names_it(recorded):

@@ -32,8 +32,28 @@ def test_table_and_pane_80x24(snap_compare, index):
     assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=_before(keys))
 
 
-def test_table_160x50(snap_compare):
-    assert snap_compare(demo_app(), terminal_size=(160, 50), run_before=_before(("down", "down", "2")))
+# panes whose lines follow the width (bars, the CPU map, sparklines, the perf table); the
+# others read the same at every width past 80 (and are in the 200x50 set)
+WIDTH_PANES = ("numa", "vcpu", "block", "perf")
+
+
+@pytest.mark.parametrize("key", WIDTH_PANES)
+def test_table_and_pane_120x40(snap_compare, key):
+    index = [k for k, _ in PANES].index(key)
+    assert snap_compare(demo_app(), terminal_size=(120, 40), run_before=_before(("down", "down", str(index + 1))))
+
+
+@pytest.mark.parametrize("index", range(len(PANES)), ids=[k for k, _ in PANES])
+def test_table_and_pane_200x50(snap_compare, index):
+    # wide: the selected pane and, beside it, NUMA memory (the vCPUs beside pane 1)
+    keys = ("down", "down", str(index + 1))
+    assert snap_compare(demo_app(), terminal_size=(200, 50), run_before=_before(keys))
+
+
+def test_pane_zoomed_80x24(snap_compare):
+    # f: the vCPU pane on the full screen, scrolled a page down
+    keys = ("down", "down", "2", "f", "pagedown")
+    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=_before(keys))
 
 
 def test_help_80x24(snap_compare):

@@ -106,7 +106,7 @@ def test_demo_in_tmux_shows_table_and_every_pane_and_q_exits_0(tmux):
         assert f"{i + 1} {title}" in s          # every pane's tab title is on screen at 80x24
     lines = s.splitlines()
     assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
-    for key, expect in (("2", "host CPUs"), ("3", "pool"), ("4", "sharing ratio"),
+    for key, expect in (("2", "vCPU  now node"), ("3", "held by guests"), ("4", "sharing ratio"),
                         ("5", "read"), ("6", "<numatune>"), ("9", "(guest view)"), ("1", "locality")):
         tmux.keys(key)
         tmux.wait(expect)
@@ -175,5 +175,34 @@ def test_replay_in_tmux_shows_the_timeline_and_steps(tmux, tmp_path):
     assert "#1 ksm host: applied" in s
     tmux.keys("p")
     tmux.wait("'p' (pin) is disabled: this is a recording")
+    tmux.keys("q")
+    assert tmux.exit_status() == 0
+
+
+VCPU_ROW = re.compile(r"^ (\d+)\s+(\d+|-)\s+(\d+|-)\s+(\d+%|-)\s+\S")
+
+
+def test_scrolling_pane_2_reads_every_vcpu_of_an_8_vcpu_guest_at_80x24(tmux):
+    tmux.start(KVMTUNE)
+    tmux.wait("db-primary")
+    tmux.keys("/", *"db-primary", "Enter", "2")
+    s = tmux.wait("vCPU  now node")
+    seen: set[int] = set()
+    for _ in range(12):           # shift+down, as a terminal over SSH sends it, a line at a time
+        seen |= {int(m.group(1)) for line in s.splitlines() if (m := VCPU_ROW.match(line))}
+        if "more line" not in s:
+            break
+        assert "⇧↓" in s          # the line under the pane says how to see the rest
+        tmux.keys("S-Down")
+        s = tmux.screen()
+    assert seen == set(range(8)), s
+    assert "above" in s
+    lines = s.splitlines()
+    assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+    tmux.keys("f")                # full screen: the table and header go, the pane stays
+    s = tmux.wait_gone("hv-demo-01")
+    assert "vCPU" in s or "host CPUs" in s or "above" in s
+    tmux.keys("Escape")
+    tmux.wait("hv-demo-01")
     tmux.keys("q")
     assert tmux.exit_status() == 0

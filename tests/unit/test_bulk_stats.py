@@ -6,7 +6,7 @@ from __future__ import annotations
 from kvmtune.demo import DemoFeed, open_demo
 from kvmtune.rates import guest_rates
 from kvmtune.virt.interface import BlockCounters, NetCounters
-from kvmtune.virt.libvirt_impl import _stats
+from kvmtune.virt.libvirt_stats import guest_stats as _stats
 
 # what getAllDomainStats gives for one guest (libvirt 9 key names): a disk with its backing
 # chain (the backing entry is skipped), an interface

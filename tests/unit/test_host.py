@@ -42,6 +42,7 @@ def test_own_tree_every_field(tmp_path, tree):
     assert (host.numa_balancing, host.tuned_profile) == (1, "virtual-host")
     assert (host.tuned_running, host.numad_running, host.arp_filter, host.vhost_zcopytx) == (True, False, 1, 0)
     assert (host.mem_total_kib, host.mem_free_kib) == (12582912, 5242880)
+    assert (host.uptime_s, host.loadavg) == (3659025.41, (2.05, 1.5, 0.75))
     assert [(c.id, c.node, c.socket, c.core) for c in host.cpus] == [
         (0, 0, 0, 0), (1, 0, 0, 0), (2, 0, 0, 1), (3, 0, 0, 1)]
     # busy = everything but idle and iowait; guest time is inside user already
@@ -59,7 +60,7 @@ def test_without_optional_files(tmp_path, tree):
     for k in ("sys/devices/system/node/online", "etc/tuned/active_profile",
               "sys/kernel/mm/ksm/general_profit", "sys/kernel/mm/ksm/pages_scanned",
               "sys/kernel/mm/ksm/merge_across_nodes", "proc/sys/net/ipv4/conf/all/arp_filter",
-              "sys/module/vhost_net/parameters/experimental_zcopytx"):
+              "sys/module/vhost_net/parameters/experimental_zcopytx", "proc/uptime", "proc/loadavg"):
         del f[k]
     f = {k: v for k, v in f.items() if "hugepages/" not in k}
     host, errors = collect(tree.write_tree(tmp_path, f))
@@ -67,6 +68,7 @@ def test_without_optional_files(tmp_path, tree):
     assert [n.id for n in host.nodes] == [0, 2]
     assert host.tuned_profile is None
     assert (host.arp_filter, host.vhost_zcopytx) == (None, None)   # vhost_net not loaded: a normal state
+    assert (host.uptime_s, host.loadavg) == (None, None)           # a captured sys+proc tree
     assert (host.ksm.general_profit, host.ksm.pages_scanned, host.ksm.merge_across_nodes) == (None, None, None)
     assert host.ksm.pages_sharing == 250
     # sysfs pools gone: the default-size pool still comes from proc/meminfo
@@ -105,6 +107,8 @@ BROKEN = [
     ("sys/devices/system/cpu/cpu1/topology/core_id", "garbage", "host.cpus",
      lambda h: h.cpus[1].core is None and h.cpus[2].core == 1),
     ("proc/meminfo", "garbage", "host.meminfo", lambda h: h.mem_total_kib is None and h.nodes),
+    ("proc/uptime", "garbage", "host.uptime", lambda h: h.uptime_s is None and h.loadavg is not None),
+    ("proc/loadavg", "empty", "host.loadavg", lambda h: h.loadavg is None and h.uptime_s is not None),
 ]
 
 

@@ -104,7 +104,8 @@ def test_contract_check_catches_a_broken_document(snapshot_contract):
                    lambda d: d["host"].pop("tuned_running"),
                    lambda d: d["guests"][0]["domain"]["nics"][0].update(queues="2"),
                    lambda d: d["guests"][0]["domain"]["cells"][0].pop("memory_kib"),
-                   lambda d: d["guests"][0]["domain"].update(sounds=[None])):
+                   lambda d: d["guests"][0]["domain"].update(sounds=[None]),
+                   lambda d: d["guests"][0].update(stale=None)):
         d = json.loads(FULL.dumps())
         breaks(d)
         with pytest.raises(AssertionError):
@@ -135,6 +136,7 @@ _guests = st.lists(st.builds(
     hugepages=st.none() | st.dictionaries(st.sampled_from([2048, 1048576]),
                                           st.dictionaries(st.integers(0, 63), st.integers(0, 9999))),
     memtune=st.none() | st.builds(MemTune, _opt_int, _opt_int, _opt_int),
+    stale=st.booleans(),
 ), max_size=3).map(tuple)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from .. import fmt, inputs
+from .. import fmt, gcfreeze, inputs
 from ..errors import RecordingError
 from ..feed import Feed
 from .common import CliError, add_perf_arg, add_source_args, argtype, open_feed, seconds
@@ -171,6 +171,8 @@ def _run(args: argparse.Namespace, feed: Feed, rec: Any, interval: float, append
                 first = first if first is not None else snap.time
                 last = snap.time
                 guest_samples += len(snap.guests)
+                if rec.samples == 1:
+                    gcfreeze.after_startup()   # full collections off the host's and the first sample's objects
                 if sig.signum is not None:
                     break
                 k += 1

@@ -1,7 +1,8 @@
 """Guests: libvirt's view (list, bulk stats, settings) joined with the kernel's (/proc, cgroups).
 
-Per tick it reads only what changes: one bulk stats call for every guest (state, memory,
-block counters), and per running guest its vCPU threads (where each runs, and its CPU
+Per tick it reads only what changes: the stats calls for every guest (state, memory,
+block counters; a guest libvirt cannot answer for in time is handed over stale and keeps
+its last block counters), and per running guest its vCPU threads (where each runs, and its CPU
 time), its cgroup's CPU time, its memory cgroup's numa_stat and its ksm_stat (and,
 for a guest with KSM-merged pages, its status: see ksm_memory) — costs that do not grow
 with guest memory. The vCPU count is the vCPU threads found (else the domain XML's).
@@ -21,8 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, TypeVar
 
-from ..errors import Disconnected, FileMissing, GuestGone, HostFSError, ParseError, VirtError
-from ..model import Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune, Vcpu, default_cpus
+from ..cpuset import default_cpus
+from ..errors import Disconnected, FileMissing, GuestGone, HostFSError, ParseError, Stalled, VirtError
+from ..model import Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune, Vcpu
 from ..source import Source
 from ..virt.domxml import with_saved_cpu
 from ..virt.interface import BlockCounters, DomainConfig, DomainInfo, GuestStats, Hypervisor
@@ -82,11 +84,14 @@ class GuestCollector:
         self._settings: dict[str, Settings] = {}
         self._proc: dict[str, ProcCache] = {}
         self._nics = NicReader(source.fs)
+        self._last: dict[str, Guest] = {}   # the last tick's guests: a stale guest's figures carry over
+        self._hold_settings = self._settings_stalled = False
 
     def reset(self) -> None:
         """Forget every cached setting and process figure: the next tick reads them afresh."""
         self._settings.clear()
         self._proc.clear()
+        self._last.clear()
 
     def forget(self, names: set[str]) -> None:
         """The next tick reads these guests' settings afresh."""
@@ -112,21 +117,32 @@ class GuestCollector:
         changed = hv.changed_guests()
         names = {i.name for i in infos}
         online = frozenset(online_cpus)
-        for cache in (self._settings, self._proc):
+        for cache in (self._settings, self._proc, self._last):
             for gone in set(cache) - names:
                 del cache[gone]
         now = self.clock()
         self._nics.new_tick(names)
-        guests = []
+        # while a libvirt call for some guest still waits, settings are not refreshed (other
+        # guests' getters were measured to wait too), and after one read misses its deadline
+        # no more are made this tick: a guest never read shows without them until then
+        self._hold_settings = hv.stalling()
+        self._settings_stalled = False
+        guests: list[Guest] = []
         for info in infos:
+            st = stats.get(info.name)
+            stale = st is not None and st.stale is not None
+            if st is not None and st.stale is not None:
+                errors.append(Error(f"{info.name}: stats", f"stale: {st.stale}"))
             try:
-                settings = self._settings_for(info, changed, now, errors)
-                guests.append(self._guest(info, stats.get(info.name), settings, online, now, errors))
+                settings = self._settings_for(info, changed, now, errors, stale)
+                g = self._guest(info, st, settings, online, now, errors)
             except GuestGone:
                 continue  # went away mid-read: it is simply not in this snapshot
             except Disconnected as e:
                 errors.append(Error("libvirt", str(e)))
                 return tuple(guests), True
+            guests.append(g)
+            self._last[info.name] = g
         return tuple(guests), False
 
     # -- settings (slow) -----------------------------------------------------------------
@@ -137,8 +153,10 @@ class GuestCollector:
         return hv
 
     def _settings_for(self, info: DomainInfo, changed: set[str] | None, now: float,
-                      errors: list[Error]) -> Settings:
+                      errors: list[Error], stale_stats: bool = False) -> Settings:
         old = self._settings.get(info.name)
+        if (stale_stats or self._hold_settings) and old is not None:
+            return old   # libvirt does not answer for it (or another guest) now: getters would wait too
         # Spread periodic refreshes over [period/2, period] by name, so a host with many
         # guests does not re-read everybody's settings on the same tick.
         period = self.settings_every * (0.5 + (zlib.crc32(info.name.encode()) % 1000) / 2000)
@@ -146,7 +164,16 @@ class GuestCollector:
                  or (changed is not None and (info.name in changed or "*" in changed)))
         if old is not None and not stale:
             return old
-        s = self._read_settings(info, now, errors)
+        try:
+            if self._settings_stalled:
+                raise Stalled("libvirt did not answer for another guest's settings this tick")
+            s = self._hv().guarded(info.name, lambda: self._read_settings(info, now, errors))
+        except Stalled as e:
+            self._settings_stalled = True
+            errors.append(Error(f"{info.name}: settings", f"not read: {e}"))
+            if old is not None:
+                return old   # as last read; asked again next tick
+            s = Settings(read_at=float("-inf"), run_id=info.id)   # nothing known yet: read next tick
         self._settings[info.name] = s
         return s
 
@@ -200,6 +227,9 @@ class GuestCollector:
         pf = self._proc_figures(info, s.config.memory_backing, pc, now, errors) if running else ProcFigures({})
         threads = pf.threads
         st = stats or GuestStats()
+        # a stale guest: its block counters as last read (/proc and cgroup figures are current)
+        prev = self._last.get(info.name) if st.stale is not None else None
+        prev_disks = {d.target: d for d in prev.disks} if prev is not None else {}
         vcpus = []
         default = online if not s.config.vcpu_cpuset else frozenset(
             default_cpus(tuple(sorted(online)), s.config.vcpu_cpuset))
@@ -217,6 +247,9 @@ class GuestCollector:
         disks = []
         for d in s.config.disks:
             b = st.block.get(d.target)
+            if (b is None or b.rd_bytes is None) and (p := prev_disks.get(d.target)) is not None:
+                b = BlockCounters(p.rd_bytes, p.wr_bytes, p.rd_reqs, p.wr_reqs, p.rd_times_ns, p.wr_times_ns,
+                                  p.fl_reqs, p.fl_times_ns, p.errors)
             disks.append(Disk(
                 target=d.target, source=d.source, iotune=s.iotune[d.target],
                 rd_bytes=b.rd_bytes if b is not None else None,
@@ -236,6 +269,7 @@ class GuestCollector:
             nvcpus=nvcpus, vcpu_cpuset=s.config.vcpu_cpuset,
             domain=s.config.facts,   # the refresh's own object, not a copy: unchanged between refreshes
             nics=self._nics.read(info.name, s.config.facts, running, pc.pid, st.net, errors),
+            stale=st.stale is not None,
         )
 
     def _proc_figures(self, info: DomainInfo, backing: MemoryBacking, pc: ProcCache, now: float,

@@ -44,6 +44,12 @@ def _read(fs: HostFS, rel: str, parser: Callable[[str], T]) -> T:
     return _parsed(fs, rel, fs.read_text(rel), parser)
 
 
+def _optional(fs: HostFS, rel: str, parser: Callable[[str], T]) -> T | None:
+    """Like _read, None when the file is absent."""
+    text = fs.read_text(rel, None)
+    return None if text is None else _parsed(fs, rel, text, parser)
+
+
 def _parsed(fs: HostFS, rel: str, text: str, parser: Callable[[str], T]) -> T:
     try:
         return parser(text.replace("\0", ""))   # captured trees (hwloc) end some files in NUL
@@ -95,6 +101,9 @@ class HostCollector:
             cpus=_guard(errors, "host.cpus", lambda: self._cpus(nodes, errors), ()),
             mem_total_kib=None if meminfo is None else meminfo.get("MemTotal"),
             mem_free_kib=None if meminfo is None else meminfo.get("MemFree"),
+            # (absent from captured sys+proc trees: None, not an error)
+            uptime_s=_guard(errors, "host.uptime", lambda: _optional(fs, "proc/uptime", parse.uptime), None),
+            loadavg=_guard(errors, "host.loadavg", lambda: _optional(fs, "proc/loadavg", parse.loadavg), None),
         )
 
     def _cpus(self, nodes: tuple[Node, ...], errors: list[Error]) -> tuple[Cpu, ...]:

@@ -180,6 +180,11 @@ class SysTree:
         put("proc/meminfo", self._meminfo(totals, used))
         put("proc/stat", self._proc_stat(clock))
         put("proc/net/dev", self._net_dev())
+        put("proc/uptime", f"{HOST_UPTIME + clock - T0:.2f} {(HOST_UPTIME + clock - T0) * 40:.2f}\n")
+        # runnable threads: the vCPUs' load, averaged more slowly for the longer windows
+        load = sum(sum(g.vcpu_load) * 1.05 for g in self.model.running())
+        last_pid = 1_204_331 + int(clock - T0) * 3
+        put("proc/loadavg", f"{load:.2f} {load * 0.93:.2f} {load * 0.88:.2f} 3/1204 {last_pid}\n")
         for g in self.model.running():
             self._write_guest(g)
 

@@ -286,6 +286,8 @@ FAMILIES: tuple[tuple[Family, Samples], ...] = (
      _vcpu(lambda f, g, i: len(g.vcpus[i].affinity))),
     (Family("kvmtune_guest_vcpu_cpu_seconds", "counter", "CPU time of the vCPU thread", "seconds"),
      _vcpu(lambda f, g, i: _seconds(g.vcpus[i].cpu_time_ns))),
+    (Family("kvmtune_guest_stale", "gauge", "1 when libvirt did not answer for the guest in time: its state "
+            "and disk counters are the last read"), _per_guest(lambda g: 1 if g.stale else 0)),
     (Family("kvmtune_finding", "gauge", "1 for each finding of the tuning guide's checks now (code as kvmtune "
             "shows it; no guest label = a host finding)"), _findings),
     (Family("kvmtune_node_cpus", "gauge", "CPUs of the NUMA node"), _node(lambda n: len(n.cpus))),

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 
+from .. import gcfreeze
 from ..feed import Feed
 from ..frame import Frame, Framer
 from .promclient import Pages, Stats
@@ -50,6 +51,7 @@ class Collection:
             self._say(f"kvmtune: export: a collection failed: {type(e).__name__}: {e}")
         else:
             self.frame = frame
+            gcfreeze.after_startup()   # full collections off what exists once the first page can be served
             if frame.stale:
                 why = next((e.message for e in frame.raw.errors if e.source == "libvirt"), "disconnected")
                 self._say(f"kvmtune: export: the hypervisor does not answer ({why}); "

@@ -11,13 +11,13 @@ it re-renders what shows it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.events import Key, Resize
 from textual.filter import LineFilter
 from textual.message import Message
@@ -25,6 +25,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
+from .. import gcfreeze
 from ..actions import Executor
 from ..feed import Feed
 from ..frame import Frame, Framer
@@ -32,12 +33,11 @@ from ..model import Guest, Snapshot
 from . import palette, panes
 from .acting import Acting, ActionDone
 from .advising import Advising
-from .blockpane import block_pane
 from .findings import FindingList
 from .footer import FitFooter
 from .keys import ACTION_KEYS, BINDINGS
-from .netpane import net_pane
-from .perfpane import PerfToggle, perf_pane
+from .paneview import PaneScroll, PaneView
+from .perfpane import PerfToggle
 from .recording import Recordable
 from .replaying import Replaying
 from .screens import Viewing
@@ -48,19 +48,6 @@ from .themes import NoColorEmphasis, load_themes, resolve
 
 COMPACT_BELOW = 32   # terminal rows under which the header packs nodes side by side
 
-# pane key -> its text from (frame, guest, width)
-PANE_TEXT: dict[str, Callable[[Frame, Guest, int], str]] = {
-    "numa": panes.numa_pane,
-    "vcpu": panes.vcpu_pane,
-    "huge": lambda f, g, w: panes.huge_pane(f, g),
-    "ksm": lambda f, g, w: panes.ksm_pane(f, g),
-    "block": block_pane,
-    "settings": lambda f, g, w: panes.settings_pane(g),
-    "perf": perf_pane,
-    "net": net_pane,
-}
-
-
 class SnapshotReady(Message):
     """A poll finished: its frame and table rows, or the error that stopped it."""
 
@@ -69,7 +56,7 @@ class SnapshotReady(Message):
         self.frame, self.rows, self.error = frame, rows, error
 
 
-class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, PerfToggle, App[int]):
+class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, PerfToggle, PaneView, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kvmtune"
     ENABLE_COMMAND_PALETTE = True
@@ -131,15 +118,21 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         yield Input(placeholder="filter guests by name (Enter keeps it, Esc clears)", id="filter")
         yield Input(placeholder="go to HH:MM[:SS] or YYYY-MM-DD HH:MM[:SS] (Enter goes, Esc cancels)", id="goto")
         yield GuestTable(id="guests")
-        with TabbedContent(id="panes"):
-            for i, (key, title) in enumerate(panes.PANES):
-                if key == "advice":   # a summary line over a list to move in (ui/advising.py)
-                    with TabPane(f"{i + 1} {title}", id=f"tab-{key}"):
+        with Horizontal(id="detail"):
+            with TabbedContent(id="panes"):
+                for i, (key, title) in enumerate(panes.PANES):
+                    if key == "advice":   # a summary line over a list to move in (ui/advising.py)
+                        with TabPane(f"{i + 1} {title}", id=f"tab-{key}"):
+                            yield Static(id=f"pane-{key}", classes="pane")
+                            yield FindingList(id="advice-list")
+                        continue
+                    with TabPane(f"{i + 1} {title}", id=f"tab-{key}"), PaneScroll(id=f"scroll-{key}"):
                         yield Static(id=f"pane-{key}", classes="pane")
-                        yield FindingList(id="advice-list")
-                    continue
-                with TabPane(f"{i + 1} {title}", id=f"tab-{key}"), VerticalScroll():
-                    yield Static(id=f"pane-{key}", classes="pane")
+            with Vertical(id="side"):   # a second pane on wide terminals (ui/paneview.py)
+                yield Static(id="side-title")
+                with PaneScroll(id="scroll-side"):
+                    yield Static(id="pane-side", classes="pane")
+        yield Static(id="pane-more")
         yield Static(id="status")
         yield FitFooter()
 
@@ -172,6 +165,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
     def watch_pane_index(self, index: int) -> None:
         self.query_one(TabbedContent).active = f"tab-{panes.PANES[index][0]}"
         self._render_pane()
+        if self.zoomed:   # the new pane takes the focus (its scroll keys)
+            self.call_after_refresh(self.focus_pane)
 
     def watch_stale(self, stale: bool) -> None:
         # (its badge is drawn by the header, which _show renders right after)
@@ -228,6 +223,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         self._render_header()
         self._render_table()
         self._render_pane()
+        if self.ticks == 1:
+            gcfreeze.after_startup()   # the first screen is up: keep full collections off what exists
 
     # -- rendering -------------------------------------------------------------------------
     def badges(self) -> list[str]:
@@ -246,7 +243,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         f = self.shown_frame(self.frame)   # (without the host's muted findings)
         secs = 0.0 if f is None or self.first_time is None else f.snap.time - self.first_time
         text = panes.header(f, view_seconds=secs, interval=self.interval, badges=self.badges(),
-                            width=self.size.width, compact=self.size.height < COMPACT_BELOW)
+                            width=self.size.width, compact=self.size.height < COMPACT_BELOW,
+                            replay=self.replay is not None)
         self.query_one("#header", Static).update(self.with_replay_line(text))
 
     def _render_table(self, force: bool = False) -> None:
@@ -264,26 +262,6 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
             return None
         name = self.query_one(GuestTable).selected
         return self.snap.guest(name) if name else None
-
-    def _render_pane(self) -> None:
-        """Only the visible pane is rendered: the others wait until shown."""
-        key = panes.PANES[self.pane_index][0]
-        w = self.query_one(f"#pane-{key}", Static)
-        f, g, x = self.frame, self.selected_guest(), self.size.width
-        if f is None:
-            return
-        if key == "advice":
-            self.fill_advice(g)
-        if g is None:
-            if not f.snap.guests:
-                w.update("[$text-muted]no guests on this host[/]")
-            elif self.name_filter:
-                w.update("[$text-muted]no guest matches the filter[/]")
-            else:
-                w.update("[$text-muted]no guest selected[/]")
-            return
-        w.update(perf_pane(f, g, x, self.perf_enabled()) if key == "perf" else
-                 self.advice_text(f, g) if key == "advice" else PANE_TEXT[key](f, g, x))
 
     def set_status(self, text: str, level: str = "info") -> None:
         st = self.query_one("#status", Static)
@@ -306,6 +284,11 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
             self.pane_index = ids.index(event.pane.id)
 
     def on_resize(self, event: Resize) -> None:
+        self.relayout()
+
+    def relayout(self) -> None:
+        """Everything drawn for the terminal's size (also called by paneview.PaneView when a
+        pane finds the terminal resized: the app's on_resize only sees the first size)."""
         self._render_header()
         self._render_table()
         self._render_pane()
@@ -334,6 +317,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
             return True   # Ctrl+C quits from anywhere
         if len(self.screen_stack) > 1 and action not in ("next_pane", "command_palette"):
             return False  # a form or another view is open: its own keys only
+        if (pane := self.pane_check(action)) is not None:
+            return pane   # the zoom's Esc only while zoomed
         if not self.replay_check(action):
             return False  # time travel keys outside a replay, the filter's while going to a time
         if action in ("filter", "filter_done", "filter_clear"):

@@ -14,6 +14,8 @@ from ..model import Guest
 from ..vocab import IOTUNE_BASE
 
 MUTED = "$text-muted"
+STALE_NOTE = ("[$warning b]stale[/]: libvirt did not answer for the guest this tick (its QEMU stopped or "
+              "busy, or a job holds it): its state and disk counters are the last read, no rates")
 
 
 def block_pane(frame: Frame, g: Guest, width: int = 80) -> str:
@@ -22,7 +24,7 @@ def block_pane(frame: Frame, g: Guest, width: int = 80) -> str:
         return f"[{MUTED}]{escape(g.name)} has no disks[/]"
     sw = max(8, min(40, width - 58))
     # every disk's throttles first (one line each), then each disk's traffic and latency
-    out = [f"blkio weight {g.blkio_weight if g.blkio_weight is not None else '-'}"]
+    out = [f"blkio weight {g.blkio_weight if g.blkio_weight is not None else '-'}"] + ([STALE_NOTE] if g.stale else [])
     tw = max(len(d.target) for d in g.disks)
     for d in g.disks:
         r = rate.disks.get(d.target) if rate else None

@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from ..advise import SEVERITIES, Finding, rank
 from .keys import MUTE_KEY, fix_key
+from .paneview import TellsScroll
 
 SEVERITY_LETTER = {"critical": "C", "warning": "W", "info": "i"}
 SEVERITY_STYLE = {"critical": "b $error", "warning": "$warning", "info": "$text-muted"}
@@ -44,7 +45,7 @@ def finding_prompt(f: Finding, muted: bool, with_guest: bool) -> str:
     return f"[$text-muted]{text}  (muted, {MUTE_KEY} unmutes)[/]" if muted else text
 
 
-class FindingList(OptionList):
+class FindingList(TellsScroll, OptionList):
     """Findings, one option each (two lines); Enter asks for the fix, `!` for a mute toggle."""
 
     BINDINGS = [Binding("exclamation_mark", "mute", "Mute/unmute", key_display=MUTE_KEY),

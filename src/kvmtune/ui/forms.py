@@ -28,7 +28,7 @@ from .. import actions as act
 from .. import cpuset
 from ..actions import display
 from ..model import Snapshot
-from . import panes
+from . import cpumap
 
 
 @dataclass
@@ -136,7 +136,7 @@ class CpuPicker(Static, can_focus=True):
 
     def _draw(self) -> None:
         cur = self.order[self.cursor] if self.order else None
-        self.update("\n".join(panes.cpu_map(self.snap, {}, marked=self.marked, cursor=cur, width=72,
+        self.update("\n".join(cpumap.cpu_map(self.snap, {}, marked=self.marked, cursor=cur, width=72,
                                             taken=self.taken)))
 
     def set_marked(self, cpus: tuple[int, ...]) -> None:
@@ -180,8 +180,8 @@ class CpuPicker(Static, can_focus=True):
 
 
 def _cpu_rows(snap: Snapshot, width: int = 72) -> list[list[int]]:
-    """CPU ids per picker line, exactly as `panes.cpu_map` draws them."""
-    return [[c for g in groups for c in g] for _, groups in panes.cpu_rows(snap, width)]
+    """CPU ids per picker line, exactly as `cpumap.cpu_map` draws them."""
+    return [[c for g in groups for c in g] for _, groups in cpumap.cpu_rows(snap, width)]
 
 
 class ActionForm(ModalScreen["act.Action | None"]):

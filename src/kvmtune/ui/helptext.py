@@ -61,6 +61,12 @@ HELP_TEXT = {
     "prev_event": "replay: the previous recorded action or error",
     "next_event": "replay: the next recorded action or error",
     "speed": "replay: speed 1x, 2x, 10x, 60x",
+    "pane_down": "scroll the detail pane down a line (its last line says what is below)",
+    "pane_up": "scroll the detail pane up a line",
+    "pane_page_down": "scroll the detail pane down a page",
+    "pane_page_up": "scroll the detail pane up a page",
+    "zoom": "the detail pane on the full screen and back (there ↑ ↓ PgUp PgDn scroll it; Esc back)",
+    "unzoom": "back from the full-screen pane",
     **{f"pane_{i + 1}": f"pane {i + 1}: {title}" for i, (_, title) in enumerate(PANES)},
 }
 PANE_IDS = tuple(f"pane_{i + 1}" for i in range(len(PANES)))
@@ -76,7 +82,8 @@ OTHER_KEYS = (
 )
 
 NAMES = {"enter": "Enter", "escape": "Esc", "tab": "Tab", "shift+tab": "S-Tab", "space": "space",
-         "ctrl+c": "Ctrl+C", "f6": "F6"}
+         "ctrl+c": "Ctrl+C", "f6": "F6",
+         "shift+down": "⇧↓", "shift+up": "⇧↑", "ctrl+d": "^d", "ctrl+u": "^u"}
 KEY_WIDTH = 10
 
 

@@ -119,3 +119,15 @@ FOOTER_ORDER = (
     "play", "step_back", "step_fwd", "back_1m", "fwd_1m", "goto", "prev_event", "next_event", "speed",
     "filter", "sort_menu", "pin", "move", "undo", "host", "advice_host", "log", "perf",
 )
+
+# the detail pane's scrolling and zoom (ui/paneview.py): the table keeps ↑ ↓, so the pane
+# has keys of its own; shift+arrows where the terminal sends them, ^d ^u (as in less) everywhere
+PANE_BINDINGS: list[Binding] = [
+    Binding("shift+down", "pane_scroll(1)", "Pane ↓", key_display="⇧↓", id="pane_down", show=False),
+    Binding("shift+up", "pane_scroll(-1)", "Pane ↑", key_display="⇧↑", id="pane_up", show=False),
+    Binding("ctrl+d", "pane_page(1)", "Pane page ↓", key_display="^d", id="pane_page_down", show=False),
+    Binding("ctrl+u", "pane_page(-1)", "Pane page ↑", key_display="^u", id="pane_page_up", show=False),
+    Binding("f", "zoom", "Full screen", id="zoom", show=False),
+    Binding("escape", "unzoom", "Back from full screen", show=False, id="unzoom"),
+]
+BINDINGS += PANE_BINDINGS

@@ -1,4 +1,4 @@
-"""Text of the header, the six detail panes and the host view, as Textual markup.
+"""Text of the header, the detail panes and the host view, as Textual markup.
 
 Pure functions of Frames (frame.py: the snapshot, the previous one, the rates, the
 findings, the history); the figures come from `kvmtune.analysis`. Colours are theme variables ($warning, $error, ...) so
@@ -7,16 +7,15 @@ findings, the history); the figures come from `kvmtune.analysis`. Colours are th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from textual.markup import escape
 
 from .. import analysis as a
 from .. import cpuset, fmt
 from ..advise import Finding
 from ..frame import Frame
-from ..model import Guest, Snapshot
+from ..model import Guest
 from ..rates import ksm_scan_rate
+from .cpumap import cpu_map
 from .keys import PANES, finding_text
 
 __all__ = ["PANES"]   # (and the pane functions below)
@@ -37,7 +36,7 @@ def size_label(kib: int) -> str:
 # -- header ------------------------------------------------------------------------------
 
 def header(frame: Frame | None, *, view_seconds: float, interval: float,
-           badges: list[str], width: int = 80, compact: bool = False) -> str:
+           badges: list[str], width: int = 80, compact: bool = False, replay: bool = False) -> str:
     if frame is None:
         return f"[b]kvmtune[/]  [{MUTED}]collecting the first snapshot…[/]  " + _badges(badges)
     h = frame.snap.host
@@ -45,11 +44,18 @@ def header(frame: Frame | None, *, view_seconds: float, interval: float,
     if h.ksm is not None:
         ksm = ("on " if h.ksm.run == 1 else "off ") + fmt.fmt_kib(a.ksm_saved_kib(h)) + " saved"
     nb = {None: "?", 0: "off", 1: "on"}.get(h.numa_balancing, str(h.numa_balancing))
+    # the host's uptime and load as top says them; in a replay, where the recording is at
     up = int(view_seconds)
+    when = [f"rec +{up // 3600}:{up // 60 % 60:02d}:{up % 60:02d}"] if replay else []
+    # (a small terminal: shorter, so the header keeps to its lines)
+    if h.uptime_s is not None:
+        when.append(f"up {fmt.uptime(h.uptime_s, short=compact)}")
+    if h.loadavg is not None:
+        when.append("load " + " ".join(f"{x:.1f}" if compact else f"{x:.2f}" for x in h.loadavg))
     # (plain text, markup) pieces, wrapped whole so a narrow terminal never splits one
     pieces = [(h.hostname, f"[b]{escape(h.hostname)}[/]"),
               *((t, escape(t)) for t in (
-                  f"up {up // 3600}:{up // 60 % 60:02d}:{up % 60:02d}", f"KSM {ksm}",
+                  *when, f"KSM {ksm}",
                   f"THP {h.thp_enabled or '?'}", f"NUMA-bal {nb}", f"tuned {h.tuned_profile or '-'}",
                   f"every {interval:g}s")),
               *((f" {b} ", _badges([b])) for b in badges)]
@@ -67,13 +73,16 @@ def header(frame: Frame | None, *, view_seconds: float, interval: float,
     cw = min(17, max((len(cpuset.format(n.cpus)) for n in h.nodes), default=1))
     if compact:
         # small terminal: nodes side by side, hugepages only in pane 3
-        cell = 3 + cw + 1 + 8 + 1 + 11
+        # (a bar of at least 4: two nodes to a line at 80 columns, with each node's CPU %)
+        cell = 3 + cw + 1 + 5 + 4 + 1 + 11
         per_line = max(1, (width - 2) // (cell + 2))
-        bw = 8 + max(0, (width - 2) // per_line - cell - 2)
+        bw = 4 + max(0, (width - 2) // per_line - cell - 2)
         cells = []
         for n in h.nodes:
             frac = n.mem_used_kib / n.mem_total_kib if n.mem_total_kib else None
-            cells.append(f"[b]N{n.id:<2}[/]{cpuset.format(n.cpus) or '-':<{cw}.{cw}} [$primary]{fmt.bar(frac, bw)}[/] "
+            busy = _node_busy(frame, n.cpus)
+            cells.append(f"[b]N{n.id:<2}[/]{cpuset.format(n.cpus) or '-':<{cw}.{cw}} {busy:>4} "
+                         f"[$primary]{fmt.bar(frac, bw)}[/] "
                          f"{fmt.fmt_kib(n.mem_used_kib):>5}/{fmt.fmt_kib(n.mem_total_kib):<5}")
         for i in range(0, len(cells), per_line):
             lines.append("  ".join(cells[i:i + per_line]))
@@ -82,18 +91,24 @@ def header(frame: Frame | None, *, view_seconds: float, interval: float,
             lines.append(f"[$warning]! {escape(finding_text(warns[0]))}[/]"
                          + (f" [{MUTED}](+{len(warns) - 1}, H)[/]" if len(warns) > 1 else ""))
         return "\n".join(lines)
-    bw = _bar_width(width, 50 + cw)
+    bw = _bar_width(width, 55 + cw)
     for n in h.nodes:
         frac = n.mem_used_kib / n.mem_total_kib if n.mem_total_kib else None
         huge = " ".join(
             f"{size_label(s)} {p.used}/{p.total}" for s, p in sorted(n.hugepages.items()) if p.total)
         lines.append(
-            f"[b]N{n.id:<2}[/] cpu {cpuset.format(n.cpus) or '-':<{cw}.{cw}} "
+            f"[b]N{n.id:<2}[/] cpu {cpuset.format(n.cpus) or '-':<{cw}.{cw}} {_node_busy(frame, n.cpus):>4} "
             f"[$primary]{fmt.bar(frac, bw)}[/] {fmt.fmt_kib(n.mem_used_kib):>5}/{fmt.fmt_kib(n.mem_total_kib):<5}"
             + (f" huge {huge}" if huge else ""))
     for w in frame.host_findings:
         lines.append(f"[$warning]! {escape(finding_text(w))}[/] [{MUTED}]§{w.section}[/]")
     return "\n".join(lines)
+
+
+def _node_busy(frame: Frame, cpus: tuple[int, ...]) -> str:
+    """A node's CPUs' mean busy % over the last interval ("-" before there are two samples)."""
+    pct = [p for c in cpus if (p := frame.cpu_pct.get(c)) is not None]
+    return f"{sum(pct) / len(pct):.0f}%" if pct else "-"
 
 
 def _badges(badges: list[str]) -> str:
@@ -111,10 +126,15 @@ def numa_pane(frame: Frame, g: Guest, width: int = 80) -> str:
         for node, count in per.items():
             huge_per_node[node] = huge_per_node.get(node, 0) + size * count
     total = sum(mem.values()) or 1
-    vnodes = a.vcpu_nodes(g, h)
+    # (a stopped guest's vCPUs run nowhere: vcpu_nodes would name where they are pinned)
+    vnodes = a.vcpu_nodes(g, h) if g.running else set()
     bw = _bar_width(width, 46)
     out = [f"[b]{escape(g.name)}[/]  memory {fmt.fmt_kib(g.memory_kib)}  locality "
            f"{_locality(a.locality(g, h))}  numatune {_numatune(g)}"]
+    # the first finding next, the rest under the nodes: at 80x24 a memory split and its fix
+    # (M) show without scrolling, and so do the nodes
+    warns = _warnings(frame, g, {"numa.", "pin.no_numatune", "huge.other_node"})
+    out += warns[:1]
     for n in h.nodes:
         kib = mem.get(n.id, 0)
         huge = min(kib, huge_per_node.get(n.id, 0))
@@ -122,7 +142,7 @@ def numa_pane(frame: Frame, g: Guest, width: int = 80) -> str:
         hcells = min(cells, round(bw * huge / total)) if mem else 0
         bar = f"[$accent]{'▓' * hcells}[/][$primary]{'█' * (cells - hcells)}[/]{'░' * (bw - cells)}"
         mark = "vCPUs" if n.id in vnodes else ""
-        out.append(f"node {n.id:<2} {bar} {fmt.fmt_kib(kib):>6} {fmt.fmt_pct(kib / total):>4}"
+        out.append(f"node {n.id:<2} {bar} {fmt.fmt_kib(kib) if kib else '0':>6} {fmt.fmt_pct(kib / total):>4}"
                    f"{'  huge ' + fmt.fmt_kib(huge) if huge else ''}  {mark}")
     if not mem:
         out.append(f"[{MUTED}]no per-node figures (guest not running or cgroup unreadable)[/]")
@@ -130,8 +150,8 @@ def numa_pane(frame: Frame, g: Guest, width: int = 80) -> str:
     if shared:   # part of the figures above: memory KSM merged with other pages, where it sits
         out.append(f"KSM-shared {fmt.fmt_kib(sum(shared.values()))} ("
                    + ", ".join(f"node {n} {fmt.fmt_kib(v)}" for n, v in sorted(shared.items()) if v) + ")")
+    out += warns[1:]
     out.append(f"[{MUTED}]█ normal  [$accent]▓[/] hugepages  'vCPUs' = its vCPUs run there[/]")
-    out += _warnings(frame, g, {"numa.", "pin.no_numatune", "huge.other_node"})
     return "\n".join(out)
 
 
@@ -169,10 +189,8 @@ def vcpu_pane(frame: Frame, g: Guest, width: int = 80) -> str:
     for v in g.vcpus:
         if v.pcpu is not None:
             running_on.setdefault(v.pcpu, []).append(v.index)
-    out = [f"[b]host CPUs[/] [{MUTED}](id+load; [reverse]v[/] = a vCPU runs there; SMT siblings side by side)[/]"]
-    out += cpu_map(snap, frame.cpu_pct, running_on, width=width)
-    out.append("")
-    out.append(f"[b]{'vCPU':<5}{'now':>4} {'node':>4} {'load':>5}  allowed[/]")
+    # the vCPU table first: at 80x24 it is what shows; the host CPU map is below it
+    out = [f"[b]{'vCPU':<5}{'now':>4} {'node':>4} {'load':>5}  allowed[/]"]
     for v in g.vcpus:
         node = h.node_of_cpu(v.pcpu) if v.pcpu is not None else None
         pct = (rate.vcpu_percent.get(v.index) if rate else None)
@@ -183,80 +201,18 @@ def vcpu_pane(frame: Frame, g: Guest, width: int = 80) -> str:
             # The kernel reports where a thread last ran; an idle vCPU keeps that until it wakes.
             line += f" [{MUTED}](idle: last ran there before the pin)[/]"
         out.append(f"[reverse $accent]{line} moved[/]" if v.index in moved else line)
+    if moved:
+        out.append(f"[{MUTED}]moved: on another host CPU than at the previous refresh "
+                   "(the scheduler moves unpinned vCPUs; p pins them)[/]")
     emu = "-" if g.emulator_affinity is None else cpuset.format(g.emulator_affinity)
     out.append(f"emulator  {emu}")
     for t in g.iothreads or ():
         out.append(f"iothread {t.id}  {cpuset.format(t.affinity)}")
+    out.append(f"[b]host CPUs[/] [{MUTED}](id+load; a [reverse]reversed[/] id = a vCPU of this guest "
+               "runs there; SMT siblings side by side)[/]")
+    out += cpu_map(snap, frame.cpu_pct, running_on, width=width)
     out += _warnings(frame, g, {"pin.", "cpu."})
     return "\n".join(out)
-
-
-def cpu_rows(snap: Snapshot, width: int = 80) -> list[tuple[str, list[list[int]]]]:
-    """Host CPUs as picker/map lines: (label, cores) per line, grouped by node and socket,
-    SMT siblings (same core) together; a socket too wide for `width` continues on more lines."""
-    cpus = {c.id: c for c in snap.host.cpus}
-    idw = len(str(max(snap.host.cpu_ids, default=0)))
-    lines = []
-    for n in snap.host.nodes:
-        sockets: dict[object, dict[object, list[int]]] = {}
-        for cid in n.cpus:
-            c = cpus.get(cid)
-            core = c.core if c is not None and c.core is not None else ("cpu", cid)
-            sockets.setdefault(c.socket if c else None, {}).setdefault(core, []).append(cid)
-        for sock, cores in sorted(sockets.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
-            groups = [sorted(ids) for ids in sorted(cores.values(), key=min)]
-            per_core = max(len(g) for g in groups) * (idw + 1) + 1
-            per_line = max(1, (width - 8) // per_core)
-            label = f"N{n.id}" + (f" s{sock}" if sock is not None else "")
-            for i in range(0, len(groups), per_line):
-                lines.append((label if i == 0 else "", groups[i:i + per_line]))
-    return lines
-
-
-def cpu_map(snap: Snapshot, cpu_pct: Mapping[int, float | None],
-            running_on: Mapping[int, list[int]] | None = None,
-            marked: set[int] | None = None, cursor: int | None = None, width: int = 80,
-            taken: set[int] | None = None) -> list[str]:
-    """One line per `cpu_rows` line. Each CPU is its id and a mark: its load (a block
-    glyph), "v" reversed where one of the guest's vCPUs runs, "*" when `marked` (a
-    picker's choice), "p" where another guest has pinned vCPUs (`taken`; "!" when also
-    marked); `cursor` is underlined."""
-    idw = len(str(max(snap.host.cpu_ids, default=0)))
-    out = []
-    for label, groups in cpu_rows(snap, width):
-        cells = " ".join("".join(_cpu_cell(c, idw, cpu_pct.get(c), (running_on or {}).get(c), marked, cursor,
-                                           taken) for c in g) for g in groups)
-        out.append(f"[b]{label:<6}[/]{cells}")
-    return out
-
-
-def _cpu_cell(cid: int, idw: int, pct: float | None, vcpus: list[int] | None,
-              marked: set[int] | None, cursor: int | None, taken: set[int] | None = None) -> str:
-    text = f"{cid:>{idw}}"
-    style = []
-    if marked is not None:
-        other = taken is not None and cid in taken
-        text += ("!" if other else "*") if cid in marked else ("p" if other else "·")
-        if cid in marked:
-            style.append("reverse $error" if other else "reverse $success")
-        elif other:
-            style.append("$warning")
-    elif vcpus:
-        text += "v"
-        style.append("reverse $accent")
-    else:
-        text += _load_glyph(pct)
-        if pct is not None and pct >= 80:
-            style.append("$error")
-    if cursor == cid:
-        style.append("underline b")
-    return f"[{' '.join(style)}]{text}[/]" if style else text
-
-
-def _load_glyph(pct: float | None) -> str:
-    if pct is None:
-        return " "
-    return fmt.SPARKS[min(8, max(1, round(pct / 12.5)))]
 
 
 # -- 3. hugepages ------------------------------------------------------------------------
@@ -267,17 +223,11 @@ def huge_pane(frame: Frame, g: Guest) -> str:
     sizes = a.hugepage_sizes(snap)
     if not sizes:
         return f"[{MUTED}]this host has no hugepage pools[/]"
-    out = [f"[b]{'pool':<10}{'node':>5}{'total':>8}{'used':>8}{'free':>8}{'surplus':>9}[/]"]
-    for s in sizes:
-        for n in h.nodes:
-            p = n.hugepages.get(s)
-            if p is not None:
-                out.append(f"{size_label(s):<10}{n.id:>5}{p.total:>8}{p.used:>8}{p.free:>8}{p.surplus:>9}")
-        gp = h.hugepages.get(s)
-        if gp is not None:
-            out.append(f"[b]{size_label(s):<10}{'all':>5}{gp.total:>8}{gp.used:>8}{gp.free:>8}"
-                       f"{gp.surplus:>9}[/]  reserved {gp.reserved}")
-    out.append("")
+    # the guest and who holds what first, the pools per node below: at 80x24 the first lines show
+    mb = g.memory_backing
+    out = [f"[b]{escape(g.name)}[/]: " + (
+        f"backed by {size_label(mb.page_size_kib or 2048)} hugepages" if mb and mb.hugepages
+        else "not hugepage-backed (memoryBacking has no <hugepages/>)")]
     out.append("[b]held by guests[/]")
     any_ = False
     for s in sizes:
@@ -288,11 +238,17 @@ def huge_pane(frame: Frame, g: Guest) -> str:
             out.append(f"{mark} {escape(name):<24} {size_label(s):>4} x {sum(per.values()):<6} {nodes}")
     if not any_:
         out.append(f"[{MUTED}]no guest holds hugepages[/]")
-    mb = g.memory_backing
     out.append("")
-    out.append(f"{escape(g.name)}: " + (
-        f"backed by {size_label(mb.page_size_kib or 2048)} hugepages" if mb and mb.hugepages
-        else "not hugepage-backed (memoryBacking has no <hugepages/>)"))
+    out.append(f"[b]{'pool':<10}{'node':>5}{'total':>8}{'used':>8}{'free':>8}{'surplus':>9}[/]")
+    for s in sizes:
+        gp = h.hugepages.get(s)
+        if gp is not None:   # the host's total first, then per node
+            out.append(f"[b]{size_label(s):<10}{'all':>5}{gp.total:>8}{gp.used:>8}{gp.free:>8}"
+                       f"{gp.surplus:>9}[/]  reserved {gp.reserved}")
+        for n in h.nodes:
+            p = n.hugepages.get(s)
+            if p is not None:
+                out.append(f"{size_label(s):<10}{n.id:>5}{p.total:>8}{p.used:>8}{p.free:>8}{p.surplus:>9}")
     return "\n".join(out)
 
 
@@ -310,14 +266,8 @@ def ksm_pane(frame: Frame, g: Guest) -> str:
     out = [
         f"run {'[b $success]1 on[/]' if k.run == 1 else k.run}   saved [b]{fmt.fmt_kib(a.ksm_saved_kib(snap.host))}[/]"
         f"   sharing ratio {'-' if ratio is None else f'{ratio:.1f}'}   scan {fmt.fmt_count(scan)}/s"
-        f"   full scans {k.full_scans}",
-        f"pages shared {k.pages_shared}  sharing {k.pages_sharing}  unshared {k.pages_unshared}"
-        f"  volatile {k.pages_volatile}",
-        f"pages_to_scan {k.pages_to_scan}  sleep_millisecs {k.sleep_millisecs}"
-        f"  merge_across_nodes {mac}"
-        + ("" if k.general_profit is None else f"  general_profit {fmt.fmt_bytes(k.general_profit)}"),
-        "",
-    ]
+        f"   full scans {k.full_scans}"]
+    # the guest's own figures second: at 80x24 they show without scrolling
     if g.ksm is None:
         out.append(f"{escape(g.name)}: [{MUTED}]no per-guest KSM figures[/]")
     else:
@@ -325,6 +275,14 @@ def ksm_pane(frame: Frame, g: Guest) -> str:
                    f"  profit {fmt.fmt_bytes(g.ksm.profit_bytes)}")
     if g.memory_backing is not None and g.memory_backing.nosharepages:
         out.append(f"[{MUTED}]memoryBacking <nosharepages/>: KSM skips this guest[/]")
+    out += [
+        "",
+        f"pages shared {k.pages_shared}  sharing {k.pages_sharing}  unshared {k.pages_unshared}"
+        f"  volatile {k.pages_volatile}",
+        f"pages_to_scan {k.pages_to_scan}  sleep_millisecs {k.sleep_millisecs}"
+        f"  merge_across_nodes {mac}"
+        + ("" if k.general_profit is None else f"  general_profit {fmt.fmt_bytes(k.general_profit)}"),
+    ]
     out += _warning_lines(tuple(w for w in frame.host_findings if w.code.startswith("ksm")))
     return "\n".join(out)
 

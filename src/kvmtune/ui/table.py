@@ -120,7 +120,9 @@ def row_values(g: Guest, frame: Frame,
     at_limit = any(w.code == "storage.at_limit" for w in every)
     return {
         "name": (g.name, g.name, ""),
-        "state": (STATE_SHORT.get(g.state, g.state[:3]), g.state, "" if g.running else "muted"),
+        # stale: libvirt did not answer for it this tick ("st?": its state is the last one read)
+        "state": ("st?", "stale", "warning") if g.stale
+        else (STATE_SHORT.get(g.state, g.state[:3]), g.state, "" if g.running else "muted"),
         "vcpus": (str(len(g.vcpus) or g.nvcpus or 0), len(g.vcpus) or g.nvcpus or 0, ""),
         "cpu": (fmt.fmt_pct(cpu, of_one=False), cpu if cpu is not None else -1.0, ""),
         "mem": (fmt.fmt_kib(g.memory_kib), g.memory_kib, ""),

@@ -15,17 +15,20 @@ Conventions:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
-from ..errors import Disconnected, GuestGone, NotSupported, VirtError
+from ..errors import Disconnected, GuestGone, NotSupported, Stalled, VirtError
 from ..model import IoThread, MemTune, NumaTune
 from ..vocab import SCOPES, GuestState, Scope
 from .domxml import DiskConfig, DomainConfig, parse_domain_xml
 
+T = TypeVar("T")
+
 __all__ = ["SCOPES", "BlockCounters", "Disconnected", "DiskConfig", "DomainConfig", "DomainInfo",
-           "GuestGone", "GuestStats", "Hypervisor", "NetCounters", "NotSupported", "VirtError", "parse_domain_xml"]
+           "GuestGone", "GuestStats", "Hypervisor", "NetCounters", "NotSupported", "Stalled", "VirtError",
+           "parse_domain_xml"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class GuestStats:
     balloon_current_kib: int | None = None
     # by host device ("vnet0"); asked for only where kvmtune cannot read that host's /proc/net/dev
     net: Mapping[str, NetCounters] = field(default_factory=dict)
+    # why this guest's figures are not from this tick (libvirt did not answer in time, or a
+    # job held the guest): the collector carries its last ones. None: they are fresh.
+    stale: str | None = None
 
 
 class Hypervisor(ABC):
@@ -102,6 +108,17 @@ class Hypervisor(ABC):
         return None
 
     # -- reads -----------------------------------------------------------------------
+    def guarded(self, name: str, fn: Callable[[], T]) -> T:
+        """fn(): a group of reads about one guest, or Stalled when the hypervisor does not
+        answer for it within a deadline (libvirt: its QEMU stopped, a lock held by a job).
+        Until such a call returns, the next for the guest raises Stalled at once."""
+        return fn()
+
+    def stalling(self) -> bool:
+        """A call that missed its deadline still waits: libvirt then made other guests' getters
+        wait too (measured: vcpuPinInfo, memoryParameters, numaParameters, blockIoTune)."""
+        return False
+
     @abstractmethod
     def list_guests(self) -> list[DomainInfo]: ...
 

@@ -1,14 +1,16 @@
 """The hypervisor interface on libvirt-python, for any URI (qemu:///system, test:///file.xml, ...).
 
-- One bulk call per tick: `getAllDomainStats` gives every guest's state, memory and block
-  counters; `list_guests()` makes it and `guest_stats()` hands out its result (so a tick
-  costs one libvirt round trip however many guests there are). It asks for nothing the
-  collector reads itself: CPU times (per vCPU and per guest) and the vCPU count come from
-  /proc and the guest's cgroup (the vcpu and cpu-total groups were half of libvirtd's work
-  per tick), so `DomainInfo.nvcpus` is None. Only for a remote URI (no /proc of its guests
-  here) does it ask for those groups too; a driver with a partial stats API (the test
-  driver gives only the state) is filled from `dom.info()`, CPU time and vCPU count included.
-- Settings getters are called only when the collector refreshes a guest's settings.
+- Per tick: the guest list and a few parallel stats calls (libvirt_stats) give every guest's
+  state, memory and block counters within a deadline; `list_guests()` makes them and
+  `guest_stats()` hands out their result. A guest that does not answer in time (its QEMU
+  stopped, a job holding it) is handed out stale, with its last state, and holds up nobody.
+  The calls ask for nothing the collector reads itself: CPU times (per vCPU and per guest)
+  and the vCPU count come from /proc and the guest's cgroup (the vcpu and cpu-total groups
+  were half of libvirtd's work per tick), so `DomainInfo.nvcpus` is None. Only for a remote
+  URI (no /proc of its guests here) does it ask for those groups too; a driver with a
+  partial stats API (the test driver gives only the state) is filled from `dom.info()`.
+- Settings getters are called only when the collector refreshes a guest's settings, all of
+  a guest's under one deadline (`guarded`, `call_timeout`): some wait for its job or monitor.
 - Events: lifecycle and tunable events (and our own setters) mark a guest as changed,
   so settings are re-read as soon as someone — kvmtune or virsh — changes them.
 - The connection is opened lazily and re-opened on the next call after libvirtd comes
@@ -19,8 +21,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
-from urllib.parse import urlsplit
+from dataclasses import replace
+from typing import Any, TypeVar
 
 try:
     import libvirt
@@ -31,7 +33,10 @@ from .. import cpuset
 from ..errors import Disconnected, GuestGone, NotSupported, VirtError
 from ..model import IoThread, MemTune, NumaTune
 from ..vocab import MEMTUNE_LIBVIRT, MEMTUNE_UNLIMITED_KIB, NUMA_MODES, SCOPE_BOTH, STATE_BY_CODE, Scope
-from .interface import BlockCounters, DomainInfo, GuestStats, Hypervisor, NetCounters
+from .interface import DomainInfo, GuestStats, Hypervisor
+from .libvirt_stats import BUSY, StatsReader, guest_stats, skipped, stats_groups
+
+T = TypeVar("T")
 
 _loop_lock = threading.Lock()
 _loop_started = False
@@ -75,7 +80,7 @@ def _read_flags(scope: Scope) -> int:
 
 
 class LibvirtHypervisor(Hypervisor):
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, stats_timeout: float = 1.5, call_timeout: float = 2.0):
         if libvirt is None:
             # An expected set-up state (`make demo` installs the package alone): say the fix.
             raise VirtError("libvirt-python is not installed: run `make setup` (or `pip install "
@@ -90,6 +95,10 @@ class LibvirtHypervisor(Hypervisor):
         self._last_stats: dict[str, GuestStats] | None = None
         self._ncpus: int | None = None
         self._groups = stats_groups(uri)
+        self.stats_timeout = stats_timeout   # each round of stats calls (a stalled tick waits two)
+        self.call_timeout = call_timeout     # a guest's settings reads together
+        self._reader = StatsReader(self._groups, stats_timeout, self._call)
+        self._infos: dict[str, DomainInfo] = {}   # the last tick's: a stalled guest keeps its last state
 
     # -- connection ------------------------------------------------------------------
 
@@ -215,10 +224,7 @@ class LibvirtHypervisor(Hypervisor):
 
     def list_guests(self) -> list[DomainInfo]:
         conn = self._connection()
-        groups = self._groups
-        # NOWAIT: a guest whose job lock is held (a migration, a block job) answers with what it
-        # can give now instead of holding up every guest's figures for its job's wait
-        records = self._call(conn.getAllDomainStats, groups, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT)
+        records, late = self._reader.read(conn)
         guests, stats = [], {}
         for dom, st in records:
             name = dom.name()
@@ -239,7 +245,17 @@ class LibvirtHypervisor(Hypervisor):
                 name=name, uuid=dom.UUIDString(), id=domid if domid >= 0 else None,
                 state=STATE_BY_CODE.get(int(state), "no state"), memory_kib=int(mem),
                 nvcpus=None if nvcpus is None else int(nvcpus)))
-            stats[name] = _stats(st)
+            stats[name] = guest_stats(st)
+            if skipped(domid, st):
+                stats[name] = replace(stats[name], stale=BUSY)
+        for name, (dom, why) in late.items():
+            # as it was last seen (the handle alone, if never: its id and uuid are on it, no call)
+            domid = dom.ID()
+            guests.append(self._infos.get(name) or DomainInfo(
+                name=name, uuid=dom.UUIDString(), id=domid if domid >= 0 else None,
+                state="no state", memory_kib=0, nvcpus=None))
+            stats[name] = GuestStats(stale=why)
+        self._infos = {g.name: g for g in guests}
         self._last_stats = stats
         return guests
 
@@ -248,6 +264,14 @@ class LibvirtHypervisor(Hypervisor):
             self.list_guests()
         stats, self._last_stats = self._last_stats or {}, None
         return stats
+
+    def guarded(self, name: str, fn: Callable[[], T]) -> T:
+        # some getters wait for the guest's job or its QEMU monitor (ioThreadInfo, blockIoTune;
+        # numaParameters waited too, measured on a stopped QEMU): the group gets one deadline
+        return self._reader.deadlines.run(name, fn, self.call_timeout)
+
+    def stalling(self) -> bool:
+        return self._reader.deadlines.any_busy()
 
     def domain_xml(self, name: str, inactive: bool = False) -> str:
         dom = self._dom(name)
@@ -357,59 +381,7 @@ class LibvirtHypervisor(Hypervisor):
         self._changed_by_us(name)
 
 
-def stats_groups(uri: str) -> int:
-    """The bulk call's stats groups: state, balloon and block. A host in the URI
-    (qemu+ssh://host/system) has its guests' /proc elsewhere: then the CPU times and the
-    interface counters (this host's /proc/net/dev is not that host's) too."""
-    groups = libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_BLOCK
-    if urlsplit(uri).netloc:
-        groups |= (libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
-                   | libvirt.VIR_DOMAIN_STATS_INTERFACE)
-    return int(groups)
-
-
 def _msg(e: Exception) -> str:
     if libvirt is not None and isinstance(e, libvirt.libvirtError):
         return (e.get_error_message() or str(e)).strip()
     return str(e)
-
-
-def _stats(st: Mapping[str, Any]) -> GuestStats:
-    vcpu = {}
-    for i in range(int(st.get("vcpu.current", 0) or 0)):
-        t = st.get(f"vcpu.{i}.time")
-        if t is not None:
-            vcpu[i] = int(t)
-    block = {}
-    for i in range(int(st.get("block.count", 0) or 0)):
-        name = st.get(f"block.{i}.name")
-        if name is None or (f"block.{i}.backingIndex" in st and name in block):
-            continue
-        block[name] = _block(st, f"block.{i}.")
-    cpu = st.get("cpu.time")
-    mem = st.get("balloon.current")
-    return GuestStats(cpu_time_ns=None if cpu is None else int(cpu), vcpu_time_ns=vcpu,
-                      block=block, balloon_current_kib=None if mem is None else int(mem), net=_net(st))
-
-
-def _block(st: Mapping[str, Any], p: str) -> BlockCounters:
-    """One disk of the block group: its counters, the time spent on each kind and flushes."""
-    return BlockCounters(
-        rd_bytes=st.get(f"{p}rd.bytes"), wr_bytes=st.get(f"{p}wr.bytes"),
-        rd_reqs=st.get(f"{p}rd.reqs"), wr_reqs=st.get(f"{p}wr.reqs"),
-        rd_times_ns=st.get(f"{p}rd.times"), wr_times_ns=st.get(f"{p}wr.times"),
-        fl_reqs=st.get(f"{p}fl.reqs"), fl_times_ns=st.get(f"{p}fl.times"), errors=st.get(f"{p}errors"))
-
-
-_NET_KEYS = ("rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes", "tx.pkts", "tx.errs", "tx.drop")
-
-
-def _net(st: Mapping[str, Any]) -> dict[str, NetCounters]:
-    """The interface group (asked for on a remote URI only): per host device, the guest's view."""
-    out = {}
-    for i in range(int(st.get("net.count", 0) or 0)):
-        name = st.get(f"net.{i}.name")
-        vals = [st.get(f"net.{i}.{k}") for k in _NET_KEYS]
-        if name is not None and all(v is not None for v in vals):
-            out[str(name)] = NetCounters(*(int(v or 0) for v in vals))
-    return out

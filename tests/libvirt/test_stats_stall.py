@@ -1,0 +1,101 @@
+"""A guest libvirt does not answer for (the test driver cannot stall, so one guest's stats call
+is made to wait here, as libvirtd's does when it blocks holding the guest's lock): the other
+guests come back fresh within the deadlines, the stalled one stale with its last state, and no
+second call is made for it while the first still waits. The real stall (a stopped QEMU) is in
+tests/lab/test_stall_lab.py."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+HOST_XML = Path(__file__).parent.parent / "fixtures" / "libvirt" / "two-guests.xml"
+DEADLINE = 0.3
+
+
+@pytest.fixture
+def hv(tmp_path):
+    from kvmtune.virt.libvirt_impl import LibvirtHypervisor
+    xml = tmp_path / "host.xml"
+    shutil.copy(HOST_XML, xml)
+    h = LibvirtHypervisor(f"test://{xml}", stats_timeout=DEADLINE, call_timeout=DEADLINE)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def stall_beta(monkeypatch):
+    """Calls about beta wait until the event is set; returns (event, calls made for beta)."""
+    import libvirt
+    release = threading.Event()
+    calls = []
+    real = libvirt.virConnect.domainListGetStats
+
+    def waits(conn, doms, stats=0, flags=0):
+        if any(d.name() == "beta" for d in doms):
+            calls.append(len(doms))
+            release.wait(10)
+        return real(conn, doms, stats, flags)
+    monkeypatch.setattr(libvirt.virConnect, "domainListGetStats", waits)
+    yield release, calls
+    release.set()
+
+
+def _tick(hv):
+    t = time.monotonic()
+    infos = hv.list_guests()
+    return {i.name: i for i in infos}, hv.guest_stats(), time.monotonic() - t
+
+
+def test_a_guest_whose_stats_call_waits_is_stale_and_holds_up_nobody(hv, stall_beta):
+    release, calls = stall_beta
+    release.set()
+    before, stats, _ = _tick(hv)
+    assert set(before) == {"alpha", "beta"} and not any(s.stale for s in stats.values())
+    release.clear()
+    calls.clear()
+    infos, stats, took = _tick(hv)
+    # the one call (both guests: two are one chunk) misses its deadline; alone, beta misses it too
+    assert took < 2 * DEADLINE + 0.5
+    assert calls == [2, 1]
+    assert stats["alpha"].stale is None and infos["alpha"].state == "running"
+    assert infos["beta"] == before["beta"]          # its last state, as last read
+    assert "no answer" in (stats["beta"].stale or "")
+    # while beta's call still waits, none is added: beta is stale at once, alpha fresh
+    infos, stats, took = _tick(hv)
+    assert took < DEADLINE and calls == [2, 1]
+    assert stats["alpha"].stale is None and "still waiting" in (stats["beta"].stale or "")
+    # a settings read for it is refused at once too, not made to wait a second time
+    from kvmtune.errors import Stalled
+    with pytest.raises(Stalled):
+        hv.guarded("beta", lambda: hv.memtune("beta"))
+    release.set()
+    end = time.monotonic() + 5
+    while hv._reader.deadlines.busy("beta") and time.monotonic() < end:
+        time.sleep(0.02)
+    infos, stats, _ = _tick(hv)
+    assert stats["beta"].stale is None and set(infos) == {"alpha", "beta"}
+
+
+def test_the_collector_carries_a_stale_guests_block_counters_and_says_why(hv, stall_beta, tmp_path):
+    """The collector: a stale guest keeps its last disk counters and settings (its getters
+    are not asked), is flagged stale, and the errors say why."""
+    from kvmtune.collect import Collector
+    from kvmtune.hostfs import HostFS
+    from kvmtune.source import Source
+    release, _ = stall_beta
+    release.set()
+    (tmp_path / "root").mkdir()
+    col = Collector(Source(HostFS(tmp_path / "root"), hv, hv.uri))
+    first = col.collect()
+    assert not any(g.stale for g in first.guests)
+    release.clear()
+    snap = col.collect()
+    beta, alpha = snap.guest("beta"), snap.guest("alpha")
+    assert beta is not None and beta.stale and alpha is not None and not alpha.stale
+    assert beta.disks == first.guest("beta").disks and beta.memtune == first.guest("beta").memtune
+    assert [e.source for e in snap.errors if "stale" in e.message] == ["beta: stats"]
