@@ -8,17 +8,16 @@ from textual.binding import Binding
 
 from ..advise import Finding
 
-# the detail panes, in the order of their keys 1-9: (key, title)
+# the detail panes, in the order of their keys 1-8: (key, title)
 PANES = (
     ("numa", "NUMA"),
-    ("vcpu", "vCPUs"),          # (short: nine tab titles fit 80 columns)
-    ("huge", "Huge"),
+    ("vcpu", "vCPUs"),          # (short: eight tab titles fit 80 columns)
+    ("huge", "Hugepages"),
     ("ksm", "KSM"),
-    ("block", "Block"),
+    ("block", "Block I/O"),
     ("settings", "Settings"),
     ("perf", "perf"),
     ("advice", "Advice"),
-    ("net", "Net"),             # (last: the keys of the panes before it stay as they were)
 )
 
 MUTE_KEY = "!"   # in the Advice pane and the host-wide list: mute / unmute the finding under the cursor

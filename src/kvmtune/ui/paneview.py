@@ -20,8 +20,6 @@ from textual.widgets import Static
 from ..frame import Frame
 from ..model import Guest
 from . import panes
-from .blockpane import block_pane
-from .netpane import net_pane
 from .perfpane import perf_pane
 
 SIDE_FROM = 160   # terminal columns from which a second pane shows beside the selected one
@@ -34,9 +32,8 @@ PANE_TEXT: dict[str, Callable[[Frame, Guest, int], str]] = {
     "vcpu": panes.vcpu_pane,
     "huge": lambda f, g, w: panes.huge_pane(f, g),
     "ksm": lambda f, g, w: panes.ksm_pane(f, g),
-    "block": block_pane,
+    "block": panes.block_pane,
     "settings": lambda f, g, w: panes.settings_pane(g),
-    "net": net_pane,
 }
 TITLES = dict(panes.PANES)
 KEYS = [k for k, _ in panes.PANES]
