@@ -43,7 +43,7 @@ def plain(v: Any) -> Any:
 
 # The patch is written as JSON text while the objects are walked: no dict per changed object
 # to build, encode and collect afterwards (a third of the cost, and garbage-collector work).
-# Field names are identifiers and need no escaping; everything else goes through _encode.
+# Field names are identifiers and need no escaping; everything else goes through _whole.
 
 def patch_text(a: Any, b: Any) -> str | None:
     """The patch from a to b (model values) as JSON text, or None when they are equal."""
@@ -86,6 +86,12 @@ def patch_text(a: Any, b: Any) -> str | None:
 # the fastest test first: a value of another type still takes the general path.
 _PATCHERS: dict[type, Callable[[Any, Any], str | None]] = {}
 
+def _emit(call: str, indent: int) -> str:
+    """The lines that add a field's sub-patch `call` (when there is one) to the parts."""
+    pad = " " * indent
+    return f"{pad}p = {call}\n{pad}if p is not None:\n{pad}    parts.append('\"{{n}}\":' + p)\n"
+
+
 _INT = """\
     x = a.{n}; y = b.{n}
     if x is not y:
@@ -93,10 +99,7 @@ _INT = """\
             if x != y:
                 parts.append('"{n}":' + str(y - x))
         elif x != y:
-            p = patch(x, y)
-            if p is not None:
-                parts.append('"{n}":' + p)
-"""
+""" + _emit("patch(x, y)", 12)
 _SEQ = """\
     x = a.{n}; y = b.{n}
     if x is not y:
@@ -111,24 +114,15 @@ _SEQ = """\
             if sub:
                 parts.append('"{n}":{{' + ",".join(sub) + '}}')
         else:
-            p = patch(x, y)
-            if p is not None:
-                parts.append('"{n}":' + p)
-"""
+""" + _emit("patch(x, y)", 12)
 _ANY = """\
     x = a.{n}; y = b.{n}
     if x is not y:
-        p = (P.get(type(x)) or patch)(x, y)
-        if p is not None:
-            parts.append('"{n}":' + p)
-"""
+""" + _emit("(P.get(type(x)) or patch)(x, y)", 8)
 _PLAIN = """\
     x = a.{n}; y = b.{n}
     if x is not y and x != y:   # (text, a float, None, a tuple or map of numbers: compared in C)
-        p = patch(x, y)
-        if p is not None:
-            parts.append('"{n}":' + p)
-"""
+""" + _emit("patch(x, y)", 8)
 
 
 def _field_code(hint: Any) -> str:
