@@ -19,11 +19,15 @@ LAB=${KVMTUNE_LAB_DIR:-/var/tmp/kvmtune-lab}
 HERE=$(cd "$(dirname "$0")" && pwd)
 URI=qemu:///system
 PKGS=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
-      libvirt-dev pkg-config numactl linux-perf cpio busybox-static xz-utils)
+      libvirt-dev pkg-config numactl linux-perf cpio busybox-static xz-utils iproute2 iputils-ping)
 # name:template
 GUESTS=(kvmtune-lab-plain1:plain kvmtune-lab-plain2:plain kvmtune-lab-huge:huge kvmtune-lab-io:io
         kvmtune-lab-untuned:untuned)
 HUGEPAGES=128          # 2 MiB pages reserved on top of whatever the host already has
+# the I/O guest's tap (io.xml: libvirt makes it and removes it with the guest) and the host's
+# address on it: pinging an unused address there sends ARP requests into the guest
+IO_TAP=kvmtap-io
+IO_TAP_ADDR=10.250.15.1/24
 
 log() { echo "lab: $*" >&2; }
 die() { echo "lab: $*" >&2; exit 1; }
@@ -155,6 +159,13 @@ start_guests() {
         fi
         [ "$(v domstate "$name")" = running ] || v start "$name" >/dev/null
     done
+    # the address goes with the tap when `down` destroys the guest: nothing else to undo
+    if [ -e "/sys/class/net/$IO_TAP" ]; then
+        ip addr replace "$IO_TAP_ADDR" dev "$IO_TAP"
+        ip link set "$IO_TAP" up
+    else
+        log "no $IO_TAP: kvmtune-lab-io was defined before it had a NIC (lab.sh down, then up)"
+    fi
 }
 
 # -- subcommands ----------------------------------------------------------------------------

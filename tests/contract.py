@@ -41,6 +41,13 @@ CONTRACT: dict[str, dict[str, Any]] = {
     "guest_ksm": {"merging_pages": OPT(INT), "profit_bytes": OPT(INT), "shared_kib": OPT(dict)},
     "disk": {"target": STR, "source": OPT(STR), "iotune": dict, "rd_bytes": OPT(INT),
              "wr_bytes": OPT(INT), "rd_reqs": OPT(INT), "wr_reqs": OPT(INT)},
+    # added in version 1 (docs/snapshot-json.md, "Keys added"): latency, flushes and errors
+    "disk_times": {"rd_times_ns": OPT(INT), "wr_times_ns": OPT(INT), "fl_reqs": OPT(INT),
+                   "fl_times_ns": OPT(INT), "errors": OPT(INT)},
+    "guest_nics": {"nics": list},
+    "netif": {"mac": OPT(STR), "type": OPT(STR), "source": OPT(STR), "target": OPT(STR), "model": OPT(STR),
+              "vhost": OPT(bool), "queues": OPT(INT), "note": OPT(STR),
+              **{f"{side}_{k}": OPT(INT) for side in ("rx", "tx") for k in ("bytes", "packets", "errs", "drop")}},
     "iotune": {k: INT for k in ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec",
                                 "total_iops_sec", "read_iops_sec", "write_iops_sec")},
     "error": {"source": STR, "message": STR},
@@ -57,7 +64,7 @@ CONTRACT: dict[str, dict[str, Any]] = {
                "iothreads": INT, "max_memory_kib": OPT(INT)},
     "cell": {"id": INT, "cpus": OPT(STR), "memory_kib": INT, "nodeset": OPT(STR)},
     "nic": {"mac": OPT(STR), "type": OPT(STR), "source": OPT(STR), "model": OPT(STR), "driver": OPT(STR),
-            "queues": OPT(INT)},
+            "queues": OPT(INT), "target": OPT(STR), "alias": OPT(STR)},
     "controller": {"type": STR, "model": OPT(STR), "index": OPT(INT), "queues": OPT(INT)},
 }
 MODES = {"strict", "preferred", "interleave", "restrictive"}
@@ -140,7 +147,14 @@ def check_document(d: dict) -> None:
             _int_map(g["ksm"]["shared_kib"], f"{what} ksm.shared_kib")
         for disk in g["disks"]:
             check(disk, "disk")
+            check(disk, "disk_times")
             check(disk["iotune"], "iotune")
+        check(g, "guest_nics")
+        for n in g["nics"]:
+            check(n, "netif")
+            # counters only with a host device (and then all of them); else a note says why
+            counted = [n[f"{s}_{k}"] is not None for s in ("rx", "tx") for k in ("bytes", "packets", "errs", "drop")]
+            assert all(counted) or (not any(counted) and n["note"]), f"{what} nic {n}"
         check(g, "guest_facts")
         check(g, "guest_stale")
         if g["domain"] is not None:

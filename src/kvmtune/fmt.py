@@ -89,6 +89,17 @@ def fmt_rate(bytes_per_s: float | None) -> str:
     return _scaled(float(bytes_per_s), ("B", "k", "M", "G"), step=1000.0) + "/s"
 
 
+def fmt_rate_short(bytes_per_s: float | None) -> str:
+    """Bytes/s in at most 4 characters, no "/s" ("8.9M", "99M", "348k"): a narrow column."""
+    if bytes_per_s is None:
+        return "-"
+    units, v, i = ("B", "k", "M", "G", "T"), float(bytes_per_s), 0
+    while v >= 999.5 and i < len(units) - 1:
+        v /= 1000
+        i += 1
+    return f"{v:.1f}{units[i]}" if i and v < 9.95 else f"{v:.0f}{units[i]}"
+
+
 def fmt_pct(share: float | None, of_one: bool = True) -> str:
     """0.873 -> "87%" (of_one) or 87.3 -> "87%"."""
     if share is None:

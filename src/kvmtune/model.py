@@ -16,6 +16,7 @@ from typing import Any
 
 from . import perfmodel
 from .cpuset import default_cpus
+from .devmodel import Disk, NetIf, disks_in, disks_out, nics_in, nics_out
 from .jsonfields import known as _known
 from .jsonfields import opt_list as _opt_list
 from .jsonfields import opt_tuple as _opt_tuple
@@ -23,7 +24,7 @@ from .jsonfields import plain as _plain
 from .vocab import MEMTUNE_UNLIMITED_KIB, NumaMode
 from .xmlfacts import DomainFacts, domain_in, domain_out
 
-__all__ = ["MEMTUNE_UNLIMITED_KIB", "SCHEMA"]   # (and the classes below)
+__all__ = ["MEMTUNE_UNLIMITED_KIB", "SCHEMA", "Disk", "NetIf"]   # (and the classes below)
 
 SCHEMA_NAME = "kvmtune.snapshot"
 SCHEMA_VERSION = 1
@@ -184,23 +185,6 @@ class MemoryBacking:
 
 
 @dataclass(frozen=True)
-class Disk:
-    target: str
-    source: str | None
-    iotune: Mapping[str, int] = field(default_factory=dict)
-    rd_bytes: int | None = None
-    wr_bytes: int | None = None
-    rd_reqs: int | None = None
-    wr_reqs: int | None = None
-    cache: str | None = None
-    io: str | None = None
-    bus: str | None = None
-
-    def limit(self, key: str) -> int:
-        return int(self.iotune.get(key, 0) or 0)
-
-
-@dataclass(frozen=True)
 class Guest:
     name: str
     uuid: str
@@ -224,6 +208,7 @@ class Guest:
     vcpu_cpuset: str | None = None   # <vcpu cpuset=...> as in the XML: its default CPUs
     perf: perfmodel.GuestPerf | None = None   # perf counters (perfmodel.py); None: perf collection is off
     domain: DomainFacts | None = None   # facts from the domain XML (the advisor's); None: not read
+    nics: tuple[NetIf, ...] = ()   # its network interfaces (devmodel.py)
     # libvirt did not answer for it in time this tick (its QEMU stopped, a job holding it): its
     # state and block counters are the last ones read; /proc and cgroup figures are current
     stale: bool = False
@@ -378,14 +363,14 @@ def _guest_out(g: Guest) -> dict[str, Any]:
         "ksm": None if (k := g.ksm) is None else {**_plain(k), "shared_kib": None if k.shared_kib is None
                                                    else {str(n): v for n, v in k.shared_kib.items()}},
         "blkio_weight": g.blkio_weight,
-        "disks": [{**_plain(k), "iotune": dict(k.iotune)} for k in g.disks],
+        "disks": disks_out(g.disks),
         "iothreads": None if g.iothreads is None
         else [{"id": t.id, "affinity": list(t.affinity)} for t in g.iothreads],
         "memory_backing": None if g.memory_backing is None else _plain(g.memory_backing),
         "cpu_time_ns": g.cpu_time_ns,
         "nvcpus": g.nvcpus,
         "vcpu_cpuset": g.vcpu_cpuset, "perf": perfmodel.to_json(g.perf),
-        "domain": domain_out(g.domain), "stale": g.stale,
+        "domain": domain_out(g.domain), "nics": nics_out(g.nics), "stale": g.stale,
     }
 
 
@@ -405,7 +390,7 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
         ksm=None if (k := d.get("ksm")) is None else GuestKsm(**{**_known(GuestKsm, k), "shared_kib": None if (
             sh := k.get("shared_kib")) is None else {int(n): v for n, v in sh.items()}}),
         blkio_weight=d.get("blkio_weight"),
-        disks=tuple(Disk(**{**_known(Disk, k), "iotune": dict(k.get("iotune") or {})}) for k in (d.get("disks") or ())),
+        disks=disks_in(d.get("disks")),
         iothreads=None if d.get("iothreads") is None
         else tuple(IoThread(t["id"], tuple(t["affinity"])) for t in d["iothreads"]),
         memory_backing=None if d.get("memory_backing") is None
@@ -413,6 +398,7 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
         cpu_time_ns=d.get("cpu_time_ns"),
         nvcpus=d.get("nvcpus"),
         vcpu_cpuset=d.get("vcpu_cpuset"), perf=perfmodel.from_json(d.get("perf")),
-        domain=domain_in(d.get("domain")), stale=bool(d.get("stale", False)),
+        domain=domain_in(d.get("domain")), nics=nics_in(d.get("nics")),
+        stale=bool(d.get("stale", False)),
     )
 

@@ -2,11 +2,12 @@
 
 One place for each format: meminfo (global and per node), memory cgroup numa_stat (v1
 and v2), numa_maps, ksm_stat, /proc/PID/status, task stat and schedstat, cgroup v2
-cpu.stat, and sysfs's "[selected]" words.
+cpu.stat, sysfs's "[selected]" words, /proc/net/dev and QEMU's -netdev options.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -312,4 +313,57 @@ def proc_stat_cpus(text: str) -> dict[int, CpuTicks]:
         out[cpu] = CpuTicks(busy=total - idle, total=total)
     if not out:
         raise ParseError("stat: no cpuN lines")
+    return out
+
+
+class NetDevCounters(NamedTuple):
+    """One device's line of /proc/net/dev, as the host sees it (rx = what the host received)."""
+    rx_bytes: int
+    rx_packets: int
+    rx_errs: int
+    rx_drop: int
+    tx_bytes: int
+    tx_packets: int
+    tx_errs: int
+    tx_drop: int
+
+
+def net_dev(text: str) -> dict[str, NetDevCounters]:
+    """/proc/net/dev -> per device its counters: bytes, packets, errs, drop of each side (what
+    libvirt's domifstat reads; the other columns are fifo, frame/colls, ...)."""
+    out: dict[str, NetDevCounters] = {}
+    for line in text.splitlines():
+        name, colon, rest = line.partition(":")
+        if not colon or "|" in line:
+            continue   # the two header lines
+        f = rest.split()
+        if len(f) < 12:
+            raise ParseError(f"net/dev: {name.strip()} has {len(f)} fields, need 16")
+        v = [_int(t, f"net/dev {name.strip()}") for t in (*f[0:4], *f[8:12])]
+        out[name.strip()] = NetDevCounters(*v)
+    return out
+
+
+def qemu_netdevs(args: list[str]) -> dict[str, bool]:
+    """A QEMU command line's `-netdev` backends -> per id whether vhost-net carries it.
+
+    libvirt 9 writes them as JSON ({"type":"tap","vhost":true,"id":"hostnet0",...}), older
+    ones as key=value lists (tap,fd=27,id=hostnet0,vhost=on,vhostfd=28)."""
+    out: dict[str, bool] = {}
+    for i, arg in enumerate(args[:-1]):
+        if arg != "-netdev":
+            continue
+        spec = args[i + 1]
+        opts: dict[str, object]
+        if spec.startswith("{"):
+            try:
+                got = json.loads(spec)
+            except ValueError:
+                continue
+            opts = got if isinstance(got, dict) else {}
+        else:
+            opts = dict(kv.partition("=")[::2] for kv in spec.split(",")[1:])
+        ident = opts.get("id")
+        if isinstance(ident, str):
+            out[ident] = opts.get("vhost") in (True, "on", "true", "yes") or "vhostfd" in opts or "vhostfds" in opts
     return out

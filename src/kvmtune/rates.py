@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from .model import Guest, Snapshot
+from .devmodel import NET_COUNTERS
+from .model import Disk, Guest, NetIf, Snapshot
 from .perfmodel import GuestPerf, PerfCounters
 
 
@@ -25,6 +26,12 @@ class DiskRate:
     wr_bytes_s: float | None
     rd_iops: float | None
     wr_iops: float | None
+    fl_iops: float | None = None       # flushes per second
+    # latency: the time spent on that kind of request over the interval / the requests in it,
+    # in ms (None: no such request in the interval, or not counted)
+    rd_ms: float | None = None
+    wr_ms: float | None = None
+    fl_ms: float | None = None
 
     @property
     def total_bytes_s(self) -> float | None:
@@ -39,12 +46,42 @@ class DiskRate:
         return self.rd_iops + self.wr_iops
 
 
+NO_DISK_RATE = DiskRate(None, None, None, None)
+
+
+@dataclass(frozen=True)
+class NetRate:
+    """An interface's counters per second, in the guest's view (rx: what it received)."""
+    rx_bytes_s: float | None = None
+    tx_bytes_s: float | None = None
+    rx_packets_s: float | None = None
+    tx_packets_s: float | None = None
+    rx_errs_s: float | None = None
+    tx_errs_s: float | None = None
+    rx_drop_s: float | None = None
+    tx_drop_s: float | None = None
+
+
+NO_NET_RATE = NetRate()
+
+
+def net_key(n: NetIf, i: int) -> str:
+    """An interface's key in GuestRate.nics: its MAC, else its position."""
+    return n.mac or str(i)
+
+
 @dataclass(frozen=True)
 class GuestRate:
     cpu_percent: float | None                 # of one host CPU (100 = one CPU busy)
     vcpu_percent: dict[int, float | None]
     disks: dict[str, DiskRate]
     perf: PerfRate | None = None              # None: no perf counters in both samples
+    nics: dict[str, NetRate] = field(default_factory=dict)   # by net_key
+
+    def net_total(self, which: str) -> float | None:
+        """The sum over its interfaces of one NetRate figure ("rx_bytes_s"); None: none counted."""
+        vals = [v for r in self.nics.values() if (v := getattr(r, which)) is not None]
+        return sum(vals) if vals else None
 
 
 @dataclass(frozen=True)
@@ -107,8 +144,9 @@ def _same_run(a: Guest, b: Guest) -> bool:
 def guest_rate(before: Guest | None, after: Guest, seconds: float) -> GuestRate:
     if before is None or not _same_run(before, after):
         return GuestRate(None, {v.index: None for v in after.vcpus},
-                         {d.target: DiskRate(None, None, None, None) for d in after.disks},
-                         perf_rate(None, after.perf, seconds))
+                         {d.target: NO_DISK_RATE for d in after.disks},
+                         perf_rate(None, after.perf, seconds),
+                         {net_key(n, i): NO_NET_RATE for i, n in enumerate(after.nics)})
     ns = seconds * 1e9
     cpu = per_second(before.cpu_time_ns, after.cpu_time_ns, ns)
     old_v = {v.index: v.cpu_time_ns for v in before.vcpus}
@@ -117,19 +155,44 @@ def guest_rate(before: Guest | None, after: Guest, seconds: float) -> GuestRate:
         r = per_second(old_v.get(v.index), v.cpu_time_ns, ns)
         vcpu[v.index] = None if r is None else r * 100
     old_d = {d.target: d for d in before.disks}
-    disks: dict[str, DiskRate] = {}
-    for d in after.disks:
-        o = old_d.get(d.target)
-        if o is None or before.stale or after.stale:   # a stale side's counters are an earlier tick's
-            disks[d.target] = DiskRate(None, None, None, None)
-            continue
-        disks[d.target] = DiskRate(
-            per_second(o.rd_bytes, d.rd_bytes, seconds),
-            per_second(o.wr_bytes, d.wr_bytes, seconds),
-            per_second(o.rd_reqs, d.rd_reqs, seconds),
-            per_second(o.wr_reqs, d.wr_reqs, seconds),
-        )
-    return GuestRate(None if cpu is None else cpu * 100, vcpu, disks, perf_rate(before.perf, after.perf, seconds))
+    # a stale side's block counters are an earlier tick's (its interfaces' come from the kernel: current)
+    stale = before.stale or after.stale
+    disks = {d.target: NO_DISK_RATE if stale else disk_rate(old_d.get(d.target), d, seconds)
+             for d in after.disks}
+    old_n = {net_key(n, i): n for i, n in enumerate(before.nics)}
+    nics = {}
+    for i, n in enumerate(after.nics):
+        k = net_key(n, i)
+        o = old_n.get(k)
+        nics[k] = NO_NET_RATE if o is None or o.target != n.target else net_rate(o, n, seconds)
+    return GuestRate(None if cpu is None else cpu * 100, vcpu, disks, perf_rate(before.perf, after.perf, seconds),
+                     nics)
+
+
+def latency_ms(t0: int | None, t1: int | None, n0: int | None, n1: int | None) -> float | None:
+    """Mean time per request over an interval (total-time counters in ns), in ms; None without requests."""
+    if t0 is None or t1 is None or n0 is None or n1 is None or n1 <= n0 or t1 < t0:
+        return None
+    return (t1 - t0) / (n1 - n0) / 1e6
+
+
+def disk_rate(o: Disk | None, d: Disk, seconds: float) -> DiskRate:
+    if o is None:
+        return NO_DISK_RATE
+    return DiskRate(
+        per_second(o.rd_bytes, d.rd_bytes, seconds),
+        per_second(o.wr_bytes, d.wr_bytes, seconds),
+        per_second(o.rd_reqs, d.rd_reqs, seconds),
+        per_second(o.wr_reqs, d.wr_reqs, seconds),
+        per_second(o.fl_reqs, d.fl_reqs, seconds),
+        latency_ms(o.rd_times_ns, d.rd_times_ns, o.rd_reqs, d.rd_reqs),
+        latency_ms(o.wr_times_ns, d.wr_times_ns, o.wr_reqs, d.wr_reqs),
+        latency_ms(o.fl_times_ns, d.fl_times_ns, o.fl_reqs, d.fl_reqs),
+    )
+
+
+def net_rate(o: NetIf, n: NetIf, seconds: float) -> NetRate:
+    return NetRate(**{f"{k}_s": per_second(getattr(o, k), getattr(n, k), seconds) for k in NET_COUNTERS})
 
 
 def guest_rates(before: Snapshot | None, after: Snapshot) -> dict[str, GuestRate]:

@@ -21,6 +21,8 @@ class Nic:
     model: str | None = None     # <model type>: virtio, e1000, rtl8139, ...; None = the hypervisor's default
     driver: str | None = None    # <driver name>: vhost or qemu; None = libvirt's default (vhost when it can)
     queues: int | None = None    # <driver queues>: multiqueue virtio-net; None = one queue
+    target: str | None = None    # <target dev>: the host-side device (tap, macvtap) of a running guest
+    alias: str | None = None     # <alias name>: "net0" (QEMU's netdev is "hostnet0")
 
 
 @dataclass(frozen=True)

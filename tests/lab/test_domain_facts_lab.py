@@ -49,7 +49,8 @@ def from_virsh(name: str) -> dict:
                   for c in d.findall("cpu/numa/cell")],
         "nics": [{"mac": attr(i, "mac", "address"), "type": i.get("type"), "source": src(i),
                   "model": attr(i, "model", "type"), "driver": attr(i, "driver", "name"),
-                  "queues": _int(attr(i, "driver", "queues"))} for i in dev.findall("interface")],
+                  "queues": _int(attr(i, "driver", "queues")), "target": attr(i, "target", "dev"),
+                  "alias": attr(i, "alias", "name")} for i in dev.findall("interface")],
         "controllers": [{"type": c.get("type"), "model": c.get("model"), "index": _int(c.get("index")),
                          "queues": _int(attr(c, "driver", "queues"))} for c in dev.findall("controller")],
         "disk_iothreads": {k.find("target").get("dev"): int(k.find("driver").get("iothread"))

@@ -64,8 +64,9 @@ EXPECTED = DomainFacts(
     virt_type="test", max_vcpus=4,   # <domain type>; <vcpu>'s count, not current=
     cpu_mode="custom", cpu_model="Haswell", sockets=1, cores=2, threads=2, pmu=True,
     cells=(GuestCell(0, "0-1", 262144, nodeset="0"), GuestCell(1, "2-3", 262144)),
-    nics=(Nic("52:54:00:12:34:01", "network", "default", "virtio", "qemu", 2),
-          Nic("52:54:00:12:34:02", "bridge", "br0", "e1000", None, None)),
+    # the test driver names each running interface's host device testnetN (no alias)
+    nics=(Nic("52:54:00:12:34:01", "network", "default", "virtio", "qemu", 2, "testnet0"),
+          Nic("52:54:00:12:34:02", "bridge", "br0", "e1000", None, None, "testnet1")),
     controllers=(Controller("scsi", "virtio-scsi", 0, None), Controller("usb", "qemu-xhci", 0, None)),
     disk_iothreads={"vda": 1}, sounds=("ich9",), inputs=("tablet/usb",), redirdevs=1,
     graphics=("vnc",), memballoon="none", vcpu_placement="static", numa_placement=None,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from kvmtune.frame import Framer
 from kvmtune.model import Snapshot
-from kvmtune.ui import panes
+from kvmtune.ui import blockpane, panes
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "snapshot-2node.json"
 
@@ -151,7 +151,7 @@ def test_a_stale_guest_shows_as_stale_in_the_table_and_its_disk_pane_with_no_rat
     assert row_values(g, frame)["state"] == ("st?", "stale", "warning")
     assert row_values(g, frame)["rd"][0] == "-"
     assert all(r.rd_bytes_s is None for r in frame.rates["web1"].disks.values())
-    assert "stale" in panes.block_pane(frame, g)
+    assert "stale" in blockpane.block_pane(frame, g)
     fresh = frame.snap.guest("off") or web1
     assert row_values(fresh, frame)["state"][0] != "st?"
-    assert "stale" not in panes.block_pane(Framer().push(snap), web1)
+    assert "stale" not in blockpane.block_pane(Framer().push(snap), web1)

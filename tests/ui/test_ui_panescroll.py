@@ -65,6 +65,9 @@ async def test_every_pane_scrolls_to_its_last_line_at_80x24():
             await pilot.press(str(index + 1))
             await pilot.pause()
             end = last_line(app, key)
+            if key == "net":   # build-runner's one interface fits: no line under the pane
+                assert end in pane_shown(app, key) and "more line" not in more(app)
+                continue
             assert end not in pane_shown(app, key), key   # it does not fit: the pane must scroll
             assert "more line" in more(app), key           # ... and says so
             assert await scroll_to_end(pilot, app) > 0

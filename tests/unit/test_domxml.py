@@ -46,7 +46,7 @@ FULL = """<domain type='kvm'>
     <controller type='pci' index='0' model='pcie-root'/>
     <interface type='network'>
       <mac address='52:54:00:aa:bb:cc'/><source network='default'/>
-      <model type='virtio'/><driver name='vhost' queues='4'/>
+      <target dev='vnet3'/><model type='virtio'/><driver name='vhost' queues='4'/><alias name='net0'/>
     </interface>
     <interface type='bridge'><mac address='52:54:00:aa:bb:cd'/><source bridge='br0'/><model type='e1000'/></interface>
     <interface type='direct'><source dev='eth0' mode='bridge'/><model type='virtio'/><driver name='qemu'/></interface>
@@ -67,7 +67,7 @@ FULL_FACTS = DomainFacts(
     virt_type="kvm", max_vcpus=4,   # <vcpu>'s count, not current=
     cpu_mode="custom", cpu_model="Skylake-Server", sockets=2, cores=1, threads=2, pmu=False,
     cells=(GuestCell(0, "0-1", 2 * 1024 * 1024), GuestCell(1, "2-3", 2 * 1024 * 1024, nodeset="1")),
-    nics=(Nic("52:54:00:aa:bb:cc", "network", "default", "virtio", "vhost", 4),
+    nics=(Nic("52:54:00:aa:bb:cc", "network", "default", "virtio", "vhost", 4, "vnet3", "net0"),
           Nic("52:54:00:aa:bb:cd", "bridge", "br0", "e1000", None, None),
           Nic(None, "direct", "eth0", "virtio", "qemu", None),
           Nic(None, "user", None, None, None, None)),
@@ -171,7 +171,7 @@ def test_json_round_trip_through_the_snapshot():
     assert back.guests[0].domain == FULL_FACTS
     d = snap.to_json()["guests"][0]["domain"]
     assert d["nics"][0] == {"mac": "52:54:00:aa:bb:cc", "type": "network", "source": "default",
-                            "model": "virtio", "driver": "vhost", "queues": 4}
+                            "model": "virtio", "driver": "vhost", "queues": 4, "target": "vnet3", "alias": "net0"}
     assert d["cells"][1] == {"id": 1, "cpus": "2-3", "memory_kib": 2097152, "nodeset": "1"}
     assert (d["virt_type"], d["max_vcpus"]) == ("kvm", 4)
     assert d["disk_iothreads"] == {"vda": 1} and d["inputs"] == ["tablet/usb", "mouse/ps2", "keyboard"]

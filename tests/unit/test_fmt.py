@@ -36,3 +36,11 @@ def test_bar_and_sparkline():
 def test_span():
     assert [fmt.span(s) for s in (0, 2, 42.5, 60, 3725, 86400 * 2 + 5, None, -1)] == \
         ["0s", "2s", "42.5s", "1m 0s", "1h 2m 5s", "2d 0h 0m", "?", "?"]
+
+
+def test_short_rates_fit_four_characters():
+    from kvmtune.fmt import fmt_rate_short
+    cases = {0: "0B", 999: "999B", 999.6: "1.0k", 8_900_000: "8.9M", 9_960_000: "10M", 99_800_000: "100M",
+             348_000: "348k", 999_700_000: "1.0G", None: "-"}
+    assert {v: fmt_rate_short(v) for v in cases} == cases
+    assert all(len(fmt_rate_short(10 ** (k / 7))) <= 4 for k in range(0, 100))

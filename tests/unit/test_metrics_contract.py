@@ -15,7 +15,7 @@ from kvmtune.export.promclient import EXPORTER
 from kvmtune.frame import Framer
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
-ALLOWED = {"guest", "vcpu", "disk", "node", "size", "kind", "code", "severity"}
+ALLOWED = {"guest", "vcpu", "disk", "interface", "node", "size", "kind", "code", "severity"}
 ROW = re.compile(r"^\| `(kvmtune_\w+)` \| (gauge|counter|info) \|\s*([a-z, ]*?)\s*\| .+ \|$")
 
 

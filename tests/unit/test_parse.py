@@ -101,10 +101,11 @@ _TOKENS = st.sampled_from(["N0=", "N1=4", "anon=", "anon", "huge", "heap", "stac
 _TEXT = st.lists(_TOKENS, max_size=60).map("".join) | st.text(max_size=200)
 PARSERS = [parse.meminfo, parse.numa_maps, parse.numa_stat_anon, parse.ksm_stat, parse.task_stat,
            parse.status, parse.proc_stat_cpus, parse.bracketed, parse.schedstat_ns, parse.cpu_stat_usage_ns,
-           parse.proc_cgroup]
+           parse.proc_cgroup, parse.net_dev, lambda t: parse.qemu_netdevs(["-netdev", t, *t.split()])]
 
 
-@pytest.mark.parametrize("parser", PARSERS, ids=lambda p: p.__name__)
+@pytest.mark.parametrize("parser", PARSERS,
+                         ids=lambda p: getattr(p, "__name__", "?").replace("<lambda>", "qemu_netdevs"))
 @settings(max_examples=300, deadline=None)
 @given(text=_TEXT)
 def test_parsers_raise_only_parse_error(parser, text):

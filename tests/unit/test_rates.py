@@ -52,3 +52,15 @@ def test_ksm_scan_rate():
     assert rates.ksm_scan_rate(snap(0, ksm_scanned=1000), snap(4, ksm_scanned=3000)) == 500
     assert rates.ksm_scan_rate(snap(0), snap(4)) is None
     assert rates.ksm_scan_rate(None, snap(4, ksm_scanned=1)) is None
+
+
+def test_disk_latency_is_the_time_over_the_requests_of_the_interval():
+    from kvmtune.rates import disk_rate
+    a = Disk("vda", None, rd_reqs=100, wr_reqs=50, rd_times_ns=10**9, wr_times_ns=10**9, fl_reqs=5, fl_times_ns=0)
+    b = Disk("vda", None, rd_reqs=300, wr_reqs=50, rd_times_ns=10**9 + 400_000_000, wr_times_ns=10**9,
+             fl_reqs=9, fl_times_ns=8_000_000)
+    r = disk_rate(a, b, 2.0)
+    assert r.rd_ms == 2.0          # 400 ms over 200 reads
+    assert r.wr_ms is None         # no write in the interval: no latency, not 0
+    assert (r.fl_iops, r.fl_ms) == (2.0, 2.0)
+    assert disk_rate(a, Disk("vda", None), 2.0).rd_ms is None

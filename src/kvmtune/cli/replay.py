@@ -21,7 +21,7 @@ KEYS = """time travel keys:
   g          go to a time: HH:MM[:SS] or YYYY-MM-DD HH:MM[:SS]
   ( / )      the previous / next recorded action or error
   x          speed: 1x, 2x, 10x, 60x
-every other key works as live (panes 1-8, H host view, A advice, sort, / filter, t theme, ? help);
+every other key works as live (panes 1-9, H host view, A advice, sort, / filter, t theme, ? help);
 the action keys are disabled: this is a recording."""
 
 

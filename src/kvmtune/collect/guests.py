@@ -30,6 +30,7 @@ from ..virt.domxml import with_saved_cpu
 from ..virt.interface import BlockCounters, DomainConfig, DomainInfo, GuestStats, Hypervisor
 from ..vocab import IOTUNE_BASE, PAGE_KIB
 from . import ksm_memory, process
+from .nics import NicReader
 
 T = TypeVar("T")
 
@@ -82,6 +83,7 @@ class GuestCollector:
         self.clock = clock
         self._settings: dict[str, Settings] = {}
         self._proc: dict[str, ProcCache] = {}
+        self._nics = NicReader(source.fs)
         self._last: dict[str, Guest] = {}   # the last tick's guests: a stale guest's figures carry over
         self._hold_settings = self._settings_stalled = False
 
@@ -119,6 +121,7 @@ class GuestCollector:
             for gone in set(cache) - names:
                 del cache[gone]
         now = self.clock()
+        self._nics.new_tick(names)
         # while a libvirt call for some guest still waits, settings are not refreshed (other
         # guests' getters were measured to wait too), and after one read misses its deadline
         # no more are made this tick: a guest never read shows without them until then
@@ -245,7 +248,8 @@ class GuestCollector:
         for d in s.config.disks:
             b = st.block.get(d.target)
             if (b is None or b.rd_bytes is None) and (p := prev_disks.get(d.target)) is not None:
-                b = BlockCounters(p.rd_bytes, p.wr_bytes, p.rd_reqs, p.wr_reqs)
+                b = BlockCounters(p.rd_bytes, p.wr_bytes, p.rd_reqs, p.wr_reqs, p.rd_times_ns, p.wr_times_ns,
+                                  p.fl_reqs, p.fl_times_ns, p.errors)
             disks.append(Disk(
                 target=d.target, source=d.source, iotune=s.iotune[d.target],
                 rd_bytes=b.rd_bytes if b is not None else None,
@@ -253,6 +257,7 @@ class GuestCollector:
                 rd_reqs=b.rd_reqs if b is not None else None,
                 wr_reqs=b.wr_reqs if b is not None else None,
                 cache=d.cache, io=d.io, bus=d.bus,
+                **(_block_times(b) if b is not None else {}),
             ))
         return Guest(
             name=info.name, uuid=info.uuid, id=info.id, state=info.state, pid=pc.pid,
@@ -263,6 +268,7 @@ class GuestCollector:
             cpu_time_ns=pf.cpu_time_ns if pf.cpu_time_ns is not None else st.cpu_time_ns,
             nvcpus=nvcpus, vcpu_cpuset=s.config.vcpu_cpuset,
             domain=s.config.facts,   # the refresh's own object, not a copy: unchanged between refreshes
+            nics=self._nics.read(info.name, s.config.facts, running, pc.pid, st.net, errors),
             stale=st.stale is not None,
         )
 
@@ -352,3 +358,9 @@ class GuestCollector:
                 for node, pages in per_node.items():
                     numa[node] = numa.get(node, 0) + pages * size
         return ProcFigures(threads, numa, hp, ksm, cpu)
+
+
+def _block_times(b: BlockCounters) -> dict[str, int | None]:
+    """The block group's times, flushes and errors of a disk (Disk's fields of the same names)."""
+    return {"rd_times_ns": b.rd_times_ns, "wr_times_ns": b.wr_times_ns, "fl_reqs": b.fl_reqs,
+            "fl_times_ns": b.fl_times_ns, "errors": b.errors}

@@ -39,7 +39,7 @@ def domain_xml(g: SimGuest, t: Tunables) -> str:
     dev = ET.SubElement(d, "devices")
     ET.SubElement(dev, "emulator").text = "/usr/bin/qemu-system-x86_64"
     _disks(dev, g, t)
-    _devices(dev, s)
+    _devices(dev, s, [n.dev for n in g.nics] if g.running and t is g.live else None)
     ET.indent(d)
     return ET.tostring(d, encoding="unicode") + "\n"
 
@@ -124,7 +124,8 @@ def _mac(name: str, i: int) -> str:
     return "52:54:00:" + ":".join(f"{(h >> s) & 0xFF:02x}" for s in (16, 8, 0))
 
 
-def _devices(dev: ET.Element, s: sc.GuestSpec) -> None:
+def _devices(dev: ET.Element, s: sc.GuestSpec, taps: list[str | None] | None) -> None:
+    """`taps`: the running guest's host devices (its live XML names them), else None."""
     # the controllers libvirt adds to every q35 guest, then the spec's
     ET.SubElement(dev, "controller", type="usb", index="0", model="qemu-xhci")
     ET.SubElement(dev, "controller", type="sata", index="0")
@@ -137,11 +138,15 @@ def _devices(dev: ET.Element, s: sc.GuestSpec) -> None:
         ET.SubElement(el, "mac", address=_mac(s.name, i))
         if nic.source is not None:
             ET.SubElement(el, "source", {"bridge" if nic.type == "bridge" else "network": nic.source})
+        if taps is not None and taps[i] is not None:
+            ET.SubElement(el, "target", dev=taps[i] or "")
         if nic.model is not None:
             ET.SubElement(el, "model", type=nic.model)
         drv = {k: str(v) for k, v in (("name", nic.driver), ("queues", nic.queues)) if v is not None}
         if drv:
             ET.SubElement(el, "driver", drv)
+        if taps is not None:
+            ET.SubElement(el, "alias", name=f"net{i}")
     if s.tablet:
         ET.SubElement(dev, "input", type="tablet", bus="usb")
     ET.SubElement(dev, "input", type="mouse", bus="ps2")

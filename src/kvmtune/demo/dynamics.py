@@ -27,7 +27,7 @@ from ..vocab import (
     hugepage_dir,
 )
 from . import scenario as sc
-from .state import ALL_CPUS, QEMU_OVERHEAD_KIB, SimGuest, build
+from .state import ALL_CPUS, FLUSH_EVERY, QEMU_OVERHEAD_KIB, SimGuest, build, service_ns
 
 T0 = 1_735_700_000.0          # the simulated clock at start (a fixed date: determinism)
 HOST_UPTIME = 41 * 86400.0    # how long the simulated host has been up at T0
@@ -42,6 +42,8 @@ class HostModel:
 
     def __init__(self, seed: int = 1, guests: int | None = None):
         self.rng = random.Random(seed)
+        # NIC traffic has its own generator: the figures that came before it keep their history
+        self.net_rng = random.Random(seed * 7919 + 1)
         specs = sc.showcase() if guests is None else sc.generated(guests, self.rng)
         self.guests: list[SimGuest] = []
         dom_id, pid = 0, 2300
@@ -52,6 +54,11 @@ class HostModel:
             self.guests.append(build(spec, self.rng, dom_id if spec.running else None,
                                      pid if spec.running else None))
             pid += 64   # room for the guest's threads
+        taps = 0
+        for g in self.running():   # libvirt names taps vnet0, vnet1, ... in start order
+            for n in g.nics:
+                if n.spec.type != "user":
+                    n.dev, taps = f"vnet{taps}", taps + 1
         # Host settings an action may change by writing sysfs (read back every step). The scale
         # demo's host gets wrong what the showcase's gets right, and the reverse (KSM off, THP
         # never, no NUMA balancing, tuned running a general profile), so each of those checks
@@ -128,6 +135,7 @@ class HostModel:
             cpu_load[g.emu_cpu] += emu_load
             self._migrate(g)
             self._disks(g, dt)
+            self._nics(g, dt)
         self._ksm(dt)
         for c, ticks in enumerate(self.cpu_ticks):
             busy = min(1.0, cpu_load[c] + 0.01)
@@ -198,6 +206,28 @@ class HostModel:
             d.wr_bytes += w * dt
             d.rd_reqs += rq * dt
             d.wr_reqs += wq * dt
+            # requests held back by a throttle wait in QEMU's queue: their time grows with the demand cut
+            wait = max(1.0, (d.spec.read_bps + d.spec.write_bps) * d.demand / max(r + w, 1.0))
+            d.rd_ns += rq * dt * service_ns(d.spec, 1.0) * wait
+            d.wr_ns += wq * dt * service_ns(d.spec, 1.3) * wait
+            d.fl_reqs += wq * dt / FLUSH_EVERY
+            d.fl_ns += wq * dt / FLUSH_EVERY * service_ns(d.spec, 2.0)
+
+    def _nics(self, g: SimGuest, dt: float) -> None:
+        """Traffic on each NIC with a host device; an emulated NIC (not virtio) drops a few
+        of the packets it receives when busy."""
+        rng = self.net_rng
+        for n in g.nics:
+            if n.dev is None:
+                continue
+            n.demand = min(2.0, max(0.2, n.demand + rng.gauss(0, 0.1) + (1 - n.demand) * 0.1))
+            rx, tx = n.spec.rx_bps * n.demand * dt, n.spec.tx_bps * n.demand * dt
+            n.rx_bytes += rx
+            n.tx_bytes += tx
+            n.rx_packets += rx / n.spec.packet
+            n.tx_packets += tx / n.spec.packet
+            if n.spec.model != "virtio":
+                n.rx_drop += rx / n.spec.packet * 0.002 * n.demand
 
     def _ksm(self, dt: float) -> None:
         """ksmd: run=1 scans and merges (up to what each guest has in common), run=0 stops,

@@ -91,7 +91,8 @@ class SimHypervisor(Hypervisor):
                     continue
                 out[g.name] = GuestStats(
                     block={d.spec.target: BlockCounters(int(d.rd_bytes), int(d.wr_bytes),
-                                                        int(d.rd_reqs), int(d.wr_reqs))
+                                                        int(d.rd_reqs), int(d.wr_reqs), int(d.rd_ns),
+                                                        int(d.wr_ns), int(d.fl_reqs), int(d.fl_ns))
                            for d in g.disks},
                     balloon_current_kib=g.spec.memory_kib)
             return out

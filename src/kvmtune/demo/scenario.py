@@ -138,6 +138,9 @@ class NicSpec:
     queues: int | None = None
     type: str = "bridge"
     source: str | None = "br0"
+    rx_bps: float = 200e3          # what the guest receives and sends, bytes/s (a random walk around it)
+    tx_bps: float = 100e3
+    packet: int = 900              # mean packet size, bytes
 
 
 @dataclass(frozen=True)
@@ -197,13 +200,15 @@ def showcase() -> list[GuestSpec]:
         # Two web servers from one template: KSM merges their identical pages.
         GuestSpec("web-01", 4, 8 * GIB, {0: 1.0}, load=0.25, ksm_share=0.35, ksm_start=0.4,
                   disks=(_os_disk("web-01", 1.5e6, 600e3),),
-                  cpu_mode="host-model", nics=(NicSpec("e1000", type="network", source="default"),)),
+                  cpu_mode="host-model",
+                  nics=(NicSpec("e1000", type="network", source="default", rx_bps=4e6, tx_bps=12e6),)),
         # web-02: vCPUs 0 and 1 pinned, each to 39,46 (nodes 0 and 1; with mail-01's vCPU 1 on 46,
         # three vCPUs confined to two CPUs), 2 and 3 not; <locked/> without a hard_limit.
         GuestSpec("web-02", 4, 8 * GIB, {0: 0.96, 1: 0.04}, load=0.2, ksm_share=0.35, ksm_start=0.4,
                   pins=((n0[15], n1[14]),) * 2 + ((),) * 2, locked=True,
                   disks=(_os_disk("web-02", 1.2e6, 500e3),),
-                  max_memory_kib=12 * GIB, cpu_mode="host-model", nics=(NicSpec(driver="qemu"),),
+                  max_memory_kib=12 * GIB, cpu_mode="host-model",
+                  nics=(NicSpec(driver="qemu", rx_bps=3e6, tx_bps=9e6),),
                   sound="ich9", tablet=True, redirdevs=2, graphics="spice"),
         # Well tuned: 1 GiB hugepages, vCPUs pinned 1:1 to node 1, numatune strict 1.
         GuestSpec("db-primary", 8, 32 * GIB, {1: 1.0}, load=0.55, touched=1.0,
@@ -212,7 +217,7 @@ def showcase() -> list[GuestSpec]:
                   blkio_weight=800, hugepage_kib=HUGE_1G,
                   disks=(_os_disk("db-primary", iothread=1),
                          DiskSpec("vdb", "/dev/vg_data/db-primary", 30e6, 14e6, 8, "raw", iothread=1)),
-                  topology=(1, 8, 1), nics=(NicSpec(driver="vhost", queues=8),),
+                  topology=(1, 8, 1), nics=(NicSpec(driver="vhost", queues=8, rx_bps=20e6, tx_bps=35e6),),
                   virtio_scsi=True, scsi_queues=8),
         # Spread over nodes 2 and 3 though it would fit in one.
         GuestSpec("analytics", 16, 48 * GIB, {2: 0.5, 3: 0.5}, load=0.6, touched=0.85,
@@ -226,29 +231,31 @@ def showcase() -> list[GuestSpec]:
                   pins=tuple((c,) for c in node_cpus(2)[:8]), ksm_share=0.03,
                   disks=(_os_disk("build-runner", 3e6, 6e6, cache="unsafe"),),
                   cpu_mode="custom", topology=(1, 2, 4),
-                  nics=(NicSpec(queues=8, type="network", source="default"),)),
+                  nics=(NicSpec(queues=8, type="network", source="default", rx_bps=8e6, tx_bps=1e6),)),
         # A backup disk throttled at 50 MiB/s that always wants more; its OS disk on the
         # host's page cache (writethrough).
         GuestSpec("backup-01", 2, 4 * GIB, {3: 1.0}, load=0.3, ksm_share=0.02,
                   disks=(_os_disk("backup-01", cache="writethrough"),
                          DiskSpec("vdb", _img("backup-01", "vdb"), 20e6, 180e6, 512,
                                   iotune={"total_bytes_sec": 50 * 1024 * 1024}, cache="writeback")),
-                  nics=(NicSpec(queues=2, type="network", source="backup"),)),
+                  nics=(NicSpec(queues=2, type="network", source="backup", rx_bps=60e6, tx_bps=1e6,
+                                  packet=1400),)),
         # memtune hard_limit just above what it uses; numatune without pinning.
         GuestSpec("cache-01", 4, 16 * GIB, {1: 1.0}, load=0.15, touched=1.0, numatune=("strict", "1"),
                   hard_limit_kib=17 * GIB, ksm_share=0.01,
                   disks=(_os_disk("cache-01"),),
-                  nics=(NicSpec(queues=4),), vcpu_placement="auto"),
+                  nics=(NicSpec(queues=4, rx_bps=15e6, tx_bps=25e6),), vcpu_placement="auto"),
         # 2 MiB hugepages and numatune strict on node 0, vCPUs pinned to nodes 3 and 1 (vCPU 1
         # on 46, a CPU web-02's vCPUs are pinned to).
         GuestSpec("mail-01", 2, 4 * GIB, {0: 1.0}, load=0.1, touched=1.0, numatune=("strict", "0"),
                   pins=((n3[8],), (n1[14],)),
                   hugepage_kib=HUGE_2M, disks=(_os_disk("mail-01", 400e3, 900e3),),
-                  topology=(1, 2, 1), nics=(NicSpec(driver="vhost", queues=2),)),
+                  topology=(1, 2, 1), nics=(NicSpec(driver="vhost", queues=2, rx_bps=500e3, tx_bps=800e3),)),
         # dns-01: uses well under half its memory.
         GuestSpec("dns-01", 1, 2 * GIB, {3: 1.0}, load=0.05, touched=0.4, ksm_share=0.05,
                   ksm_start=0.5, disks=(_os_disk("dns-01", 20e3, 40e3, cache="writeback"),),
-                  nosharepages=True),
+                  nosharepages=True,   # a second NIC on QEMU's user-mode network: no host device
+                  nics=(NicSpec(rx_bps=50e3, tx_bps=60e3, packet=120), NicSpec(type="user", source=None))),
         GuestSpec("legacy-erp", 4, 8 * GIB, {}, running=False, disks=(_os_disk("legacy-erp"),),
                   cpu_mode=None, nics=(NicSpec("rtl8139"),), tablet=True, locked=True),
     ]

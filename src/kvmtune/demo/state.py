@@ -40,6 +40,23 @@ class DiskState:
     wr_bytes: float = 0.0
     rd_reqs: float = 0.0
     wr_reqs: float = 0.0
+    rd_ns: float = 0.0             # total time spent on each kind of request (the block group's *.times)
+    wr_ns: float = 0.0
+    fl_reqs: float = 0.0
+    fl_ns: float = 0.0
+
+
+@dataclass
+class NicState:
+    """One NIC's host device and its counters, in the guest's view (rx: what the guest received)."""
+    spec: sc.NicSpec
+    dev: str | None = None         # the tap (vnetN) of a running guest; None: none (not running, type user)
+    demand: float = 1.0
+    rx_bytes: float = 0.0
+    rx_packets: float = 0.0
+    rx_drop: float = 0.0
+    tx_bytes: float = 0.0
+    tx_packets: float = 0.0
 
 
 @dataclass
@@ -49,6 +66,7 @@ class SimGuest:
     live: Tunables
     config: Tunables
     disks: list[DiskState]
+    nics: list[NicState] = field(default_factory=list)
     dom_id: int | None = None
     pid: int | None = None
     anon: dict[int, float] = field(default_factory=dict)          # KiB per node
@@ -120,7 +138,8 @@ def build(spec: sc.GuestSpec, rng: random.Random, dom_id: int | None, pid: int |
     )
     g = SimGuest(spec=spec, uuid=str(uuidlib.UUID(int=rng.getrandbits(128), version=4)),
                  live=tun, config=copy.deepcopy(tun),
-                 disks=[DiskState(d, demand=rng.uniform(0.7, 1.3)) for d in spec.disks])
+                 disks=[DiskState(d, demand=rng.uniform(0.7, 1.3)) for d in spec.disks],
+                 nics=[NicState(n) for n in spec.nics])
     if dom_id is None:
         return g
     g.dom_id, g.pid = dom_id, pid
@@ -152,4 +171,20 @@ def build(spec: sc.GuestSpec, rng: random.Random, dom_id: int | None, pid: int |
         d.wr_bytes = d.spec.write_bps * uptime * 0.3
         d.rd_reqs = d.rd_bytes / (d.spec.req_kib * 1024)
         d.wr_reqs = d.wr_bytes / (d.spec.req_kib * 1024)
+        d.rd_ns, d.wr_ns = d.rd_reqs * service_ns(d.spec, 1.0), d.wr_reqs * service_ns(d.spec, 1.3)
+        d.fl_reqs = d.wr_reqs / FLUSH_EVERY
+        d.fl_ns = d.fl_reqs * service_ns(d.spec, 2.0)
+    for n in g.nics:   # (no random draws: the rest of the demo's history stays as it was)
+        n.rx_bytes, n.tx_bytes = n.spec.rx_bps * uptime * 0.3, n.spec.tx_bps * uptime * 0.3
+        n.rx_packets, n.tx_packets = n.rx_bytes / n.spec.packet, n.tx_bytes / n.spec.packet
     return g
+
+
+FLUSH_EVERY = 16                    # a flush per this many writes
+
+
+def service_ns(d: sc.DiskSpec, weight: float) -> float:
+    """A request's time on the device, ns: a raw LV answers faster than a qcow2 image, big
+    requests take longer, writes and flushes more than reads (`weight`)."""
+    base = 180_000 if d.fmt == "raw" else 450_000
+    return (base + d.req_kib * 6_000) * weight

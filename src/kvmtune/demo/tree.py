@@ -7,6 +7,7 @@ wrote since from one the simulator left as it was.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -122,7 +123,7 @@ class SysTree:
                                         f"guest={g.name.replace(',', ',,')},debug-threads=on",
                                         "-S", "-machine", "pc-q35-7.2,usb=off", "-m", str(g.spec.memory_kib // 1024),
                                         "-smp", _smp(g.spec),
-                                        "-uuid", g.uuid]) + "\0")
+                                        "-uuid", g.uuid, *_netdevs(g)]) + "\0")
         scope = f"/machine/qemu-{g.dom_id}-{g.name}.libvirt-qemu"
         put(f"{p}/cgroup", "".join(f"{i}:{c}:{scope}{sub}\n" for i, c, sub in (
             (12, "perf_event", ""), (11, "freezer", ""), (10, "devices", ""), (9, "blkio", ""),
@@ -178,6 +179,7 @@ class SysTree:
                         for k, v in mem.items()))
         put("proc/meminfo", self._meminfo(totals, used))
         put("proc/stat", self._proc_stat(clock))
+        put("proc/net/dev", self._net_dev())
         put("proc/uptime", f"{HOST_UPTIME + clock - T0:.2f} {(HOST_UPTIME + clock - T0) * 40:.2f}\n")
         # runnable threads: the vCPUs' load, averaged more slowly for the longer windows
         load = sum(sum(g.vcpu_load) * 1.05 for g in self.model.running())
@@ -233,6 +235,24 @@ class SysTree:
         out += [f"intr {int(agg[0] * 40)}\n", f"ctxt {int(agg[0] * 55)}\n",
                 f"btime {int(T0 - HOST_UPTIME)}\n", f"processes {int(clock - T0) * 3 + 1_204_331}\n",
                 f"procs_running {run + 1}\n", "procs_blocked 0\n"]
+        return "".join(out)
+
+    def _net_dev(self) -> str:
+        """The host's /proc/net/dev: its uplink and bridge, then every guest's tap, counted from the
+        host's side (a tap sends what the guest receives; macvtap would not swap, the demo has none)."""
+        out = ["Inter-|   Receive                                                |  Transmit\n",
+               " face |bytes    packets errs drop fifo frame compressed multicast|"
+               "bytes    packets errs drop fifo colls carrier compressed\n"]
+
+        def line(dev: str, rx: tuple[float, float, float], tx: tuple[float, float, float]) -> str:
+            return (f"{dev:>6}: {int(rx[0]):>12} {int(rx[1]):>9} 0 {int(rx[2]):>4} 0 0 0 0 "
+                    f"{int(tx[0]):>12} {int(tx[1]):>9} 0 {int(tx[2]):>4} 0 0 0 0\n")
+        taps = [n for g in self.model.running() for n in g.nics if n.dev is not None]
+        up = (sum(n.tx_bytes for n in taps), sum(n.tx_packets for n in taps), 0.0)
+        down = (sum(n.rx_bytes for n in taps), sum(n.rx_packets for n in taps), 0.0)
+        out += [line("lo", (8.4e8, 2.1e6, 0), (8.4e8, 2.1e6, 0)), line("eno1", up, down), line("br0", up, down)]
+        out += [line(n.dev or "", (n.tx_bytes, n.tx_packets, 0.0), (n.rx_bytes, n.rx_packets, n.rx_drop))
+                for n in taps]
         return "".join(out)
 
     def _write_guest(self, g: SimGuest) -> None:
@@ -298,6 +318,22 @@ class SysTree:
             f"Cpus_allowed_list:\t{cpuset.format(g.live.emulator_pin or ALL_CPUS)}\n"
             f"Mems_allowed_list:\t{mems_allowed}\n"))
         put(f"{p}/numa_maps", _numa_maps(g, anon_pages, home))
+
+
+def _netdevs(g: SimGuest) -> list[str]:
+    """QEMU's -netdev options as libvirt 9 writes them: vhost-net for a virtio NIC on a KVM
+    guest unless the XML says <driver name='qemu'/>; user-mode networking has no tap."""
+    out = []
+    for i, n in enumerate(g.nics):
+        if n.spec.type == "user":
+            out += ["-netdev", json.dumps({"type": "user", "id": f"hostnet{i}"}, separators=(",", ":"))]
+            continue
+        vhost = n.spec.model == "virtio" and n.spec.driver != "qemu"
+        opts: dict[str, object] = {"type": "tap", "fd": str(40 + 2 * i)}
+        if vhost:
+            opts.update(vhost=True, vhostfd=str(41 + 2 * i))
+        out += ["-netdev", json.dumps({**opts, "id": f"hostnet{i}"}, separators=(",", ":"))]
+    return out
 
 
 def _smp(s: sc.GuestSpec) -> str:

@@ -4,8 +4,8 @@ and labels are added, never renamed or dropped).
 `dump --format openmetrics` (openmetrics.py) and the live exporter (promclient.py) both
 read `families(frame)`. Names are prefixed kvmtune_, in base units (bytes, seconds; a
 hugepage size label is in bytes), counters end in _total on the wire; labels are guest,
-vcpu, disk, node, size, and kind (which limit, which mode), code and severity where a
-family needs them — nothing with more values than the host has guests, CPUs or disks.
+vcpu, disk, interface, node, size, kind (which limit, which mode), code and severity where a
+family needs them — nothing with more values than the host has guests, CPUs, disks or NICs.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ..analysis import locality
 from ..frame import Frame
 from ..model import Guest
 from ..perfmodel import HARDWARE, KVM_EVENTS, KVM_EXIT_REASONS, KVM_EXITS_TOTAL, KVM_HALT_POLLS, SOFTWARE
+from .devfamilies import device_families
 
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[Labels, float]
@@ -387,7 +388,7 @@ def _perf_families() -> Iterator[tuple[Family, Samples]]:
            _kvm_kinds(KVM_EVENTS))
 
 
-FAMILIES += tuple(_perf_families())
+FAMILIES += (*_perf_families(), *device_families(Family, _disk))
 
 
 def families(frame: Frame) -> Iterator[tuple[Family, list[Sample]]]:

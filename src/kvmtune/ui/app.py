@@ -1,4 +1,4 @@
-"""The full-screen view: header, guest table, eight detail panes, and a key for every action.
+"""The full-screen view: header, guest table, nine detail panes, and a key for every action.
 
 The app is given a feed (feed.py: live host, demo, later a replay) and an executor (or None: nothing can be
 tuned), as Harlequin's app takes its adapter. A thread worker takes the feed's next snapshot, turns it into a

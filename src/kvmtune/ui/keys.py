@@ -8,16 +8,17 @@ from textual.binding import Binding
 
 from ..advise import Finding
 
-# the detail panes, in the order of their keys 1-8: (key, title)
+# the detail panes, in the order of their keys 1-9: (key, title)
 PANES = (
     ("numa", "NUMA"),
-    ("vcpu", "vCPUs"),          # (short: eight tab titles fit 80 columns)
-    ("huge", "Hugepages"),
+    ("vcpu", "vCPUs"),          # (short: nine tab titles fit 80 columns)
+    ("huge", "Huge"),
     ("ksm", "KSM"),
-    ("block", "Block I/O"),
+    ("block", "Block"),
     ("settings", "Settings"),
     ("perf", "perf"),
     ("advice", "Advice"),
+    ("net", "Net"),             # (last: the keys of the panes before it stay as they were)
 )
 
 MUTE_KEY = "!"   # in the Advice pane and the host-wide list: mute / unmute the finding under the cursor

@@ -15,7 +15,6 @@ from ..advise import Finding
 from ..frame import Frame
 from ..model import Guest
 from ..rates import ksm_scan_rate
-from ..vocab import IOTUNE_BASE
 from .cpumap import cpu_map
 from .keys import PANES, finding_text
 
@@ -288,37 +287,7 @@ def ksm_pane(frame: Frame, g: Guest) -> str:
     return "\n".join(out)
 
 
-# -- 5. block I/O ------------------------------------------------------------------------
-
-STALE_NOTE = ("[$warning b]stale[/]: libvirt did not answer for the guest this tick (its QEMU stopped or "
-              "busy, or a job holds it): its state and disk counters are the last read, no rates")
-def block_pane(frame: Frame, g: Guest, width: int = 80) -> str:
-    rate, history = frame.rates.get(g.name), frame.history.get(g.name, {})
-    if not g.disks:
-        return f"[{MUTED}]{escape(g.name)} has no disks[/]"
-    sw = max(8, min(40, width - 50))
-    out = [f"blkio weight {g.blkio_weight if g.blkio_weight is not None else '-'}"] + ([STALE_NOTE] if g.stale else [])
-    for d in g.disks:
-        r = rate.disks.get(d.target) if rate else None
-        hit = a.at_limit(d.iotune, r)
-        hist = history.get(d.target, ())
-        top = d.limit("total_bytes_sec") or None
-        out.append("")
-        out.append(f"[b]{escape(d.target)}[/] {escape(d.source or '-')}"
-                   + (f"  [reverse b $error] at limit: {hit} [/]" if hit else ""))
-        out.append(f"  read  {fmt.fmt_rate(r.rd_bytes_s if r else None):>9} "
-                   f"{fmt.fmt_count(r.rd_iops if r else None):>6} IOPS"
-                   f"  [$primary]{fmt.sparkline([x[0] for x in hist], sw, top)}[/]")
-        out.append(f"  write {fmt.fmt_rate(r.wr_bytes_s if r else None):>9} "
-                   f"{fmt.fmt_count(r.wr_iops if r else None):>6} IOPS"
-                   f"  [$accent]{fmt.sparkline([x[1] for x in hist], sw, top)}[/]")
-        limits = [f"{k.replace('_sec', '/s')}={_limit(k, d.limit(k))}" for k in IOTUNE_BASE if d.limit(k)]
-        out.append("  limits " + (" ".join(limits) if limits else f"[{MUTED}]none[/]"))
-    return "\n".join(out)
-
-
-def _limit(key: str, v: int) -> str:
-    return fmt.fmt_rate(v) if "bytes" in key else str(v)
+# -- 5. block I/O: blockpane.py
 
 
 # -- 6. settings -------------------------------------------------------------------------

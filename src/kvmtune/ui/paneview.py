@@ -20,6 +20,8 @@ from textual.widgets import Static
 from ..frame import Frame
 from ..model import Guest
 from . import panes
+from .blockpane import block_pane
+from .netpane import net_pane
 from .perfpane import perf_pane
 
 SIDE_FROM = 160   # terminal columns from which a second pane shows beside the selected one
@@ -32,8 +34,9 @@ PANE_TEXT: dict[str, Callable[[Frame, Guest, int], str]] = {
     "vcpu": panes.vcpu_pane,
     "huge": lambda f, g, w: panes.huge_pane(f, g),
     "ksm": lambda f, g, w: panes.ksm_pane(f, g),
-    "block": panes.block_pane,
+    "block": block_pane,
     "settings": lambda f, g, w: panes.settings_pane(g),
+    "net": net_pane,
 }
 TITLES = dict(panes.PANES)
 KEYS = [k for k, _ in panes.PANES]

@@ -35,6 +35,7 @@ class Column:
     label: str
     width: int
     wide_only: bool = False
+    narrow_only: bool = False   # shown under NARROW_BELOW columns only (where a wide column pair is not)
     right: bool = True
     # the order it sorts in first: busiest, biggest, worst on top (as top does)
     descending: bool = False
@@ -62,6 +63,14 @@ COLUMNS = (
     Column("wr", "Wr/s", 5, descending=True, help="disk writes, bytes/s over every disk (red: at a throttle)"),
     Column("limit", "Limit", 7, wide_only=True, descending=True,
            help="its disks' throttle limits, bytes/s (only 110 columns and wider)"),
+    # 4 wide (fmt_rate_short): an 80-column table keeps 12 characters for the names
+    Column("net", "Net", 4, narrow_only=True, descending=True,
+           help="network traffic, bytes/s received + sent over every interface (under 110 columns; "
+           "wider: Rx/s and Tx/s; pane 9)"),
+    Column("rx", "Rx/s", 5, wide_only=True, descending=True,
+           help="network bytes/s the guest received, every interface (only 110 columns and wider)"),
+    Column("tx", "Tx/s", 5, wide_only=True, descending=True,
+           help="network bytes/s the guest sent, every interface (only 110 columns and wider)"),
     # the worst severity's letter and how many: C2, W1, i3; "C+" from 10 on (the pane has the
     # number): two columns, so an 80-column table keeps room for the names
     Column("warn", "!", 2, descending=True,
@@ -101,6 +110,9 @@ def row_values(g: Guest, frame: Frame,
         wr = sum(wrs) if wrs else None
     for d in g.disks:
         limit += d.limit("total_bytes_sec") or (d.limit("read_bytes_sec") + d.limit("write_bytes_sec"))
+    rx = rate.net_total("rx_bytes_s") if rate else None
+    tx = rate.net_total("tx_bytes_s") if rate else None
+    net = None if rx is None and tx is None else (rx or 0.0) + (tx or 0.0)
     every = frame.guest_findings(g.name)
     warns = [w for w in every if (w.code, w.subject) not in muted]
     cpu = rate.cpu_percent if rate else None
@@ -125,8 +137,13 @@ def row_values(g: Guest, frame: Frame,
         "wr": (fmt.fmt_rate(wr).removesuffix("/s") if wr is not None else "-", wr or 0.0,
                "error" if at_limit else ""),
         "limit": (fmt.fmt_rate(limit).removesuffix("/s") if limit else "", limit, ""),
+        "net": (fmt.fmt_rate_short(net), net or 0.0, ""), "rx": _rate_cell(rx), "tx": _rate_cell(tx),
         "warn": warn_cell(warns),
     }
+
+
+def _rate_cell(v: float | None) -> tuple[str, Any, str]:
+    return (fmt.fmt_rate(v).removesuffix("/s") if v is not None else "-", v or 0.0, "")
 
 
 Rows = Mapping[str, Mapping[str, tuple[str, Any, str]]]   # guest -> column -> (text, sort value, role)
@@ -164,7 +181,7 @@ class GuestTable(DataTable[str]):
         return super().refresh(*args, **kw)
 
     def columns_for(self, narrow: bool) -> list[Column]:
-        return [c for c in COLUMNS if not (narrow and c.wide_only)]
+        return [c for c in COLUMNS if not (c.wide_only if narrow else c.narrow_only)]
 
     @staticmethod
     def col_width(c: Column, mark: tuple[str, bool] | None) -> int:

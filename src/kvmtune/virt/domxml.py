@@ -137,13 +137,16 @@ class InterfaceXML(XMLNode):
     model = Prop("model", "type")
     driver = Prop("driver", "name")
     queues = Prop("driver", "queues", int)
+    target = Prop("target", "dev")
+    alias = Prop("alias", "name")
     _network = Prop("source", "network")
     _bridge = Prop("source", "bridge")
     _dev = Prop("source", "dev")
 
     def facts(self) -> Nic:
         return Nic(mac=self.mac, type=self.type, source=self._network or self._bridge or self._dev,
-                   model=self.model, driver=self.driver, queues=self.queues)
+                   model=self.model, driver=self.driver, queues=self.queues, target=self.target,
+                   alias=self.alias)
 
 
 class ControllerXML(XMLNode):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from ..errors import Disconnected, GuestGone, NotSupported, Stalled, VirtError
 from ..model import IoThread, MemTune, NumaTune
@@ -27,7 +27,8 @@ from .domxml import DiskConfig, DomainConfig, parse_domain_xml
 T = TypeVar("T")
 
 __all__ = ["SCOPES", "BlockCounters", "Disconnected", "DiskConfig", "DomainConfig", "DomainInfo",
-           "GuestGone", "GuestStats", "Hypervisor", "NotSupported", "Stalled", "VirtError", "parse_domain_xml"]
+           "GuestGone", "GuestStats", "Hypervisor", "NetCounters", "NotSupported", "Stalled", "VirtError",
+           "parse_domain_xml"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,23 @@ class BlockCounters:
     wr_bytes: int | None = None
     rd_reqs: int | None = None
     wr_reqs: int | None = None
+    rd_times_ns: int | None = None     # total time spent on reads
+    wr_times_ns: int | None = None
+    fl_reqs: int | None = None         # flushes
+    fl_times_ns: int | None = None
+    errors: int | None = None          # given by some drivers only (Xen); not QEMU
+
+
+class NetCounters(NamedTuple):
+    """An interface's counters in the guest's view (rx: what the guest received), as domifstat."""
+    rx_bytes: int
+    rx_packets: int
+    rx_errs: int
+    rx_drop: int
+    tx_bytes: int
+    tx_packets: int
+    tx_errs: int
+    tx_drop: int
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,8 @@ class GuestStats:
     vcpu_time_ns: Mapping[int, int] = field(default_factory=dict)
     block: Mapping[str, BlockCounters] = field(default_factory=dict)   # by target ("vda")
     balloon_current_kib: int | None = None
+    # by host device ("vnet0"); asked for only where kvmtune cannot read that host's /proc/net/dev
+    net: Mapping[str, NetCounters] = field(default_factory=dict)
     # why this guest's figures are not from this tick (libvirt did not answer in time, or a
     # job held the guest): the collector carries its last ones. None: they are fresh.
     stale: str | None = None

@@ -34,7 +34,7 @@ except ImportError:  # reported by LibvirtHypervisor()
 
 from ..errors import Disconnected, GuestGone, Stalled, VirtError
 from .deadline import Deadlines
-from .interface import BlockCounters, GuestStats
+from .interface import BlockCounters, GuestStats, NetCounters
 
 CHUNKS = 4        # parallel stats calls at most: libvirtd serves 5 requests per client at once
 PER_CHUNK = 12    # guests per call at least: each call costs ~0.6 ms of CPU here, a few guests gain no wall
@@ -47,10 +47,12 @@ Record = tuple[Any, dict[str, Any]]   # (virDomain, its typed stats) as libvirt-
 
 def stats_groups(uri: str) -> int:
     """The stats groups: state, balloon and block. A host in the URI
-    (qemu+ssh://host/system) has its guests' /proc elsewhere: then the CPU times too."""
+    (qemu+ssh://host/system) has its guests' /proc elsewhere: then the CPU times and the
+    interface counters (this host's /proc/net/dev is not that host's) too."""
     groups = libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_BLOCK
     if urlsplit(uri).netloc:
-        groups |= libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+        groups |= (libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+                   | libvirt.VIR_DOMAIN_STATS_INTERFACE)
     return int(groups)
 
 
@@ -138,13 +140,34 @@ def guest_stats(st: Mapping[str, Any]) -> GuestStats:
         name = st.get(f"block.{i}.name")
         if name is None or (f"block.{i}.backingIndex" in st and name in block):
             continue
-        block[name] = BlockCounters(
-            rd_bytes=st.get(f"block.{i}.rd.bytes"), wr_bytes=st.get(f"block.{i}.wr.bytes"),
-            rd_reqs=st.get(f"block.{i}.rd.reqs"), wr_reqs=st.get(f"block.{i}.wr.reqs"))
+        block[name] = _block(st, f"block.{i}.")
     cpu = st.get("cpu.time")
     mem = st.get("balloon.current")
     return GuestStats(cpu_time_ns=None if cpu is None else int(cpu), vcpu_time_ns=vcpu,
-                      block=block, balloon_current_kib=None if mem is None else int(mem))
+                      block=block, balloon_current_kib=None if mem is None else int(mem), net=_net(st))
+
+
+def _block(st: Mapping[str, Any], p: str) -> BlockCounters:
+    """One disk of the block group: its counters, the time spent on each kind and flushes."""
+    return BlockCounters(
+        rd_bytes=st.get(f"{p}rd.bytes"), wr_bytes=st.get(f"{p}wr.bytes"),
+        rd_reqs=st.get(f"{p}rd.reqs"), wr_reqs=st.get(f"{p}wr.reqs"),
+        rd_times_ns=st.get(f"{p}rd.times"), wr_times_ns=st.get(f"{p}wr.times"),
+        fl_reqs=st.get(f"{p}fl.reqs"), fl_times_ns=st.get(f"{p}fl.times"), errors=st.get(f"{p}errors"))
+
+
+_NET_KEYS = ("rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes", "tx.pkts", "tx.errs", "tx.drop")
+
+
+def _net(st: Mapping[str, Any]) -> dict[str, NetCounters]:
+    """The interface group (asked for on a remote URI only): per host device, the guest's view."""
+    out = {}
+    for i in range(int(st.get("net.count", 0) or 0)):
+        name = st.get(f"net.{i}.name")
+        vals = [st.get(f"net.{i}.{k}") for k in _NET_KEYS]
+        if name is not None and all(v is not None for v in vals):
+            out[str(name)] = NetCounters(*(int(v or 0) for v in vals))
+    return out
 
 
 __all__ = ["BUSY", "StatsReader", "VirtError", "guest_stats", "skipped", "stats_groups"]
