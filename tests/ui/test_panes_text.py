@@ -155,3 +155,31 @@ def test_a_stale_guest_shows_as_stale_in_the_table_and_its_disk_pane_with_no_rat
     fresh = frame.snap.guest("off") or web1
     assert row_values(fresh, frame)["state"][0] != "st?"
     assert "stale" not in blockpane.block_pane(Framer().push(snap), web1)
+
+
+def test_settings_pane_writes_every_guest_the_same_way_and_fits_the_width():
+    """Pane 6: one `<element>  value` line per setting for every guest (none: the XML sets
+    nothing; -: not known), pins merged as virsh lists them, long values wrapped under the value."""
+    import re
+
+    from kvmtune.demo import DemoFeed, open_demo
+    src = open_demo(seed=1)
+    try:
+        snap = DemoFeed(src).next()
+    finally:
+        src.close()
+    label = re.compile(r"^\[b\](\S.{" + str(panes.SETTING_LABEL - 1) + r"})\[/\]")
+    for g in snap.guests:
+        lines = panes.settings_pane(g, 80).splitlines()
+        heads = [m.group(1).split()[0] for ln in lines if (m := label.match(ln))]
+        assert heads[:6] == ["numatune", "memtune", "memoryBacking", "blkiotune", "vcpupin", "emulatorpin"], g.name
+        assert heads[-1] == "domain"
+        for ln in lines:
+            plain = re.sub(r"\[/?[^\]]*\]", "", ln)
+            assert len(plain) <= 80 - 2, (g.name, plain)
+            assert ln.startswith("[b]") or plain.startswith(" " * panes.SETTING_LABEL), (g.name, ln)
+    db = panes.settings_pane(snap.guest("db-primary"), 80)
+    assert "0=8 1=9 2=10 3=11 4=12 5=13 6=14 7=15" in db and "mode strict  nodeset 1" in db
+    web2 = panes.settings_pane(snap.guest("web-02"), 80)
+    assert "0-1=39,46" in web2   # two vCPUs with one affinity: one entry
+    assert "vcpupin        [/]none" in panes.settings_pane(snap.guest("web-01"), 80)

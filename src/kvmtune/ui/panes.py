@@ -292,32 +292,67 @@ def ksm_pane(frame: Frame, g: Guest) -> str:
 
 # -- 6. settings -------------------------------------------------------------------------
 
-def settings_pane(g: Guest) -> str:
+SETTING_LABEL = 15   # the pane's label column: every line is "<element>  value"
+
+
+def _pins(g: Guest) -> list[str]:
+    """vcpupin as `virsh vcpupin` lists it, with consecutive vCPUs of one affinity merged (0-3=8-11)."""
+    runs: list[tuple[int, int, str]] = []
+    for v in g.vcpus:
+        if not v.pinned:
+            continue
+        aff = cpuset.format(v.affinity)
+        if runs and runs[-1][1] == v.index - 1 and runs[-1][2] == aff:
+            runs[-1] = (runs[-1][0], v.index, aff)
+        else:
+            runs.append((v.index, v.index, aff))
+    return [f"{a}={aff}" if a == b else f"{a}-{b}={aff}" for a, b, aff in runs]
+
+
+def settings_pane(g: Guest, width: int = 80) -> str:
+    """The guest's tuning as its XML elements name it, one per line, every value in one style:
+    `none` where the XML sets nothing (libvirt's default applies), `-` where it is not known."""
     def kib(v: int | None) -> str:
-        return "unlimited" if v is None else f"{v} KiB ({fmt.fmt_kib(v)})"
-    out = ["[b]<numatune>[/]  " + ("none" if g.numatune is None else
-                                     f"<memory mode='{g.numatune.mode}' "
-                                     f"nodeset='{escape(g.numatune.nodeset or '')}'/>")]
+        return "unlimited" if v is None else fmt.fmt_kib(v)
+    room = max(20, width - SETTING_LABEL - 2)
+    out: list[str] = []
+
+    def line(label: str, value: str, muted: bool = False) -> None:
+        # long values wrap under the value column, between fields (two spaces apart) or pins
+        sep = "  " if "  " in value else " "
+        rows, cur = [], ""
+        for w in value.split(sep):
+            if cur and len(cur) + len(sep) + len(w) > room:
+                rows.append(cur)
+                cur = w
+            else:
+                cur = f"{cur}{sep}{w}" if cur else w
+        rows.append(cur)
+        val = ("\n" + " " * SETTING_LABEL).join(escape(r) for r in rows)
+        out.append(f"[b]{label:<{SETTING_LABEL}}[/]{f'[{MUTED}]{val}[/]' if muted else val}")
+
+    nt = g.numatune
+    line("numatune", "none" if nt is None else f"mode {nt.mode}  nodeset {nt.nodeset or '-'}")
     mt = g.memtune
-    out.append("[b]<memtune>[/]   " + ("-" if mt is None else
-               f"hard_limit {kib(mt.hard_limit_kib)}  soft_limit {kib(mt.soft_limit_kib)}  "
-               f"swap_hard_limit {kib(mt.swap_hard_limit_kib)}"))
+    line("memtune", "-" if mt is None else
+         f"hard_limit {kib(mt.hard_limit_kib)}  soft_limit {kib(mt.soft_limit_kib)}  "
+         f"swap_hard_limit {kib(mt.swap_hard_limit_kib)}")
     mb = g.memory_backing
-    if mb is None:
-        out.append("[b]<memoryBacking>[/] -")
-    else:
-        parts = [f"hugepages{' ' + size_label(mb.page_size_kib) if mb.page_size_kib else ''}"
-                 if mb.hugepages else "", "locked" if mb.locked else "",
-                 "nosharepages" if mb.nosharepages else ""]
-        out.append("[b]<memoryBacking>[/] " + (" ".join(p for p in parts if p) or "none"))
-    out.append(f"[b]<blkiotune>[/] weight {g.blkio_weight if g.blkio_weight is not None else '-'}")
-    out.append("[b]<cputune>[/]   " + "  ".join(
-        f"vcpupin {v.index}={cpuset.format(v.affinity)}" for v in g.vcpus if v.pinned)
-        + (f"  emulatorpin={cpuset.format(g.emulator_affinity)}" if g.emulator_affinity else ""))
+    parts = [] if mb is None else [
+        f"hugepages {size_label(mb.page_size_kib)}" if mb.hugepages and mb.page_size_kib else
+        "hugepages" if mb.hugepages else "", "locked" if mb.locked else "",
+        "nosharepages" if mb.nosharepages else ""]
+    line("memoryBacking", "-" if mb is None else " ".join(p for p in parts if p) or "none")
+    line("blkiotune", f"weight {g.blkio_weight}" if g.blkio_weight is not None else "weight -")
+    pins = _pins(g)
+    line("vcpupin", " ".join(pins) if pins else ("none" if g.vcpus else "-"))
+    line("emulatorpin", "-" if g.emulator_affinity is None else cpuset.format(g.emulator_affinity))
+    if g.iothreads:
+        line("iothreadpin", " ".join(f"{t.id}={cpuset.format(t.affinity)}" for t in g.iothreads))
     for d in g.disks:
-        out.append(f"[b]disk {escape(d.target)}[/] bus {escape(d.bus or '-')} cache {escape(d.cache or '-')} "
-                   f"io {escape(d.io or '-')}  {escape(d.source or '')}")
-    out.append(f"[{MUTED}]state {escape(g.state)}  pid {g.pid or '-'}  uuid {g.uuid}[/]")
+        line(f"disk {d.target}", f"bus {d.bus or '-'}  cache {d.cache or '-'}  io {d.io or '-'}  "
+             f"{d.source or '-'}")
+    line("domain", f"state {g.state}  pid {g.pid or '-'}  uuid {g.uuid}", muted=True)
     return "\n".join(out)
 
 

@@ -35,7 +35,7 @@ PANE_TEXT: dict[str, Callable[[Frame, Guest, int], str]] = {
     "huge": lambda f, g, w: panes.huge_pane(f, g),
     "ksm": lambda f, g, w: panes.ksm_pane(f, g),
     "block": block_pane,
-    "settings": lambda f, g, w: panes.settings_pane(g),
+    "settings": lambda f, g, w: panes.settings_pane(g, w),
     "net": net_pane,
 }
 TITLES = dict(panes.PANES)
