@@ -377,3 +377,26 @@ async def test_command_palette_reaches_the_actions():
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, HostScreen), what="the host view")
+
+
+async def test_status_messages_expire_and_the_log_screen_has_them_in_full(monkeypatch):
+    from kvmtune.ui import status
+    monkeypatch.setitem(status.EXPIRE_S, "info", 0.3)
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        long = "a long message: " + " ".join(f"word{i}" for i in range(40)) + " THE-END"
+        app.set_status(long)
+        await pilot.pause()
+        shown = str(app.query_one("#status", Static).content)
+        assert shown.endswith("… (L: in full)") and "THE-END" not in shown and len(shown) <= 78
+        assert app.status_text == long
+        await pilot.pause(0.6)
+        assert app.status_text == "" and str(app.query_one("#status", Static).content) == ""
+        app.set_status("same again", "warning")
+        app.set_status("same again", "warning")
+        await pilot.press("L")
+        assert isinstance(app.screen, LogScreen)
+        body = str(app.screen.query_one("#log-body", Static).content)
+        assert "THE-END" in body and "same again" in body and "(×2)" in body
+        assert body.index("same again") < body.index("THE-END")   # newest first

@@ -67,9 +67,25 @@ async def test_enter_and_escape_hand_the_next_keys_back_to_the_table():
         assert app.name_filter == "web" and _filter(app).value == "web"
         assert app.sort_key == "state" and len(app.screen_stack) == 1
         assert app.focused is app.query_one(GuestTable)
+        assert _filter(app).has_class("open"), "an active filter stays in sight after Enter"
         await burst(pilot, "slash", "escape", "s")
         # Esc cleared the filter at once: the `s` after it sorted, it was not typed into it
         assert app.name_filter == "" and _filter(app).value == ""
+        assert not _filter(app).has_class("open")
         assert app.sort_key == "vcpus"
         await burst(pilot, "slash", "a", "slash", "b")
         assert _filter(app).value == "a/b"           # once the filter is open, '/' is typed
+
+
+async def test_a_filter_with_no_match_says_so_and_clearing_it_keeps_the_selection():
+    app = demo_app(dry_run=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        await burst(pilot, "slash", "d", "b", "enter", "down")
+        chosen = app.query_one(GuestTable).selected
+        assert chosen is not None and "db" in chosen
+        await burst(pilot, "slash", "escape")
+        assert app.query_one(GuestTable).selected == chosen   # every guest back, the same one selected
+        await burst(pilot, "slash", "z", "q", "x")
+        assert app.query_one(GuestTable).row_count == 0
+        assert "no guest name contains 'zqx'" in app.status_text

@@ -146,6 +146,10 @@ async def test_f_zooms_the_pane_to_the_full_screen_and_back():
         await pilot.press("5")                                      # another pane, still zoomed
         await pilot.pause()
         assert app.focused is app.query_one("#scroll-block")
+        await pilot.press("slash", "b", "u", "enter")              # a filter typed while zoomed
+        await pilot.pause()
+        assert app.zoomed and app.name_filter == "bu"
+        assert app.focused is app.query_one("#scroll-block")        # Enter gives the pane its keys back
         await pilot.press("escape")                                 # back
         await pilot.pause()
         assert app.query_one("#guests").display and app.focused.id == "guests"

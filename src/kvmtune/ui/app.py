@@ -42,6 +42,7 @@ from .recording import Recordable
 from .replaying import Replaying
 from .screens import Viewing
 from .sorting import Sorting
+from .status import StatusLine
 from .table import GuestTable, Rows
 from .terminal import TerminalWatch
 from .themes import NoColorEmphasis, load_themes, resolve
@@ -56,7 +57,8 @@ class SnapshotReady(Message):
         self.frame, self.rows, self.error = frame, rows, error
 
 
-class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, PerfToggle, PaneView, App[int]):
+class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, PerfToggle, PaneView, StatusLine,
+                 App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kvmtune"
     ENABLE_COMMAND_PALETTE = True
@@ -79,6 +81,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         self.interval = interval
         self.read_only = read_only
         self.dry_run = dry_run
+        self._init_status()
         self._init_recording(record)
         self._init_replay(start_at)
         self.framer = Framer()               # used by the poll worker only (polls never overlap)
@@ -158,9 +161,11 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         if self.frame is not None:
             self._render_table(force=True)
 
-    def watch_name_filter(self) -> None:
+    def watch_name_filter(self, needle: str) -> None:
         self._render_table()
         self._render_pane()
+        if needle and self.rows and not any(needle.lower() in n.lower() for n in self.rows):
+            self.set_status(f"no guest name contains {needle!r} (Esc clears the filter)", "warning")
 
     def watch_pane_index(self, index: int) -> None:
         self.query_one(TabbedContent).active = f"tab-{panes.PANES[index][0]}"
@@ -263,15 +268,6 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         name = self.query_one(GuestTable).selected
         return self.snap.guest(name) if name else None
 
-    def set_status(self, text: str, level: str = "info") -> None:
-        st = self.query_one("#status", Static)
-        st.set_classes(f"status-{level}")
-        st.update(text.replace("[", r"\["))
-
-    @property
-    def status_text(self) -> str:
-        return str(self.query_one("#status", Static).content)
-
     # -- events ----------------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#guests")
     def _row_changed(self) -> None:
@@ -296,6 +292,11 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.name_filter = event.value.strip()
+        # (also here: keys typed fast reach the input after the Enter that closed it)
+        if self.name_filter:
+            event.input.add_class("open")
+        elif not self._filter_focused():
+            event.input.remove_class("open")
 
     def on_key(self, event: Key) -> None:
         # in read-only or a replay the action bindings are disabled; say why instead of doing nothing
@@ -309,8 +310,9 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
 
     def _close_filter(self) -> None:
         f = self.query_one("#filter", Input)
-        f.remove_class("open")
-        self.screen.set_focus(self.query_one(GuestTable))   # now: the next keys are the table's
+        # an active filter stays in sight (it hides rows); an empty one goes
+        f.set_class(bool(f.value.strip()), "open")
+        self.focus_pane()   # now: the next keys are the table's (zoomed: the pane's, to scroll it)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "interrupt":

@@ -3,11 +3,13 @@ that open the first three (Viewing, mixed into KvmtuneApp)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
 
@@ -24,6 +26,7 @@ class Viewing:
     replay: Any
     executor: Any
     snap: Any
+    messages: Any
 
     def action_help(self) -> None:
         from .keys import BINDINGS
@@ -34,12 +37,13 @@ class Viewing:
             self.push_screen(HostScreen(self))
 
     def action_log(self) -> None:
+        msgs = list(self.messages)
         if self.replay is not None:   # the actions recorded in the file, as the audit log lists them
-            self.push_screen(LogScreen([e.data for e in self.replay.events if e.kind == "action"]))
+            self.push_screen(LogScreen([e.data for e in self.replay.events if e.kind == "action"], msgs))
         elif self.executor is None:
-            self.set_status("no audit log: actions are not available", "warning")
+            self.push_screen(LogScreen(None, msgs))
         else:
-            self.push_screen(LogScreen(self.executor.entries()))
+            self.push_screen(LogScreen(self.executor.entries(), msgs))
 
 
 class _Closable(Screen[None]):
@@ -116,29 +120,46 @@ class HostScreen(_Closable):
 
 
 class LogScreen(_Closable):
+    """`L`: the audit log (None: actions are not available here) and this session's status
+    messages in full, newest first."""
+
     BINDINGS = [*_Closable.BINDINGS, Binding("L", "close", "Back", show=False)]
 
-    def __init__(self, entries: list[dict[str, Any]]) -> None:
+    def __init__(self, entries: list[dict[str, Any]] | None, messages: Sequence[Any] = ()) -> None:
         super().__init__()
         self.entries = entries
+        self.messages = list(messages)
 
     def compose(self) -> ComposeResult:
-        yield Label(f"Audit log  [$text-muted]({len(self.entries)} entries, newest first; Esc back)[/]")
-        lines = []
-        for e in reversed(self.entries):
+        n = "no audit log" if self.entries is None else f"{len(self.entries)} entries"
+        yield Label(f"Audit log and messages  [$text-muted]({n}, {len(self.messages)} messages, "
+                    "newest first; Esc back)[/]")
+        lines = ["[b]Audit log[/]"]
+        if self.entries is None:
+            lines.append("[$text-muted]no audit log: actions are not available[/]")
+        elif not self.entries:
+            lines.append("[$text-muted]no entries yet[/]")
+        for e in reversed(self.entries or []):
             when = fmt.clock(e.get("time"))
             undo = f" undo of #{e['undo_of']}" if e.get("undo_of") is not None else ""
-            lines.append(f"#{e.get('id', '?'):<4} {when} {e.get('result', '?'):<18} "
-                         f"{e.get('action', '?')} {e.get('target', '?')}{undo}")
+            entry = [f"#{e.get('id', '?'):<4} {when} {e.get('result', '?'):<18} "
+                     f"{e.get('action', '?')} {e.get('target', '?')}{undo}"]
             cmds = e.get("commands") or []
-            lines += [f"      $ {c}" for c in cmds[:2]]
+            entry += [f"      $ {c}" for c in cmds[:2]]
             if len(cmds) > 2:
-                lines.append(f"      … {len(cmds) - 2} more")
+                entry.append(f"      … {len(cmds) - 2} more")
             if e.get("message"):
-                lines.append(f"      {e['message']}")
+                entry.append(f"      {e['message']}")
+            lines += [escape(x) for x in entry]
+        lines += ["", "[b]Messages[/]"]
+        if not self.messages:
+            lines.append("[$text-muted]none yet[/]")
+        for m in reversed(self.messages):
+            again = f" (×{m.count})" if m.count > 1 else ""
+            colour = {"warning": "$warning", "error": "$error", "ok": "$success"}.get(m.level, "$text")
+            lines.append(f"{fmt.clock(m.time, '%H:%M:%S')} [{colour}]{escape(m.text)}[/]{again}")
         with VerticalScroll():
-            yield Static("\n".join(x.replace("[", r"\[") for x in lines) or "[$text-muted]no entries yet[/]",
-                         id="log-body")
+            yield Static("\n".join(lines), id="log-body")
         yield Footer()
 
 
