@@ -170,3 +170,14 @@ def timeline(index: int, total: int, width: int) -> str:
     at = 0 if total <= 1 else round(index / (total - 1) * (width - 1))
     at = max(0, min(at, width - 1))
     return "━" * at + "●" + "─" * (width - 1 - at)
+
+
+def shorten_middle(text: str, width: int) -> str:
+    """`text` in `width` characters, cut in the middle: guests of one host often share a prefix
+    (prod-db-01, prod-db-02), so the end is what tells them apart."""
+    if len(text) <= width:
+        return text
+    if width < 4:
+        return text[:max(0, width - 1)] + "…"[:width]
+    head = (width - 1) * 2 // 5
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]

@@ -44,3 +44,12 @@ def test_short_rates_fit_four_characters():
              348_000: "348k", 999_700_000: "1.0G", None: "-"}
     assert {v: fmt_rate_short(v) for v in cases} == cases
     assert all(len(fmt_rate_short(10 ** (k / 7))) <= 4 for k in range(0, 100))
+
+
+def test_shorten_middle_keeps_the_end_that_tells_guests_apart():
+    from kvmtune.fmt import shorten_middle
+    assert shorten_middle("kvmtune-lab-plain2", 12) == "kvmt…-plain2"
+    assert shorten_middle("kvmtune-lab-plain1", 12) != shorten_middle("kvmtune-lab-plain2", 12)
+    assert shorten_middle("web-01", 12) == "web-01"
+    for w in range(0, 20):
+        assert len(shorten_middle("abcdefghijklmnopqrstuvwxyz", w)) == w

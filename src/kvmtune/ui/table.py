@@ -200,7 +200,8 @@ class GuestTable(DataTable[str]):
 
     def _cell(self, col: Column, text: str, role: str) -> Text:
         style = self.colours.get(role, "") if role else ""
-        return Text(text if col.key == "name" else text[:col.width], style=style, no_wrap=True,
+        text = fmt.shorten_middle(text, self.name_width) if col.key == "name" else text[:col.width]
+        return Text(text, style=style, no_wrap=True,
                     overflow="ellipsis", justify="right" if col.right else "left")
 
     @property
@@ -311,8 +312,7 @@ class GuestTable(DataTable[str]):
             return lines
         col = self._cols[column_index]
         text, _, role = cells[column_index]
-        if col.key != "name":
-            text = text[:col.width]
+        text = fmt.shorten_middle(text, width - 2) if col.key == "name" else text[:col.width]
         if not text.isprintable():             # tabs, control codes: Rich's own path
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         # what Text.wrap() does with no_wrap, overflow="ellipsis" and Lines.justify()
