@@ -2,7 +2,7 @@
 
 A frame holds the snapshot, the previous one, the rates from the one rate function
 (rates.py), the derived figures (the guide's findings per guest and for the host), and a
-short history of disk traffic for sparklines. `Framer.push()` is called once per snapshot
+short history of disk and network traffic and of CPU use for sparklines. `Framer.push()` is called once per snapshot
 in the order the feed gave them; live, replayed or demo, the frames are made the same way.
 
 While the hypervisor is unreachable a live snapshot has no guests: the frame then shows
@@ -21,7 +21,7 @@ from .rates import GuestRate, guest_rates, host_cpu_percent
 
 HISTORY = 150   # samples kept per disk for the sparklines (5 minutes at 2 s)
 
-DiskSample = tuple[float | None, float | None]   # (read, write) bytes/s
+DiskSample = tuple[float | None, float | None]   # (read, write) bytes/s; for a NIC (rx, tx)
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class Frame:
     findings: Mapping[str, tuple[Finding, ...]] = field(default_factory=dict)   # per guest
     host_findings: tuple[Finding, ...] = ()
     history: Mapping[str, Mapping[str, tuple[DiskSample, ...]]] = field(default_factory=dict)
+    net_history: Mapping[str, Mapping[str, tuple[DiskSample, ...]]] = field(default_factory=dict)  # by net_key
+    cpu_history: Mapping[str, tuple[float | None, ...]] = field(default_factory=dict)   # the guest's CPU %
 
     def guest_findings(self, name: str) -> tuple[Finding, ...]:
         return self.findings.get(name, ())
@@ -48,11 +50,13 @@ class Framer:
         self.findings = findings   # False: rates only (a dump to csv or OpenMetrics shows no findings)
         self._last: Snapshot | None = None
         self._history: dict[str, dict[str, tuple[DiskSample, ...]]] = {}
+        self._net: dict[str, dict[str, tuple[DiskSample, ...]]] = {}
+        self._cpu: dict[str, tuple[float | None, ...]] = {}
 
     def reset(self) -> None:
         """Forget the past: the next frame has no rates (e.g. after a replay jumps)."""
         self._last = None
-        self._history = {}
+        self._history, self._net, self._cpu = {}, {}, {}
 
     def push(self, raw: Snapshot) -> Frame:
         last = self._last
@@ -66,19 +70,26 @@ class Framer:
         self._last = snap
         return Frame(snap=snap, raw=raw, prev=last, stale=stale, rates=rates,
                      cpu_pct=host_cpu_percent(last, snap), findings=advice.guests if advice else {},
-                     host_findings=advice.host if advice else (), history=history)
+                     host_findings=advice.host if advice else (), history=history,
+                     net_history=self._net, cpu_history=self._cpu)
 
     def _record(self, snap: Snapshot, rates: Mapping[str, GuestRate]
                 ) -> dict[str, dict[str, tuple[DiskSample, ...]]]:
         # Tuples, replaced per sample: a frame's history never changes after it is made.
-        out = {}
+        n = self.size
+        disks, nets, cpus = {}, {}, {}
         for g in snap.guests:
-            per = self._history.get(g.name, {})
+            per, net, cpu = self._history.get(g.name, {}), self._net.get(g.name, {}), self._cpu.get(g.name, ())
             r = rates.get(g.name)
             if r is not None:
                 per = dict(per)
                 for disk, dr in r.disks.items():
-                    per[disk] = (per.get(disk, ()) + ((dr.rd_bytes_s, dr.wr_bytes_s),))[-self.size:]
-            out[g.name] = per
-        self._history = out
-        return out
+                    per[disk] = (per.get(disk, ()) + ((dr.rd_bytes_s, dr.wr_bytes_s),))[-n:]
+                if r.nics:
+                    net = dict(net)
+                    for key, nr in r.nics.items():
+                        net[key] = (net.get(key, ()) + ((nr.rx_bytes_s, nr.tx_bytes_s),))[-n:]
+                cpu = (cpu + (r.cpu_percent,))[-n:]
+            disks[g.name], nets[g.name], cpus[g.name] = per, net, cpu
+        self._history, self._net, self._cpu = disks, nets, cpus
+        return disks

@@ -9,7 +9,7 @@ from textual.markup import escape
 
 from .. import analysis as a
 from .. import fmt
-from ..frame import Frame
+from ..frame import HISTORY, Frame
 from ..model import Guest
 from ..vocab import IOTUNE_BASE
 
@@ -22,7 +22,8 @@ def block_pane(frame: Frame, g: Guest, width: int = 80) -> str:
     rate, history = frame.rates.get(g.name), frame.history.get(g.name, {})
     if not g.disks:
         return f"[{MUTED}]{escape(g.name)} has no disks[/]"
-    sw = max(8, min(40, width - 58))
+    # the sparklines take the width there is: a wide pane shows up to the whole history kept
+    sw = max(8, min(HISTORY, width - 58))
     # every disk's throttles first (one line each), then each disk's traffic and latency
     out = [f"blkio weight {g.blkio_weight if g.blkio_weight is not None else '-'}"] + ([STALE_NOTE] if g.stale else [])
     tw = max(len(d.target) for d in g.disks)

@@ -13,7 +13,7 @@ from textual.markup import escape
 
 from .. import fmt
 from ..devmodel import NetIf
-from ..frame import Frame
+from ..frame import HISTORY, Frame
 from ..model import Guest
 from ..rates import NO_NET_RATE, NetRate, net_key
 from .panes import _warnings  # (the findings' lines, as every pane writes them)
@@ -41,7 +41,8 @@ def _rate(v: float | None, packets: bool = False) -> str:
 
 
 def net_pane(frame: Frame, g: Guest, width: int = 80) -> str:
-    rate = frame.rates.get(g.name)
+    rate, history = frame.rates.get(g.name), frame.net_history.get(g.name, {})
+    sw = min(HISTORY, width - 64)   # (each side's figures take 57 columns)
     if not g.nics:
         return f"[{MUTED}]{escape(g.name)} has no network interfaces[/]"
     out = [f"[b]{'':<8}{'bytes/s':>9}{'pkts/s':>8}{'errs/s':>7}{'drop/s':>7}{'total':>9}{'packets':>9}[/]"
@@ -55,8 +56,13 @@ def net_pane(frame: Frame, g: Guest, width: int = 80) -> str:
         if n.rx_bytes is None:
             out.append(f"  [{MUTED}]no counters: {escape(n.note or 'not known')}[/]")
             continue
-        out.append(_side("rx", r, n.rx_bytes, n.rx_packets))
-        out.append(_side("tx", r, n.tx_bytes, n.tx_packets))
+        hist = history.get(net_key(n, i), ())
+        top = max((v for x in hist for v in x if v is not None), default=None)   # rx and tx on one scale
+        for j, (side, colour) in enumerate((("rx", "$primary"), ("tx", "$accent"))):
+            line = _side(side, r, getattr(n, f"{side}_bytes"), getattr(n, f"{side}_packets"))
+            if sw >= 8:   # where the pane is wide enough: the traffic's history
+                line += f"  [{colour}]{fmt.sparkline([x[j] for x in hist], sw, top)}[/]"
+            out.append(line)
         if n.note:
             out.append(f"  [{MUTED}]{escape(n.note)}[/]")
     out += _warnings(frame, g, {"net."})
