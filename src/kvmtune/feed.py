@@ -46,6 +46,11 @@ class LiveFeed:
     def next(self) -> Snapshot:
         return self.collector.collect()
 
+    def budget_settings(self, seconds: float | None) -> None:
+        """Read guests' settings for at most `seconds` a tick; the others show with
+        `settings_pending` and are read on the next ticks (None: every guest every tick it is due)."""
+        self.collector.guests.settings_budget = seconds
+
     def reread(self, guests: set[str]) -> None:
         """The next snapshot reads these guests' settings afresh (another process changed them)."""
         self.collector.guests.forget(guests)

@@ -212,6 +212,9 @@ class Guest:
     # libvirt did not answer for it in time this tick (its QEMU stopped, a job holding it): its
     # state and block counters are the last ones read; /proc and cgroup figures are current
     stale: bool = False
+    # its settings (XML, pins, tunables, disks) are not read yet: the TUI's first ticks on a
+    # large host read them a share at a time, so the guests show at once (collect/guests.py)
+    settings_pending: bool = False
 
     @property
     def running(self) -> bool:
@@ -371,6 +374,7 @@ def _guest_out(g: Guest) -> dict[str, Any]:
         "nvcpus": g.nvcpus,
         "vcpu_cpuset": g.vcpu_cpuset, "perf": perfmodel.to_json(g.perf),
         "domain": domain_out(g.domain), "nics": nics_out(g.nics), "stale": g.stale,
+        "settings_pending": g.settings_pending,
     }
 
 
@@ -399,6 +403,6 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
         nvcpus=d.get("nvcpus"),
         vcpu_cpuset=d.get("vcpu_cpuset"), perf=perfmodel.from_json(d.get("perf")),
         domain=domain_in(d.get("domain")), nics=nics_in(d.get("nics")),
-        stale=bool(d.get("stale", False)),
+        stale=bool(d.get("stale", False)), settings_pending=bool(d.get("settings_pending", False)),
     )
 

@@ -400,3 +400,29 @@ async def test_status_messages_expire_and_the_log_screen_has_them_in_full(monkey
         body = str(app.screen.query_one("#log-body", Static).content)
         assert "THE-END" in body and "same again" in body and "(×2)" in body
         assert body.index("same again") < body.index("THE-END")   # newest first
+
+
+async def test_the_first_screen_shows_every_guest_before_their_settings_are_read(monkeypatch):
+    """A poll reads settings for so long only (SETTINGS_BUDGET_S; here one guest a poll): the
+    first screen lists every guest, the ones still unread say so, and the polls right after it
+    read the rest without waiting for the interval (an hour here)."""
+    from kvmtune.ui import app as app_module
+    monkeypatch.setattr(app_module, "SETTINGS_BUDGET_S", (1e-9, 1e-9))
+    app = demo_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.ticks >= 1, what="the first snapshot")
+        # (read in one step: the next polls follow at once and may read more meanwhile)
+        frame, rows, pending = app.frame, app.rows, app.pending
+        header = str(app.query_one("#header", Static).content)
+        n = len(frame.snap.guests)
+        assert table(app).row_count == n and 0 < pending < n
+        assert f"settings {n - pending}/{n}" in header
+        unread = next(g for g in frame.snap.guests if g.settings_pending)
+        assert "reading its settings from libvirt" in app.pane_text("numa", frame, unread, 100)
+        assert rows[unread.name]["pin"][0] == "…"
+        await wait_for(pilot, lambda: app.pending == 0, timeout=60, what="every guest's settings")
+        await wait_for(pilot, lambda: not app._polling, what="the polls to stop")
+        ticks = app.ticks
+        await pilot.pause(0.3)
+        assert app.ticks == ticks                    # then back to the interval: no more polls
+        assert "settings " not in str(app.query_one("#header", Static).content)

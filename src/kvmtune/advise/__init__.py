@@ -41,6 +41,10 @@ def evaluate(snap: Snapshot, prev: Snapshot | None = None, rates: Mapping[str, G
     Rate- and history-based checks say nothing without rates or history (`prev` is what the
     rates were computed from: without it a rate's figures are None)."""
     ctx = Ctx(snap, rates or {}, history or {})
+    # a guest whose settings are not read yet has no findings (no pins read is not "unpinned"),
+    # and the host's, which sum over the guests' settings, wait until every guest's are read
     guests = {g.name: tuple(worst_first(f for check in GUEST_CHECKS for f in check(ctx, g)))
-              if g.running else () for g in snap.guests}
+              if g.running and not g.settings_pending else () for g in snap.guests}
+    if any(g.settings_pending for g in snap.guests):
+        return Advice(guests)
     return Advice(guests, tuple(worst_first(f for check in HOST_CHECKS for f in check(ctx))))

@@ -49,6 +49,7 @@ class Settings:
     config: DomainConfig = field(default_factory=DomainConfig)
     # per disk target: every IOTUNE_BASE value (0 = unset), built once per read, not per tick
     iotune: dict[str, dict[str, int]] = field(default_factory=dict)
+    pending: bool = False   # nothing read yet (over the tick's budget, or libvirt stalled): next tick
 
 
 @dataclass
@@ -86,6 +87,11 @@ class GuestCollector:
         self._nics = NicReader(source.fs)
         self._last: dict[str, Guest] = {}   # the last tick's guests: a stale guest's figures carry over
         self._hold_settings = self._settings_stalled = False
+        # seconds of settings reads a tick may take (None: no limit). The TUI sets one so its
+        # first screen on a large host does not wait for every guest's settings (~2-20 ms each
+        # from a real libvirtd): the rest are read on the next ticks, asked for at once.
+        self.settings_budget: float | None = None
+        self._settings_spent = 0.0
 
     def reset(self) -> None:
         """Forget every cached setting and process figure: the next tick reads them afresh."""
@@ -127,6 +133,7 @@ class GuestCollector:
         # no more are made this tick: a guest never read shows without them until then
         self._hold_settings = hv.stalling()
         self._settings_stalled = False
+        self._settings_spent = 0.0
         guests: list[Guest] = []
         for info in infos:
             st = stats.get(info.name)
@@ -164,6 +171,13 @@ class GuestCollector:
                  or (changed is not None and (info.name in changed or "*" in changed)))
         if old is not None and not stale:
             return old
+        if self.settings_budget is not None and self._settings_spent >= self.settings_budget:
+            # this tick's share is read: a refresh waits a tick, a guest never read shows pending
+            if old is not None and not old.pending:
+                return old
+            s = self._settings[info.name] = Settings(read_at=float("-inf"), run_id=info.id, pending=True)
+            return s
+        t0 = time.perf_counter()
         try:
             if self._settings_stalled:
                 raise Stalled("libvirt did not answer for another guest's settings this tick")
@@ -171,9 +185,12 @@ class GuestCollector:
         except Stalled as e:
             self._settings_stalled = True
             errors.append(Error(f"{info.name}: settings", f"not read: {e}"))
-            if old is not None:
+            if old is not None and not old.pending:
                 return old   # as last read; asked again next tick
-            s = Settings(read_at=float("-inf"), run_id=info.id)   # nothing known yet: read next tick
+            # nothing known yet: read next tick
+            s = Settings(read_at=float("-inf"), run_id=info.id, pending=True)
+        finally:
+            self._settings_spent += time.perf_counter() - t0
         self._settings[info.name] = s
         return s
 
@@ -269,7 +286,7 @@ class GuestCollector:
             nvcpus=nvcpus, vcpu_cpuset=s.config.vcpu_cpuset,
             domain=s.config.facts,   # the refresh's own object, not a copy: unchanged between refreshes
             nics=self._nics.read(info.name, s.config.facts, running, pc.pid, st.net, errors),
-            stale=st.stale is not None,
+            stale=st.stale is not None, settings_pending=s.pending,
         )
 
     def _proc_figures(self, info: DomainInfo, backing: MemoryBacking, pc: ProcCache, now: float,

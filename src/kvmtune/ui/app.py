@@ -48,6 +48,11 @@ from .terminal import TerminalWatch
 from .themes import NoColorEmphasis, load_themes, resolve
 
 COMPACT_BELOW = 32   # terminal rows under which the header packs nodes side by side
+# seconds of a poll spent reading guests' settings: the first screen of a large host shows
+# every guest at once (issue 17: <= 1 s), and the polls right after it read the rest, each
+# as long as a tick may take (a 1000-guest tick costs ~1-2 s anyway: a small share would
+# make reading them all take minutes)
+SETTINGS_BUDGET_S = (0.25, 2.0)
 
 class SnapshotReady(Message):
     """A poll finished: its frame and table rows, or the error that stopped it."""
@@ -96,6 +101,10 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         self._theme_names: list[str] = []
         self._want_theme = theme
         self._no_color_emphasis = NoColorEmphasis(self)
+        self.pending = 0                     # guests whose settings are not read yet
+        self._budget = getattr(feed, "budget_settings", None)   # (a replay's feed reads nothing)
+        if self._budget is not None:
+            self._budget(SETTINGS_BUDGET_S[0])
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         # NO_COLOR greys every colour: warnings and errors keep their weight (themes.py)
@@ -217,18 +226,22 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
             self._poll_again = False
             self.start_poll()
         elif (delay := self.poll_delay()) is not None:
-            self._timer = self.set_timer(delay, self.start_poll)
+            # guests still without settings: the next poll reads more of them now
+            self._timer = self.set_timer(min(delay, 0.05) if self.pending else delay, self.start_poll)
 
     def _show(self, frame: Frame, rows: Rows) -> None:
         self.frame, self.rows = frame, rows
         if self.first_time is None:
             self.first_time = frame.snap.time
         self.ticks += 1
+        self.pending = sum(g.settings_pending for g in frame.snap.guests)
         self.stale = frame.stale
         self._render_header()
         self._render_table()
         self._render_pane()
         if self.ticks == 1:
+            if self._budget is not None:
+                self._budget(SETTINGS_BUDGET_S[1])
             gcfreeze.after_startup()   # the first screen is up: keep full collections off what exists
 
     # -- rendering -------------------------------------------------------------------------
@@ -242,6 +255,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
             out.append(self.recording_badge())
         if self.stale:
             out.append("DISCONNECTED")
+        if self.pending and self.snap is not None:
+            out.append(f"settings {len(self.snap.guests) - self.pending}/{len(self.snap.guests)}")
         return out
 
     def _render_header(self) -> None:

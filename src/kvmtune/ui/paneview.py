@@ -118,10 +118,16 @@ class PaneView:
             return "[$text-muted]" + ("no guest matches the filter" if self.name_filter
                                       else "no guest selected") + "[/]"
         if key == "perf":
-            return perf_pane(f, g, width, self.perf_enabled())
-        if key == "advice":
-            return self.advice_text(f, g)
-        return PANE_TEXT[key](f, g, width)
+            text = perf_pane(f, g, width, self.perf_enabled())
+        elif key == "advice":
+            text = self.advice_text(f, g)
+        else:
+            text = PANE_TEXT[key](f, g, width)
+        if g.settings_pending:
+            return (f"[$text-muted]reading its settings from libvirt (pins, numatune, memtune, disks; "
+                    f"{sum(x.settings_pending for x in f.snap.guests)} guests to go): "
+                    f"they show in a moment[/]\n" + text)
+        return text
 
     def _render_pane(self) -> None:
         """Only the visible panes are rendered: the others wait until shown."""
