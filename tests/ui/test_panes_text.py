@@ -18,9 +18,9 @@ def test_idle_vcpu_outside_its_new_pin_is_explained():
     frame = Framer().push(snap)
     text = panes.vcpu_pane(frame, stale)
     lines = [ln for ln in text.splitlines() if ln.startswith("1 ")]
-    assert lines and "last ran there before the pin" in lines[0]
+    assert lines and "last ran before the pin" in lines[0]
     fresh = panes.vcpu_pane(frame, web1)
-    assert "last ran there" not in fresh
+    assert "last ran before" not in fresh
 
 
 def test_numa_pane_says_how_much_is_ksm_shared_on_which_node():
@@ -121,6 +121,36 @@ def test_header_says_the_hosts_uptime_load_and_each_nodes_cpu_as_top_does():
                          replay=True)
     assert f"up {fmt.uptime(b.host.uptime_s, short=True)}" in small and "d " in small
     assert len([x for x in small.splitlines() if not x.startswith(("[b]N", "[$warning]"))]) == 2
+
+
+def _plain(markup: str) -> list[str]:
+    from textual.markup import to_content
+    return [to_content(line).plain for line in markup.splitlines()]
+
+
+def test_vcpu_pane_has_virsh_vcpuinfos_figures_and_more_in_80_columns():
+    """Per vCPU: its state, thread, CPU now, node, CPU time, %, pinned, affinity (virsh
+    vcpuinfo's CPU, State, CPU time, CPU Affinity, and what it lacks); a partly pinned guest
+    says how many, and where the states come from."""
+    from kvmtune.model import Vcpu
+    snap = Snapshot.loads(FIXTURE.read_text())
+    web1 = snap.guest("web1")
+    g = replace(web1, vcpus=(Vcpu(0, 4250, 3, (2, 3), True, 723_000_000_000, "running"),
+                             Vcpu(1, 4251, 1, tuple(range(8)), False, 59_100_000_000, "halted"),
+                             Vcpu(2, None, None, tuple(range(8)), False, None, "offline")))
+    lines = _plain(panes.vcpu_pane(Framer().push(replace(snap, guests=(g,))), g))
+    assert lines[0] == "web1  3 vCPUs  pinned 1 of 3  running 1  halted 1  offline 1"
+    assert lines[1].split() == ["vCPU", "state", "tid", "CPU", "node", "time", "%", "pin", "affinity"]
+    assert lines[2].split() == ["0", "running", "4250", "3", "0", "12m03s", "-", "yes", "2-3"]
+    assert lines[3].split() == ["1", "halted", "4251", "1", "0", "59.1s", "-", "-", "0-7"]
+    assert lines[4].split() == ["2", "offline", "-", "-", "-", "-", "-", "-", "0-7"]
+    assert any(x.startswith("state: the vCPU thread's, from /proc") for x in lines)
+    assert all(len(x) <= 78 for x in lines[:5])
+    # every vCPU pinned: no warning colour; no thread known (a remote host): the states are libvirt's
+    whole = replace(g, vcpus=tuple(replace(v, pinned=True, tid=None) for v in g.vcpus))
+    text = panes.vcpu_pane(Framer().push(replace(snap, guests=(whole,))), whole)
+    assert "pinned 3 of 3" in _plain(text)[0] and "$warning]pinned" not in text
+    assert "state: libvirt's (no /proc for this guest here)" in "\n".join(_plain(text))
 
 
 def test_vcpu_pane_explains_moved():
