@@ -248,7 +248,8 @@ async def test_pin_form_one_cpu_each_shows_the_map_and_its_commands_then_applies
         app.screen.query_one("#f-cpus", Input).value = "4-7"
         await pilot.pause()
         assert text(app, "#preview") == "vCPU→CPU  0→4  1→5  2→6  3→7"
-        assert text(app, "#command").splitlines() == [f"[b]$ virsh vcpupin web-01 {i} {4 + i} --live[/]" for i in range(4)]
+        want = [f"[b]$ virsh vcpupin web-01 {i} {4 + i} --live[/]" for i in range(4)]
+        assert text(app, "#command").splitlines() == want
         await pilot.press("ctrl+s")
         await settle(pilot, app)
         if isinstance(app.screen, ConfirmScreen):       # (a risk the demo's other pins may raise)
@@ -263,7 +264,8 @@ async def test_pin_form_one_cpu_each_shows_the_map_and_its_commands_then_applies
         await pilot.press("z")
         await settle(pilot, app)
         assert isinstance(app.screen, ConfirmScreen)
-        assert [c[:5] for c in app.screen.commands] == [["virsh", "vcpupin", "web-01", str(i), "0-63"] for i in range(4)]
+        back = [["virsh", "vcpupin", "web-01", str(i), "0-63"] for i in range(4)]
+        assert [c[:5] for c in app.screen.commands] == back
         await pilot.press("y")
         await settle(pilot, app)
         assert app.status_text.startswith("undo: applied"), app.status_text
