@@ -185,3 +185,21 @@ def test_a_stale_guest_shows_as_stale_in_the_table_and_its_disk_pane_with_no_rat
     fresh = frame.snap.guest("off") or web1
     assert row_values(fresh, frame)["state"][0] != "st?"
     assert "stale" not in blockpane.block_pane(Framer().push(snap), web1)
+
+
+def test_the_p_column_tells_every_vcpu_pinned_from_some():
+    """P: every vCPU pinned; p (a warning): only some, as the guide's 3.3.4 warns; blank: none.
+    Sorting puts all, then some, then none; the help says what each letter means."""
+    from kvmtune.demo import DemoFeed, open_demo
+    from kvmtune.ui.table import COLUMNS, row_values
+    src = open_demo(seed=1)
+    try:
+        snap = DemoFeed(src).next()
+    finally:
+        src.close()
+    frame = Framer().push(snap)
+    cells = {n: row_values(snap.guest(n), frame)["pin"] for n in ("db-primary", "web-02", "web-01")}
+    assert cells == {"db-primary": ("P", 2, ""), "web-02": ("p", 1, "warning"), "web-01": ("", 0, "")}
+    assert "pinned 2 of 4" in _plain(panes.vcpu_pane(frame, snap.guest("web-02")))[0]
+    pin = next(c for c in COLUMNS if c.key == "pin")
+    assert "P: every vCPU is pinned" in pin.help and "p (yellow): only some are" in pin.help
