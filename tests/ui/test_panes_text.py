@@ -202,4 +202,4 @@ def test_the_p_column_tells_every_vcpu_pinned_from_some():
     assert cells == {"db-primary": ("P", 2, ""), "web-02": ("p", 1, "warning"), "web-01": ("", 0, "")}
     assert "pinned 2 of 4" in _plain(panes.vcpu_pane(frame, snap.guest("web-02")))[0]
     pin = next(c for c in COLUMNS if c.key == "pin")
-    assert "P: every vCPU is pinned" in pin.help and "p (yellow): only some are" in pin.help
+    assert "P: every vCPU is pinned" in pin.help and "p: only some are (yellow" in pin.help

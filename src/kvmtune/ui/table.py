@@ -55,7 +55,7 @@ COLUMNS = (
     Column("local", "Local", 5, help="locality: the share of its memory on the nodes where its vCPUs "
            "run (yellow under 80%, red under 50%)"),
     Column("pin", "P", 1, right=False, descending=True,
-           help="P: every vCPU is pinned to host CPUs; p (yellow): only some are (pane 2 says how many)"),
+           help="P: every vCPU is pinned to host CPUs; p: only some are (yellow; pane 2 says how many)"),
     Column("huge", "Huge", 5, wide_only=True, descending=True,
            help="its memory on hugepages (only 110 columns and wider)"),
     Column("ksm", "KSM", 5, wide_only=True, descending=True,
