@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make screenshots`: SVGs of the guest table, each detail pane, the host view, the pin
-picker (and its one-CPU-each map), the sort list, the help, a wide terminal (two panes side by side) and a zoomed
-pane, rendered headless from the demo host with a fixed seed into screenshots/.
+picker (and its one-CPU-each map), the sort list, the help, a wide terminal (two panes side
+by side) and a zoomed pane, rendered headless from the demo host with a fixed seed into screenshots/.
 
 The demo's clock is simulated and the app polls only when told here, so the same seed
 gives the same pictures.

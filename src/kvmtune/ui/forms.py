@@ -286,11 +286,11 @@ class ActionForm(ModalScreen["act.Action | None"]):
         except (ValueError, act.ActionError) as e:
             problems = [str(e)]
         self.problems = problems
-        shown = (self.preview(self.action) if self.preview is not None and self.action is not None
-                 and not problems else "")
+        said = (self.preview(self.action) if self.preview is not None and self.action is not None
+                and not problems else "")
         preview = self.query_one("#preview", Static)
-        preview.update(shown)
-        preview.display = bool(shown)   # (an empty Static would still take a line)
+        preview.update(said)
+        preview.display = bool(said)   # (an empty Static would still take a line)
         p = self.query_one("#problems", Static)
         if problems:
             p.update("\n".join(f"[$error]✗ {_esc(x)}[/]" for x in problems))
