@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make screenshots`: SVGs of the guest table, each detail pane, the host view, the pin
-picker, the sort list, the help, a wide terminal (two panes side by side) and a zoomed
-pane, rendered headless from the demo host with a fixed seed into screenshots/.
+picker (and its one-CPU-each map), the sort list, the help, a wide terminal (two panes side
+by side) and a zoomed pane, rendered headless from the demo host with a fixed seed into screenshots/.
 
 The demo's clock is simulated and the app polls only when told here, so the same seed
 gives the same pictures.
@@ -60,6 +60,13 @@ async def shoot(out: Path, seed: int, size: tuple[int, int]) -> list[Path]:
         await settle(pilot)
         save("pin-picker")
         await pilot.press("escape")
+        await settle(pilot)
+        # one CPU each: web-01 (4 vCPUs, none pinned) onto the free CPUs of its best node, the map shown
+        await pilot.press("end", "up")
+        await pilot.press("p", "shift+tab", "shift+tab", "right")
+        await settle(pilot)
+        save("pin-one-each")
+        await pilot.press("escape", "home", "down", "down")
         await settle(pilot)
         await pilot.press("greater_than_sign", "down", "down", "down")   # the Sort-by list on CPU%
         await pilot.pause()

@@ -35,6 +35,8 @@ CONTRACT: dict[str, dict[str, Any]] = {
               "hugepages": OPT(dict), "ksm": OPT(dict), "blkio_weight": OPT(INT), "disks": list},
     "vcpu": {"index": INT, "tid": OPT(INT), "pcpu": OPT(INT), "affinity": list, "pinned": bool,
              "cpu_time_ns": OPT(INT)},
+    # added in version 1 (docs/snapshot-json.md, "Keys added"): the vCPU's state
+    "vcpu_state": {"state": OPT(STR)},
     "numatune": {"mode": STR, "nodeset": OPT(STR)},
     "memtune": {"hard_limit_kib": OPT(INT), "soft_limit_kib": OPT(INT), "swap_hard_limit_kib": OPT(INT)},
     # shared_kib: added in version 1 (docs/snapshot-json.md, "Keys added")
@@ -70,6 +72,7 @@ CONTRACT: dict[str, dict[str, Any]] = {
     "controller": {"type": STR, "model": OPT(STR), "index": OPT(INT), "queues": OPT(INT)},
 }
 MODES = {"strict", "preferred", "interleave", "restrictive"}
+VCPU_STATES = {"running", "halted", "blocked", "stopped", "offline", None}
 
 
 def check(obj: dict, part: str) -> None:
@@ -134,6 +137,8 @@ def check_document(d: dict) -> None:
         check(g, "guest")
         for v in g["vcpus"]:
             check(v, "vcpu")
+            check(v, "vcpu_state")
+            assert v["state"] in VCPU_STATES, f"{what} vcpu {v['index']} state {v['state']!r}"
             _ints(v["affinity"], f"{what} vcpu affinity")
         if g["emulator_affinity"] is not None:
             _ints(g["emulator_affinity"], f"{what} emulator_affinity")

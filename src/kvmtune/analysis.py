@@ -160,6 +160,11 @@ def is_pinned(guest: Guest) -> bool:
     return any(v.pinned for v in guest.vcpus)
 
 
+def pinned_count(guest: Guest) -> tuple[int, int]:
+    """(pinned vCPUs, vCPUs): the table's P (all) or p (some), the pane's "pinned 3 of 8"."""
+    return sum(1 for v in guest.vcpus if v.pinned), len(guest.vcpus)
+
+
 # -- throttles --------------------------------------------------------------------------
 
 def at_limit(iotune: Mapping[str, int], rate: DiskRate | None) -> str | None:

@@ -152,6 +152,21 @@ def span(seconds: float | None) -> str:
     return f"{h}h {m}m {s}s" if h else f"{m}m {s}s"
 
 
+def cpu_time(ns: int | None) -> str:
+    """Cumulative CPU time in at most 7 characters: "12.3s", "12m03s", "3h12m", "41d03h"."""
+    if ns is None or ns < 0:
+        return "-"
+    t = ns / 1e9
+    if t < 60:
+        return f"{t:.1f}s" if t < 59.95 else "1m00s"
+    s = int(t)
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s // 60 % 60:02d}m"
+    return f"{s // 86400}d{s // 3600 % 24:02d}h"
+
+
 def uptime(seconds: float | None, short: bool = False) -> str:
     """A host's uptime as top says it: "41 days, 3:05", "3:05", "12 min" (short: "41d 3:05")."""
     if seconds is None or seconds != seconds or seconds < 0:

@@ -21,7 +21,7 @@ from .jsonfields import known as _known
 from .jsonfields import opt_list as _opt_list
 from .jsonfields import opt_tuple as _opt_tuple
 from .jsonfields import plain as _plain
-from .vocab import MEMTUNE_UNLIMITED_KIB, NumaMode
+from .vocab import MEMTUNE_UNLIMITED_KIB, NumaMode, VcpuState
 from .xmlfacts import DomainFacts, domain_in, domain_out
 
 __all__ = ["MEMTUNE_UNLIMITED_KIB", "SCHEMA", "Disk", "NetIf"]   # (and the classes below)
@@ -147,6 +147,7 @@ class Vcpu:
     affinity: tuple[int, ...]
     pinned: bool
     cpu_time_ns: int | None = None
+    state: VcpuState | None = None   # vocab.VcpuState: its thread's, else libvirt's; None unknown
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,21 @@ STATE_SHORT: dict[str, str] = {"no state": "?", "running": "run", "idle": "idl",
                                "in shutdown": "sd", "shut off": "off", "crashed": "CRA",
                                "pmsuspended": "sus"}
 
+# A vCPU's state: its thread's kernel state (/proc/PID/task/TID/stat field 3) in words, or
+# where kvmtune has no /proc for the guest libvirt's (virVcpuState: offline, running, blocked,
+# as `virsh vcpuinfo` prints them). libvirt's QEMU driver calls every online vCPU "running";
+# the thread says more: "halted" is a thread asleep (the guest CPU idles, HLT).
+VcpuState = Literal["running", "halted", "blocked", "stopped", "offline"]
+VCPU_STATES: tuple[VcpuState, ...] = get_args(VcpuState)
+VCPU_STATE_BY_LETTER: dict[str, VcpuState] = {
+    "R": "running",                          # on a CPU or ready to run
+    "S": "halted", "I": "halted", "P": "halted",   # asleep: a KVM vCPU sleeps while its guest CPU is halted
+    "D": "blocked", "W": "blocked",          # uninterruptible wait (I/O, page fault)
+    "T": "stopped", "t": "stopped",          # SIGSTOP, a debugger
+    "Z": "offline", "X": "offline",          # exited
+}
+VCPU_STATE_BY_CODE: dict[int, VcpuState] = {0: "offline", 1: "running", 2: "blocked"}   # virVcpuState
+
 NumaMode = Literal["strict", "preferred", "interleave", "restrictive"]
 NUMA_MODES: tuple[NumaMode, ...] = get_args(NumaMode)   # in libvirt's numa_mode order (0-3)
 # libvirt 9 (measured on the lab) changes a running guest's nodeset only in restrictive mode

@@ -38,9 +38,12 @@ def test_cpu_times_come_from_proc_and_the_cgroup(source):
     assert alpha.cpu_time_ns == 7_250_000_000            # cpuacct.usage, not info()'s figure
     assert [v.cpu_time_ns for v in alpha.vcpus] == [1503456789, 20 * 10_000_000]   # schedstat; stat ticks
     assert alpha.nvcpus == 2 and [v.tid for v in alpha.vcpus] == [4250, 4251]
-    # no process here: what libvirt gives (the test driver's info(): its CPU time, its vCPU count)
+    assert [v.state for v in alpha.vcpus] == ["halted", "halted"]   # the threads' stat: S
+    # no process here: what libvirt gives (the test driver's info(): its CPU time, its vCPU count;
+    # its vcpus(), as virsh vcpuinfo: each vCPU's CPU time, state and current CPU)
     assert beta.state == "running" and beta.nvcpus == 1 and len(beta.vcpus) == 1
-    assert beta.vcpus[0].cpu_time_ns is None
+    assert beta.vcpus[0].state == "running" and beta.vcpus[0].pcpu == 7 and beta.vcpus[0].tid is None
+    assert isinstance(beta.vcpus[0].cpu_time_ns, int) and beta.vcpus[0].cpu_time_ns > 0
     assert isinstance(beta.cpu_time_ns, int) and beta.cpu_time_ns > 0
 
 

@@ -18,9 +18,9 @@ def test_idle_vcpu_outside_its_new_pin_is_explained():
     frame = Framer().push(snap)
     text = panes.vcpu_pane(frame, stale)
     lines = [ln for ln in text.splitlines() if ln.startswith("1 ")]
-    assert lines and "last ran there before the pin" in lines[0]
+    assert lines and "last ran before the pin" in lines[0]
     fresh = panes.vcpu_pane(frame, web1)
-    assert "last ran there" not in fresh
+    assert "last ran before" not in fresh
 
 
 def test_numa_pane_says_how_much_is_ksm_shared_on_which_node():
@@ -123,6 +123,36 @@ def test_header_says_the_hosts_uptime_load_and_each_nodes_cpu_as_top_does():
     assert len([x for x in small.splitlines() if not x.startswith(("[b]N", "[$warning]"))]) == 2
 
 
+def _plain(markup: str) -> list[str]:
+    from textual.markup import to_content
+    return [to_content(line).plain for line in markup.splitlines()]
+
+
+def test_vcpu_pane_has_virsh_vcpuinfos_figures_and_more_in_80_columns():
+    """Per vCPU: its state, thread, CPU now, node, CPU time, %, pinned, affinity (virsh
+    vcpuinfo's CPU, State, CPU time, CPU Affinity, and what it lacks); a partly pinned guest
+    says how many, and where the states come from."""
+    from kvmtune.model import Vcpu
+    snap = Snapshot.loads(FIXTURE.read_text())
+    web1 = snap.guest("web1")
+    g = replace(web1, vcpus=(Vcpu(0, 4250, 3, (2, 3), True, 723_000_000_000, "running"),
+                             Vcpu(1, 4251, 1, tuple(range(8)), False, 59_100_000_000, "halted"),
+                             Vcpu(2, None, None, tuple(range(8)), False, None, "offline")))
+    lines = _plain(panes.vcpu_pane(Framer().push(replace(snap, guests=(g,))), g))
+    assert lines[0] == "web1  3 vCPUs  pinned 1 of 3  running 1  halted 1  offline 1"
+    assert lines[1].split() == ["vCPU", "state", "tid", "CPU", "node", "time", "%", "pin", "affinity"]
+    assert lines[2].split() == ["0", "running", "4250", "3", "0", "12m03s", "-", "yes", "2-3"]
+    assert lines[3].split() == ["1", "halted", "4251", "1", "0", "59.1s", "-", "-", "0-7"]
+    assert lines[4].split() == ["2", "offline", "-", "-", "-", "-", "-", "-", "0-7"]
+    assert any(x.startswith("state: the vCPU thread's, from /proc") for x in lines)
+    assert all(len(x) <= 78 for x in lines[:5])
+    # every vCPU pinned: no warning colour; no thread known (a remote host): the states are libvirt's
+    whole = replace(g, vcpus=tuple(replace(v, pinned=True, tid=None) for v in g.vcpus))
+    text = panes.vcpu_pane(Framer().push(replace(snap, guests=(whole,))), whole)
+    assert "pinned 3 of 3" in _plain(text)[0] and "$warning]pinned" not in text
+    assert "state: libvirt's (no /proc for this guest here)" in "\n".join(_plain(text))
+
+
 def test_vcpu_pane_explains_moved():
     snap = Snapshot.loads(FIXTURE.read_text())
     web1 = snap.guest("web1")
@@ -155,6 +185,24 @@ def test_a_stale_guest_shows_as_stale_in_the_table_and_its_disk_pane_with_no_rat
     fresh = frame.snap.guest("off") or web1
     assert row_values(fresh, frame)["state"][0] != "st?"
     assert "stale" not in blockpane.block_pane(Framer().push(snap), web1)
+
+
+def test_the_p_column_tells_every_vcpu_pinned_from_some():
+    """P: every vCPU pinned; p (a warning): only some, as the guide's 3.3.4 warns; blank: none.
+    Sorting puts all, then some, then none; the help says what each letter means."""
+    from kvmtune.demo import DemoFeed, open_demo
+    from kvmtune.ui.table import COLUMNS, row_values
+    src = open_demo(seed=1)
+    try:
+        snap = DemoFeed(src).next()
+    finally:
+        src.close()
+    frame = Framer().push(snap)
+    cells = {n: row_values(snap.guest(n), frame)["pin"] for n in ("db-primary", "web-02", "web-01")}
+    assert cells == {"db-primary": ("P", 2, ""), "web-02": ("p", 1, "warning"), "web-01": ("", 0, "")}
+    assert "pinned 2 of 4" in _plain(panes.vcpu_pane(frame, snap.guest("web-02")))[0]
+    pin = next(c for c in COLUMNS if c.key == "pin")
+    assert "P: every vCPU is pinned" in pin.help and "p: only some are (yellow" in pin.help
 
 
 def test_settings_pane_writes_every_guest_the_same_way_and_fits_the_width():

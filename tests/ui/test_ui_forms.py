@@ -8,6 +8,7 @@ import pytest
 from textual.widgets import Input, Label, Static
 from uikit import demo_app, idle, next_tick, ready, select, wait_for
 
+from kvmtune import cpuset
 from kvmtune.ui.forms import ActionForm, Choice, CpuPicker
 from kvmtune.ui.screens import ConfirmScreen
 
@@ -221,3 +222,51 @@ async def test_help_scrolls_in_read_only_mode():
         await pilot.press("pagedown")
         await pilot.pause()
         assert scroll.scroll_y > 0
+
+
+async def test_pin_form_one_cpu_each_shows_the_map_and_its_commands_then_applies_and_undoes():
+    """The one-to-one helper (3.3.4): "one CPU each" puts vCPU i on the i-th CPU of the list (a
+    node's free CPUs to start with), shows the whole map and the virsh lines before Enter, says
+    clearly when there are too few CPUs, and z puts the old pins back."""
+    app = demo_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot, app)
+        sim = {g.name: g for g in app.executor.source.sim.guests}
+        hv = app.executor.source.hv
+        before = hv.vcpu_affinity("web-01")
+        await select(pilot, app, "web-01")              # 4 vCPUs, none pinned
+        await pilot.press("p")
+        await focus(pilot, app, "map")
+        await pilot.press("right")
+        assert value(app, "map") == "one CPU each, in order"
+        start = value(app, "cpus")                      # the free CPUs of the node it fits best
+        assert len(cpuset.parse(start)) >= 4 and "✓ valid" in text(app, "#problems"), text(app, "#problems")
+        app.screen.query_one("#f-cpus", Input).value = "0-2"
+        await pilot.pause()
+        assert "one-to-one needs a CPU per vCPU: 4 vCPUs, 3 CPU(s) (0-2); pick 1 more" in text(app, "#problems")
+        assert text(app, "#preview") == "" and text(app, "#command") == ""
+        app.screen.query_one("#f-cpus", Input).value = "4-7"
+        await pilot.pause()
+        assert text(app, "#preview") == "vCPU→CPU  0→4  1→5  2→6  3→7"
+        want = [f"[b]$ virsh vcpupin web-01 {i} {4 + i} --live[/]" for i in range(4)]
+        assert text(app, "#command").splitlines() == want
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        if isinstance(app.screen, ConfirmScreen):       # (a risk the demo's other pins may raise)
+            await pilot.press("y")
+            await settle(pilot, app)
+        assert "applied: vcpupin web-01 (live)" in app.status_text, app.status_text
+        assert sim["web-01"].live.vcpu_pins == [(4,), (5,), (6,), (7,)]
+        await idle(pilot, app)
+        await next_tick(pilot, app)
+        g = app.snap.guest("web-01")
+        assert [v.affinity for v in g.vcpus] == [(4,), (5,), (6,), (7,)]
+        await pilot.press("z")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ConfirmScreen)
+        back = [["virsh", "vcpupin", "web-01", str(i), "0-63"] for i in range(4)]
+        assert [c[:5] for c in app.screen.commands] == back
+        await pilot.press("y")
+        await settle(pilot, app)
+        assert app.status_text.startswith("undo: applied"), app.status_text
+        assert hv.vcpu_affinity("web-01") == before

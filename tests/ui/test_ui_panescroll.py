@@ -8,6 +8,7 @@ import pytest
 from uikit import demo_app, next_tick, ready, select
 
 from kvmtune.ui.panes import PANES
+from kvmtune.vocab import VCPU_STATES
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 
@@ -93,9 +94,11 @@ async def test_vcpu_pane_shows_the_vcpu_table_first_and_the_load_where_a_vcpu_ru
         await pilot.press("2")
         await pilot.pause()
         lines = pane_lines(app, "vcpu")
-        assert lines[0].startswith("vCPU") and lines.index(next(x for x in lines if x.startswith("host CPUs"))) > 8
+        assert lines[0].startswith("db-primary  8 vCPUs  pinned 8 of 8") and lines[1].startswith("vCPU state")
+        assert lines.index(next(x for x in lines if x.startswith("host CPUs"))) > 8
         shown = "\n".join(screen_lines(app))
-        assert "vCPU  now node" in shown and "host CPUs" not in shown
+        assert "vCPU state" in shown and "tid  CPU node   time    % pin affinity" in shown
+        assert "host CPUs" not in shown
         # the map keeps each CPU's load glyph where a vCPU runs (no "v" in place of it)
         assert not any("v" in x.split(" ", 2)[-1] for x in lines if x.startswith("N"))
 
@@ -111,7 +114,7 @@ async def test_shift_down_reads_every_vcpu_of_db_primary_with_the_filter_on():
         for _ in range(12):
             for row in screen_lines(app):
                 parts = row.split()
-                if len(parts) >= 4 and parts[0].isdigit() and parts[1].isdigit():
+                if len(parts) >= 4 and parts[0].isdigit() and parts[1] in VCPU_STATES and parts[2].isdigit():
                     seen.add(int(parts[0]))
             if "more line" not in more(app):
                 break
@@ -173,7 +176,7 @@ async def test_wide_terminal_shows_a_second_pane_beside_and_fills_the_height():
         await pilot.pause()
         assert app.query_one("#side").display
         shown = "\n".join(screen_lines(app))
-        assert "vCPU  now node" in shown and "locality" in shown    # vCPUs, NUMA memory beside them
+        assert "vCPU state" in shown and "locality" in shown    # vCPUs, NUMA memory beside them
         await pilot.press("1")
         await pilot.pause()
         assert "2 vCPUs" in str(app.query_one("#side-title").content)

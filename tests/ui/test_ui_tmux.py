@@ -106,7 +106,7 @@ def test_demo_in_tmux_shows_table_and_every_pane_and_q_exits_0(tmux):
         assert f"{i + 1} {title}" in s          # every pane's tab title is on screen at 80x24
     lines = s.splitlines()
     assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
-    for key, expect in (("2", "vCPU  now node"), ("3", "held by guests"), ("4", "sharing ratio"),
+    for key, expect in (("2", "vCPU state"), ("3", "held by guests"), ("4", "sharing ratio"),
                         ("5", "limits"), ("6", "memoryBacking"), ("9", "(guest view)"), ("1", "locality")):
         tmux.keys(key)
         tmux.wait(expect)
@@ -179,17 +179,23 @@ def test_replay_in_tmux_shows_the_timeline_and_steps(tmux, tmp_path):
     assert tmux.exit_status() == 0
 
 
-VCPU_ROW = re.compile(r"^ (\d+)\s+(\d+|-)\s+(\d+|-)\s+(\d+%|-)\s+\S")
+# vCPU, state, tid, CPU, node, time, %, pin, affinity (the pane's columns, as virsh vcpuinfo and more)
+VCPU_ROW = re.compile(r"^ (\d+)\s+(running|halted|blocked|stopped|offline)\s+(\d+)\s+(\d+)\s+(\d+)\s+"
+                      r"(\S+)\s+(\d+%|-)\s+(yes|-)\s+([\d,-]+)")
 
 
 def test_scrolling_pane_2_reads_every_vcpu_of_an_8_vcpu_guest_at_80x24(tmux):
     tmux.start(KVMTUNE)
     tmux.wait("db-primary")
     tmux.keys("/", *"db-primary", "Enter", "2")
-    s = tmux.wait("vCPU  now node")
+    s = tmux.wait("vCPU state")
+    assert "db-primary  8 vCPUs  pinned 8 of 8" in s
     seen: set[int] = set()
     for _ in range(12):           # shift+down, as a terminal over SSH sends it, a line at a time
-        seen |= {int(m.group(1)) for line in s.splitlines() if (m := VCPU_ROW.match(line))}
+        for m in filter(None, map(VCPU_ROW.match, s.splitlines())):
+            # db-primary's vCPUs are pinned 1:1 to node 1 (CPUs 8-15): each on its own CPU
+            assert m.group(8) == "yes" and m.group(9) == m.group(4) == str(8 + int(m.group(1))), m.group(0)
+            seen.add(int(m.group(1)))
         if "more line" not in s:
             break
         assert "⇧↓" in s          # the line under the pane says how to see the rest

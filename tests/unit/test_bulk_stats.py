@@ -33,6 +33,15 @@ def test_interface_group_where_it_is_asked_for():
     assert _stats({**RECORD, "net.0.tx.drop": None}).net == {}
 
 
+def test_vcpu_group_states_where_it_is_asked_for():
+    """A remote URI's vcpu group: each vCPU's virVcpuState in virsh vcpuinfo's words; a code
+    libvirt may add later is no state, not a wrong word."""
+    st = _stats({**RECORD, "vcpu.current": 3, "vcpu.0.state": 1, "vcpu.0.time": 5, "vcpu.1.state": 0,
+                 "vcpu.2.state": 9})
+    assert st.vcpu_state == {0: "running", 1: "offline"} and st.vcpu_time_ns == {0: 5}
+    assert _stats(RECORD).vcpu_state == {}
+
+
 def test_demo_disks_have_latency_and_flushes_and_a_throttle_queues_them():
     src = open_demo(seed=1)
     try:

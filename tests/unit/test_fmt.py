@@ -53,3 +53,13 @@ def test_shorten_middle_keeps_the_end_that_tells_guests_apart():
     assert shorten_middle("web-01", 12) == "web-01"
     for w in range(0, 20):
         assert len(shorten_middle("abcdefghijklmnopqrstuvwxyz", w)) == w
+
+
+def test_cpu_time_fits_the_vcpu_panes_six_characters():
+    """Cumulative CPU time as the vCPU pane's `time` column: seconds, then minutes and
+    seconds, hours and minutes, days and hours (virsh vcpuinfo says 723.0s)."""
+    cases = {0: "0.0s", 59_100_000_000: "59.1s", 59_990_000_000: "1m00s", 723_000_000_000: "12m03s",
+             3_599_999_999_999: "59m59s", 11_520 * 10 ** 9: "3h12m", 3_553_200 * 10 ** 9: "41d03h",
+             None: "-", -5: "-"}
+    assert {v: fmt.cpu_time(v) for v in cases} == cases
+    assert all(len(fmt.cpu_time(int(10 ** (k / 4)))) <= 6 for k in range(0, 4 * 15))   # under 999 days

@@ -71,7 +71,25 @@ def test_pid_file_garbage(tmp_path, tree):
 def test_vcpu_threads(tmp_path, tree):
     fs = guest_tree(tmp_path, tree)
     assert process.vcpu_threads(fs, 4242) == {
-        0: process.VcpuThread(4250, 3, 150 * TICK_NS), 1: process.VcpuThread(4251, 1, 20 * TICK_NS)}
+        0: process.VcpuThread(4250, 3, 150 * TICK_NS, "S"), 1: process.VcpuThread(4251, 1, 20 * TICK_NS, "S")}
+
+
+@pytest.mark.parametrize("letter,state", [("R", "running"), ("S", "halted"), ("D", "blocked"), ("t", "stopped"),
+                                          ("Z", "offline"), ("?", None)])
+def test_vcpu_state_is_the_threads_state_letter(tmp_path, tree, letter, state):
+    """Field 3 of the thread's stat (after the comm, which has a space and may hold ')'):
+    the vCPU pane's state; a letter kvmtune does not know is no state, not a guess."""
+    from kvmtune.collect.guests import _vcpu_state
+    from kvmtune.virt.interface import GuestStats
+    fs = guest_tree(tmp_path, tree)
+    stat = tmp_path / "proc/4242/task/4251/stat"
+    stat.write_text(stat.read_text().replace(") S ", f") {letter} ", 1))
+    threads = process.vcpu_threads(fs, 4242)
+    assert threads[1].state == letter and threads[0].state == "S"
+    assert _vcpu_state(threads[1], threads, GuestStats(), 1) == state
+    # a vCPU with no thread beside its guest's others is not plugged in; with no /proc, libvirt's word
+    assert _vcpu_state(None, threads, GuestStats(vcpu_state={2: "running"}), 2) == "offline"
+    assert _vcpu_state(None, {}, GuestStats(vcpu_state={2: "running"}), 2) == "running"
 
 
 def test_vcpu_thread_exiting_mid_read_is_skipped(tmp_path, tree):
@@ -100,7 +118,7 @@ def test_vcpu_time_from_schedstat_to_the_nanosecond(tmp_path, tree):
     (tmp_path / "proc/4242/task/4250/schedstat").write_text("1503456789 177492022 2563\n")
     (tmp_path / "proc/4242/task/4251/schedstat").write_text("9323713 6601601 37\n")
     assert process.vcpu_threads(fs, 4242) == {
-        0: process.VcpuThread(4250, 3, 1503456789), 1: process.VcpuThread(4251, 1, 9323713)}
+        0: process.VcpuThread(4250, 3, 1503456789, "S"), 1: process.VcpuThread(4251, 1, 9323713, "S")}
 
 
 def test_vcpu_time_from_stat_where_there_is_no_schedstat(tmp_path, tree):

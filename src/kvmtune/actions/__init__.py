@@ -11,7 +11,7 @@ from .executor import Executor, Result
 from .host import HugepagePool, KsmSet, NumaBalancing, ThpEnabled
 from .memory import MemTune, NumaTune
 from .move import MoveToNode
-from .pin import EmulatorPin, IoThreadPin, VcpuPin
+from .pin import EmulatorPin, IoThreadPin, VcpuPin, one_to_one
 
 __all__ = [
     "KINDS",
@@ -37,6 +37,7 @@ __all__ = [
     "VcpuPin",
     "default_path",
     "display",
+    "one_to_one",
     "parse_device_weights",
     "rebuild",
 ]

@@ -7,7 +7,7 @@ from the Snapshot by `bind(snap)` (validate() calls it), never by reading the ho
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import cpuset
@@ -134,6 +134,19 @@ class VcpuPin(GuestAction):
     def undo_as(self, before: dict[str, Any], scope: Scope) -> VcpuPin:
         return VcpuPin(self.target, scope=scope,
                        pins={int(k): tuple(v) for k, v in before["pins"].items()})
+
+
+def one_to_one(guest: str, vcpus: Sequence[int], cpus: Sequence[int], scope: Scope = "live") -> VcpuPin:
+    """The guide's one-to-one pinning (3.3.4): the k-th of `vcpus` alone on the k-th of `cpus`
+    (ascending: vCPU i on the i-th CPU of a node or list), as a VcpuPin with that map (shown
+    line by line, logged and undone as any pin). ActionError when a vCPU would get no CPU."""
+    order = sorted(set(cpus))
+    if not vcpus:
+        raise ActionError(f"one-to-one: guest {guest!r} has no vCPUs to pin")
+    if len(order) < len(vcpus):
+        raise ActionError(f"one-to-one needs a CPU per vCPU: {len(vcpus)} vCPUs, {len(order)} CPU(s) "
+                          f"({cpuset.format(order) or 'none'}); pick {len(vcpus) - len(order)} more")
+    return VcpuPin(guest, scope=scope, pins={v: (c,) for v, c in zip(vcpus, order)})
 
 
 # -- emulatorpin / iothreadpin ---------------------------------------------------------------

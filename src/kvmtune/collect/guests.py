@@ -28,7 +28,7 @@ from ..model import Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTu
 from ..source import Source
 from ..virt.domxml import with_saved_cpu
 from ..virt.interface import BlockCounters, DomainConfig, DomainInfo, GuestStats, Hypervisor
-from ..vocab import IOTUNE_BASE, PAGE_KIB
+from ..vocab import IOTUNE_BASE, PAGE_KIB, VCPU_STATE_BY_LETTER, VcpuState
 from . import ksm_memory, process
 from .nics import NicReader
 
@@ -258,9 +258,10 @@ class GuestCollector:
             aff = s.affinity[i] if s.affinity and i < len(s.affinity) else ()
             th = threads.get(i)
             vcpus.append(Vcpu(
-                index=i, tid=th.tid if th else None, pcpu=th.pcpu if th else None,
+                index=i, tid=th.tid if th else None, pcpu=th.pcpu if th else st.vcpu_pcpu.get(i),
                 affinity=aff, pinned=bool(aff) and not default.issubset(aff),
-                cpu_time_ns=th.cpu_time_ns if th else st.vcpu_time_ns.get(i)))
+                cpu_time_ns=th.cpu_time_ns if th else st.vcpu_time_ns.get(i),
+                state=_vcpu_state(th, threads, st, i) if running else None))
         disks = []
         for d in s.config.disks:
             b = st.block.get(d.target)
@@ -375,6 +376,15 @@ class GuestCollector:
                 for node, pages in per_node.items():
                     numa[node] = numa.get(node, 0) + pages * size
         return ProcFigures(threads, numa, hp, ksm, cpu)
+
+
+def _vcpu_state(th: process.VcpuThread | None, threads: dict[int, process.VcpuThread],
+                st: GuestStats, i: int) -> VcpuState | None:
+    """A running guest's vCPU: its thread's state; no thread among the guest's others: offline
+    (not plugged in); no /proc for the guest here: libvirt's, where it gave one."""
+    if th is not None:
+        return VCPU_STATE_BY_LETTER.get(th.state)
+    return "offline" if threads else st.vcpu_state.get(i)
 
 
 def _block_times(b: BlockCounters) -> dict[str, int | None]:

@@ -75,6 +75,7 @@ class VcpuThread(NamedTuple):   # built per vCPU per tick: a NamedTuple costs a 
     tid: int
     pcpu: int            # the CPU it last ran on (task stat field 39)
     cpu_time_ns: int     # schedstat's run time; utime + stime where the kernel has no schedstat
+    state: str           # the kernel's state letter (stat field 3): R running, S asleep, D, T, ...
 
 
 def vcpu_threads(fs: HostFS, pid: int, names: dict[str, int | None] | None = None
@@ -83,7 +84,7 @@ def vcpu_threads(fs: HostFS, pid: int, names: dict[str, int | None] | None = Non
 
     `names` is an optional per-process cache (tid -> vCPU index, None for other threads):
     QEMU names a thread once, so with it a tick reads only each vCPU thread's stat (the CPU
-    it is on) and schedstat (its run time in ns: libvirt's vcpu.N.time is stat's utime +
+    it is on, its state) and schedstat (its run time in ns: libvirt's vcpu.N.time is stat's utime +
     stime, truncated to clock ticks twice; schedstat costs ~12 us more per thread here).
     """
     out: dict[int, VcpuThread] = {}
@@ -103,7 +104,7 @@ def vcpu_threads(fs: HostFS, pid: int, names: dict[str, int | None] | None = Non
             continue   # the thread exited between listdir and read
         sched = fs.read_text(f"{task_dir}/{tid}/schedstat", None)   # None: a kernel without SCHED_INFO
         ns = (st.utime + st.stime) * _TICK_NS if sched is None else parse.schedstat_ns(sched)
-        out[index] = VcpuThread(int(tid), st.processor, ns)
+        out[index] = VcpuThread(int(tid), st.processor, ns, st.state)
     return out
 
 

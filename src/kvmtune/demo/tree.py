@@ -273,7 +273,9 @@ class SysTree:
                 ns, cpu = emu_ns * 0.5, pin[0] if pin else g.emu_cpu
             else:
                 ns, cpu = (emu_ns * 0.4 if tid == pid else emu_ns * 0.05), g.emu_cpu
-            stat[tid] = _task_stat(tid, comm, pid, ns / 1e7, cpu, nthreads)
+            # a busy vCPU's thread is on a CPU (R) when read, an idle one asleep in its halt (S)
+            busy = comm.startswith("CPU ") and g.vcpu_load[int(comm[4:comm.index("/")])] > 0.5
+            stat[tid] = _task_stat(tid, comm, pid, ns / 1e7, cpu, nthreads, "R" if busy else "S")
             put(f"{p}/task/{tid}/stat", stat[tid])
         put(f"{p}/stat", stat[pid])
         # the guest's CPU time, where libvirt's cpu.time (and kvmtune) read it on a v1 host
@@ -346,15 +348,15 @@ def _bracket(words: tuple[str, ...], chosen: str) -> str:
 
 
 # proc(5) stat fields 3..52 after "(comm)"; 14/15 utime/stime and 39 processor are filled in.
-_STAT_TAIL = ("S 1 {pid} {pid} 0 -1 138412224 733 0 0 0 {utime} {stime} 0 0 20 0 {nthreads} 0 88909 "
+_STAT_TAIL = ("{state} 1 {pid} {pid} 0 -1 138412224 733 0 0 0 {utime} {stime} 0 0 20 0 {nthreads} 0 88909 "
               "1736798208 11309 18446744073709551615 94373576781824 94373582642261 140727738567760 "
               "0 0 0 2147220087 4096 16451 1 0 0 -1 {cpu} 0 0 0 0 0 94373585754360 94373590958512 "
               "94374426570752 140727738574776 140727738576437 140727738576437 140727738576860 0\n")
 
 
-def _task_stat(tid: int, comm: str, pid: int, ticks: float, cpu: int, nthreads: int) -> str:
+def _task_stat(tid: int, comm: str, pid: int, ticks: float, cpu: int, nthreads: int, state: str = "S") -> str:
     return f"{tid} ({comm}) " + _STAT_TAIL.format(
-        pid=pid, utime=int(ticks * 0.9), stime=int(ticks * 0.1), nthreads=nthreads, cpu=cpu)
+        state=state, pid=pid, utime=int(ticks * 0.9), stime=int(ticks * 0.1), nthreads=nthreads, cpu=cpu)
 
 
 def _numa_maps(g: SimGuest, anon_pages: dict[int, int], home: int) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from .. import actions as act
 from .. import analysis as a
 from .. import cpuset, fmt, inputs
+from ..actions.base import nvcpus
 from ..model import Guest, Snapshot
 from ..vocab import IOTUNE_BASE, NUMA_MODES, SCOPE_BOTH, THP_MODES, Scope
 from . import panes
@@ -35,12 +36,33 @@ def _scoped(fields: list[Field], g: Guest) -> list[Field]:
     return [_scope_field(g), *fields]   # first, where it is read; the form focuses the first typed field
 
 
+ONE_EACH = "one CPU each, in order"   # the pin form's one-to-one map: vCPU i on the i-th CPU
+EVERY = "all of these CPUs"
+
+
 def pin_form(snap: Snapshot, g: Guest) -> ActionForm:
     first = g.vcpus[0] if g.vcpus else None
     current = cpuset.format(first.affinity) if first is not None and first.pinned else ""
+    taken = a.pins_of_others(snap, g.name)
+
+    def vcpus(v: dict[str, str]) -> list[int]:
+        which = inputs.vcpu_list(v["vcpus"])
+        return list(range(nvcpus(g))) if which is None else list(which)
+
+    def linked(changed: str, v: dict[str, str]) -> dict[str, str]:
+        # one CPU each and too few CPUs picked: start from the free CPUs of the node it fits best
+        if changed != "map" or v["map"] != ONE_EACH or len(_cpus_or_none(v["cpus"])) >= len(vcpus(v)):
+            return {}
+        best = a.best_node(g, snap.host, snap)
+        node = None if best is None else snap.host.node(best)
+        others = {c for cpus in taken.values() for c in cpus}
+        free = [c for c in (node.cpus if node else ()) if c not in others]
+        return {"cpus": cpuset.format(free)} if free else {}
 
     def build(v: dict[str, str]) -> act.Action:
         cpus = inputs.cpulist(v["cpus"])
+        if v["map"] == ONE_EACH:
+            return act.one_to_one(g.name, vcpus(v), cpus, _scope(v))
         which = inputs.vcpu_list(v["vcpus"])
         if which is None:
             return act.VcpuPin(g.name, None, cpus, _scope(v))
@@ -49,8 +71,31 @@ def pin_form(snap: Snapshot, g: Guest) -> ActionForm:
         return act.VcpuPin(g.name, scope=_scope(v), pins={i: cpus for i in which})
     return ActionForm(f"p  pin vCPUs of {g.name}", _scoped([
         Field("vcpus", "vCPUs", "all", "all, or 0 / 0-1 / 0,2"),
-        Field("cpus", "host CPUs", current, "e.g. 0-3 (or pick below)"),
-    ], g), build, snap, picker_field="cpus", pins_of_others=a.pins_of_others(snap, g.name))
+        Field("map", "each vCPU on", EVERY, choices=(EVERY, ONE_EACH)),
+        Field("cpus", "host CPUs", current, "e.g. 0-3 (or pick below; a takes a node)"),
+    ], g), build, snap, picker_field="cpus", pins_of_others=taken, linked=linked, preview=_pin_map)
+
+
+def _cpus_or_none(text: str) -> tuple[int, ...]:
+    try:
+        return cpuset.parse(text)
+    except cpuset.CpusetError:
+        return ()
+
+
+def _pin_map(action: act.Action) -> str:
+    """A one-to-one pin's whole map (its commands show only the first few): vCPU -> CPU."""
+    pins = action.pins if isinstance(action, act.VcpuPin) else None
+    if not pins or any(len(c) != 1 for c in pins.values()):
+        return ""
+    cells = [f"{i}→{c[0]}" for i, c in pins.items()]
+    lines, cur = [], "vCPU→CPU"
+    for cell in cells:
+        if len(cur) + 2 + len(cell) > 70:
+            lines.append(cur)
+            cur = "        "
+        cur += "  " + cell
+    return "\n".join([*lines, cur])
 
 
 def unpin_form(snap: Snapshot, g: Guest) -> ActionForm:

@@ -49,6 +49,8 @@ MAX_COMMANDS = 4   # command lines shown; the audit log keeps them all
 Build = Callable[[dict[str, str]], "act.Action"]
 # (changed field, all values) -> fields to refill
 Linked = Callable[[str, dict[str, str]], dict[str, str]]
+# the built action -> what it will do, in a line or two above its commands ("" for nothing)
+Preview = Callable[["act.Action"], str]
 
 
 class Choice(Static, can_focus=True):
@@ -195,8 +197,10 @@ class ActionForm(ModalScreen["act.Action | None"]):
 
     def __init__(self, title: str, fields: list[Field], build: Build, snap: Snapshot,
                  picker_field: str | None = None, note: str = "", linked: Linked | None = None,
-                 pins_of_others: dict[str, tuple[int, ...]] | None = None) -> None:
+                 pins_of_others: dict[str, tuple[int, ...]] | None = None,
+                 preview: Preview | None = None) -> None:
         super().__init__()
+        self.preview = preview
         self.title_text = title
         self.fields = fields
         self.build = build
@@ -237,6 +241,7 @@ class ActionForm(ModalScreen["act.Action | None"]):
                 yield Static("[$text-muted]arrows move · space toggles a CPU · a toggles its node[/]",
                              classes="hint")
             yield Static(id="problems")
+            yield Static(id="preview")
             yield Static(id="risks")
             yield Static(id="command")
             yield Static("[$text-muted]Enter apply · Esc cancel · Tab next field[/]", classes="hint")
@@ -281,6 +286,11 @@ class ActionForm(ModalScreen["act.Action | None"]):
         except (ValueError, act.ActionError) as e:
             problems = [str(e)]
         self.problems = problems
+        said = (self.preview(self.action) if self.preview is not None and self.action is not None
+                and not problems else "")
+        preview = self.query_one("#preview", Static)
+        preview.update(said)
+        preview.display = bool(said)   # (an empty Static would still take a line)
         p = self.query_one("#problems", Static)
         if problems:
             p.update("\n".join(f"[$error]✗ {_esc(x)}[/]" for x in problems))
@@ -330,4 +340,4 @@ def _esc(text: str) -> str:
     return text.replace("[", r"\[")
 
 
-__all__ = ["ActionForm", "Choice", "CpuPicker", "Field", "NoForm", "display"]
+__all__ = ["ActionForm", "Choice", "CpuPicker", "Field", "NoForm", "Preview", "display"]

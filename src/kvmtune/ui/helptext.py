@@ -19,7 +19,8 @@ HELP_TEXT = {
     "quit": "quit",
     "interrupt": "quit",
     "help": "this help: every key and column",
-    "pin": "pin the selected guest's vCPU(s): a picker of host CPUs grouped by node",
+    "pin": "pin the selected guest's vCPU(s): a picker of host CPUs grouped by node; "
+           "'one CPU each' puts vCPU i alone on the i-th CPU of the list (a node: a in the picker)",
     "unpin": "unpin vCPU(s): back to every CPU the guest may use",
     "emulatorpin": "pin the emulator threads",
     "iothreadpin": "pin an I/O thread (iothreadpin)",

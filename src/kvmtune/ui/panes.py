@@ -181,29 +181,51 @@ def _warnings(frame: Frame, g: Guest, codes: set[str]) -> list[str]:
 
 # -- 2. vCPU placement -----------------------------------------------------------------------
 
+_STATE_STYLE = {"running": "$success", "blocked": "$warning", "stopped": "$warning", "offline": MUTED}
+
+
 def vcpu_pane(frame: Frame, g: Guest, width: int = 80) -> str:
+    """What `virsh vcpuinfo` says per vCPU (its CPU, state, CPU time, affinity) and more: its
+    thread, node, CPU % over the last interval, pinned or not; the host CPU map below."""
     snap, prev, rate = frame.snap, frame.prev, frame.rates.get(g.name)
     h = snap.host
     moved = a.moved_vcpus(prev.guest(g.name) if prev else None, g)
     running_on: dict[int, list[int]] = {}
+    states: dict[str, int] = {}
     for v in g.vcpus:
         if v.pcpu is not None:
             running_on.setdefault(v.pcpu, []).append(v.index)
-    # the vCPU table first: at 80x24 it is what shows; the host CPU map is below it
-    out = [f"[b]{'vCPU':<5}{'now':>4} {'node':>4} {'load':>5}  allowed[/]"]
+        if v.state is not None:
+            states[v.state] = states.get(v.state, 0) + 1
+    pinned, n = a.pinned_count(g)
+    # the summary and the vCPU table first: at 80x24 they are what shows; the host CPU map below
+    part = f"[$warning]pinned {pinned} of {n}[/]" if 0 < pinned < n else f"pinned {pinned} of {n}"
+    out = [f"[b]{escape(g.name)}[/]  {n} vCPUs  {part}"
+           + "".join(f"  {k} {c}" for k, c in sorted(states.items(), key=lambda kv: -kv[1]))]
+    out.append(f"[b]{'vCPU':<4} {'state':<7} {'tid':>7} {'CPU':>4} {'node':>4} {'time':>6} {'%':>4} "
+               f"{'pin':<3} affinity[/]")
     for v in g.vcpus:
         node = h.node_of_cpu(v.pcpu) if v.pcpu is not None else None
         pct = (rate.vcpu_percent.get(v.index) if rate else None)
-        now = "-" if v.pcpu is None else str(v.pcpu)
-        line = (f"{v.index:<5}{now:>4} {'-' if node is None else node:>4} {fmt.fmt_pct(pct, False):>5}  "
-                f"{cpuset.format(v.affinity) or '-'}{' [b]pinned[/]' if v.pinned else ''}")
+        state = f"{v.state or '-':<7}"
+        if v.state in _STATE_STYLE:
+            state = f"[{_STATE_STYLE[v.state]}]{state}[/]"
+        line = (f"{v.index:<4} {state} {v.tid or '-':>7} {'-' if v.pcpu is None else v.pcpu:>4} "
+                f"{'-' if node is None else node:>4} {fmt.cpu_time(v.cpu_time_ns):>6} "
+                f"{fmt.fmt_pct(pct, False):>4} {'yes' if v.pinned else '-':<3} {cpuset.format(v.affinity) or '-'}")
         if v.pcpu is not None and v.affinity and v.pcpu not in v.affinity:
             # The kernel reports where a thread last ran; an idle vCPU keeps that until it wakes.
-            line += f" [{MUTED}](idle: last ran there before the pin)[/]"
+            line += f" [{MUTED}](last ran before the pin)[/]"
         out.append(f"[reverse $accent]{line} moved[/]" if v.index in moved else line)
     if moved:
         out.append(f"[{MUTED}]moved: on another host CPU than at the previous refresh "
                    "(the scheduler moves unpinned vCPUs; p pins them)[/]")
+    # (two short lines, not one that wraps at 80 columns)
+    if any(v.tid for v in g.vcpus):
+        out.append(f"[{MUTED}]state: the vCPU thread's, from /proc; halted = asleep, its guest CPU idles[/]")
+        out.append(f"[{MUTED}](virsh vcpuinfo says running for every online vCPU) · time: CPU time used[/]")
+    else:
+        out.append(f"[{MUTED}]state: libvirt's (no /proc for this guest here) · time: CPU time used[/]")
     emu = "-" if g.emulator_affinity is None else cpuset.format(g.emulator_affinity)
     out.append(f"emulator  {emu}")
     for t in g.iothreads or ():

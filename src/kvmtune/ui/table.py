@@ -54,7 +54,8 @@ COLUMNS = (
     # worst first: the least local on top
     Column("local", "Local", 5, help="locality: the share of its memory on the nodes where its vCPUs "
            "run (yellow under 80%, red under 50%)"),
-    Column("pin", "P", 1, right=False, descending=True, help="P: its vCPUs are pinned to host CPUs"),
+    Column("pin", "P", 1, right=False, descending=True,
+           help="P: every vCPU is pinned to host CPUs; p: only some are (yellow; pane 2 says how many)"),
     Column("huge", "Huge", 5, wide_only=True, descending=True,
            help="its memory on hugepages (only 110 columns and wider)"),
     Column("ksm", "KSM", 5, wide_only=True, descending=True,
@@ -129,7 +130,7 @@ def row_values(g: Guest, frame: Frame,
         "nodes": (a.nodes_label(g), a.nodes_label(g), ""),
         "local": (fmt.fmt_pct(loc), loc if loc is not None else 2.0,
                   "" if loc is None or loc >= a.LOW_LOCALITY else "warning" if loc >= 0.5 else "error"),
-        "pin": ("…", None, "muted") if g.settings_pending else ("P" if a.is_pinned(g) else "", a.is_pinned(g), ""),
+        "pin": ("…", None, "muted") if g.settings_pending else _pin_cell(g),
         "huge": (fmt.fmt_kib(g.hugepages_kib) if g.hugepages_kib else "", g.hugepages_kib, ""),
         "ksm": (fmt.fmt_kib(ksm) if ksm else "", ksm or 0, ""),
         "rd": (fmt.fmt_rate(rd).removesuffix("/s") if rd is not None else "-", rd or 0.0,
@@ -140,6 +141,15 @@ def row_values(g: Guest, frame: Frame,
         "net": (fmt.fmt_rate_short(net), net or 0.0, ""), "rx": _rate_cell(rx), "tx": _rate_cell(tx),
         "warn": warn_cell(warns),
     }
+
+
+def _pin_cell(g: Guest) -> tuple[str, Any, str]:
+    """P every vCPU pinned, p only some (the guide's 3.3.4: a loose vCPU takes the others' CPUs
+    too), blank none; sorts all, then some, then none."""
+    pinned, n = a.pinned_count(g)
+    if not pinned:
+        return ("", 0, "")
+    return ("P", 2, "") if pinned == n else ("p", 1, "warning")
 
 
 def _rate_cell(v: float | None) -> tuple[str, Any, str]:

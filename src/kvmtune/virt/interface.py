@@ -21,7 +21,7 @@ from typing import NamedTuple, TypeVar
 
 from ..errors import Disconnected, GuestGone, NotSupported, Stalled, VirtError
 from ..model import IoThread, MemTune, NumaTune
-from ..vocab import SCOPES, GuestState, Scope
+from ..vocab import SCOPES, GuestState, Scope, VcpuState
 from .domxml import DiskConfig, DomainConfig, parse_domain_xml
 
 T = TypeVar("T")
@@ -75,6 +75,10 @@ class GuestStats:
     the collector prefers its own reads."""
     cpu_time_ns: int | None = None
     vcpu_time_ns: Mapping[int, int] = field(default_factory=dict)
+    # where kvmtune has no /proc for the guest: libvirt's vCPU states (the vcpu group's
+    # vcpu.N.state, the test driver's vcpus()) and current CPUs (vcpus() only)
+    vcpu_state: Mapping[int, VcpuState] = field(default_factory=dict)
+    vcpu_pcpu: Mapping[int, int] = field(default_factory=dict)
     block: Mapping[str, BlockCounters] = field(default_factory=dict)   # by target ("vda")
     balloon_current_kib: int | None = None
     # by host device ("vnet0"); asked for only where kvmtune cannot read that host's /proc/net/dev

@@ -33,6 +33,7 @@ except ImportError:  # reported by LibvirtHypervisor()
     libvirt = None
 
 from ..errors import Disconnected, GuestGone, Stalled, VirtError
+from ..vocab import VCPU_STATE_BY_CODE
 from .deadline import Deadlines
 from .interface import BlockCounters, GuestStats, NetCounters
 
@@ -130,11 +131,13 @@ class StatsReader:
 
 
 def guest_stats(st: Mapping[str, Any]) -> GuestStats:
-    vcpu = {}
+    vcpu, state = {}, {}
     for i in range(int(st.get("vcpu.current", 0) or 0)):
         t = st.get(f"vcpu.{i}.time")
         if t is not None:
             vcpu[i] = int(t)
+        if (s := VCPU_STATE_BY_CODE.get(st.get(f"vcpu.{i}.state", -1))) is not None:
+            state[i] = s
     block = {}
     for i in range(int(st.get("block.count", 0) or 0)):
         name = st.get(f"block.{i}.name")
@@ -143,7 +146,7 @@ def guest_stats(st: Mapping[str, Any]) -> GuestStats:
         block[name] = _block(st, f"block.{i}.")
     cpu = st.get("cpu.time")
     mem = st.get("balloon.current")
-    return GuestStats(cpu_time_ns=None if cpu is None else int(cpu), vcpu_time_ns=vcpu,
+    return GuestStats(cpu_time_ns=None if cpu is None else int(cpu), vcpu_time_ns=vcpu, vcpu_state=state,
                       block=block, balloon_current_kib=None if mem is None else int(mem), net=_net(st))
 
 
