@@ -231,3 +231,32 @@ def test_settings_pane_writes_every_guest_the_same_way_and_fits_the_width():
     web2 = panes.settings_pane(snap.guest("web-02"), 80)
     assert "0-1=39,46" in web2   # two vCPUs with one affinity: one entry
     assert "vcpupin        [/]none" in panes.settings_pane(snap.guest("web-01"), 80)
+
+
+def test_the_panes_draw_the_kept_history_as_wide_as_they_are():
+    """Pane 2 draws the guest's CPU % history, pane 9 each NIC's rx/tx, pane 5 each disk's:
+    as many samples as the pane is wide (a 200-column terminal shows more history)."""
+    from kvmtune import fmt
+    from kvmtune.demo import DemoFeed, open_demo
+    from kvmtune.ui import netpane
+    src = open_demo(seed=1)
+    framer = Framer()
+    try:
+        feed = DemoFeed(src)
+        for _ in range(60):
+            frame = framer.push(feed.next())
+    finally:
+        src.close()
+    g = frame.snap.guest("web-01")
+    hist = frame.cpu_history["web-01"]
+    assert len(hist) == 60 and hist[0] is None and all(x is not None for x in hist[1:])
+    want = fmt.fmt_pct(max(x for x in hist if x is not None), False)
+    for width, samples in ((80, 44), (200, 59)):   # 59: the samples with a rate
+        line = next(ln for ln in panes.vcpu_pane(frame, g, width).splitlines() if ln.startswith("[b]CPU[/]"))
+        spark = line.split("[$primary]")[1].split("[/]")[0]
+        assert len(spark) == min(150, width - 36) and len(spark.strip()) == min(samples, len(spark))
+        assert f"peak {want} of {100 * len(g.vcpus)}%" in line
+    wide, narrow = netpane.net_pane(frame, g, 200), netpane.net_pane(frame, g, 80)
+    assert wide.count("[$primary]") == wide.count("[$accent]") == len(g.nics)
+    assert len(wide.splitlines()[2]) > len(narrow.splitlines()[2])
+    assert len(frame.net_history["web-01"]) == len(g.nics)

@@ -12,7 +12,7 @@ from textual.markup import escape
 from .. import analysis as a
 from .. import cpuset, fmt
 from ..advise import Finding
-from ..frame import Frame
+from ..frame import HISTORY, Frame
 from ..model import Guest
 from ..rates import ksm_scan_rate
 from .cpumap import cpu_map
@@ -217,6 +217,14 @@ def vcpu_pane(frame: Frame, g: Guest, width: int = 80) -> str:
             # The kernel reports where a thread last ran; an idle vCPU keeps that until it wakes.
             line += f" [{MUTED}](last ran before the pin)[/]"
         out.append(f"[reverse $accent]{line} moved[/]" if v.index in moved else line)
+    hist = frame.cpu_history.get(g.name, ())
+    if g.running and len(hist) > 1:
+        # the guest's CPU over the kept history (the top of the line: its peak there)
+        sw = max(8, min(HISTORY, width - 36))
+        peak = max((x for x in hist if x is not None), default=None)
+        out.append(f"[b]CPU[/] {fmt.fmt_pct(rate.cpu_percent if rate else None, False):>5} "
+                   f"[$primary]{fmt.sparkline(hist, sw)}[/] "
+                   f"[{MUTED}]peak {fmt.fmt_pct(peak, False)} of {100 * max(1, n)}%[/]")
     if moved:
         out.append(f"[{MUTED}]moved: on another host CPU than at the previous refresh "
                    "(the scheduler moves unpinned vCPUs; p pins them)[/]")
