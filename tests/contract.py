@@ -61,6 +61,9 @@ CONTRACT: dict[str, dict[str, Any]] = {
     "guest_stale": {"stale": bool},
     # added in version 1: its settings are not read yet (the TUI's first polls; docs/snapshot-json.md)
     "guest_pending": {"settings_pending": bool},
+    # added in version 1: the vhost-net workers of its NICs (docs/snapshot-json.md)
+    "guest_vhost": {"vhost_threads": list},
+    "vhost_thread": {"tid": INT, "pcpu": OPT(INT), "affinity": list, "cpu_time_ns": OPT(INT), "kernel": bool},
     "domain": {"cpu_mode": OPT(STR), "cpu_model": OPT(STR), "sockets": OPT(INT), "cores": OPT(INT),
                "threads": OPT(INT), "pmu": OPT(bool), "cells": list, "nics": list, "controllers": list,
                "disk_iothreads": dict, "sounds": list, "inputs": list, "redirdevs": INT, "graphics": list,
@@ -165,6 +168,9 @@ def check_document(d: dict) -> None:
         check(g, "guest_facts")
         check(g, "guest_stale")
         check(g, "guest_pending")
+        check(g, "guest_vhost")
+        for t in g["vhost_threads"]:
+            check(t, "vhost_thread")
         if g["domain"] is not None:
             _domain(g["domain"], what)
     for e in d["errors"]:

@@ -79,3 +79,23 @@ def nics_out(nics: tuple[NetIf, ...]) -> list[dict[str, Any]]:
 
 def nics_in(items: Any) -> tuple[NetIf, ...]:
     return tuple(NetIf(**known(NetIf, n)) for n in (items or ()))
+
+
+@dataclass(frozen=True)
+class VhostThread:
+    """A vhost-net worker moving a guest's NIC queues: part of its placement (the guide's 5.3).
+    From Linux 6.4 a thread of QEMU named vhost-PID; before, a kernel thread of that name."""
+    tid: int
+    pcpu: int | None                    # the CPU it last ran on
+    affinity: tuple[int, ...] = ()      # its Cpus_allowed_list (empty: not read)
+    cpu_time_ns: int | None = None
+    kernel: bool = False                # a kernel thread (Linux before 6.4), not one of QEMU's
+
+
+def vhost_out(threads: tuple[VhostThread, ...]) -> list[dict[str, Any]]:
+    return [{**plain(t), "affinity": list(t.affinity)} for t in threads]
+
+
+def vhost_in(items: Any) -> tuple[VhostThread, ...]:
+    return tuple(VhostThread(**{**known(VhostThread, t), "affinity": tuple(t.get("affinity") or ())})
+                 for t in (items or ()))

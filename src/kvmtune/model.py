@@ -16,7 +16,7 @@ from typing import Any
 
 from . import perfmodel
 from .cpuset import default_cpus
-from .devmodel import Disk, NetIf, disks_in, disks_out, nics_in, nics_out
+from .devmodel import Disk, NetIf, VhostThread, disks_in, disks_out, nics_in, nics_out, vhost_in, vhost_out
 from .jsonfields import known as _known
 from .jsonfields import opt_list as _opt_list
 from .jsonfields import opt_tuple as _opt_tuple
@@ -210,6 +210,7 @@ class Guest:
     perf: perfmodel.GuestPerf | None = None   # perf counters (perfmodel.py); None: perf collection is off
     domain: DomainFacts | None = None   # facts from the domain XML (the advisor's); None: not read
     nics: tuple[NetIf, ...] = ()   # its network interfaces (devmodel.py)
+    vhost_threads: tuple[VhostThread, ...] = ()   # the vhost-net workers of its NICs (devmodel.py)
     # libvirt did not answer for it in time this tick (its QEMU stopped, a job holding it): its
     # state and block counters are the last ones read; /proc and cgroup figures are current
     stale: bool = False
@@ -374,8 +375,8 @@ def _guest_out(g: Guest) -> dict[str, Any]:
         "cpu_time_ns": g.cpu_time_ns,
         "nvcpus": g.nvcpus,
         "vcpu_cpuset": g.vcpu_cpuset, "perf": perfmodel.to_json(g.perf),
-        "domain": domain_out(g.domain), "nics": nics_out(g.nics), "stale": g.stale,
-        "settings_pending": g.settings_pending,
+        "domain": domain_out(g.domain), "nics": nics_out(g.nics),
+        "vhost_threads": vhost_out(g.vhost_threads), "stale": g.stale, "settings_pending": g.settings_pending,
     }
 
 
@@ -405,5 +406,6 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
         vcpu_cpuset=d.get("vcpu_cpuset"), perf=perfmodel.from_json(d.get("perf")),
         domain=domain_in(d.get("domain")), nics=nics_in(d.get("nics")),
         stale=bool(d.get("stale", False)), settings_pending=bool(d.get("settings_pending", False)),
+        vhost_threads=vhost_in(d.get("vhost_threads")),
     )
 

@@ -77,6 +77,7 @@ class GuestRate:
     disks: dict[str, DiskRate]
     perf: PerfRate | None = None              # None: no perf counters in both samples
     nics: dict[str, NetRate] = field(default_factory=dict)   # by net_key
+    vhost_percent: dict[int, float | None] = field(default_factory=dict)   # by vhost worker tid
 
     def net_total(self, which: str) -> float | None:
         """The sum over its interfaces of one NetRate figure ("rx_bytes_s"); None: none counted."""
@@ -165,8 +166,13 @@ def guest_rate(before: Guest | None, after: Guest, seconds: float) -> GuestRate:
         k = net_key(n, i)
         o = old_n.get(k)
         nics[k] = NO_NET_RATE if o is None or o.target != n.target else net_rate(o, n, seconds)
+    old_h = {t.tid: t.cpu_time_ns for t in before.vhost_threads}
+    vhost: dict[int, float | None] = {}
+    for t in after.vhost_threads:
+        r = per_second(old_h.get(t.tid), t.cpu_time_ns, ns)
+        vhost[t.tid] = None if r is None else r * 100
     return GuestRate(None if cpu is None else cpu * 100, vcpu, disks, perf_rate(before.perf, after.perf, seconds),
-                     nics)
+                     nics, vhost)
 
 
 def latency_ms(t0: int | None, t1: int | None, n0: int | None, n1: int | None) -> float | None:

@@ -31,6 +31,7 @@ from ..virt.interface import BlockCounters, DomainConfig, DomainInfo, GuestStats
 from ..vocab import IOTUNE_BASE, PAGE_KIB, VCPU_STATE_BY_LETTER, VcpuState
 from . import ksm_memory, process
 from .nics import NicReader
+from .vhost import VhostReader
 
 T = TypeVar("T")
 
@@ -85,6 +86,7 @@ class GuestCollector:
         self._settings: dict[str, Settings] = {}
         self._proc: dict[str, ProcCache] = {}
         self._nics = NicReader(source.fs)
+        self._vhost = VhostReader(source.fs, settings_every)
         self._last: dict[str, Guest] = {}   # the last tick's guests: a stale guest's figures carry over
         self._hold_settings = self._settings_stalled = False
         # seconds of settings reads a tick may take (None: no limit). The TUI sets one so its
@@ -277,6 +279,7 @@ class GuestCollector:
                 cache=d.cache, io=d.io, bus=d.bus,
                 **(_block_times(b) if b is not None else {}),
             ))
+        nics = self._nics.read(info.name, s.config.facts, running, pc.pid, st.net, errors)
         return Guest(
             name=info.name, uuid=info.uuid, id=info.id, state=info.state, pid=pc.pid,
             memory_kib=info.memory_kib, vcpus=tuple(vcpus), emulator_affinity=s.emulator,
@@ -286,7 +289,8 @@ class GuestCollector:
             cpu_time_ns=pf.cpu_time_ns if pf.cpu_time_ns is not None else st.cpu_time_ns,
             nvcpus=nvcpus, vcpu_cpuset=s.config.vcpu_cpuset,
             domain=s.config.facts,   # the refresh's own object, not a copy: unchanged between refreshes
-            nics=self._nics.read(info.name, s.config.facts, running, pc.pid, st.net, errors),
+            nics=nics, vhost_threads=self._vhost.read(info.name, pc.pid, pc.thread_names, nics, now, errors)
+            if running else (),
             stale=st.stale is not None, settings_pending=s.pending,
         )
 

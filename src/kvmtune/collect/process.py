@@ -18,6 +18,8 @@ from ..model import GuestKsm
 from ..vocab import CLK_TCK
 
 _VCPU_COMM = re.compile(r"^CPU (\d+)/(?:KVM|TCG)$")
+VHOST_COMM = re.compile(r"^vhost-(\d+)$")
+VHOST = -1   # in a thread-name cache: a vhost-net worker, not a vCPU
 _TICK_NS = 1_000_000_000 // CLK_TCK
 
 
@@ -94,10 +96,11 @@ def vcpu_threads(fs: HostFS, pid: int, names: dict[str, int | None] | None = Non
     for tid in fs.listdir(task_dir):
         try:
             if tid not in names:
-                m = _VCPU_COMM.match(fs.read_str(f"{task_dir}/{tid}/comm"))
-                names[tid] = int(m.group(1)) if m else None
+                comm = fs.read_str(f"{task_dir}/{tid}/comm")
+                m = _VCPU_COMM.match(comm)
+                names[tid] = int(m.group(1)) if m else VHOST if VHOST_COMM.match(comm) else None
             index = names[tid]
-            if index is None:
+            if index is None or index == VHOST:
                 continue
             st = parse.task_stat(fs.read_text(f"{task_dir}/{tid}/stat"))
         except FileMissing:

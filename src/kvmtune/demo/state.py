@@ -58,6 +58,11 @@ class NicState:
     tx_bytes: float = 0.0
     tx_packets: float = 0.0
 
+    @property
+    def vhost(self) -> bool:
+        """vhost-net carries it: a virtio NIC on a tap unless the XML says <driver name='qemu'/>."""
+        return self.spec.type != "user" and self.spec.model == "virtio" and self.spec.driver != "qemu"
+
 
 @dataclass
 class SimGuest:
@@ -114,6 +119,11 @@ class SimGuest:
             out[f"CPU {i}/KVM"] = p + 4 + i
         for t in range(1, self.spec.iothreads + 1):
             out[f"IO iothread{t}"] = p + 4 + self.spec.vcpus + t
+        # a vhost-net worker per NIC on vhost, a thread of QEMU as from Linux 6.4 (each is named
+        # vhost-PID: the key's "/N" keeps them apart and is not part of the name, see comm())
+        for i, n in enumerate(self.nics):
+            if n.vhost:
+                out[f"vhost-{p}/{i}"] = p + 4 + self.spec.vcpus + self.spec.iothreads + 1 + i
         return out
 
     @property
@@ -188,3 +198,8 @@ def service_ns(d: sc.DiskSpec, weight: float) -> float:
     requests take longer, writes and flushes more than reads (`weight`)."""
     base = 180_000 if d.fmt == "raw" else 450_000
     return (base + d.req_kib * 6_000) * weight
+
+
+def thread_name(key: str) -> str:
+    """A thread's name from its tids() key (vhost workers share one name)."""
+    return key.split("/")[0] if key.startswith("vhost-") else key

@@ -28,7 +28,7 @@ from ..vocab import (
 )
 from . import scenario as sc
 from .dynamics import HOST_UPTIME, T0, HostModel, swapped_kib, unshared_pages
-from .state import ALL_CPUS, QEMU_OVERHEAD_KIB, SimGuest
+from .state import ALL_CPUS, QEMU_OVERHEAD_KIB, SimGuest, thread_name
 
 
 class SysTree:
@@ -130,8 +130,11 @@ class SysTree:
             (8, "hugetlb", ""), (7, "pids", ""), (6, "memory", ""), (5, "net_cls,net_prio", ""),
             (4, "rdma", ""), (3, "cpuset", "/emulator"), (2, "cpu,cpuacct", "/emulator"),
             (1, "name=systemd", ""))) + f"0::{scope}\n")
-        for comm, tid in g.tids().items():
-            put(f"{p}/task/{tid}/comm", comm + "\n")
+        for key, tid in g.tids().items():
+            put(f"{p}/task/{tid}/comm", thread_name(key) + "\n")
+            if key.startswith("vhost-"):   # a vhost worker runs where QEMU's emulator threads may
+                put(f"{p}/task/{tid}/status", f"Name:\t{thread_name(key)}\nCpus_allowed_list:\t"
+                                              f"{cpuset.format(g.live.emulator_pin or ALL_CPUS)}\n")
 
     # -- what moves ----------------------------------------------------------------------------
     def write_settings(self) -> None:
@@ -271,11 +274,14 @@ class SysTree:
             elif comm.startswith("IO iothread"):
                 pin = g.live.iothread_pins.get(int(comm[len("IO iothread"):]))
                 ns, cpu = emu_ns * 0.5, pin[0] if pin else g.emu_cpu
+            elif comm.startswith("vhost-"):
+                ns, cpu = emu_ns * 0.2, g.emu_cpu   # (its CPU time as the vCPUs', from schedstat)
+                put(f"{p}/task/{tid}/schedstat", f"{int(ns)} {int(ns) // 50} {int(ns) // 4_000_000}\n")
             else:
                 ns, cpu = (emu_ns * 0.4 if tid == pid else emu_ns * 0.05), g.emu_cpu
             # a busy vCPU's thread is on a CPU (R) when read, an idle one asleep in its halt (S)
             busy = comm.startswith("CPU ") and g.vcpu_load[int(comm[4:comm.index("/")])] > 0.5
-            stat[tid] = _task_stat(tid, comm, pid, ns / 1e7, cpu, nthreads, "R" if busy else "S")
+            stat[tid] = _task_stat(tid, thread_name(comm), pid, ns / 1e7, cpu, nthreads, "R" if busy else "S")
             put(f"{p}/task/{tid}/stat", stat[tid])
         put(f"{p}/stat", stat[pid])
         # the guest's CPU time, where libvirt's cpu.time (and kvmtune) read it on a v1 host

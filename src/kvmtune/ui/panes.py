@@ -238,6 +238,15 @@ def vcpu_pane(frame: Frame, g: Guest, width: int = 80) -> str:
     out.append(f"emulator  {emu}")
     for t in g.iothreads or ():
         out.append(f"iothread {t.id}  {cpuset.format(t.affinity)}")
+    for w in g.vhost_threads:
+        # the NICs' vhost-net workers: on the vCPUs' node, their packets stay local (the guide's 5.3)
+        node = h.node_of_cpu(w.pcpu) if w.pcpu is not None else None
+        pct = rate.vhost_percent.get(w.tid) if rate else None
+        # (in the vCPU rows' columns: tid, CPU, node, time, %, pin, affinity)
+        out.append(f"{'vhost':<12} {w.tid:>7} {'-' if w.pcpu is None else w.pcpu:>4} "
+                   f"{'-' if node is None else node:>4} {fmt.cpu_time(w.cpu_time_ns):>6} "
+                   f"{fmt.fmt_pct(pct, False):>4} {'-':<3} {cpuset.format(w.affinity) or '-'}"
+                   + (f" [{MUTED}](kernel thread)[/]" if w.kernel else ""))
     out.append(f"[b]host CPUs[/] [{MUTED}](id+load; a [reverse]reversed[/] id = a vCPU of this guest "
                "runs there; SMT siblings side by side)[/]")
     out += cpu_map(snap, frame.cpu_pct, running_on, width=width)
