@@ -108,6 +108,19 @@ def test_patches_of_every_kind_of_change(snaps: list[Snapshot]) -> None:
     assert codec.encode_patch(a, b) is None   # a guest renamed: a new chain starts
 
 
+def test_tuples_of_dataclasses_are_walked_item_by_item() -> None:
+    """A guest's vCPUs, disks and NICs (`tuple[X, ...]`, not optional) take the generated tuple
+    walk, as `tuple[X, ...] | None` does; their items' args once read as alternatives of a union
+    sent them through the general path, a call per item more (bench/record_cost.py (b))."""
+    import typing
+
+    from kvmtune.model import Guest, Host
+    for cls, field in ((Guest, "vcpus"), (Guest, "disks"), (Guest, "nics"), (Guest, "iothreads"), (Host, "cpus")):
+        assert codec._field_code(typing.get_type_hints(cls)[field]) is codec._SEQ, field
+    assert codec._field_code(typing.get_type_hints(Guest)["emulator_affinity"]) is codec._PLAIN
+    assert codec._field_code(typing.get_type_hints(Guest)["ksm"]) is codec._ANY
+
+
 def test_a_guest_found_however_its_name_was_written(snaps: list[Snapshot]) -> None:
     """json escapes a name that is not ASCII, orjson does not: a one-guest read finds both."""
     import json
