@@ -11,7 +11,8 @@ it re-renders what shows it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -25,7 +26,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
-from .. import gcfreeze
+from .. import fmt, gcfreeze
 from ..actions import Executor
 from ..feed import Feed
 from ..frame import Frame, Framer
@@ -51,9 +52,10 @@ COMPACT_BELOW = 32   # terminal rows under which the header packs nodes side by 
 class SnapshotReady(Message):
     """A poll finished: its frame and table rows, or the error that stopped it."""
 
-    def __init__(self, frame: Frame | None, rows: Rows | None, error: str | None) -> None:
+    def __init__(self, frame: Frame | None, rows: Rows | None, error: str | None, taken: float = 0.0) -> None:
         super().__init__()
         self.frame, self.rows, self.error = frame, rows, error
+        self.taken = taken   # the app's clock when the poll began to collect it
 
 
 class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, PerfToggle, PaneView, App[int]):
@@ -72,7 +74,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
 
     def __init__(self, feed: Feed, executor: Executor | None = None, *, interval: float = 2.0,
                  read_only: bool = False, dry_run: bool = False, theme: str | None = None,
-                 record: str | None = None, start_at: int | None = None):
+                 record: str | None = None, start_at: int | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         super().__init__()
         self.feed = feed
         self.executor = executor
@@ -86,6 +89,9 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         self.rows: Rows = {}
         self.ticks = 0                       # snapshots shown (tests wait on it)
         self.first_time: float | None = None
+        self.clock = clock                   # the header's sample age (tests freeze it)
+        self.taken_at: float | None = None   # when the shown sample was taken, on that clock
+        self._age_text = ""
         self._polling = False
         self._poll_again = False
         self._timer: Any = None
@@ -150,6 +156,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         self._render_header()
         self.record_on_start()
         self.start_poll()
+        self.set_interval(0.5, self._age_tick)   # the age grows while a collection is late
 
     # -- reactive view state -----------------------------------------------------------------
     def watch_theme(self, _name: str) -> None:
@@ -188,6 +195,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
     def _poll(self) -> None:
         # post_message, not call_from_thread: that blocks on a future, and if the app quits
         # meanwhile the worker (and so the process) hangs.
+        taken = self.clock()
         try:
             snap = self._next_snapshot()
             if snap is None:   # the end of a replay, nothing new written
@@ -199,12 +207,13 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         except Exception as e:  # a collector bug must not kill the view: say it, keep polling
             self.post_message(SnapshotReady(None, None, f"collection failed: {e}"))
             return
-        self.post_message(SnapshotReady(frame, rows, None))
+        self.post_message(SnapshotReady(frame, rows, None, taken))
 
     @on(SnapshotReady)
     def _snapshot_ready(self, message: SnapshotReady) -> None:
         self._polling = False
         if message.frame is not None and message.rows is not None:
+            self.taken_at = message.taken
             self._show(message.frame, message.rows)
         elif message.error:
             self.set_status(message.error, "error")
@@ -242,10 +251,23 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
     def _render_header(self) -> None:
         f = self.shown_frame(self.frame)   # (without the host's muted findings)
         secs = 0.0 if f is None or self.first_time is None else f.snap.time - self.first_time
+        age = self.sample_age()
+        self._age_text = "" if age is None else fmt.age(age)
         text = panes.header(f, view_seconds=secs, interval=self.interval, badges=self.badges(),
                             width=self.size.width, compact=self.size.height < COMPACT_BELOW,
-                            replay=self.replay is not None)
+                            replay=self.replay is not None, age=age)
         self.query_one("#header", Static).update(self.with_replay_line(text))
+
+    def sample_age(self) -> float | None:
+        """Seconds since the shown sample was taken; None in a replay (its time is the recorded one)."""
+        if self.replay is not None or self.taken_at is None or self.frame is None:
+            return None
+        return max(0.0, self.clock() - self.taken_at)
+
+    def _age_tick(self) -> None:
+        age = self.sample_age()
+        if age is not None and fmt.age(age) != self._age_text:   # redraw only when the text changes
+            self._render_header()
 
     def _render_table(self, force: bool = False) -> None:
         if self.frame is None:
