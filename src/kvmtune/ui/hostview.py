@@ -57,11 +57,11 @@ def _distances(nodes: tuple[Node, ...], width: int) -> list[str]:
     # distance files list every possible node in id order: index by the position of the id
     ids = [n.id for n in nodes]
     out = ["", f"[b]node distances[/] [{MUTED}](10 = local; numactl -H)[/]"]
-    for group in _node_groups(ids, width, 6, 4):
-        out.append("node " + "".join(f"{i:>4}" for i in group))
+    for group in _node_groups(ids, width, 4, 4):
+        out.append("node" + "".join(f"{i:>4}" for i in group))
         for n in known:
             d = n.distances or ()
-            out.append(f"{n.id:>3}: " + "".join(
+            out.append(f"{n.id:>3}:" + "".join(
                 f"{d[ids.index(i)] if ids.index(i) < len(d) else '-':>4}" for i in group))
     return out
 
@@ -83,5 +83,5 @@ def _numastat(frame: Frame, width: int) -> list[str]:
                 cells.append(f"[$warning]{text}[/]" if key in ("numa_miss", "numa_foreign") and v else text)
             out.append(f"{key:<15}" + "".join(cells))
     out.append(f"[{MUTED}]hit: on the node its policy wanted  miss: here, wanted elsewhere[/]")
-    out.append(f"[{MUTED}]foreign: wanted here, placed elsewhere  local / other: for a task on this / another node[/]")
+    out.append(f"[{MUTED}]foreign: wanted here, went elsewhere  local/other: its task runs here/elsewhere[/]")
     return out
