@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""`make screenshots`: SVGs of the guest table, each detail pane, the host view, the pin
+"""`make screenshots`: SVGs of the guest table, each detail pane, the host view (its top and its
+end: distances and numastat), the pin
 picker, the sort list, the help, a wide terminal (two panes side by side) and a zoomed
 pane, rendered headless from the demo host with a fixed seed into screenshots/.
 
@@ -56,6 +57,9 @@ async def shoot(out: Path, seed: int, size: tuple[int, int]) -> list[Path]:
         await pilot.press("1", "H")
         await pilot.pause(0.6)
         save("host-view")
+        await pilot.press("end")            # its end: the node distances and numastat per second
+        await pilot.pause(0.3)
+        save("host-view-numastat")
         await pilot.press("escape", "p", "space", "right", "space")
         await settle(pilot)
         save("pin-picker")
