@@ -54,7 +54,7 @@ def _distances(nodes: tuple[Node, ...], width: int) -> list[str]:
     known = [n for n in nodes if n.distances is not None]
     if not known:
         return []
-    # distance files list every possible node in id order: index by the position of the id
+    # a distance file lists every online node in id order: index by the position of the id
     ids = [n.id for n in nodes]
     out = ["", f"[b]node distances[/] [{MUTED}](10 = local; numactl -H)[/]"]
     for group in _node_groups(ids, width, 4, 4):
