@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""`make screenshots`: SVGs of the guest table, each detail pane, the host view, the pin
-picker (and its one-CPU-each map), the sort list, the help, a wide terminal (two panes side
-by side) and a zoomed pane, rendered headless from the demo host with a fixed seed into screenshots/.
+"""`make screenshots`: SVGs of the guest table, each detail pane, the host view (its top and its
+end: distances and numastat), the pin picker (and its one-CPU-each map), the sort list, the help,
+a wide terminal (two panes side by side) and a zoomed pane, rendered headless from the demo host
+with a fixed seed into screenshots/.
 
 The demo's clock is simulated and the app polls only when told here, so the same seed
 gives the same pictures.
@@ -28,7 +29,7 @@ async def shoot(out: Path, seed: int, size: tuple[int, int]) -> list[Path]:
     src = open_demo(seed=seed)
     feed = DemoFeed(src)
     feed.collector.perf.enable(True)   # as with --perf: pane 7 shows the (simulated) counters
-    app = KvmtuneApp(feed, Executor(src), interval=3600)
+    app = KvmtuneApp(feed, Executor(src), interval=3600, clock=lambda: 0.0)   # (the header's age: 0.0s)
     written: list[Path] = []
 
     async def settle(pilot) -> None:
@@ -56,6 +57,9 @@ async def shoot(out: Path, seed: int, size: tuple[int, int]) -> list[Path]:
         await pilot.press("1", "H")
         await pilot.pause(0.6)
         save("host-view")
+        await pilot.press("end")            # its end: the node distances and numastat per second
+        await pilot.pause(0.3)
+        save("host-view-numastat")
         await pilot.press("escape", "p", "space", "right", "space")
         await settle(pilot)
         save("pin-picker")

@@ -64,6 +64,9 @@ CONTRACT: dict[str, dict[str, Any]] = {
     # added in version 1: the vhost-net workers of its NICs (docs/snapshot-json.md)
     "guest_vhost": {"vhost_threads": list},
     "vhost_thread": {"tid": INT, "pcpu": OPT(INT), "affinity": list, "cpu_time_ns": OPT(INT), "kernel": bool},
+    # added in version 1: the configured size and the RSS beside memory_kib; each node's numastat
+    "guest_memory": {"max_memory_kib": OPT(INT), "rss_kib": OPT(INT)},
+    "node_numastat": {"numastat": OPT(dict)},
     "domain": {"cpu_mode": OPT(STR), "cpu_model": OPT(STR), "sockets": OPT(INT), "cores": OPT(INT),
                "threads": OPT(INT), "pmu": OPT(bool), "cells": list, "nics": list, "controllers": list,
                "disk_iothreads": dict, "sounds": list, "inputs": list, "redirdevs": INT, "graphics": list,
@@ -132,6 +135,10 @@ def check_document(d: dict) -> None:
         for size, pool in n["hugepages"].items():
             assert size.isdigit(), size
             check(pool, "node_pool")
+        check(n, "node_numastat")
+        if n["numastat"] is not None:
+            assert "numa_hit" in n["numastat"], n["numastat"]
+            _ints(list(n["numastat"].values()), "node.numastat")
     for size, pool in h["hugepages"].items():
         assert size.isdigit(), size
         check(pool, "pool")
@@ -171,6 +178,7 @@ def check_document(d: dict) -> None:
         check(g, "guest_vhost")
         for t in g["vhost_threads"]:
             check(t, "vhost_thread")
+        check(g, "guest_memory")
         if g["domain"] is not None:
             _domain(g["domain"], what)
     for e in d["errors"]:

@@ -50,6 +50,13 @@ def guest_memory_kib(guest: Guest) -> int:
     return guest.memory_kib
 
 
+def memory_now_kib(guest: Guest) -> int:
+    """The memory the guest has now: its balloon's current size (libvirt's balloon.current, the
+    `memory_kib`), else, where libvirt never said (a guest stalled since it was first seen),
+    the QEMU process's RSS."""
+    return guest.memory_kib or guest.rss_kib or 0
+
+
 def locality(guest: Guest, host: Host) -> float | None:
     """Share (0..1) of the guest's memory on the nodes where its vCPUs run; None if unknown."""
     mem = guest.numa_memory_kib

@@ -107,6 +107,17 @@ def fmt_pct(share: float | None, of_one: bool = True) -> str:
     return f"{share * 100 if of_one else share:.0f}%"
 
 
+def age(seconds: float) -> str:
+    """How old something is, short: 0.4s, 12s, 3m05s, 2h10m."""
+    s = max(0.0, seconds)
+    if s < 10:
+        return f"{s:.1f}s"
+    if s < 120:
+        return f"{s:.0f}s"
+    m = int(s // 60)
+    return f"{m}m{int(s % 60):02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+
+
 def fmt_count(n: float | None) -> str:
     if n is None:
         return "-"

@@ -71,6 +71,7 @@ class Node:
     mem_free_kib: int
     distances: tuple[int, ...] | None = None
     hugepages: Mapping[int, NodeHugePool] = field(default_factory=dict)
+    numastat: Mapping[str, int] | None = None   # nodeN/numastat as the kernel names them (pages, cumulative)
 
     @property
     def mem_used_kib(self) -> int:
@@ -217,6 +218,8 @@ class Guest:
     # its settings (XML, pins, tunables, disks) are not read yet: the TUI's first ticks on a
     # large host read them a share at a time, so the guests show at once (collect/guests.py)
     settings_pending: bool = False
+    max_memory_kib: int | None = None   # the configured size (balloon.maximum, <memory>); memory_kib: now
+    rss_kib: int | None = None          # the QEMU process's resident memory (/proc/PID/statm)
 
     @property
     def running(self) -> bool:
@@ -300,6 +303,7 @@ def _host_out(h: Host) -> dict[str, Any]:
             "mem_total_kib": n.mem_total_kib, "mem_free_kib": n.mem_free_kib,
             "distances": _opt_list(n.distances),
             "hugepages": {str(s): _plain(p) for s, p in n.hugepages.items()},
+            "numastat": None if n.numastat is None else dict(n.numastat),
         } for n in h.nodes],
         "hugepages": {str(s): _plain(p) for s, p in h.hugepages.items()},
         "ksm": None if h.ksm is None else _plain(h.ksm),
@@ -327,6 +331,7 @@ def _host_in(d: Mapping[str, Any]) -> Host:
             mem_total_kib=n["mem_total_kib"], mem_free_kib=n["mem_free_kib"],
             distances=_opt_tuple(n.get("distances")),
             hugepages={int(s): NodeHugePool(**_known(NodeHugePool, p)) for s, p in (n.get("hugepages") or {}).items()},
+            numastat=None if (ns := n.get("numastat")) is None else {str(k): int(v) for k, v in ns.items()},
         ) for n in (d.get("nodes") or ())),
         hugepages={int(s): HugePool(**_known(HugePool, p)) for s, p in (d.get("hugepages") or {}).items()},
         ksm=None if d.get("ksm") is None else Ksm(**_known(Ksm, d["ksm"])),
@@ -377,6 +382,7 @@ def _guest_out(g: Guest) -> dict[str, Any]:
         "vcpu_cpuset": g.vcpu_cpuset, "perf": perfmodel.to_json(g.perf),
         "domain": domain_out(g.domain), "nics": nics_out(g.nics),
         "vhost_threads": vhost_out(g.vhost_threads), "stale": g.stale, "settings_pending": g.settings_pending,
+        "max_memory_kib": g.max_memory_kib, "rss_kib": g.rss_kib,
     }
 
 
@@ -406,6 +412,7 @@ def _guest_in(d: Mapping[str, Any]) -> Guest:
         vcpu_cpuset=d.get("vcpu_cpuset"), perf=perfmodel.from_json(d.get("perf")),
         domain=domain_in(d.get("domain")), nics=nics_in(d.get("nics")),
         stale=bool(d.get("stale", False)), settings_pending=bool(d.get("settings_pending", False)),
-        vhost_threads=vhost_in(d.get("vhost_threads")),
+        vhost_threads=vhost_in(d.get("vhost_threads")), max_memory_kib=d.get("max_memory_kib"),
+        rss_kib=d.get("rss_kib"),
     )
 

@@ -189,6 +189,22 @@ def ksm_stat(text: str) -> dict[str, int]:
     return out
 
 
+def node_numastat(text: str) -> dict[str, int]:
+    """sys/.../nodeN/numastat ("numa_hit 123" lines, pages) -> {"numa_hit": 123, ...}."""
+    out = keyed_ints(text, "numastat")
+    if "numa_hit" not in out:
+        raise ParseError("numastat: no numa_hit")
+    return out
+
+
+def statm_rss_pages(text: str) -> int:
+    """/proc/PID/statm ("size resident shared text lib data dt", pages) -> resident pages."""
+    words = text.split()
+    if len(words) < 2:
+        raise ParseError("statm: fewer than 2 fields")
+    return _int(words[1], "statm resident")
+
+
 def status(text: str) -> dict[str, int]:
     """/proc/PID/status -> numeric fields (kB fields in KiB): RssAnon, HugetlbPages, ..."""
     return keyed_ints(text, "status")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from .devmodel import NET_COUNTERS
 from .model import Disk, Guest, NetIf, Snapshot
 from .perfmodel import GuestPerf, PerfCounters
+from .vocab import NUMASTAT_KEYS
 
 
 def per_second(before: int | float | None, after: int | float | None, seconds: float) -> float | None:
@@ -228,3 +229,17 @@ def ksm_scan_rate(before: Snapshot | None, after: Snapshot) -> float | None:
         return None
     return per_second(before.host.ksm.pages_scanned, after.host.ksm.pages_scanned,
                       after.time - before.time)
+
+
+def numastat_rates(before: Snapshot | None, after: Snapshot) -> dict[int, dict[str, float | None]]:
+    """Per node with counters, each numastat counter per second (pages allocated per second;
+    None without an earlier sample or where a counter is missing)."""
+    seconds = after.time - before.time if before is not None else 0.0
+    old = {n.id: n.numastat for n in before.host.nodes} if before is not None else {}
+    out: dict[int, dict[str, float | None]] = {}
+    for n in after.host.nodes:
+        if n.numastat is None:
+            continue
+        o = old.get(n.id) or {}
+        out[n.id] = {k: per_second(o.get(k), n.numastat.get(k), seconds) for k in NUMASTAT_KEYS}
+    return out

@@ -92,6 +92,8 @@ PAGE_KIB = 4        # base page size on x86_64; v1 numa_stat and KSM count pages
 CLK_TCK = os.sysconf("SC_CLK_TCK")   # USER_HZ: the unit of proc/stat and task stat times
 
 NODE_DIR = "sys/devices/system/node"
+# nodeN/numastat's counters (pages allocated), in numastat(8)'s order
+NUMASTAT_KEYS = ("numa_hit", "numa_miss", "numa_foreign", "interleave_hit", "local_node", "other_node")
 CPU_DIR = "sys/devices/system/cpu"
 HUGE_DIR = "sys/kernel/mm/hugepages"
 KSM_DIR = "sys/kernel/mm/ksm"

@@ -426,3 +426,22 @@ async def test_the_first_screen_shows_every_guest_before_their_settings_are_read
         await pilot.pause(0.3)
         assert app.ticks == ticks                    # then back to the interval: no more polls
         assert "settings " not in str(app.query_one("#header", Static).content)
+
+
+async def test_the_header_ages_the_shown_sample_until_the_next_one():
+    """The age counts from when the poll began to collect the sample, grows while no new one
+    comes (redrawn twice a second), turns yellow past two intervals, and a new sample resets it."""
+    now = [100.0]
+    app = demo_app(interval=3600.0, clock=lambda: now[0])
+
+    def header() -> str:
+        return str(app.query_one("#header", Static).content)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        assert "every 3600s  age 0.0s" in header()
+        now[0] += 7.25
+        await wait_for(pilot, lambda: "age 7.2s" in header(), what="the age to grow")
+        now[0] += 7200
+        await wait_for(pilot, lambda: "age 2h00m" in header(), what="a late sample's age")
+        await next_tick(pilot, app)
+        assert "age 0.0s" in header()

@@ -7,7 +7,9 @@ import asyncio
 
 def demo_app(read_only: bool = False, dry_run: bool = False, interval: float = 3600.0,
              seed: int = 1, guests: int | None = None, **kw):
-    """The app on a fresh demo host's feed with a real Executor (interval long: tests poll by hand)."""
+    """The app on a fresh demo host's feed with a real Executor (interval long: tests poll by hand;
+    the header's sample age on a frozen clock: 0.0s, the same in every picture)."""
+    kw.setdefault("clock", lambda: 0.0)
     from kvmtune.actions import Executor
     from kvmtune.demo import DemoFeed, open_demo
     from kvmtune.ui.app import KvmtuneApp

@@ -54,3 +54,50 @@ def test_demo_disks_have_latency_and_flushes_and_a_throttle_queues_them():
     # vdb runs at its 50 MiB/s throttle: its requests wait in QEMU's queue
     assert r["vdb"].wr_ms > 5 * r["vda"].wr_ms
     assert all(d.errors is None for g in b.guests for d in g.disks)   # QEMU counts none
+
+
+def _domstats(path):
+    """`virsh domstats NAME` as captured: its key=value lines as the bulk call's record (ints where numeric)."""
+    out = {}
+    for line in path.read_text().splitlines()[1:]:
+        key, sep, value = line.strip().partition("=")
+        if sep:
+            out[key] = int(value) if value.lstrip("-").isdigit() else value
+    return out
+
+
+def test_balloon_group_of_a_real_guest(shared_fixtures):
+    """The balloon group as libvirt 9.0 gave it for a lab guest: its size now, its configured size and
+    QEMU's RSS, which libvirt reads from the process's /proc (status, captured beside it: VmRSS)."""
+    import re
+    for name in ("guest1", "guest2", "iogen"):
+        d = shared_fixtures / "lab-captures" / name
+        rec = _domstats(d / "virsh-domstats.txt")
+        st = _stats(rec)
+        assert (st.balloon_current_kib, st.balloon_max_kib, st.rss_kib) == (
+            rec["balloon.current"], rec["balloon.maximum"], rec["balloon.rss"])
+        vmrss = int(re.search(r"VmRSS:\s+(\d+) kB", (d / "status").read_text()).group(1))
+        assert abs(st.rss_kib - vmrss) <= max(1024, vmrss // 50), (name, st.rss_kib, vmrss)
+    assert _stats({}).rss_kib is None and _stats({}).balloon_max_kib is None
+
+
+def test_demo_guests_have_their_size_now_configured_and_rss():
+    """The demo as a real host: the bulk call's balloon.maximum (<memory>), statm's RSS."""
+    src = open_demo()
+    feed = DemoFeed(src)
+    try:
+        snap = feed.next()
+    finally:
+        feed.close()
+    web2 = snap.guest("web-02")   # ballooned: 8 GiB of its 12
+    assert (web2.memory_kib, web2.max_memory_kib) == (8 << 20, 12 << 20)
+    assert web2.domain is not None and web2.domain.max_memory_kib == web2.max_memory_kib
+    for g in snap.guests:
+        assert g.max_memory_kib is not None and g.max_memory_kib >= g.memory_kib
+        if not g.running:
+            assert g.rss_kib is None
+        elif g.memory_backing is not None and g.memory_backing.hugepages:
+            assert g.rss_kib < g.memory_kib // 10   # hugetlbfs pages are not in RSS
+        else:   # RSS: its anonymous memory (numa_stat) and QEMU's binary and libraries
+            anon = sum(g.numa_memory_kib.values())
+            assert anon < g.rss_kib <= anon + (24 << 10), g.name

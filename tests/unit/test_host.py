@@ -6,6 +6,7 @@ import os
 import pickle
 import re
 import shutil
+import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -36,6 +37,9 @@ def test_own_tree_every_field(tmp_path, tree):
     assert (n2.mem_total_kib, n2.mem_free_kib, n2.distances) == (4194304, 1048576, (20, 10))
     assert n0.hugepages == {2048: NodeHugePool(64, 32, 1), 1048576: NodeHugePool(0, 0, 0)}
     assert n2.hugepages == {2048: NodeHugePool(0, 0, 0), 1048576: NodeHugePool(1, 1, 0)}
+    assert n0.numastat == {"numa_hit": 9000, "numa_miss": 0, "numa_foreign": 120, "interleave_hit": 40,
+                           "local_node": 8990, "other_node": 10}
+    assert n2.numastat is not None and n2.numastat["other_node"] == 820
     assert host.hugepages == {2048: HugePool(64, 32, 4, 1), 1048576: HugePool(1, 1, 0, 0)}
     assert host.ksm == Ksm(**tree.KSM)
     assert (host.thp_enabled, host.thp_defrag) == ("madvise", "madvise")
@@ -60,7 +64,8 @@ def test_without_optional_files(tmp_path, tree):
     for k in ("sys/devices/system/node/online", "etc/tuned/active_profile",
               "sys/kernel/mm/ksm/general_profit", "sys/kernel/mm/ksm/pages_scanned",
               "sys/kernel/mm/ksm/merge_across_nodes", "proc/sys/net/ipv4/conf/all/arp_filter",
-              "sys/module/vhost_net/parameters/experimental_zcopytx", "proc/uptime", "proc/loadavg"):
+              "sys/module/vhost_net/parameters/experimental_zcopytx", "proc/uptime", "proc/loadavg",
+              "sys/devices/system/node/node0/numastat", "sys/devices/system/node/node2/numastat"):
         del f[k]
     f = {k: v for k, v in f.items() if "hugepages/" not in k}
     host, errors = collect(tree.write_tree(tmp_path, f))
@@ -69,6 +74,7 @@ def test_without_optional_files(tmp_path, tree):
     assert host.tuned_profile is None
     assert (host.arp_filter, host.vhost_zcopytx) == (None, None)   # vhost_net not loaded: a normal state
     assert (host.uptime_s, host.loadavg) == (None, None)           # a captured sys+proc tree
+    assert [n.numastat for n in host.nodes] == [None, None]         # a kernel without the counters
     assert (host.ksm.general_profit, host.ksm.pages_scanned, host.ksm.merge_across_nodes) == (None, None, None)
     assert host.ksm.pages_sharing == 250
     # sysfs pools gone: the default-size pool still comes from proc/meminfo
@@ -109,6 +115,9 @@ BROKEN = [
     ("proc/meminfo", "garbage", "host.meminfo", lambda h: h.mem_total_kib is None and h.nodes),
     ("proc/uptime", "garbage", "host.uptime", lambda h: h.uptime_s is None and h.loadavg is not None),
     ("proc/loadavg", "empty", "host.loadavg", lambda h: h.loadavg is None and h.uptime_s is not None),
+    # the node still comes back, without its counters
+    ("sys/devices/system/node/node2/numastat", "garbage", "host.nodes",
+     lambda h: h.nodes[1].numastat is None and h.nodes[1].distances == (20, 10) and h.nodes[0].numastat),
 ]
 
 
@@ -236,6 +245,50 @@ def test_node_exporter_3node(shared_fixtures, tmp_path):
     assert {e.message for e in errors if e.source == "host.nodes"} == {
         f"/sys/devices/system/node/node{i}/distance: not found" for i in range(3)}
     assert all(n.distances is None for n in host.nodes)
+
+
+@pytest.mark.parametrize("capture", ["node-exporter-3node", "qemu-2node-cgroup-v2"])
+def test_numastat_of_real_kernels(shared_fixtures, tmp_path, capture):
+    """Each node's numastat exactly as the kernel wrote it, every counter numastat(8) shows."""
+    from kvmtune.vocab import NUMASTAT_KEYS
+    src = shared_fixtures / capture
+    shutil.copytree(src, tmp_path / "t")
+    host, _ = collect(tmp_path / "t")
+    assert host.nodes
+    for n in host.nodes:
+        text = (src / f"sys/devices/system/node/node{n.id}/numastat").read_text()
+        want = {k: int(v) for k, v in (line.split() for line in text.splitlines())}
+        assert n.numastat == want and set(NUMASTAT_KEYS) <= set(want)
+    if capture == "node-exporter-3node":
+        assert host.nodes[0].numastat["numa_hit"] == 193460335812
+
+
+def test_numastat_of_this_host_agrees_with_numastat_8():
+    """This machine's /sys, against what numactl's numastat prints for it, read in between two
+    reads of kvmtune's (the counters only grow): each counter of each node lies between them."""
+    if not Path("/sys/devices/system/node/node0/numastat").is_file():
+        pytest.skip("this kernel has no /sys/devices/system/node/node0/numastat")
+    tool = shutil.which("numastat")
+    if tool is None:
+        pytest.skip("numastat (package numactl) is not installed")
+    from kvmtune.vocab import NUMASTAT_KEYS
+    before, _ = collect("/")
+    out = subprocess.run([tool], capture_output=True, text=True, check=True, timeout=30).stdout
+    after, _ = collect("/")
+    lines = out.splitlines()
+    ids = [int(w.removeprefix("node")) for w in lines[0].split()]
+    shown = {key: dict(zip(ids, map(int, rest), strict=True))
+             for key, *rest in (line.split() for line in lines[1:])}
+    assert set(shown) == set(NUMASTAT_KEYS) and ids == [n.id for n in after.nodes]
+    for b, a in zip(before.nodes, after.nodes, strict=True):
+        for key in NUMASTAT_KEYS:
+            assert b.numastat[key] <= shown[key][a.id] <= a.numastat[key], (key, a.id)
+    # and the rate of a counter that moves is what the two reads say, per second
+    from kvmtune.model import Snapshot
+    from kvmtune.rates import numastat_rates
+    r = numastat_rates(Snapshot(time=0.0, host=before), Snapshot(time=2.0, host=after))
+    n0 = after.nodes[0].id
+    assert r[n0]["numa_hit"] == (after.nodes[0].numastat["numa_hit"] - before.nodes[0].numastat["numa_hit"]) / 2
 
 
 def test_ksm_fixture(shared_fixtures, tmp_path):

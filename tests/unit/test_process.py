@@ -392,3 +392,36 @@ def test_status_field_never_crashes(text):
     except ParseError:
         return
     assert v is None or v >= 0
+
+
+def test_rss_from_statm_is_what_status_says(tmp_path, tree):
+    """statm's resident pages, on this very process's own files read back to back (VmRSS in status
+    is the same count in KiB), and the generated guest's."""
+    fs = guest_tree(tmp_path, tree)
+    own_statm, own_status = Path("/proc/self/statm").read_text(), Path("/proc/self/status").read_text()
+    (tmp_path / "proc/4242/statm").write_text(own_statm)
+    assert abs(process.rss_kib(fs, 4242) - parse.status(own_status)["VmRSS"]) <= 1024
+    for bad in ("", "123\n", "1 x 3\n", "1 -2 3\n"):
+        (tmp_path / "proc/4242/statm").write_text(bad)
+        with pytest.raises(ParseError, match=r"proc/4242/statm"):
+            process.rss_kib(fs, 4242)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 -x\n", max_size=40))
+def test_statm_never_crashes(text):
+    try:
+        v = parse.statm_rss_pages(text)
+    except ParseError:
+        return
+    assert v >= 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="numa_hitlocl 0123456789-\n", max_size=80))
+def test_numastat_never_crashes(text):
+    try:
+        v = parse.node_numastat(text)
+    except ParseError:
+        return
+    assert "numa_hit" in v and all(isinstance(x, int) for x in v.values())

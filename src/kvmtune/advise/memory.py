@@ -25,8 +25,8 @@ MIB = 1024
 
 
 def max_memory_kib(g: Guest) -> int:
-    """The memory the guest may balloon up to (<memory>), else its current memory."""
-    return (g.domain.max_memory_kib if g.domain is not None else None) or g.memory_kib
+    """The memory the guest may balloon up to (<memory>, the snapshot's max_memory_kib), else its current memory."""
+    return g.max_memory_kib or (g.domain.max_memory_kib if g.domain is not None else None) or g.memory_kib
 
 
 def _close(headroom: int, limit: int) -> bool:

@@ -3,7 +3,7 @@
 Per tick it reads only what changes: the stats calls for every guest (state, memory,
 block counters; a guest libvirt cannot answer for in time is handed over stale and keeps
 its last block counters), and per running guest its vCPU threads (where each runs, and its CPU
-time), its cgroup's CPU time, its memory cgroup's numa_stat and its ksm_stat (and,
+time), its cgroup's CPU time, its memory cgroup's numa_stat, its statm (RSS) and its ksm_stat (and,
 for a guest with KSM-merged pages, its status: see ksm_memory) — costs that do not grow
 with guest memory. The vCPU count is the vCPU threads found (else the domain XML's).
 Settings (pins, numatune, memtune, blkio, iotune, XML) are cached and re-read when
@@ -74,6 +74,7 @@ class ProcFigures(NamedTuple):
     hugepages: dict[int, dict[int, int]] | None = None
     ksm: GuestKsm | None = None
     cpu_time_ns: int | None = None
+    rss_kib: int | None = None
 
 
 class GuestCollector:
@@ -292,6 +293,10 @@ class GuestCollector:
             nics=nics, vhost_threads=self._vhost.read(info.name, pc.pid, pc.thread_names, nics, now, errors)
             if running else (),
             stale=st.stale is not None, settings_pending=s.pending,
+            # the configured size: libvirt's balloon.maximum, else the XML's <memory> (read with the settings)
+            max_memory_kib=st.balloon_max_kib if st.balloon_max_kib is not None
+            else s.config.facts.max_memory_kib if s.config.facts is not None else None,
+            rss_kib=pf.rss_kib if pf.rss_kib is not None else st.rss_kib,
         )
 
     def _proc_figures(self, info: DomainInfo, backing: MemoryBacking, pc: ProcCache, now: float,
@@ -343,6 +348,13 @@ class GuestCollector:
         except (HostFSError, ParseError) as e:
             note("memory per node", e)
             pc.cgroup_dir = None
+        rss: int | None = None
+        try:
+            rss = process.rss_kib(fs, pid)
+        except FileMissing:
+            pass   # exited since the vCPU read
+        except (HostFSError, ParseError) as e:
+            note("statm", e)
         try:
             ksm = process.guest_ksm(fs, pid)
         except FileMissing:
@@ -379,7 +391,7 @@ class GuestCollector:
             for size, per_node in (hp or {}).items():
                 for node, pages in per_node.items():
                     numa[node] = numa.get(node, 0) + pages * size
-        return ProcFigures(threads, numa, hp, ksm, cpu)
+        return ProcFigures(threads, numa, hp, ksm, cpu, rss)
 
 
 def _vcpu_state(th: process.VcpuThread | None, threads: dict[int, process.VcpuThread],

@@ -176,8 +176,10 @@ def _node(fs: HostFS, i: int, d: str, errors: list[Error]) -> Node:
         raise HostFSError(fs.show(f"{d}/meminfo"), "malformed: no MemTotal/MemFree")
     distances = _guard(errors, "host.nodes", lambda: _read(
         fs, f"{d}/distance", lambda t: tuple(int(x) for x in t.split())), None)
+    # allocation counters where the kernel has them (CONFIG_NUMA; absent from some captures)
+    numastat = _guard(errors, "host.nodes", lambda: _optional(fs, f"{d}/numastat", parse.node_numastat), None)
     return Node(id=i, cpus=cpus, mem_total_kib=mem["MemTotal"], mem_free_kib=mem["MemFree"],
-                distances=distances, hugepages=_node_pools(fs, f"{d}/hugepages", errors))
+                distances=distances, hugepages=_node_pools(fs, f"{d}/hugepages", errors), numastat=numastat)
 
 
 def _pool_sizes(fs: HostFS, d: str, entries: list[str] | None = None) -> list[tuple[int, str]]:

@@ -15,7 +15,7 @@ from .. import parse
 from ..errors import FileMissing, ProcessGone
 from ..hostfs import HostFS
 from ..model import GuestKsm
-from ..vocab import CLK_TCK
+from ..vocab import CLK_TCK, PAGE_KIB
 
 _VCPU_COMM = re.compile(r"^CPU (\d+)/(?:KVM|TCG)$")
 VHOST_COMM = re.compile(r"^vhost-(\d+)$")
@@ -215,6 +215,16 @@ def rss_anon_kib(fs: HostFS, pid: int) -> int:
     if v is None:
         raise parse.ParseError(f"{fs.show(rel)}: no RssAnon")
     return v
+
+
+def rss_kib(fs: HostFS, pid: int) -> int:
+    """The process's resident memory (statm: one short line; what `virsh dommemstat` calls rss,
+    which libvirt reads from proc/PID/stat). Hugetlbfs pages are not in it (HugetlbPages)."""
+    rel = f"proc/{pid}/statm"
+    try:
+        return parse.statm_rss_pages(fs.read_text(rel)) * PAGE_KIB
+    except parse.ParseError as e:
+        raise parse.ParseError(f"{fs.show(rel)}: {e}") from None
 
 
 def guest_ksm(fs: HostFS, pid: int) -> GuestKsm | None:

@@ -27,6 +27,7 @@ from ..vocab import (
     hugepage_dir,
 )
 from . import scenario as sc
+from .numastat import NodeAllocs
 from .state import ALL_CPUS, FLUSH_EVERY, QEMU_OVERHEAD_KIB, SimGuest, build, service_ns
 
 T0 = 1_735_700_000.0          # the simulated clock at start (a fixed date: determinism)
@@ -82,6 +83,7 @@ class HostModel:
                     self.pools[size][node] = used + math.ceil(used / 10)
         self.page_cache: list[float] = [self.rng.uniform(3, 9) * sc.GIB for _ in range(sc.NODES)]
         self.cpu_ticks: list[list[float]] = [self._initial_ticks() for _ in range(sc.NCPUS)]
+        self.allocs = NodeAllocs()   # nodeN/numastat (no random draws: the figures above keep theirs)
         scannable = sum(g.ram_kib() for g in self.running() if g.spec.hugepage_kib is None) / PAGE_KIB
         self.ksm_progress = scannable * self.rng.random()
         self.ksm_pages_scanned = scannable * self.ksm_full_scans + self.ksm_progress
@@ -137,6 +139,7 @@ class HostModel:
             self._disks(g, dt)
             self._nics(g, dt)
         self._ksm(dt)
+        self.allocs.advance(self.running(), dt)
         for c, ticks in enumerate(self.cpu_ticks):
             busy = min(1.0, cpu_load[c] + 0.01)
             guest = min(vcpu_load[c], busy)

@@ -94,7 +94,8 @@ class SimHypervisor(Hypervisor):
                                                         int(d.rd_reqs), int(d.wr_reqs), int(d.rd_ns),
                                                         int(d.wr_ns), int(d.fl_reqs), int(d.fl_ns))
                            for d in g.disks},
-                    balloon_current_kib=g.spec.memory_kib)
+                    balloon_current_kib=g.spec.memory_kib,
+                    balloon_max_kib=max(g.spec.max_memory_kib or 0, g.spec.memory_kib))
             return out
 
     def domain_xml(self, name: str, inactive: bool = False) -> str:

@@ -180,6 +180,8 @@ class SysTree:
             put(f"{NODE_DIR}/node{n}/meminfo",
                 "".join(f"Node {n} {k + ':':<16}{int(v):>12}{'' if k.startswith('HugePages') else ' kB'}\n"
                         for k, v in mem.items()))
+        for n in range(sc.NODES):
+            put(f"{NODE_DIR}/node{n}/numastat", self.model.allocs.text(n))
         put("proc/meminfo", self._meminfo(totals, used))
         put("proc/stat", self._proc_stat(clock))
         put("proc/net/dev", self._net_dev())
@@ -325,6 +327,9 @@ class SysTree:
             f"HugetlbPages:\t{huge_kib:>8} kB\nThreads:\t{nthreads}\n"
             f"Cpus_allowed_list:\t{cpuset.format(g.live.emulator_pin or ALL_CPUS)}\n"
             f"Mems_allowed_list:\t{mems_allowed}\n"))
+        # statm in pages: size resident shared text lib data 0 (RSS = RssAnon + RssFile, as status says)
+        put(f"{p}/statm", f"{vm_size // PAGE_KIB} {(rss_anon + 23000) // PAGE_KIB} {23000 // PAGE_KIB} "
+                          f"{5724 // PAGE_KIB} 0 {(vm_size - 400_000) // PAGE_KIB} 0\n")
         put(f"{p}/numa_maps", _numa_maps(g, anon_pages, home))
 
 

@@ -11,7 +11,8 @@ it re-renders what shows it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -25,7 +26,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
-from .. import gcfreeze
+from .. import fmt, gcfreeze
 from ..actions import Executor
 from ..feed import Feed
 from ..frame import Frame, Framer
@@ -33,6 +34,7 @@ from ..model import Guest, Snapshot
 from . import palette, panes
 from .acting import Acting, ActionDone
 from .advising import Advising
+from .filtering import Filtering
 from .findings import FindingList
 from .footer import FitFooter
 from .keys import ACTION_KEYS, BINDINGS
@@ -57,13 +59,14 @@ SETTINGS_BUDGET_S = (0.25, 2.0)
 class SnapshotReady(Message):
     """A poll finished: its frame and table rows, or the error that stopped it."""
 
-    def __init__(self, frame: Frame | None, rows: Rows | None, error: str | None) -> None:
+    def __init__(self, frame: Frame | None, rows: Rows | None, error: str | None, taken: float = 0.0) -> None:
         super().__init__()
         self.frame, self.rows, self.error = frame, rows, error
+        self.taken = taken   # the app's clock when the poll began to collect it
 
 
-class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, PerfToggle, PaneView, StatusLine,
-                 App[int]):
+class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Filtering, PerfToggle, PaneView,
+                 StatusLine, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kvmtune"
     ENABLE_COMMAND_PALETTE = True
@@ -79,7 +82,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
 
     def __init__(self, feed: Feed, executor: Executor | None = None, *, interval: float = 2.0,
                  read_only: bool = False, dry_run: bool = False, theme: str | None = None,
-                 record: str | None = None, start_at: int | None = None):
+                 record: str | None = None, start_at: int | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         super().__init__()
         self.feed = feed
         self.executor = executor
@@ -94,6 +98,9 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         self.rows: Rows = {}
         self.ticks = 0                       # snapshots shown (tests wait on it)
         self.first_time: float | None = None
+        self.clock = clock                   # the header's sample age (tests freeze it)
+        self.taken_at: float | None = None   # when the shown sample was taken, on that clock
+        self._age_text = ""
         self._polling = False
         self._poll_again = False
         self._timer: Any = None
@@ -162,6 +169,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         self._render_header()
         self.record_on_start()
         self.start_poll()
+        self.set_interval(0.5, self._age_tick)   # the age grows while a collection is late
 
     # -- reactive view state -----------------------------------------------------------------
     def watch_theme(self, _name: str) -> None:
@@ -202,6 +210,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
     def _poll(self) -> None:
         # post_message, not call_from_thread: that blocks on a future, and if the app quits
         # meanwhile the worker (and so the process) hangs.
+        taken = self.clock()
         try:
             snap = self._next_snapshot()
             if snap is None:   # the end of a replay, nothing new written
@@ -213,12 +222,13 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         except Exception as e:  # a collector bug must not kill the view: say it, keep polling
             self.post_message(SnapshotReady(None, None, f"collection failed: {e}"))
             return
-        self.post_message(SnapshotReady(frame, rows, None))
+        self.post_message(SnapshotReady(frame, rows, None, taken))
 
     @on(SnapshotReady)
     def _snapshot_ready(self, message: SnapshotReady) -> None:
         self._polling = False
         if message.frame is not None and message.rows is not None:
+            self.taken_at = message.taken
             self._show(message.frame, message.rows)
         elif message.error:
             self.set_status(message.error, "error")
@@ -262,10 +272,23 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
     def _render_header(self) -> None:
         f = self.shown_frame(self.frame)   # (without the host's muted findings)
         secs = 0.0 if f is None or self.first_time is None else f.snap.time - self.first_time
+        age = self.sample_age()
+        self._age_text = "" if age is None else fmt.age(age)
         text = panes.header(f, view_seconds=secs, interval=self.interval, badges=self.badges(),
                             width=self.size.width, compact=self.size.height < COMPACT_BELOW,
-                            replay=self.replay is not None)
+                            replay=self.replay is not None, age=age)
         self.query_one("#header", Static).update(self.with_replay_line(text))
+
+    def sample_age(self) -> float | None:
+        """Seconds since the shown sample was taken; None in a replay (its time is the recorded one)."""
+        if self.replay is not None or self.taken_at is None or self.frame is None:
+            return None
+        return max(0.0, self.clock() - self.taken_at)
+
+    def _age_tick(self) -> None:
+        age = self.sample_age()
+        if age is not None and fmt.age(age) != self._age_text:   # redraw only when the text changes
+            self._render_header()
 
     def _render_table(self, force: bool = False) -> None:
         if self.frame is None:
@@ -318,17 +341,6 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
         if len(self.screen_stack) == 1 and not self._filter_focused() and (why := self.refusal(event.key)):
             self.set_status(why, "warning")
 
-    def _filter_focused(self) -> bool:
-        # the focus itself, not `has_focus`: that reactive follows a Focus message, later
-        f = self.focused
-        return f is not None and f.id == "filter"
-
-    def _close_filter(self) -> None:
-        f = self.query_one("#filter", Input)
-        # an active filter stays in sight (it hides rows); an empty one goes
-        f.set_class(bool(f.value.strip()), "open")
-        self.focus_pane()   # now: the next keys are the table's (zoomed: the pane's, to scroll it)
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "interrupt":
             return True   # Ctrl+C quits from anywhere
@@ -363,20 +375,6 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Perf
 
     async def action_interrupt(self) -> None:
         await self.action_quit()   # what q does (it asks nothing), as Ctrl+C in top and htop
-
-    def action_filter(self) -> None:
-        f = self.query_one("#filter", Input)
-        f.add_class("open")
-        # now, not Widget.focus(): that only queues the change behind the keys typed right
-        # after '/', which would then reach the table and the app's bindings (z, q, t...)
-        self.screen.set_focus(f)
-
-    def action_filter_done(self) -> None:
-        self._close_filter()
-
-    def action_filter_clear(self) -> None:
-        self.query_one("#filter", Input).value = ""
-        self._close_filter()
 
     def action_theme(self) -> None:
         names = self._theme_names

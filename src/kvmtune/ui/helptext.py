@@ -36,7 +36,8 @@ HELP_TEXT = {
     "numa_balancing": "automatic NUMA balancing on/off",
     "undo": "undo the last action (shows what it puts back, then asks)",
     "log": "the audit log (in a replay: the actions recorded)",
-    "host": "host view: every node's CPUs, memory, hugepages and guests",
+    "host": "host view: every node's CPUs, memory, hugepages and guests; the nodes' distances and "
+            "allocations per second (numastat: hit, miss, foreign, local, other)",
     "advice_host": "advice: every finding on the host, sortable; Enter opens a fix, ! mutes",
     "theme": "next colour theme",
     "perf": "perf counters on/off (pane 7; needs root)",
@@ -126,6 +127,9 @@ def _section(title: str, rows: list[Row]) -> Section:
 def sections(bindings: Iterable[Binding], disabled: Mapping[str, str], replay: bool) -> list[Section]:
     """Columns, then the keys: moving around, tuning, replay (a replay's own keys first)."""
     columns = tuple(Row(c.label, c.help) for c in COLUMNS)
+    header = (Row("age", "how old the shown sample is (at 80x24 `age 0.4s/2s`, with the "
+                         "interval); yellow past two intervals, red past five (collection is late or stuck); "
+                         "none in a replay, whose header has the recorded time"),)
     view: list[Row] = [Row(k, t) for k, t in OTHER_KEYS]
     tune: list[Row] = []
     travel: list[Row] = []
@@ -152,11 +156,11 @@ def sections(bindings: Iterable[Binding], disabled: Mapping[str, str], replay: b
         {"travel": travel, "tune": tune, "view": view}[group].append(row)
     view.append(Row(f"1…{len(PANES)}", "detail pane: " + ", ".join(
         f"{i + 1} {t}" for i, (_, t) in enumerate(PANES)), PANE_IDS))
-    out = [Section("Columns of the guest table", columns),
+    out = [Section("Columns of the guest table", columns), Section("The header", header),
            _section("Keys", view),
            _section("Tuning", tune),
            _section("Time travel in a replay", travel)]
-    return [out[0], out[3], out[1], out[2]] if replay else out
+    return [out[0], out[1], out[4], out[2], out[3]] if replay else out
 
 
 def lines(secs: list[Section], width: int) -> list[tuple[str, str]]:

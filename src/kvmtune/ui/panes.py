@@ -36,7 +36,10 @@ def size_label(kib: int) -> str:
 # -- header ------------------------------------------------------------------------------
 
 def header(frame: Frame | None, *, view_seconds: float, interval: float,
-           badges: list[str], width: int = 80, compact: bool = False, replay: bool = False) -> str:
+           badges: list[str], width: int = 80, compact: bool = False, replay: bool = False,
+           age: float | None = None) -> str:
+    """`age`: seconds since the shown sample was taken (None: not shown, as in a replay, where
+    the recorded time is)."""
     if frame is None:
         return f"[b]kvmtune[/]  [{MUTED}]collecting the first snapshot…[/]  " + _badges(badges)
     h = frame.snap.host
@@ -56,8 +59,8 @@ def header(frame: Frame | None, *, view_seconds: float, interval: float,
     pieces = [(h.hostname, f"[b]{escape(h.hostname)}[/]"),
               *((t, escape(t)) for t in (
                   *when, f"KSM {ksm}",
-                  f"THP {h.thp_enabled or '?'}", f"NUMA-bal {nb}", f"tuned {h.tuned_profile or '-'}",
-                  f"every {interval:g}s")),
+                  f"THP {h.thp_enabled or '?'}", f"NUMA-bal {nb}", f"tuned {h.tuned_profile or '-'}")),
+              *_interval_pieces(interval, age, compact),
               *((f" {b} ", _badges([b])) for b in badges)]
     head: list[str] = []
     cur: list[str] = []
@@ -105,6 +108,17 @@ def header(frame: Frame | None, *, view_seconds: float, interval: float,
     return "\n".join(lines)
 
 
+def _interval_pieces(interval: float, age: float | None, compact: bool) -> list[tuple[str, str]]:
+    """"every 2s  age 0.4s" (small terminal: "age 0.4s/2s"); the age yellow past two intervals
+    (a collection is late), red past five (it is stuck, or the host is)."""
+    if age is None:
+        return [(f"every {interval:g}s", f"every {interval:g}s")]
+    text = f"age {fmt.age(age)}" + (f"/{interval:g}s" if compact else "")
+    style = "$error" if age > 5 * interval else "$warning" if age > 2 * interval else ""
+    markup = f"[{style}]{text}[/]" if style else text
+    return [(text, markup)] if compact else [(f"every {interval:g}s", f"every {interval:g}s"), (text, markup)]
+
+
 def _node_busy(frame: Frame, cpus: tuple[int, ...]) -> str:
     """A node's CPUs' mean busy % over the last interval ("-" before there are two samples)."""
     pct = [p for c in cpus if (p := frame.cpu_pct.get(c)) is not None]
@@ -129,7 +143,7 @@ def numa_pane(frame: Frame, g: Guest, width: int = 80) -> str:
     # (a stopped guest's vCPUs run nowhere: vcpu_nodes would name where they are pinned)
     vnodes = a.vcpu_nodes(g, h) if g.running else set()
     bw = _bar_width(width, 46)
-    out = [f"[b]{escape(g.name)}[/]  memory {fmt.fmt_kib(g.memory_kib)}  locality "
+    out = [f"[b]{escape(g.name)}[/]  memory {_memory(g)}  locality "
            f"{_locality(a.locality(g, h))}  numatune {_numatune(g)}"]
     # the first finding next, the rest under the nodes: at 80x24 a memory split and its fix
     # (M) show without scrolling, and so do the nodes
@@ -153,6 +167,14 @@ def numa_pane(frame: Frame, g: Guest, width: int = 80) -> str:
     out += warns[1:]
     out.append(f"[{MUTED}]█ normal  [$accent]▓[/] hugepages  'vCPUs' = its vCPUs run there[/]")
     return "\n".join(out)
+
+
+def _memory(g: Guest) -> str:
+    """Its size now (the balloon's) of the configured one, and what QEMU holds in RAM (RSS)."""
+    text = fmt.fmt_kib(a.memory_now_kib(g))
+    if g.max_memory_kib is not None:
+        text += f" of {fmt.fmt_kib(g.max_memory_kib)}"
+    return text + ("" if g.rss_kib is None else f"  RSS {fmt.fmt_kib(g.rss_kib)}")
 
 
 def _numatune(g: Guest) -> str:
@@ -392,30 +414,4 @@ def settings_pane(g: Guest, width: int = 80) -> str:
         line(f"disk {d.target}", f"bus {d.bus or '-'}  cache {d.cache or '-'}  io {d.io or '-'}  "
              f"{d.source or '-'}")
     line("domain", f"state {g.state}  pid {g.pid or '-'}  uuid {g.uuid}", muted=True)
-    return "\n".join(out)
-
-
-# -- host view ---------------------------------------------------------------------------
-
-def host_view(frame: Frame, width: int = 80) -> str:
-    snap, cpu_pct = frame.snap, frame.cpu_pct
-    out = [f"[b]{escape(snap.host.hostname)}[/] — every node: CPUs, memory, hugepages, guests", ""]
-    out += cpu_map(snap, cpu_pct, width=width)
-    bw = _bar_width(width, 40)
-    for u in a.node_summary(snap):
-        n = snap.host.node(u.node)
-        frac = u.mem_used_kib / u.mem_total_kib if u.mem_total_kib else None
-        out.append("")
-        out.append(f"[b]node {u.node}[/]  CPUs {cpuset.format(u.cpus) or '-'}  "
-                   f"[$primary]{fmt.bar(frac, bw)}[/] {fmt.fmt_kib(u.mem_used_kib)}/{fmt.fmt_kib(u.mem_total_kib)}")
-        for s, p in sorted(n.hugepages.items() if n is not None else ()):
-            out.append(f"  hugepages {size_label(s)}: {p.used}/{p.total} used, {p.free} free")
-        names = sorted(set(u.guests_kib) | set(u.vcpu_guests),
-                       key=lambda x: -u.guests_kib.get(x, 0))
-        for name in names:
-            mem = fmt.fmt_kib(u.guests_kib.get(name)) if name in u.guests_kib else '-'
-            out.append(f"  {escape(name):<24} mem {mem:>6}"
-                       f"  vCPUs here {u.vcpu_guests.get(name, 0)}")
-        if not names:
-            out.append(f"  [{MUTED}]no guest uses this node[/]")
     return "\n".join(out)

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
 
 from .. import fmt
-from . import helptext, panes
+from . import helptext, hostview
 
 
 class Viewing:
@@ -116,7 +116,7 @@ class HostScreen(_Closable):
         m = self.main
         if m.frame is not None and m.ticks != self._drawn_tick:   # redraw on new snapshots only
             self._drawn_tick = m.ticks
-            self.query_one("#host-body", Static).update(panes.host_view(m.frame, self.size.width))
+            self.query_one("#host-body", Static).update(hostview.host_view(m.frame, self.size.width))
 
 
 class LogScreen(_Closable):

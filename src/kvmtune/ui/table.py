@@ -49,7 +49,9 @@ COLUMNS = (
     Column("vcpus", "vC", 2, descending=True, help="vCPUs"),
     Column("cpu", "CPU%", 5, descending=True,
            help="CPU the guest used over the last interval, % of one host CPU (200% = two busy)"),
-    Column("mem", "Mem", 5, descending=True, help="memory the guest is given"),
+    Column("mem", "Mem", 5, descending=True,
+           help="memory the guest has now: its balloon's current size (libvirt's balloon.current; its QEMU's "
+           "RSS where libvirt has not said); pane 1: of the configured size, and the RSS"),
     Column("nodes", "Nodes", 5, right=False, help="the NUMA nodes its memory is on (- unknown)"),
     # worst first: the least local on top
     Column("local", "Local", 5, help="locality: the share of its memory on the nodes where its vCPUs "
@@ -119,6 +121,7 @@ def row_values(g: Guest, frame: Frame,
     cpu = rate.cpu_percent if rate else None
     ksm = a.guest_ksm_saved_kib(g)
     at_limit = any(w.code == "storage.at_limit" for w in every)
+    mem = a.memory_now_kib(g)
     return {
         "name": (g.name, g.name, ""),
         # stale: libvirt did not answer for it this tick ("st?": its state is the last one read)
@@ -126,7 +129,7 @@ def row_values(g: Guest, frame: Frame,
         else (STATE_SHORT.get(g.state, g.state[:3]), g.state, "" if g.running else "muted"),
         "vcpus": (str(len(g.vcpus) or g.nvcpus or 0), len(g.vcpus) or g.nvcpus or 0, ""),
         "cpu": (fmt.fmt_pct(cpu, of_one=False), cpu if cpu is not None else -1.0, ""),
-        "mem": (fmt.fmt_kib(g.memory_kib), g.memory_kib, ""),
+        "mem": (fmt.fmt_kib(mem), mem, ""),
         "nodes": (a.nodes_label(g), a.nodes_label(g), ""),
         "local": (fmt.fmt_pct(loc), loc if loc is not None else 2.0,
                   "" if loc is None or loc >= a.LOW_LOCALITY else "warning" if loc >= 0.5 else "error"),

@@ -81,6 +81,8 @@ class GuestStats:
     vcpu_pcpu: Mapping[int, int] = field(default_factory=dict)
     block: Mapping[str, BlockCounters] = field(default_factory=dict)   # by target ("vda")
     balloon_current_kib: int | None = None
+    balloon_max_kib: int | None = None    # balloon.maximum: the configured size (<memory>)
+    rss_kib: int | None = None            # balloon.rss: QEMU's resident set (libvirt reads its /proc)
     # by host device ("vnet0"); asked for only where kvmtune cannot read that host's /proc/net/dev
     net: Mapping[str, NetCounters] = field(default_factory=dict)
     # why this guest's figures are not from this tick (libvirt did not answer in time, or a

@@ -239,7 +239,8 @@ class LibvirtHypervisor(Hypervisor):
                 except libvirt.libvirtError:
                     continue  # gone between the two calls
                 state, mem, nvcpus = info[0], info[2], info[3]
-                st = {**st, "cpu.time": st.get("cpu.time", info[4]), **_vcpus_info(dom)}
+                st = {**st, "cpu.time": st.get("cpu.time", info[4]),
+                      "balloon.maximum": st.get("balloon.maximum", info[1]), **_vcpus_info(dom)}
             domid = dom.ID()
             guests.append(DomainInfo(
                 name=name, uuid=dom.UUIDString(), id=domid if domid >= 0 else None,

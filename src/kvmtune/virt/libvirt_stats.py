@@ -145,9 +145,11 @@ def guest_stats(st: Mapping[str, Any]) -> GuestStats:
             continue
         block[name] = _block(st, f"block.{i}.")
     cpu = st.get("cpu.time")
-    mem = st.get("balloon.current")
+    mem, top, rss = (st.get(f"balloon.{k}") for k in ("current", "maximum", "rss"))
     return GuestStats(cpu_time_ns=None if cpu is None else int(cpu), vcpu_time_ns=vcpu, vcpu_state=state,
-                      block=block, balloon_current_kib=None if mem is None else int(mem), net=_net(st))
+                      block=block, balloon_current_kib=None if mem is None else int(mem),
+                      balloon_max_kib=None if top is None else int(top), rss_kib=None if rss is None else int(rss),
+                      net=_net(st))
 
 
 def _block(st: Mapping[str, Any], p: str) -> BlockCounters:
