@@ -133,3 +133,32 @@ def test_a_codec_1_file_appended_to_is_marked_codec_2(tmp_path: Path, snaps: lis
     db.close()
     with pytest.raises(RecordingError, match="codec 3"):
         Recording(path)
+
+
+def test_values_left_out_of_a_shape_and_shapes_widened(snaps: list[Snapshot]) -> None:
+    """A vCPU that keeps its CPU one tick leaves its value out of the line (empty, or null where
+    the line holds text, whose ",," is no empty value); one that takes a new field widens the
+    shape in a line in full; the next chain's first patch keeps the wide shape."""
+    base = snaps[0]
+    g = base.guests[0]
+    v = g.vcpus[0]
+
+    def tick(n: int, pcpu: int, state: str | None) -> Snapshot:
+        vc = replace(v, cpu_time_ns=(v.cpu_time_ns or 0) + n * 1000, pcpu=pcpu, state=state)  # type: ignore[arg-type]
+        return replace(base, time=base.time + 2 * n, guests=(replace(g, vcpus=(vc, *g.vcpus[1:])), *base.guests[1:]))
+    chain = [tick(0, 1, None), tick(1, 2, None), tick(2, 2, None), tick(3, 2, "a,,b"), tick(4, 3, "a,,b"),
+             tick(5, 3, "c,,d"), tick(6, 3, None), tick(7, 3, None)]
+    shapes: dict[int, str] = {}
+    parts = codec.decode_key(codec.encode_key(chain[0]))
+    lines = []
+    for n, (a, b) in enumerate(pairwise(chain)):
+        patch = codec.encode_patch(a, b, shapes, fresh=n == 5)   # a new chain's first patch
+        assert patch is not None
+        lines.append(patch.split(b"\n")[1])
+        if n == 5:
+            parts = codec.decode_key(codec.encode_key(a))
+        parts = codec.decode_patch(parts, patch)
+        assert Snapshot.from_json(codec.document(parts)) == b
+    assert lines[1] == b"0 =,1000" and lines[3] == b"0 =1,1000,", lines
+    assert lines[2].startswith(b"0 {") and lines[4].startswith(b"0 =null,1000,"), lines
+    assert lines[5].startswith(b"0 {") and b"null" in lines[5] and lines[6] == b"0 =,1000,", lines

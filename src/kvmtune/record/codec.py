@@ -34,7 +34,7 @@ import orjson
 
 from ..jsonfields import names
 from ..model import SCHEMA, Snapshot
-from .patches import HEAD, Shapes, apply, line_patch
+from .patches import HEAD, HOLE, Shapes, apply, fill, line_patch, shaped_line
 from .patches import loads as _loads
 
 
@@ -56,35 +56,25 @@ def plain(v: Any) -> Any:
 
 def patch_text(a: Any, b: Any) -> str | None:
     """The patch from a to b (model values) as JSON text, or None when they are equal."""
-    nums: list[Any] = []
+    nums: list[str] = []
     p = _patch(a, b, nums)
     return None if p is None else fill(p, nums)
 
 
-# A patch's text is made with a NUL where each number goes (JSON text holds no raw control
-# character: orjson escapes them) and the numbers in a list: the text is the line's shape.
-HOLE = "\0"
-
-
-def fill(shape: str, nums: list[Any]) -> str:
-    """The patch text: the shape's holes filled with the numbers, in order."""
-    return shape.replace("%", "%%").replace(HOLE, "%r") % tuple(nums) if nums else shape
-
-
-def _patch(a: Any, b: Any, nums: list[Any]) -> str | None:
+def _patch(a: Any, b: Any, nums: list[str]) -> str | None:
     if a is b:
         return None
     t = type(a)
     if t is not type(b):
-        return _whole(b)
+        return _hole(b, nums)
     if t is int:
         if a == b:
             return None
-        nums.append(b - a)
+        nums.append(str(b - a))
         return HOLE
     if t is tuple:
         if len(a) != len(b):
-            return _whole(b)
+            return _hole(b, nums)
         if not a:
             return None
         if not hasattr(a[0], "__dataclass_fields__"):
@@ -93,8 +83,8 @@ def _patch(a: Any, b: Any, nums: list[Any]) -> str | None:
             # floats (load averages): by item, as deltas, so the line keeps its shape
             steps = [_step(x, y) if type(x) is float and type(y) is float else None for x, y in zip(a, b)]
             if None in steps:
-                return _whole(b)
-            nums += steps
+                return _hole(b, nums)
+            nums += map(repr, steps)
             return "{" + ",".join(f'"{i}":{HOLE}' for i in range(len(a))) + "}"
         parts = []
         for i in range(len(a)):   # dataclass elements: walked, not compared first (that costs twice)
@@ -106,11 +96,11 @@ def _patch(a: Any, b: Any, nums: list[Any]) -> str | None:
         if a == b:
             return None
         if a.keys() != b.keys():
-            return _whole(b)
+            return _hole(b, nums)
         return _items(a, b, nums)
     if hasattr(a, "__dataclass_fields__"):
         return (_PATCHERS.get(t) or _patcher(t))(a, b, nums)
-    return None if a == b else _whole(b)
+    return None if a == b else _hole(b, nums)
 
 
 # A patcher per dataclass, generated once: the per-tick hot loop (1000 guests, their vCPUs and
@@ -121,7 +111,7 @@ def _patch(a: Any, b: Any, nums: list[Any]) -> str | None:
 # the guests' vCPUs, disks and NICs a field at a time in C (attrgetter maps, zip, map(sub)): on
 # live objects that cost half as much again as this code's specialised attribute reads). The hint
 # only picks the fastest test first: a value of another type still takes the general path.
-_PATCHERS: dict[type, Callable[[Any, Any, list[Any]], str | None]] = {}
+_PATCHERS: dict[type, Callable[[Any, Any, list[str]], str | None]] = {}
 
 def _emit(call: str, indent: int) -> str:
     """The lines that add a field's sub-patch `call` (when there is one) to the parts."""
@@ -134,14 +124,14 @@ _INT = """\
     if x is not y:
         if type(x) is int and type(y) is int:
             if x != y:
-                parts.append('"{n}":\\0'); nums.append(y - x)
+                parts.append('"{n}":\\0'); nums.append(str(y - x))
         elif x != y:
 """ + _emit("patch(x, y, nums)", 12)
 _FLOAT = """\
     x = a.{n}; y = b.{n}
     if x is not y and x != y:
         if type(x) is float and type(y) is float and (d := step(x, y)) is not None:
-            parts.append('"{n}":\\0'); nums.append(d)
+            parts.append('"{n}":\\0'); nums.append(repr(d))
         else:
 """ + _emit("patch(x, y, nums)", 12)
 _SEQ = """\
@@ -192,16 +182,16 @@ def _holds_dataclass(hint: Any) -> bool:
     return any(is_dataclass(a) or _holds_dataclass(a) for a in typing.get_args(hint))
 
 
-def _patcher(cls: type) -> Callable[[Any, Any, list[Any]], str | None]:
+def _patcher(cls: type) -> Callable[[Any, Any, list[str]], str | None]:
     """The patch between two instances of the dataclass `cls`. Field names are identifiers:
     safe to paste into code, and into JSON without quoting; nothing else goes into the code."""
     hints = typing.get_type_hints(cls)
     body = "".join(_field_code(hints[n]).format(n=n) for n in names(cls))
-    code = (f"def patch_fields(a, b, nums):\n    if type(b) is not cls:\n        return whole(b)\n"
+    code = (f"def patch_fields(a, b, nums):\n    if type(b) is not cls:\n        return whole(b, nums)\n"
             f"    parts = []\n{body}    return '{{' + ','.join(parts) + '}}' if parts else None\n")
-    scope: dict[str, Any] = {"cls": cls, "whole": _whole, "patch": _patch, "P": _PATCHERS, "step": _step}
+    scope: dict[str, Any] = {"cls": cls, "whole": _hole, "patch": _patch, "P": _PATCHERS, "step": _step}
     exec(code, scope)
-    fn: Callable[[Any, Any, list[Any]], str | None] = scope["patch_fields"]
+    fn: Callable[[Any, Any, list[str]], str | None] = scope["patch_fields"]
     _PATCHERS[cls] = fn
     return fn
 
@@ -214,11 +204,17 @@ def _step(x: float, y: float) -> float | None:
     return d if d - d == 0.0 and round(x + d, 2) == y else None
 
 
+def _hole(v: Any, nums: list[str]) -> str:
+    """A replacement ([v]): one of the line's values, as a number is (the shape holds no value)."""
+    nums.append(_whole(v))
+    return HOLE
+
+
 def _whole(v: Any) -> str:
     return "[" + dump_json(plain(v)).decode() + "]"
 
 
-def _items(a: dict[Any, Any], b: dict[Any, Any], nums: list[Any]) -> str | None:
+def _items(a: dict[Any, Any], b: dict[Any, Any], nums: list[str]) -> str | None:
     """The patch between two dicts with the same keys (maps keyed by a number or by text)."""
     parts = []
     for k, x in a.items():
@@ -235,45 +231,37 @@ def _key(k: Any) -> str:
     return dump_json(str(k)).decode()
 
 
-def encode_patch(a: Snapshot, b: Snapshot, shapes: dict[int, str] | None = None) -> bytes | None:
+def encode_patch(a: Snapshot, b: Snapshot, shapes: dict[int, str] | None = None,
+                 fresh: bool = False) -> bytes | None:
     """The sample that rebuilds b from a: a line for its time, host and errors, then one per
     guest that changed (its index, a space, its patch); None when b must be stored whole (its
     guests are not a's, in the same order: a new chain starts there). `shapes`: the shapes of
     the lines written in full so far in this chain (by guest index, HEAD), for `=` lines
-    (codec 2); updated with this sample's (the caller keeps them once the sample is stored)."""
+    (codec 2); updated with this sample's (the caller keeps them once the sample is stored).
+    fresh: the first patch of a chain: every line in full, in the shapes of the chain before
+    (a reader starts at the key), so they need not widen again."""
     if len(a.guests) != len(b.guests) or any(x.name != y.name for x, y in zip(a.guests, b.guests)):
         return None
-    nums: list[Any] = []
+    nums: list[str] = []
     head = []
     if a.time != b.time:
         d = _step(a.time, b.time) if type(a.time) is float and type(b.time) is float else None
-        if d is None:
-            head.append('"time":' + _whole(b.time))
-        else:
-            head.append('"time":' + HOLE)
-            nums.append(d)
+        head.append('"time":' + (_hole(b.time, nums) if d is None else HOLE))
+        if d is not None:
+            nums.append(repr(d))
     for key in ("host", "errors", "disconnected"):
         p = _patch(getattr(a, key), getattr(b, key), nums)
         if p is not None:
             head.append(f'"{key}":{p}')
-    lines = [_line(shapes, HEAD, "{" + ",".join(head) + "}", nums, "")]
+    lines = [shaped_line(shapes, HEAD, "{" + ",".join(head) + "}", nums, "", fresh)]
     for i, (x, y) in enumerate(zip(a.guests, b.guests)):
         if x is y:
             continue
         nums = []
         p = (_PATCHERS.get(type(x)) or _patcher(type(x)))(x, y, nums)
         if p is not None:
-            lines.append(_line(shapes, i, p, nums, f"{i} "))
+            lines.append(shaped_line(shapes, i, p, nums, f"{i} ", fresh))
     return "\n".join(lines).encode()
-
-
-def _line(shapes: dict[int, str] | None, i: int, shape: str, nums: list[Any], lead: str) -> str:
-    if shapes is None:
-        return lead + fill(shape, nums)
-    if shapes.get(i) == shape:
-        return lead + "=" + ",".join(map(repr, nums))
-    shapes[i] = shape
-    return lead + fill(shape, nums)
 
 
 # -- a sample's bytes: one JSON line for the snapshot without its guests, then one per guest,
@@ -312,7 +300,7 @@ _NATIVE = orjson.OPT_NON_STR_KEYS   # maps keyed by a number, as `plain` writes 
 
 
 # (the document without "guests", each guest's or None: not read, the shapes)
-Parts = tuple[dict[str, Any], list[Any], Shapes]
+Parts = tuple[dict[str, Any], list[str], Shapes]
 
 
 def decode_key(data: bytes, want: Collection[str] | None = None, cpus: bool = True) -> Parts:

@@ -1,4 +1,5 @@
-"""Applying a recording's patches (codec.py makes them) to the JSON documents they rebuild."""
+"""A patch line's shape (codec 2's `=` lines, written and read), and applying patches (codec.py
+makes them) to the JSON documents they rebuild."""
 
 from __future__ import annotations
 
@@ -10,12 +11,96 @@ import orjson
 
 HEAD = -1   # the head line's entry in a chain's shapes
 
+# A patch's text is made with a NUL where each number goes (JSON text holds no raw control
+# character: orjson escapes them) and the numbers in a list: the text is the line's shape.
+HOLE = "\0"
+
+
+def fill(shape: str, nums: list[str]) -> str:
+    """The patch text: the shape's holes filled with the numbers, in order."""
+    return shape.replace("%", "%%").replace(HOLE, "%s") % tuple(nums) if nums else shape
+
+
+def shaped_line(shapes: dict[int, str] | None, i: int, shape: str, nums: list[str], lead: str, fresh: bool) -> str:
+    """A line of a patch (codec.encode_patch): `=` and its values where the guest's shape so
+    far holds them, else in full (its shape kept in `shapes`); every line in full when fresh."""
+    if shapes is None or shape == HOLE:
+        return lead + fill(shape, nums)
+    old = shapes.get(i)
+    if old == shape:
+        return lead + (fill(shape, nums) if fresh else "=" + ",".join(nums))
+    if old is not None:
+        # values the shape kept that did not change this tick (a vCPU that stayed on its CPU)
+        # are null; values it lacks widen it, in a line in full: most lines keep a shape
+        # (without this, half the lines of a 100-guest demo patch were in full)
+        mine, kept = _paths(shape), _paths(old)
+        if mine.keys() <= kept.keys():
+            # (left empty in a line of numbers: null where a value is text, see line_patch)
+            out = ["null" if fresh or any('"' in v for v in nums) else ""] * len(kept)
+            for path, v in zip(mine, nums):
+                out[kept[path]] = v
+            return lead + (fill(old, out) if fresh else "=" + ",".join(out))
+        wide = _union(kept, mine)
+        if wide is not None:
+            at = dict.fromkeys(_paths(wide), "null")
+            at.update(zip(mine, nums))
+            shape, nums = wide, list(at.values())
+    shapes[i] = shape
+    return lead + fill(shape, nums)
+
+
+def _union(kept: dict[tuple[str, ...], int], mine: dict[tuple[str, ...], int]) -> str | None:
+    """The shape holding both shapes' values; None when one's value is the other's object."""
+    tree: dict[str, Any] = {}
+    for path in (*kept, *mine):
+        node = tree
+        for k in path[:-1]:
+            node = node.setdefault(k, {})
+            if type(node) is not dict:
+                return None
+        if type(node.setdefault(path[-1], None)) is dict:
+            return None
+    return _shape_text(tree)
+
+
+def _shape_text(tree: dict[str, Any]) -> str:
+    return "{" + ",".join(f"{orjson.dumps(k).decode()}:{HOLE if v is None else _shape_text(v)}"
+                          for k, v in tree.items()) + "}"
+
+
+_PATHS: dict[str, dict[tuple[str, ...], int]] = {}   # a shape's values: where each is, by its place
+
+
+def _paths(shape: str) -> dict[tuple[str, ...], int]:
+    p = _PATHS.get(shape)
+    if p is None:
+        if len(_PATHS) > 8192:
+            _PATHS.clear()
+        found: list[tuple[str, ...]] = []
+        _walk(orjson.loads(shape.replace(HOLE, "0")), (), found)
+        p = _PATHS[shape] = {path: n for n, path in enumerate(found)}
+    return p
+
+
+def _walk(v: dict[str, Any], path: tuple[str, ...], out: list[tuple[str, ...]]) -> None:
+    for k, x in v.items():
+        if type(x) is dict:
+            _walk(x, (*path, k), out)
+        else:
+            out.append((*path, k))
+
+
 # the shapes of a chain's lines read in full so far (by guest index, HEAD): each its patch and
 # where its numbers go (the dict and key of each), for the `=` lines after it
 Shapes = dict[int, tuple[Any, list[tuple[dict[str, Any], str]]]]
 
 # orjson reads an integer past 64 bits as a float: text with a run of 19 digits is read by json
 _BIG = re.compile(rb"\d{19}")
+
+
+# where a line of numbers leaves a value out: at its start or after a comma, before a comma or
+# its end (outside JSON text, which such a line does not have, ",," is no JSON)
+_EMPTY = re.compile(rb"(?:^|(?<=,))(?=,|$)")
 
 
 def loads(text: bytes) -> Any:
@@ -36,7 +121,10 @@ def line_patch(shapes: Shapes, i: int, text: bytes) -> Any:
     if known is None:
         raise ValueError(f"a line of numbers for {'the head' if i == HEAD else f'guest {i}'} with no shape before it")
     patch, slots = known
-    nums = loads(b"[" + text[1:] + b"]")
+    body = text[1:]
+    if b'"' not in body:   # no text: a value left out (empty) is null, unchanged
+        body = _EMPTY.sub(b"null", body)
+    nums = loads(b"[" + body + b"]") if slots else []
     if type(nums) is not list or len(nums) != len(slots):
         raise ValueError(f"a line of numbers that does not fit its shape ({len(slots)} numbers)")
     for (d, k), n in zip(slots, nums):
@@ -49,7 +137,7 @@ def _slots(patch: Any, out: list[tuple[dict[str, Any], str]]) -> None:
     if type(patch) is dict:
         for k, v in patch.items():
             t = type(v)
-            if t is int or t is float:
+            if t is int or t is float or t is list or v is None:
                 out.append((patch, k))
             elif t is dict:
                 _slots(v, out)
@@ -79,6 +167,8 @@ def apply(doc: Any, patch: Any) -> Any:
     if type(doc) is list:
         items = list(doc)
         for k, p in patch.items():
+            if p is None:
+                continue
             i = int(k) if isinstance(k, str) and k.isascii() and k.isdigit() else -1
             if not 0 <= i < len(items):
                 raise ValueError(f"a patch for the missing list item {k!r}")
@@ -92,6 +182,8 @@ def apply(doc: Any, patch: Any) -> Any:
 def _apply_dict(doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     out = dict(doc)
     for k, p in patch.items():
+        if p is None:   # a value of a line of numbers left as it was (codec 2)
+            continue
         if k not in out:
             raise ValueError(f"a patch for the missing key {k!r}")
         # the common cases inline: a replay applies thousands of these per sample

@@ -43,7 +43,7 @@ CODEC = 2           # how a sample's data is encoded (1: no `=` lines); a newer 
 KEY_EVERY = 30      # samples per chain: a key, then patches (a seek decodes at most 29)
 TRAIN_AFTER = 16    # patches collected before a dictionary is trained
 DICT_SIZE = 64 * 1024
-PAGE_SIZE = 4096     # SQLite's page size of a new file
+PAGE_SIZE = 1024     # SQLite's page size of a new file: a few-KB row wastes less of its last page
 LEVEL = 1           # zstd level: on the demo hosts (100 and 1000 guests) level 1 is smaller than 3, and twice as fast
 # What reading a damaged file can raise (a flipped byte can land in SQLite's pages, a
 # frame, the JSON, a patch): each becomes a RecordingError naming the file or sample.

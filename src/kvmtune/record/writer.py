@@ -113,7 +113,7 @@ class Recorder:
         text = None
         shapes = dict(self._shapes)   # kept once the sample is committed
         if self._prev is not None and self._chain < KEY_EVERY:
-            text = codec.encode_patch(self._prev, snap, shapes)
+            text = codec.encode_patch(self._prev, snap, shapes, fresh=self._chain == 1)
         db.execute("BEGIN IMMEDIATE")
         if self._session is None:
             host = self._host or snap.host.hostname or socket.gethostname()
@@ -125,8 +125,11 @@ class Recorder:
             cur = db.execute("INSERT INTO samples (time, key, dict, data) VALUES (?, -1, NULL, ?)", (snap.time, data))
             self._key = int(cur.lastrowid or 0)
             db.execute("UPDATE samples SET key = seq WHERE seq = ?", (self._key,))
+            prev = self._prev
+            if prev is None or len(prev.guests) != len(snap.guests) or any(
+                    x.name != y.name for x, y in zip(prev.guests, snap.guests)):
+                shapes = {}   # (by guest index: the next chain's first patch writes its lines in them)
             self._chain = 1
-            shapes = {}
         else:
             dict_id = self._learn(text)
             comp = self._dict[1] if self._dict is not None and dict_id is not None else self._plain
