@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -33,13 +34,16 @@ def shaped_line(shapes: dict[int, str] | None, i: int, shape: str, nums: list[st
         # values the shape kept that did not change this tick (a vCPU that stayed on its CPU)
         # are null; values it lacks widen it, in a line in full: most lines keep a shape
         # (without this, half the lines of a 100-guest demo patch were in full)
-        mine, kept = _paths(shape), _paths(old)
-        if mine.keys() <= kept.keys():
+        into = _into(old, shape)
+        if into is not None:
+            blank, null, order = into
+            if fresh:
+                return lead + fill(old, (null % _ordered(nums, order)).split("\0"))
+            vals = _ordered(nums, order)
+            line = blank % vals
             # (left empty in a line of numbers: null where a value is text, see line_patch)
-            out = ["null" if fresh or any('"' in v for v in nums) else ""] * len(kept)
-            for path, v in zip(mine, nums):
-                out[kept[path]] = v
-            return lead + (fill(old, out) if fresh else "=" + ",".join(out))
+            return lead + "=" + (null.replace("\0", ",") % vals if '"' in line else line)
+        mine, kept = _paths(shape), _paths(old)
         wide = _union(kept, mine)
         if wide is not None:
             at = dict.fromkeys(_paths(wide), "null")
@@ -66,6 +70,36 @@ def _union(kept: dict[tuple[str, ...], int], mine: dict[tuple[str, ...], int]) -
 def _shape_text(tree: dict[str, Any]) -> str:
     return "{" + ",".join(f"{orjson.dumps(k).decode()}:{HOLE if v is None else _shape_text(v)}"
                           for k, v in tree.items()) + "}"
+
+
+# a shape's values put in a wider one's places: the line's format with the others left empty,
+# and with them null (a line with text); None when the shape is not within the wider one
+# (the null one separated by NULs, which no value holds, to be split in a line in full), and
+# the order the values go in (None: as they come)
+_INTO: dict[tuple[str, str], tuple[str, str, itemgetter[int] | None] | None] = {}
+
+
+def _into(wide: str, shape: str) -> tuple[str, str, itemgetter[int] | None] | None:
+    key = (wide, shape)
+    if key in _INTO:
+        return _INTO[key]
+    if len(_INTO) > 8192:
+        _INTO.clear()
+    mine, kept = _paths(shape), _paths(wide)
+    got = None
+    if mine.keys() <= kept.keys():
+        places = [kept[p] for p in mine]
+        at = dict.fromkeys(places, "%s")
+        order = sorted(range(len(places)), key=places.__getitem__)
+        got = ("".join(f",{at.get(n, '')}" for n in range(len(kept)))[1:],
+               "\0".join(at.get(n, "null") for n in range(len(kept))),
+               None if order == sorted(order) else itemgetter(*order, *order[:1]))
+    _INTO[key] = got
+    return got
+
+
+def _ordered(nums: list[str], order: itemgetter[int] | None) -> tuple[str, ...]:
+    return tuple(nums) if order is None else order(nums)[:-1]
 
 
 _PATHS: dict[str, dict[tuple[str, ...], int]] = {}   # a shape's values: where each is, by its place
