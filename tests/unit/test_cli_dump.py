@@ -193,7 +193,7 @@ def test_info(tmp_path, kv):
     entry = {"id": 7, "action": "vcpupin", "target": "web-01", "result": "applied", "time": snaps[6].time}
     path = _record(tmp_path / "info.kvr", snaps, [("action", snaps[6].time, entry)])
     out = kv(str(path), "--info").stdout
-    assert "kvmtune.recording, schema 1, codec 2, created by kvmtune" in out
+    assert "kvmtune.recording, schema 1, codec 1, created by kvmtune" in out
     assert "session 1  2025-01-01 02:53:22  host hv-demo-01  source demo  interval 2s  kvmtune " in out
     assert "samples    12, 2025-01-01 02:53:22 to 2025-01-01 02:53:44 (22s)" in out
     size = path.stat().st_size

@@ -39,11 +39,10 @@ _T = TypeVar("_T")
 
 FORMAT = "kvmtune.recording"
 SCHEMA = 1          # the tables above; a newer file is read with what this version knows
-CODEC = 2           # how a sample's data is encoded (1: no `=` lines); a newer codec cannot be read
+CODEC = 1           # how a sample's data is encoded; a newer codec cannot be read
 KEY_EVERY = 30      # samples per chain: a key, then patches (a seek decodes at most 29)
 TRAIN_AFTER = 16    # patches collected before a dictionary is trained
 DICT_SIZE = 64 * 1024
-PAGE_SIZE = 1024     # SQLite's page size of a new file: a few-KB row wastes less of its last page
 LEVEL = 1           # zstd level: on the demo hosts (100 and 1000 guests) level 1 is smaller than 3, and twice as fast
 # What reading a damaged file can raise (a flipped byte can land in SQLite's pages, a
 # frame, the JSON, a patch): each becomes a RecordingError naming the file or sample.

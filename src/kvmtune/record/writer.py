@@ -23,7 +23,6 @@ from .store import (
     FORMAT,
     KEY_EVERY,
     LEVEL,
-    PAGE_SIZE,
     SCHEMA,
     TABLES,
     TRAIN_AFTER,
@@ -46,7 +45,6 @@ class Recorder:
         self._session: int | None = None
         self._prev: Snapshot | None = None
         self._chain = 0                  # samples in the current chain
-        self._shapes: dict[int, str] = {}   # its lines written in full (codec.encode_patch)
         self._key = 0
         self._errors: set[Error] = set()
         self._train: list[bytes] = []
@@ -72,8 +70,6 @@ class Recorder:
         if "meta" in tables:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
             check_meta(self.path, meta, writing=True)
-        if not tables:   # a new file (a page size holds from the first write, and not in WAL mode)
-            db.execute(f"PRAGMA page_size={PAGE_SIZE:d}")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")   # WAL + NORMAL: a crashed process loses nothing committed
         db.execute("BEGIN IMMEDIATE")
@@ -82,9 +78,6 @@ class Recorder:
         for k, v in (("format", FORMAT), ("schema", str(SCHEMA)), ("codec", str(CODEC)),
                      ("created", repr(time.time())), ("created_by", f"kvmtune {__version__}")):
             db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (k, v))
-        # a file of an older codec appended to holds samples of this one from here: an older
-        # kvmtune must refuse it (this one reads both)
-        db.execute("UPDATE meta SET value = ? WHERE key = 'codec' AND CAST(value AS INTEGER) < ?", (str(CODEC), CODEC))
         db.execute("COMMIT")
         row = db.execute("SELECT id, data FROM dicts ORDER BY id DESC LIMIT 1").fetchone()
         if row is not None:   # appending: keep using the file's dictionary
@@ -111,9 +104,8 @@ class Recorder:
                                  "record to a new file")
         db = self.db
         text = None
-        shapes = dict(self._shapes)   # kept once the sample is committed
         if self._prev is not None and self._chain < KEY_EVERY:
-            text = codec.encode_patch(self._prev, snap, shapes, fresh=self._chain == 1)
+            text = codec.encode_patch(self._prev, snap)
         db.execute("BEGIN IMMEDIATE")
         if self._session is None:
             host = self._host or snap.host.hostname or socket.gethostname()
@@ -125,10 +117,6 @@ class Recorder:
             cur = db.execute("INSERT INTO samples (time, key, dict, data) VALUES (?, -1, NULL, ?)", (snap.time, data))
             self._key = int(cur.lastrowid or 0)
             db.execute("UPDATE samples SET key = seq WHERE seq = ?", (self._key,))
-            prev = self._prev
-            if prev is None or len(prev.guests) != len(snap.guests) or any(
-                    x.name != y.name for x, y in zip(prev.guests, snap.guests)):
-                shapes = {}   # (by guest index: the next chain's first patch writes its lines in them)
             self._chain = 1
         else:
             dict_id = self._learn(text)
@@ -145,7 +133,7 @@ class Recorder:
             db.execute("INSERT INTO events (time, kind, data) VALUES (?, 'action', ?)",
                        (snap.time, json.dumps(a, default=str)))
         db.execute("COMMIT")
-        self._prev, self._shapes = snap, shapes
+        self._prev = snap
         self.samples += 1
         if self.max_size is not None and self.samples % 10 == 0:
             self._trim()
