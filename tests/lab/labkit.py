@@ -45,6 +45,15 @@ def colon_table(text: str) -> dict[str, str]:
     return out
 
 
+def vcpuinfo(name: str) -> dict[int, dict[str, str]]:
+    """`virsh vcpuinfo`: vCPU -> its block's keys (VCPU, CPU, State, CPU time, CPU Affinity)."""
+    out = {}
+    for block in virsh("vcpuinfo", name).strip().split("\n\n"):
+        t = colon_table(block)
+        out[int(t["VCPU"])] = t
+    return out
+
+
 def wait_for(cond, timeout: float, step: float = 0.25):
     """Poll `cond()` until it returns a truthy value (returned) or `timeout` seconds pass (None)."""
     end = time.monotonic() + timeout

@@ -5,21 +5,13 @@ so a guest is partly pinned ("pinned 1 of 2", the table's p)."""
 
 from __future__ import annotations
 
-from labkit import GUESTS, PLAIN2, colon_table, guest_pid, restart_guest, run, virsh
+from labkit import GUESTS, PLAIN2, guest_pid, restart_guest, run, vcpuinfo, virsh
 from textual.markup import to_content
 
 from kvmtune.frame import Framer
 from kvmtune.ui import panes
 from kvmtune.ui.table import row_values
 from kvmtune.vocab import VCPU_STATES
-
-
-def vcpuinfo(name: str) -> dict[int, dict[str, str]]:
-    out = {}
-    for block in virsh("vcpuinfo", name).strip().split("\n\n"):
-        t = colon_table(block)
-        out[int(t["VCPU"])] = t
-    return out
 
 
 def thread_ids(name: str) -> dict[int, int]:

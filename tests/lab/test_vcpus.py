@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from labkit import GUESTS, PLAIN2, colon_table, restart_guest, virsh, wait_for
+from labkit import GUESTS, PLAIN2, restart_guest, vcpuinfo, virsh, wait_for
 
 from kvmtune import cpuset
-
-
-def vcpuinfo(name: str) -> dict[int, dict[str, str]]:
-    out = {}
-    for block in virsh("vcpuinfo", name).strip().split("\n\n"):
-        t = colon_table(block)
-        out[int(t["VCPU"])] = t
-    return out
 
 
 def vcpupin(name: str) -> dict[int, tuple[int, ...]]:
