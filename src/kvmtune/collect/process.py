@@ -105,10 +105,16 @@ def vcpu_threads(fs: HostFS, pid: int, names: dict[str, int | None] | None = Non
             st = parse.task_stat(fs.read_text(f"{task_dir}/{tid}/stat"))
         except FileMissing:
             continue   # the thread exited between listdir and read
-        sched = fs.read_text(f"{task_dir}/{tid}/schedstat", None)   # None: a kernel without SCHED_INFO
-        ns = (st.utime + st.stime) * _TICK_NS if sched is None else parse.schedstat_ns(sched)
+        ns = thread_run_ns(fs, f"{task_dir}/{tid}", st)
         out[index] = VcpuThread(int(tid), st.processor, ns, st.state)
     return out
+
+
+def thread_run_ns(fs: HostFS, path: str, st: parse.TaskStat) -> int:
+    """A thread's CPU time in ns: schedstat's run time, else (a kernel without SCHED_INFO) its
+    stat's utime + stime in clock ticks."""
+    sched = fs.read_text(f"{path}/schedstat", None)
+    return (st.utime + st.stime) * _TICK_NS if sched is None else parse.schedstat_ns(sched)
 
 
 def memory_cgroup_dir(fs: HostFS, pid: int) -> str | None:

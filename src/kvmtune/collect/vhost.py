@@ -12,11 +12,8 @@ from ..devmodel import NetIf, VhostThread
 from ..errors import FileMissing, HostFSError, ParseError
 from ..hostfs import HostFS
 from ..model import Error
-from ..parse import schedstat_ns, task_stat
-from ..vocab import CLK_TCK
-from .process import VHOST, VHOST_COMM
-
-_TICK_NS = 1_000_000_000 // CLK_TCK
+from ..parse import task_stat
+from .process import VHOST, VHOST_COMM, thread_run_ns
 
 
 def vhost_tids(names: dict[str, int | None]) -> list[str]:
@@ -41,8 +38,7 @@ def vhost_thread(fs: HostFS, path: str, kernel: bool) -> VhostThread:
     """The worker at `path` (proc/PID/task/TID, or proc/TID for a kernel thread): the CPU it
     last ran on, its CPU time, the CPUs it may run on."""
     st = task_stat(fs.read_text(f"{path}/stat"))
-    sched = fs.read_text(f"{path}/schedstat", None)
-    ns = (st.utime + st.stime) * _TICK_NS if sched is None else schedstat_ns(sched)
+    ns = thread_run_ns(fs, path, st)
     status = fs.read_text(f"{path}/status", None) or ""
     allowed = next((line.partition(":")[2].strip() for line in status.splitlines()
                     if line.startswith("Cpus_allowed_list:")), "")

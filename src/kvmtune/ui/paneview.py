@@ -96,6 +96,7 @@ class PaneView:
     perf_enabled: Callable[[], bool | None]
     call_after_refresh: Callable[..., Any]
     relayout: Callable[[], None]
+    pending: int                                       # guests whose settings are not read yet (app.py)
 
     zoomed = False
     _pane_for: tuple[str, str | None] | None = None   # (pane, guest) shown: another one starts at the top
@@ -125,7 +126,7 @@ class PaneView:
             text = PANE_TEXT[key](f, g, width)
         if g.settings_pending:
             return (f"[$text-muted]reading its settings from libvirt (pins, numatune, memtune, disks; "
-                    f"{sum(x.settings_pending for x in f.snap.guests)} guests to go): "
+                    f"{self.pending} guests to go): "
                     f"they show in a moment[/]\n" + text)
         return text
 
