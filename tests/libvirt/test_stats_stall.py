@@ -99,3 +99,40 @@ def test_the_collector_carries_a_stale_guests_block_counters_and_says_why(hv, st
     assert beta is not None and beta.stale and alpha is not None and not alpha.stale
     assert beta.disks == first.guest("beta").disks and beta.memtune == first.guest("beta").memtune
     assert [e.source for e in snap.errors if "stale" in e.message] == ["beta: stats"]
+
+
+@pytest.fixture
+def skip_beta(monkeypatch):
+    """The stats call answers for beta as NOWAIT does when another client holds its job
+    (state and balloon.current only, no monitor figures) `times` times, then in full. The
+    test driver has no jobs to hold; the real contention is in tests/lab/test_stall_lab.py."""
+    import libvirt
+    real = libvirt.virConnect.domainListGetStats
+    left = {"times": 0}
+    calls = []
+
+    def answers(conn, doms, stats=0, flags=0):
+        out = real(conn, doms, stats, flags)
+        if any(d.name() == "beta" for d in doms):
+            calls.append(len(doms))
+            if left["times"] > 0:
+                left["times"] -= 1
+                out = [(d, {"state.state": 1, "balloon.current": 1024} if d.name() == "beta" else st)
+                       for d, st in out]
+        return out
+    monkeypatch.setattr(libvirt.virConnect, "domainListGetStats", answers)
+    return left, calls
+
+
+def test_a_guest_nowait_skipped_is_asked_once_more_and_read_fresh(hv, skip_beta):
+    left, calls = skip_beta
+    left["times"] = 1
+    _infos, stats, _ = _tick(hv)
+    assert calls == [2, 1]                       # both guests, then beta alone
+    assert stats["beta"].stale is None and stats["alpha"].stale is None
+    # skipped every time: two more asks, then stale with why
+    calls.clear()
+    left["times"] = 3
+    _infos, stats, took = _tick(hv)
+    assert calls == [2, 1, 1] and took < DEADLINE
+    assert "holds a job" in (stats["beta"].stale or "") and stats["alpha"].stale is None
