@@ -128,3 +128,36 @@ def test_kvmtune_started_while_a_guest_is_stopped_shows_every_guest_on_its_first
         print(f"first tick with {stalled} stopped: {took:.2f} s")
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+def test_an_action_on_a_stopped_guest_fails_in_time_says_why_and_changes_nothing(tmp_path):
+    """`kvmtune apply blkdeviotune` on a guest whose QEMU is stopped: libvirt waits for its
+    monitor without end, so kvmtune must not. Reading the current limits misses --timeout (or,
+    while an earlier call about the guest still waits, is refused at once): nothing is set,
+    exit 1, the attempt logged; after SIGCONT the limit is as it was."""
+    import json
+    import subprocess
+    import sys
+
+    from labkit import PLAIN2
+    before = virsh("blkdeviotune", PLAIN2, "vda")
+    log = tmp_path / "actions.log"
+    pid = guest_pid(PLAIN2)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t = time.monotonic()
+        p = subprocess.run([sys.executable, "-m", "kvmtune.cli", "apply", "blkdeviotune", PLAIN2, "vda",
+                            "--total-iops-sec", "4321", "--timeout", "3", "--yes", "--log", str(log),
+                            "--connect", "qemu:///system"],
+                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        took = time.monotonic() - t
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    print(f"apply on a stopped guest: exit {p.returncode} in {took:.1f} s: {p.stderr.strip()}")
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr and p.stdout == ""
+    assert f"about {PLAIN2}" in p.stderr and "nothing was changed" in p.stderr, p.stderr
+    assert took < 30, f"{took:.1f} s"   # the snapshot's stats deadlines and this one's, not forever
+    (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entry["result"] == "failed" and entry["before"] is None
+    assert wait_for(lambda: virsh("blkdeviotune", PLAIN2, "vda") == before, 20), "the limit changed"

@@ -194,3 +194,44 @@ def test_live_and_config_together_set_both(source, tmp_path):
     dom = source.hv._dom("alpha")
     for flag in (libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG):
         assert dom.memoryParameters(flag)["soft_limit"] == 262144
+
+
+def test_an_action_libvirt_does_not_answer_for_fails_in_time_and_is_logged(source, tmp_path, monkeypatch):
+    """A setter that waits (a stopped QEMU's monitor; the test driver cannot stall, so the call
+    is made to wait here): the action fails within its deadline with what may still happen,
+    the attempt is logged, and a second action on the guest is refused at once while the
+    first still waits, while the collector reads the guest as usual. The real stall (a
+    stopped QEMU) is in tests/lab/test_stall_lab.py."""
+    import threading
+    import time
+
+    import libvirt
+    release = threading.Event()
+    real = libvirt.virDomain.setBlockIoTune
+
+    def waits(dom, *args):
+        release.wait(10)
+        return real(dom, *args)
+    monkeypatch.setattr(libvirt.virDomain, "setBlockIoTune", waits)
+    ex = Executor(source, log_path=str(tmp_path / "actions.log"), timeout=0.5)
+    col = Collector(source)
+    snap = col.collect()
+    try:
+        t = time.monotonic()
+        r = ex.run(BlkDevIoTune("alpha", "vda", {"total_iops_sec": 500}, S), snap, confirmed=True)
+        assert time.monotonic() - t < 2.0
+        assert (r.status, r.exit_code) == ("failed", 1), r
+        assert "libvirt did not answer about alpha within 0.5 s" in r.message
+        assert "may still take effect" in r.message
+        entry = ex.entries()[-1]
+        assert entry["result"] == "failed" and entry["before"] is not None and "error" in entry["after"]
+        # while that call waits: the next action on alpha is refused before it reads anything
+        r2 = ex.run(VcpuPin("alpha", 0, (2,), S), snap, confirmed=True)
+        assert r2.status == "failed" and "has not answered an earlier call about alpha" in r2.message
+        assert "nothing was changed" in r2.message and source.hv.vcpu_affinity("alpha")[0] != (2,)
+        # the collector is not held up: alpha is read fresh, with its settings
+        again = col.collect()
+        assert not again.guest("alpha").stale
+        assert not [e for e in again.errors if e.source in ("alpha: stats", "alpha: settings")], again.errors
+    finally:
+        release.set()

@@ -11,16 +11,22 @@ import getpass
 import shlex
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
-from ..errors import ActionError, AuditLogError, HostFSError, VirtError
+from ..errors import ActionError, AuditLogError, HostFSError, Stalled, VirtError
 from ..fmt import changes, clock, described
 from ..model import Snapshot
 from ..source import Source
 from ..vocab import Status
 from .auditlog import AuditLog
 from .base import Action, display, rebuild
+
+T = TypeVar("T")
+# How long an action waits for libvirt about its guest: a setter waits for the guest's job and
+# some for its QEMU (a live numatune migrates the guest's memory: seconds for a big one)
+TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,9 @@ def _user() -> str:
 
 class Executor:
     def __init__(self, source: Source, log_path: str | None = None, read_only: bool = False,
-                 dry_run: bool = False):
+                 dry_run: bool = False, timeout: float = TIMEOUT_S):
         self.source = source
+        self.timeout = timeout
         self._log_named = log_path is not None
         self.log = AuditLog(log_path if log_path is not None else source.log_path)
         self.read_only = read_only
@@ -62,6 +69,14 @@ class Executor:
 
     def entries(self) -> list[dict[str, Any]]:
         return self.log.entries()
+
+    def _guarded(self, action: Action, fn: Callable[[], T]) -> T:
+        """fn() under the guest's deadline: a stopped or stuck QEMU must not hang `apply` or
+        the TUI's action worker. A guest that an earlier call still waits for is refused at once."""
+        hv = self.source.hv
+        if hv is None or action.target == "host":
+            return fn()
+        return hv.acting(action.target, fn, self.timeout)
 
     # -- running ---------------------------------------------------------------------------
     def run(self, action: Action, snap: Snapshot, confirmed: bool = False) -> Result:
@@ -103,20 +118,27 @@ class Executor:
         except AuditLogError as e:
             return Result(Status.REFUSED, f"{e}; nothing changed", [], risks, cmds)
         try:
-            before = action.before(self.source)
+            before = self._guarded(action, lambda: action.before(self.source))
+        except Stalled as e:
+            r = Result(Status.FAILED, f"{what}: cannot read the current values: {_stalled(action, e, self.timeout)}; "
+                                      "nothing was changed", [], risks, cmds)
+            return self._logged(action, snap, r, None, None, undo_of)
         except (VirtError, HostFSError, ActionError) as e:
             r = Result(Status.FAILED, f"{what}: cannot read the current values: {e}", [], risks, cmds)
             return self._logged(action, snap, r, None, None, undo_of)
         error = None
         try:
-            action.apply(self.source)
+            self._guarded(action, lambda: action.apply(self.source))
+        except Stalled as e:
+            error = (f"{_stalled(action, e, self.timeout)}: the change may still take effect when it answers; "
+                     "look again before trying it once more")
         except (VirtError, HostFSError, ActionError) as e:
             error = str(e)
         except Exception as e:  # a bug, not the host's answer: still logged, never a traceback
             error = f"internal error: {type(e).__name__}: {e}"
         kept = self.source.changed()   # even a failed apply may have changed part of it
         try:
-            after: Any = action.before(self.source)
+            after: Any = self._guarded(action, lambda: action.before(self.source))
         except (VirtError, HostFSError, ActionError) as e:
             after = {"error": str(e)}
         if error is not None:
@@ -218,7 +240,7 @@ class Executor:
             return Result(Status.INVALID, f"cannot undo #{eid}: the log entry is unusable ({e})")
         extra: list[str] = []
         try:
-            now = action.before(self.source)
+            now = self._guarded(action, lambda: action.before(self.source))
             if entry.get("after") is not None and now != entry["after"]:
                 since = "; ".join(changes(entry["after"], now)) or described(now)
                 extra.append(f"{entry['action']} {entry['target']} changed since #{eid} ({since}): "
@@ -232,6 +254,13 @@ class Executor:
             back = changes(entry.get("after"), entry["before"]) if entry.get("after") is not None else []
             ask = title + (f"; puts back {'; '.join(back)}" if back else "") + "?"
         return self._run(inverse, snap, confirmed, gaps + extra, undo_of=eid, ask=ask, label=title)
+
+
+def _stalled(action: Action, e: Stalled, timeout: float) -> str:
+    late = "within" in str(e)   # (else an earlier call about the guest, the collector's, still waits)
+    return (f"libvirt did not answer about {action.target} within {timeout:g} s" if late else
+            f"libvirt has not answered an earlier call about {action.target} yet") + \
+        " (its QEMU stopped, or busy in a job?)"
 
 
 def _shortfall(action: Action, after: Any) -> str:

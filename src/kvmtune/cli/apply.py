@@ -32,10 +32,11 @@ from ..actions import (
     VcpuPin,
     display,
 )
+from ..actions.executor import TIMEOUT_S
 from ..feed import Feed
 from ..model import Snapshot
 from ..vocab import IOTUNE_INT_KEYS, NUMA_MODES, SCOPE_BOTH, THP_MODES
-from .common import CliError, add_source_args, argtype, open_feed
+from .common import CliError, add_source_args, argtype, open_feed, seconds
 
 _S = argparse.SUPPRESS
 _NEGATIVE = re.compile(r"^-[0-9][0-9.]*[A-Za-z]*$")   # -5, -5G, -1.5M: a value, not an option
@@ -47,6 +48,7 @@ cpulist = argtype(inputs.cpulist, "CPU list")
 cpulist_or_unpin = argtype(inputs.cpulist_or_unpin, "CPU list")
 vcpu_or_all = argtype(inputs.vcpu_or_all, "vCPU")
 whole = argtype(inputs.whole, "number")
+
 on_off = argtype(inputs.on_off, "on/off")
 device_weights = argtype(inputs.device_weights, "device weights")
 
@@ -62,6 +64,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--read-only", action="store_true", default=_S, help="refuse every change")
     g.add_argument("--log", metavar="FILE", default=None,
                    help="audit log (default $XDG_STATE_HOME/kvmtune/actions.log)")
+    g.add_argument("--timeout", type=seconds, default=TIMEOUT_S, metavar="SECONDS",
+                   help=f"how long to wait for libvirt's answer about the guest (default {TIMEOUT_S:g}): "
+                        "a stopped or stuck QEMU fails the change instead of hanging")
 
 
 class _ScopeFlag(argparse.Action):
@@ -207,7 +212,7 @@ def open_executor(args: argparse.Namespace) -> tuple[Feed, Executor, Snapshot]:
         feed.close()
         raise
     ex = Executor(source, log_path=args.log, read_only=getattr(args, "read_only", False),
-                  dry_run=getattr(args, "dry_run", False))
+                  dry_run=getattr(args, "dry_run", False), timeout=args.timeout)
     return feed, ex, snap
 
 

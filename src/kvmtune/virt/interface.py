@@ -120,6 +120,12 @@ class Hypervisor(ABC):
         Until such a call returns, the next for the guest raises Stalled at once."""
         return fn()
 
+    def acting(self, name: str, fn: Callable[[], T], timeout: float) -> T:
+        """fn(): an action's calls about one guest, or Stalled when the hypervisor does not
+        answer within `timeout`, and at once while an earlier call about the guest still
+        waits. Not the reads' deadline key: a poll meanwhile reads the guest as usual."""
+        return fn()
+
     def stalling(self) -> bool:
         """A call that missed its deadline still waits: libvirt then made other guests' getters
         wait too (measured: vcpuPinInfo, memoryParameters, numaParameters, blockIoTune)."""

@@ -30,11 +30,11 @@ except ImportError:  # reported by LibvirtHypervisor() with the fix
     libvirt = None
 
 from .. import cpuset
-from ..errors import Disconnected, GuestGone, NotSupported, VirtError
+from ..errors import Disconnected, GuestGone, NotSupported, Stalled, VirtError
 from ..model import IoThread, MemTune, NumaTune
 from ..vocab import MEMTUNE_LIBVIRT, MEMTUNE_UNLIMITED_KIB, NUMA_MODES, SCOPE_BOTH, STATE_BY_CODE, Scope
 from .interface import DomainInfo, GuestStats, Hypervisor
-from .libvirt_stats import BUSY, StatsReader, guest_stats, skipped, stats_groups
+from .libvirt_stats import ACTING_KEY, BUSY, StatsReader, guest_stats, skipped, stats_groups
 
 T = TypeVar("T")
 
@@ -273,6 +273,12 @@ class LibvirtHypervisor(Hypervisor):
         # some getters wait for the guest's job or its QEMU monitor (ioThreadInfo, blockIoTune;
         # numaParameters waited too, measured on a stopped QEMU): the group gets one deadline
         return self._reader.deadlines.run(name, fn, self.call_timeout)
+
+    def acting(self, name: str, fn: Callable[[], T], timeout: float) -> T:
+        d = self._reader.deadlines
+        if d.busy(name):   # the stats or settings call stuck on it: this one would wait behind it
+            raise Stalled(f"an earlier call is still waiting for an answer ({name})")
+        return d.run(ACTING_KEY + name, fn, timeout)
 
     def stalling(self) -> bool:
         return self._reader.deadlines.any_busy()

@@ -41,7 +41,7 @@ from .interface import BlockCounters, GuestStats, NetCounters
 
 CHUNKS = 4        # parallel stats calls at most: libvirtd serves 5 requests per client at once
 PER_CHUNK = 12    # guests per call at least: each call costs ~0.6 ms of CPU here, a few guests gain no wall
-LIST_KEY, RETRY_KEY = "\0list", "\0retry"   # Deadlines keys that are not guest names
+LIST_KEY, RETRY_KEY, ACTING_KEY = "\0list", "\0retry", "\0acting "   # Deadlines keys: not guest names
 RETRY_PAUSE, RETRIES = 0.05, 2   # a skipped guest asked again: another client's query takes a few ms
 BUSY = ("libvirt holds a job on it (a migration, dump or snapshot, or an earlier call still waiting "
         "for its QEMU): its block counters are from an earlier tick")
