@@ -39,11 +39,23 @@ async def bench(guests: int, rounds: int) -> None:
         f = app.framer.push(feed.next())
         return f, {g.name: row_values(g, f) for g in f.snap.guests}
 
+    # the first screen is up when the guest table first paints rows (not when the polls
+    # are done: the one right after it reads the settings it had no time for, and waiting
+    # for that one counted a second more here)
+    painted: list[float] = []
+    render_lines = GuestTable.render_lines
+
+    def timed_render_lines(table, crop):
+        out = render_lines(table, crop)
+        if table.row_count and not painted:
+            painted.append(time.perf_counter())
+        return out
+    GuestTable.render_lines = timed_render_lines
     async with app.run_test(size=(160, 50)) as pilot:
-        while app.ticks < 1 or app._polling:
+        while not painted:
             await pilot.pause(0.01)
-        await pilot.pause()                    # the first table painted
-        t_first = time.perf_counter()
+        GuestTable.render_lines = render_lines
+        t_first = painted[0]
         first_pending = app.pending
         # the polls right after the first screen read the settings it had no time for
         while app.pending or app._polling:

@@ -13,8 +13,10 @@ def test_frozen_once_and_later_objects_still_collected() -> None:
         "import gc\n"
         "from kvmtune import gcfreeze\n"
         "assert gc.get_freeze_count() == 0\n"
+        "before = gc.get_threshold()\n"
         "gcfreeze.after_startup()\n"
         "n = gc.get_freeze_count()\n"
+        "assert gc.get_threshold() == (*before[:2], gcfreeze.FULL_EVERY) != before   # full scans 10x rarer\n"
         "assert n > 1000, n\n"
         "gcfreeze.after_startup()\n"
         "assert gc.get_freeze_count() == n\n"
@@ -22,6 +24,7 @@ def test_frozen_once_and_later_objects_still_collected() -> None:
         "    pass\n"
         "a = Cycle(); a.me = a; del a\n"
         "assert gc.collect() >= 1   # garbage made after the freeze is still reclaimed\n"
+
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

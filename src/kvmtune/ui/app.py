@@ -249,10 +249,12 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Filt
         self._render_header()
         self._render_table()
         self._render_pane()
-        if self.ticks == 1:
-            if self._budget is not None:
-                self._budget(SETTINGS_BUDGET_S[1])
-            gcfreeze.after_startup()   # the first screen is up: keep full collections off what exists
+        if self.ticks == 1 and self._budget is not None:
+            self._budget(SETTINGS_BUDGET_S[1])
+        if not self.pending:
+            # every guest's settings are read (the first screen or a few polls later) and the
+            # table holds every row: keep full collections off what exists
+            gcfreeze.after_startup()
 
     # -- rendering -------------------------------------------------------------------------
     def badges(self) -> list[str]:
