@@ -408,7 +408,7 @@ async def test_the_first_screen_shows_every_guest_before_their_settings_are_read
     read the rest without waiting for the interval (an hour here)."""
     from kvmtune.ui import app as app_module
     monkeypatch.setattr(app_module, "SETTINGS_BUDGET_S", (1e-9, 1e-9))
-    app = demo_app()
+    app = demo_app(settings_budget=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.ticks >= 1, what="the first snapshot")
         # (read in one step: the next polls follow at once and may read more meanwhile)

@@ -6,16 +6,21 @@ import asyncio
 
 
 def demo_app(read_only: bool = False, dry_run: bool = False, interval: float = 3600.0,
-             seed: int = 1, guests: int | None = None, **kw):
+             seed: int = 1, guests: int | None = None, settings_budget: bool = False, **kw):
     """The app on a fresh demo host's feed with a real Executor (interval long: tests poll by hand;
-    the header's sample age on a frozen clock: 0.0s, the same in every picture)."""
+    the header's sample age on a frozen clock: 0.0s, the same in every picture). Every poll
+    reads every guest's settings unless `settings_budget`: what a picture shows, or how many
+    ticks it took, must not depend on how fast the machine is (the budget's own test asks)."""
     kw.setdefault("clock", lambda: 0.0)
     from kvmtune.actions import Executor
     from kvmtune.demo import DemoFeed, open_demo
     from kvmtune.ui.app import KvmtuneApp
     src = open_demo(seed=seed, guests=guests)
     ex = Executor(src, read_only=read_only, dry_run=dry_run)
-    return KvmtuneApp(DemoFeed(src), ex, interval=interval, read_only=read_only, dry_run=dry_run, **kw)
+    feed = DemoFeed(src)
+    if not settings_budget:
+        feed.budget_settings = lambda seconds: None
+    return KvmtuneApp(feed, ex, interval=interval, read_only=read_only, dry_run=dry_run, **kw)
 
 
 async def wait_for(pilot, cond, timeout: float = 15.0, what: str = "condition") -> None:
@@ -37,8 +42,11 @@ async def next_tick(pilot, app, poll: bool = True) -> None:
 
 
 async def ready(pilot, app, ticks: int = 2) -> None:
-    """Wait for the first snapshot, then take more until there are `ticks` (rates need two)."""
-    await wait_for(pilot, lambda: app.ticks >= 1 and not app._polling, what="the first snapshot")
+    """Wait for the first snapshot with every guest's settings (the first poll reads them
+    for SETTINGS_BUDGET_S[0] only: a loaded machine may leave some to the next polls), then
+    take more until there are `ticks` (rates need two)."""
+    await wait_for(pilot, lambda: app.ticks >= 1 and not app._polling and not app.pending,
+                   what="the first snapshot with every guest's settings")
     while app.ticks < ticks:
         await next_tick(pilot, app)
     await pilot.pause()

@@ -54,7 +54,7 @@ COMPACT_BELOW = 32   # terminal rows under which the header packs nodes side by 
 # every guest at once (issue 17: <= 1 s), and the polls right after it read the rest, each
 # as long as a tick may take (a 1000-guest tick costs ~1-2 s anyway: a small share would
 # make reading them all take minutes)
-SETTINGS_BUDGET_S = (0.25, 2.0)
+SETTINGS_BUDGET_S = (0.1, 2.0)
 
 class SnapshotReady(Message):
     """A poll finished: its frame and table rows, or the error that stopped it."""
