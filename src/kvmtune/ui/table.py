@@ -181,6 +181,7 @@ class GuestTable(DataTable[str]):
         # guest -> per shown column (text, sort value, role)
         self._cells: dict[str, tuple[tuple[str, Any, str], ...]] = {}
         self._header_cache: dict[tuple[Any, ...], list[list[Segment]]] = {}
+        self._painted: dict[tuple[Any, ...], list[list[Segment]]] = {}   # body cells by what they show
         self._cols: list[Column] = []
         self._batching = False
         self._refresh_wanted = False
@@ -309,7 +310,7 @@ class GuestTable(DataTable[str]):
 
     # -- painting: DataTable calls these for the rows on screen only -----------------------
     def notify_style_update(self) -> None:
-        self._header_cache = {}
+        self._header_cache, self._painted = {}, {}
         super().notify_style_update()
 
     def _compute_row_renderables(self, row_index: int) -> RowRenderables:
@@ -340,13 +341,16 @@ class GuestTable(DataTable[str]):
         if (cells is None or row_key is None or column_key is None or column_index < 0
                 or self.cell_padding != 1):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        cache_key = (row_key, column_key, base_style, cursor,
-                     hover, self._show_hover_cursor, self._update_count, self._pseudo_class_state)
-        lines = self._cell_render_cache.get(cache_key)
+        text, _, role = cells[column_index]
+        colour = self.colours.get(role, "") if role else ""
+        # by what the cell shows, not DataTable's update count: most cells of a refresh (names,
+        # states, sizes) are as they were, and were painted again (a fifth of a refresh's paint)
+        cache_key = (row_index, column_index, text, colour, width, base_style, cursor, hover,
+                     self._show_hover_cursor, self._pseudo_class_state, self.show_cursor)
+        lines = self._painted.get(cache_key)
         if lines is not None:
             return lines
         col = self._cols[column_index]
-        text, _, role = cells[column_index]
         text = fmt.shorten_middle(text, width - 2) if col.key == "name" else text[:col.width]
         if not text.isprintable():             # tabs, control codes: Rich's own path
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
@@ -365,12 +369,16 @@ class GuestTable(DataTable[str]):
             hover, cursor, self.show_cursor, self._show_hover_cursor,
             self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
         pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
-        colour = self.colours.get(role, "") if role else ""
         text_style = self.app.console.get_style(colour, default=Style.null()) if colour else None
         pad = Segment(" ", pre + post_style)
         lines = [[pad, Segment(text, pre + text_style + post_style), pad]]
-        self._cell_render_cache[cache_key] = lines
+        if len(self._painted) > PAINTED_MAX:   # (a screenful is a few hundred cells)
+            self._painted.clear()
+        self._painted[cache_key] = lines
         return lines
+
+
+PAINTED_MAX = 20_000
 
 
 def _sortable(v: Any, reverse: bool = False) -> tuple[int, float | str]:
