@@ -187,6 +187,10 @@ def test_appending_starts_a_session_and_a_key(tmp_path: Path, snaps: list[Snapsh
     rec = Recording(path)
     assert len(rec.sessions) == 2 and rec.keys[10] == rec.seqs[10]
     assert [rec.snapshot(i).to_json() for i in range(15)] == [s.to_json() for s in snaps[:15]]
+    # small pages from the start (a sample's last overflow page wastes less), kept when appending
+    import sqlite3
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA page_size").fetchone()[0] == 1024
 
 
 def test_dictionary_trained_and_used(tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ KEY_EVERY = 30      # samples per chain: a key, then patches (a seek decodes at 
 TRAIN_AFTER = 16    # patches collected before a dictionary is trained
 DICT_SIZE = 64 * 1024
 LEVEL = 1           # zstd level: on the demo hosts (100 and 1000 guests) level 1 is smaller than 3, and twice as fast
+PAGE_SIZE = 1024     # SQLite pages of new files: a sample row ends in a mostly empty overflow page (4096 wastes most)
 # What reading a damaged file can raise (a flipped byte can land in SQLite's pages, a
 # frame, the JSON, a patch): each becomes a RecordingError naming the file or sample.
 _DAMAGE = (sqlite3.Error, zstandard.ZstdError, ValueError, TypeError, KeyError, IndexError,

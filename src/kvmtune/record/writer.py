@@ -23,6 +23,7 @@ from .store import (
     FORMAT,
     KEY_EVERY,
     LEVEL,
+    PAGE_SIZE,
     SCHEMA,
     TABLES,
     TRAIN_AFTER,
@@ -70,6 +71,10 @@ class Recorder:
         if "meta" in tables:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
             check_meta(self.path, meta, writing=True)
+        if not tables:
+            # before anything is written (and WAL, which keeps the page size): a sample is a
+            # row of a few KB whose last overflow page is mostly empty, so small pages waste less
+            db.execute(f"PRAGMA page_size={PAGE_SIZE}")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")   # WAL + NORMAL: a crashed process loses nothing committed
         db.execute("BEGIN IMMEDIATE")
