@@ -136,3 +136,35 @@ def test_a_guest_nowait_skipped_is_asked_once_more_and_read_fresh(hv, skip_beta)
     _infos, stats, took = _tick(hv)
     assert calls == [2, 1, 1] and took < DEADLINE
     assert "holds a job" in (stats["beta"].stale or "") and stats["alpha"].stale is None
+
+
+def test_a_listing_that_stalls_on_the_first_tick_says_why_and_the_next_tick_lists(hv, monkeypatch, tmp_path):
+    """libvirtd blocked on a guest's lock makes even the listing wait (tests/lab/test_stall_lab.py
+    has the real cases): later ticks use the last list, but the first has none, and showed an
+    empty host without a word. Now the snapshot says why (and is marked disconnected: the
+    guests could not be read), and once the listing answers the guests are there."""
+    import libvirt
+    from kvmtune.collect import Collector
+    from kvmtune.hostfs import HostFS
+    from kvmtune.source import Source
+    release = threading.Event()
+    real = libvirt.virConnect.listAllDomains
+
+    def waits(conn, flags=0):
+        release.wait(10)
+        return real(conn, flags)
+    monkeypatch.setattr(libvirt.virConnect, "listAllDomains", waits)
+    (tmp_path / "root").mkdir()
+    col = Collector(Source(HostFS(tmp_path / "root"), hv, hv.uri))
+    try:
+        snap = col.collect()
+        assert snap.guests == () and snap.disconnected
+        (err,) = [e for e in snap.errors if e.source == "libvirt"]
+        assert "did not list the guests" in err.message and "asking again" in err.message
+    finally:
+        release.set()
+    end = time.monotonic() + 5
+    while hv._reader.deadlines.any_busy() and time.monotonic() < end:
+        time.sleep(0.02)
+    snap = col.collect()
+    assert {g.name for g in snap.guests} == {"alpha", "beta"} and not snap.disconnected

@@ -88,6 +88,10 @@ class StatsReader:
             listed = self.deadlines.run(LIST_KEY, lambda: self._call(conn.listAllDomains, 0), self.timeout / 3)
             doms = {d.name(): d for d in listed}
         except Stalled:
+            if not self._doms:   # nothing to show instead (the first tick): the caller says why
+                raise Stalled(f"libvirt did not list the guests within {self.timeout / 3:g} s (a call "
+                              "holding a guest's lock, such as a stuck `virsh dump`?): asking again "
+                              "next tick") from None
             doms = dict(self._doms)   # the last tick's guests: new ones show when the listing answers
         self._doms = doms
         asked = {}
