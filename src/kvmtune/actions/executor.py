@@ -120,8 +120,8 @@ class Executor:
         try:
             before = self._guarded(action, lambda: action.before(self.source))
         except Stalled as e:
-            r = Result(Status.FAILED, f"{what}: cannot read the current values: {_stalled(action, e, self.timeout)}; "
-                                      "nothing was changed", [], risks, cmds)
+            r = Result(Status.FAILED, f"{what}: cannot read the current values: {e}; nothing was changed",
+                       [], risks, cmds)
             return self._logged(action, snap, r, None, None, undo_of)
         except (VirtError, HostFSError, ActionError) as e:
             r = Result(Status.FAILED, f"{what}: cannot read the current values: {e}", [], risks, cmds)
@@ -130,8 +130,7 @@ class Executor:
         try:
             self._guarded(action, lambda: action.apply(self.source))
         except Stalled as e:
-            error = (f"{_stalled(action, e, self.timeout)}: the change may still take effect when it answers; "
-                     "look again before trying it once more")
+            error = f"{e}: the change may still take effect when it answers; look again before trying it once more"
         except (VirtError, HostFSError, ActionError) as e:
             error = str(e)
         except Exception as e:  # a bug, not the host's answer: still logged, never a traceback
@@ -254,13 +253,6 @@ class Executor:
             back = changes(entry.get("after"), entry["before"]) if entry.get("after") is not None else []
             ask = title + (f"; puts back {'; '.join(back)}" if back else "") + "?"
         return self._run(inverse, snap, confirmed, gaps + extra, undo_of=eid, ask=ask, label=title)
-
-
-def _stalled(action: Action, e: Stalled, timeout: float) -> str:
-    late = "within" in str(e)   # (else an earlier call about the guest, the collector's, still waits)
-    return (f"libvirt did not answer about {action.target} within {timeout:g} s" if late else
-            f"libvirt has not answered an earlier call about {action.target} yet") + \
-        " (its QEMU stopped, or busy in a job?)"
 
 
 def _shortfall(action: Action, after: Any) -> str:

@@ -48,7 +48,6 @@ cpulist = argtype(inputs.cpulist, "CPU list")
 cpulist_or_unpin = argtype(inputs.cpulist_or_unpin, "CPU list")
 vcpu_or_all = argtype(inputs.vcpu_or_all, "vCPU")
 whole = argtype(inputs.whole, "number")
-
 on_off = argtype(inputs.on_off, "on/off")
 device_weights = argtype(inputs.device_weights, "device weights")
 

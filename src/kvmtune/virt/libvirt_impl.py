@@ -276,9 +276,13 @@ class LibvirtHypervisor(Hypervisor):
 
     def acting(self, name: str, fn: Callable[[], T], timeout: float) -> T:
         d = self._reader.deadlines
-        if d.busy(name):   # the stats or settings call stuck on it: this one would wait behind it
-            raise Stalled(f"an earlier call is still waiting for an answer ({name})")
-        return d.run(ACTING_KEY + name, fn, timeout)
+        why = " (its QEMU stopped, or busy in a job?)"
+        if d.busy(name) or d.busy(ACTING_KEY + name):   # a call stuck on it: this one would wait behind it
+            raise Stalled(f"libvirt has not answered an earlier call about {name} yet{why}")
+        try:
+            return d.run(ACTING_KEY + name, fn, timeout)
+        except Stalled:
+            raise Stalled(f"libvirt did not answer about {name} within {timeout:g} s{why}") from None
 
     def stalling(self) -> bool:
         return self._reader.deadlines.any_busy()
