@@ -136,6 +136,18 @@ def test_a_guest_nowait_skipped_is_asked_once_more_and_read_fresh(hv, skip_beta)
     _infos, stats, took = _tick(hv)
     assert calls == [2, 1, 1] and took < DEADLINE
     assert "holds a job" in (stats["beta"].stale or "") and stats["alpha"].stale is None
+    # still skipped the next tick: its job is held for longer (a call stuck on its QEMU), not asked again
+    calls.clear()
+    left["times"] = 1
+    _infos, stats, _ = _tick(hv)
+    assert calls == [2] and "holds a job" in (stats["beta"].stale or "")
+    # read in full again: asked again as before the next time it is skipped
+    _infos, stats, _ = _tick(hv)
+    assert stats["beta"].stale is None
+    calls.clear()
+    left["times"] = 1
+    _infos, stats, _ = _tick(hv)
+    assert calls == [2, 1] and stats["beta"].stale is None
 
 
 def test_a_listing_that_stalls_on_the_first_tick_says_why_and_the_next_tick_lists(hv, monkeypatch, tmp_path):
