@@ -27,6 +27,7 @@ from ..model import Guest
 from ..vocab import STATE_SHORT
 
 NARROW_BELOW = 110   # terminal columns under which the table drops its least urgent columns
+PAINTED_MAX = 20_000   # body cells kept painted (a screenful is a few hundred)
 
 
 @dataclass(frozen=True)
@@ -372,13 +373,10 @@ class GuestTable(DataTable[str]):
         text_style = self.app.console.get_style(colour, default=Style.null()) if colour else None
         pad = Segment(" ", pre + post_style)
         lines = [[pad, Segment(text, pre + text_style + post_style), pad]]
-        if len(self._painted) > PAINTED_MAX:   # (a screenful is a few hundred cells)
+        if len(self._painted) > PAINTED_MAX:
             self._painted.clear()
         self._painted[cache_key] = lines
         return lines
-
-
-PAINTED_MAX = 20_000
 
 
 def _sortable(v: Any, reverse: bool = False) -> tuple[int, float | str]:

@@ -148,8 +148,9 @@ class StatsReader:
         while a call of ours is stuck, is not asked again: that call holds its job (its QEMU
         stopped), and the pauses would only add to every tick."""
         held = self._held if self.deadlines.any_busy() else set()
+        still = {d.name() for d, st in records if skipped(d.ID(), st)}
         for _ in range(RETRIES):
-            busy = {d.name() for d, st in records if skipped(d.ID(), st)} - held
+            busy = still - held
             if not busy:
                 break
             time.sleep(RETRY_PAUSE)
@@ -160,7 +161,8 @@ class StatsReader:
                 break   # as first read: stale, with why
             fresh = {d.name(): (d, st) for d, st in again if not skipped(d.ID(), st)}
             records = [fresh.get(d.name(), (d, st)) for d, st in records]
-        self._held = {d.name() for d, st in records if skipped(d.ID(), st)}
+            still -= fresh.keys()
+        self._held = still
         return records
 
 
