@@ -40,9 +40,11 @@ def test_pane_2_agrees_with_virsh_vcpuinfo(fresh_collector):
     virsh("vcpupin", PLAIN2, "1", "1", "--live")      # one vCPU pinned: PLAIN2 is partly pinned
     try:
         tids = {n: thread_ids(n) for n in GUESTS}
-        bad: list[str] = []
-        for _ in range(5):          # a vCPU may hop between CPUs between two reads: retried
-            bad = []
+        # a vCPU may hop between CPUs between two reads (a busy guest on 2 CPUs, CI saw it: 0 -> 1
+        # -> 0): each vCPU must agree with virsh in one round at least, of up to 10
+        bad: dict[tuple[str, int], str] = {}
+        agreed: set[tuple[str, int]] = set()
+        for _ in range(10):
             before = {n: vcpuinfo(n) for n in GUESTS}
             frame = Framer().push(fresh_collector.collect())
             after = {n: vcpuinfo(n) for n in GUESTS}
@@ -60,16 +62,18 @@ def test_pane_2_agrees_with_virsh_vcpuinfo(fresh_collector):
                     ymap = want["CPU Affinity"]
                     assert aff == (cpu_list := _cpus(ymap)), (name, row, ymap)
                     assert pin == ("yes" if g.vcpus[i].pinned else "-") and len(cpu_list) >= 1
-                    if int(cpu) not in {int(before[name][i]["CPU"]), int(want["CPU"])}:
-                        bad.append(f"{name} vcpu {i}: pane CPU {cpu}, virsh {before[name][i]['CPU']}/{want['CPU']}")
+                    if int(cpu) in {int(before[name][i]["CPU"]), int(want["CPU"])}:
+                        agreed.add((name, i))
+                    else:
+                        bad[name, i] = f"{name} vcpu {i}: pane CPU {cpu}, virsh {before[name][i]['CPU']}/{want['CPU']}"
                     # virsh: utime+stime to 0.1 s; kvmtune: schedstat to the ns, between the two reads
                     t = g.vcpus[i].cpu_time_ns / 1e9
                     # (virsh leaves the line out for a vCPU that has not run yet: 0 s)
                     lo, hi = (seconds(x[name][i].get("CPU time", "0.0s")) for x in (before, after))
                     assert lo - 0.15 <= t <= hi + 0.15, (name, i, lo, t, hi)
-            if not bad:
+            if agreed >= bad.keys():
                 break
-        assert not bad
+        assert not [why for key, why in bad.items() if key not in agreed]
         g = frame.snap.guest(PLAIN2)
         head = to_content(panes.vcpu_pane(frame, g).splitlines()[0]).plain
         assert f"{PLAIN2}  2 vCPUs  pinned 1 of 2" in head
