@@ -101,25 +101,39 @@ def test_the_collector_carries_a_stale_guests_block_counters_and_says_why(hv, st
     assert [e.source for e in snap.errors if "stale" in e.message] == ["beta: stats"]
 
 
+def _as_qemu(st, balloon, held):
+    """The test driver's record (state alone) as the QEMU driver's: a disk's block group and,
+    when asked for, the balloon group; NOWAIT without the job (`held`): no monitor figures
+    (the disk's name and path, balloon.current and maximum from the definition; no counters,
+    no RSS). The real ones: tests/unit/test_bulk_stats.py, tests/lab/test_contention_lab.py."""
+    out = {**st, "block.count": 1, "block.0.name": "vda", "block.0.path": "/guest/x.img"}
+    if not held:
+        out |= {"block.0.rd.reqs": 1, "block.0.rd.bytes": 512}
+    if balloon:
+        out |= {"balloon.current": 777, "balloon.maximum": 888} | ({} if held else {"balloon.rss": 99})
+    return out
+
+
 @pytest.fixture
 def skip_beta(monkeypatch):
-    """The stats call answers for beta as NOWAIT does when another client holds its job
-    (state and balloon.current only, no monitor figures) `times` times, then in full. The
-    test driver has no jobs to hold; the real contention is in tests/lab/test_stall_lab.py."""
+    """The stats call answers as the QEMU driver's (_as_qemu), for beta as NOWAIT does when
+    another client holds its job `times` times, then in full; calls: (guests asked, balloon
+    group asked) per call naming beta. The test driver has no jobs to hold; the real
+    contention is in tests/lab/test_contention_lab.py."""
     import libvirt
     real = libvirt.virConnect.domainListGetStats
     left = {"times": 0}
     calls = []
 
     def answers(conn, doms, stats=0, flags=0):
-        out = real(conn, doms, stats, flags)
+        balloon = bool(stats & libvirt.VIR_DOMAIN_STATS_BALLOON)
+        held = False
         if any(d.name() == "beta" for d in doms):
-            calls.append(len(doms))
-            if left["times"] > 0:
-                left["times"] -= 1
-                out = [(d, {"state.state": 1, "balloon.current": 1024} if d.name() == "beta" else st)
-                       for d, st in out]
-        return out
+            calls.append((len(doms), balloon))
+            held = left["times"] > 0
+            left["times"] -= held
+        return [(d, _as_qemu(st, balloon, held and d.name() == "beta"))
+                for d, st in real(conn, doms, stats, flags)]
     monkeypatch.setattr(libvirt.virConnect, "domainListGetStats", answers)
     return left, calls
 
@@ -128,13 +142,13 @@ def test_a_guest_nowait_skipped_is_asked_once_more_and_read_fresh(hv, skip_beta)
     left, calls = skip_beta
     left["times"] = 1
     _infos, stats, _ = _tick(hv)
-    assert calls == [2, 1]                       # both guests, then beta alone
+    assert calls == [(2, True), (1, True)]      # both guests, then beta alone (its balloon first read)
     assert stats["beta"].stale is None and stats["alpha"].stale is None
     # skipped every time: two more asks, then stale with why
     calls.clear()
     left["times"] = 3
     _infos, stats, took = _tick(hv)
-    assert calls == [2, 1, 1] and took < DEADLINE
+    assert calls == [(2, False), (1, False), (1, False)] and took < DEADLINE
     assert "holds a job" in (stats["beta"].stale or "") and stats["alpha"].stale is None
     # still skipped the next tick while a call of ours is stuck (as on a stopped QEMU, whose job
     # that call holds): not asked again
@@ -144,7 +158,7 @@ def test_a_guest_nowait_skipped_is_asked_once_more_and_read_fresh(hv, skip_beta)
         calls.clear()
         left["times"] = 1
         _infos, stats, _ = _tick(hv)
-        assert calls == [2] and "holds a job" in (stats["beta"].stale or "")
+        assert calls == [(2, False)] and "holds a job" in (stats["beta"].stale or "")
     finally:
         stuck.set()
     end = time.monotonic() + 5
@@ -156,7 +170,30 @@ def test_a_guest_nowait_skipped_is_asked_once_more_and_read_fresh(hv, skip_beta)
     calls.clear()
     left["times"] = 1
     _infos, stats, _ = _tick(hv)
-    assert calls == [2, 1] and stats["beta"].stale is None
+    assert calls == [(2, False), (1, False)] and stats["beta"].stale is None
+
+
+def test_the_balloon_group_is_read_at_the_settings_cadence_and_carried_between(hv, skip_beta, monkeypatch):
+    """The balloon group (a QEMU monitor query per guest) is asked for on a guest's first tick,
+    then every 15-30 s, at once after a BALLOON_CHANGE event or a restart; the ticks between
+    carry its values (the size the memory pane shows, the configured size)."""
+    from kvmtune.virt import libvirt_stats
+    _left, calls = skip_beta
+    infos, stats, _ = _tick(hv)
+    assert calls == [(2, True)] and infos["beta"].memory_kib == 777 and stats["beta"].balloon_max_kib == 888
+    calls.clear()
+    for _ in range(3):
+        infos, stats, _ = _tick(hv)
+        assert infos["beta"].memory_kib == 777 and stats["beta"].rss_kib == 99 and stats["beta"].stale is None
+    assert calls == [(2, False)] * 3
+    calls.clear()
+    hv._reader.balloon_moved("beta")   # what the BALLOON_CHANGE event's callback does
+    _tick(hv)
+    assert calls == [(1, True)]        # beta alone with the group; alpha without
+    calls.clear()
+    monkeypatch.setattr(libvirt_stats, "BALLOON_EVERY", 0.0)   # each guest's time has come
+    _tick(hv)
+    assert calls == [(2, True)]
 
 
 def test_a_listing_that_stalls_on_the_first_tick_says_why_and_the_next_tick_lists(hv, monkeypatch, tmp_path):

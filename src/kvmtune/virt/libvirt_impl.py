@@ -34,7 +34,7 @@ from ..errors import Disconnected, GuestGone, NotSupported, Stalled, VirtError
 from ..model import IoThread, MemTune, NumaTune
 from ..vocab import MEMTUNE_LIBVIRT, MEMTUNE_UNLIMITED_KIB, NUMA_MODES, SCOPE_BOTH, STATE_BY_CODE, Scope
 from .interface import DomainInfo, GuestStats, Hypervisor
-from .libvirt_stats import ACTING_KEY, BUSY, StatsReader, guest_stats, skipped, stats_groups
+from .libvirt_stats import ACTING_KEY, BUSY, StatsReader, guest_stats, stats_groups
 
 T = TypeVar("T")
 
@@ -129,18 +129,22 @@ class LibvirtHypervisor(Hypervisor):
 
     def _events_ok_reset(self) -> None:
         self._ncpus = None
+        self._reader.balloon_moved()   # its BALLOON_CHANGE events were missed too
         with self._lock:
             self._changed = {"*"}
 
     def _register_events(self) -> None:
         self._callbacks = []
         ok = True
-        for ev in (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, libvirt.VIR_DOMAIN_EVENT_ID_TUNABLE):
+        for ev, cb in ((libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_event),
+                       (libvirt.VIR_DOMAIN_EVENT_ID_TUNABLE, self._on_event),
+                       # a balloon that moved is read on the next tick, not at its cadence
+                       (libvirt.VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
+                        lambda _c, dom, *_a: self._reader.balloon_moved(dom.name()))):
             try:
-                self._callbacks.append(
-                    self._conn.domainEventRegisterAny(None, ev, self._on_event, None))
+                self._callbacks.append(self._conn.domainEventRegisterAny(None, ev, cb, None))
             except libvirt.libvirtError:
-                ok = False
+                ok = ok and ev == libvirt.VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE   # (that one: the cadence alone)
         self._events_ok = ok
 
     def _on_event(self, conn: Any, dom: Any, *args: Any) -> None:
@@ -224,7 +228,7 @@ class LibvirtHypervisor(Hypervisor):
 
     def list_guests(self) -> list[DomainInfo]:
         conn = self._connection()
-        records, late = self._reader.read(conn)
+        records, late, held = self._reader.read(conn)
         guests, stats = [], {}
         for dom, st in records:
             name = dom.name()
@@ -250,7 +254,7 @@ class LibvirtHypervisor(Hypervisor):
             if "vcpu.0.cpu" in st:   # (vcpus(): the test driver's current CPUs, as virsh vcpuinfo's)
                 stats[name] = replace(stats[name], vcpu_pcpu={
                     i: int(st[f"vcpu.{i}.cpu"]) for i in range(int(st["vcpu.current"]))})
-            if skipped(domid, st):
+            if name in held:
                 stats[name] = replace(stats[name], stale=BUSY)
         for name, (dom, why) in late.items():
             # as it was last seen (the handle alone, if never: its id and uuid are on it, no call)

@@ -20,11 +20,17 @@ So each parallel call has a deadline; a call that misses it is asked again guest
 whose figures could not be read fresh this tick is handed out *stale*, with why.
 A guest NOWAIT skipped is asked again after a pause (twice at most): another client's query (an
 exporter's, virsh's) holds the job for a few ms, and a one-shot snapshot has no earlier tick.
+
+The balloon group is asked for at the settings cadence (each guest every 15-30 s, spread; at
+once when it starts, restarts or its balloon moves: BALLOON_CHANGE), not every tick: beside
+the size libvirt knows, it is a second QEMU monitor query per guest (the memory stats), and its
+RSS is read from /proc here anyway. Between reads a guest's record carries the last values.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +49,8 @@ CHUNKS = 4        # parallel stats calls at most: libvirtd serves 5 requests per
 PER_CHUNK = 12    # guests per call at least: each call costs ~0.6 ms of CPU here, a few guests gain no wall
 LIST_KEY, RETRY_KEY, ACTING_KEY = "\0list", "\0retry", "\0acting "   # Deadlines keys: not guest names
 RETRY_PAUSE, RETRIES = 0.05, 2   # a skipped guest asked again: another client's query takes a few ms
+BALLOON_EVERY = 30.0   # seconds between a guest's balloon reads at most (the collector's settings cadence)
+BALLOON = ("balloon.current", "balloon.maximum", "balloon.rss")
 BUSY = ("libvirt holds a job on it (a migration, dump or snapshot, or an earlier call still waiting "
         "for its QEMU): its block counters are from an earlier tick")
 
@@ -50,10 +58,10 @@ Record = tuple[Any, dict[str, Any]]   # (virDomain, its typed stats) as libvirt-
 
 
 def stats_groups(uri: str) -> int:
-    """The stats groups: state, balloon and block. A host in the URI
+    """The stats groups of every tick: state and block. A host in the URI
     (qemu+ssh://host/system) has its guests' /proc elsewhere: then the CPU times and the
     interface counters (this host's /proc/net/dev is not that host's) too."""
-    groups = libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_BLOCK
+    groups = libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BLOCK
     if urlsplit(uri).netloc:
         groups |= (libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
                    | libvirt.VIR_DOMAIN_STATS_INTERFACE)
@@ -62,8 +70,18 @@ def stats_groups(uri: str) -> int:
 
 def skipped(domid: int, st: Mapping[str, Any]) -> bool:
     """libvirt could not take the running guest's job (NOWAIT), so its monitor was not asked:
-    balloon.rss comes only with the job (and only from a driver with a balloon group)."""
-    return domid >= 0 and "balloon.current" in st and "balloon.rss" not in st
+    balloon.rss comes only with the job (and only from a driver with a balloon group), and so do
+    a disk's counters (a disk with a source and none: an empty CD-ROM drive has neither)."""
+    if domid < 0:
+        return False
+    if "balloon.current" in st:
+        return "balloon.rss" not in st
+    sourced = False
+    for i in range(int(st.get("block.count", 0) or 0)):
+        if f"block.{i}.rd.reqs" in st:
+            return False
+        sourced = sourced or f"block.{i}.path" in st
+    return sourced
 
 
 class StatsReader:
@@ -77,10 +95,27 @@ class StatsReader:
         self.deadlines = Deadlines()
         self._doms: dict[str, Any] = {}   # name -> virDomain as of the last read: the list if listing stalls
         self._held: set[str] = set()      # guests NOWAIT still skipped after asking again, last tick
+        # name -> (its id, when read, its balloon values): the balloon group's last answer
+        self._balloon: dict[str, tuple[int, float, dict[str, Any]]] = {}
 
-    def read(self, conn: Any) -> tuple[list[Record], dict[str, tuple[Any, str]]]:
-        """(records, late): a record per guest that answered; late: name -> (virDomain, why)
-        for the guests that did not within the deadlines (their figures are stale)."""
+    def balloon_moved(self, name: str | None = None) -> None:
+        """Read this guest's balloon group (every guest's, with None) on the next tick."""
+        if name is None:
+            self._balloon.clear()
+        else:
+            self._balloon.pop(name, None)
+
+    def _balloon_due(self, name: str, domid: int, now: float) -> bool:
+        last = self._balloon.get(name)
+        if last is None or last[0] != domid:
+            return True
+        # spread over 0.5-1x the cadence by name, as the settings are: one tick does not read them all
+        return now - last[1] >= BALLOON_EVERY * (0.5 + (zlib.crc32(name.encode()) % 1000) / 2000)
+
+    def read(self, conn: Any) -> tuple[list[Record], dict[str, tuple[Any, str]], set[str]]:
+        """(records, late, held): a record per guest that answered, with its balloon values
+        (read now or carried); late: name -> (virDomain, why) for the guests that did not within
+        the deadlines; held: the guests NOWAIT skipped (their figures but the state are stale)."""
         flags = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
         end = time.monotonic() + self.timeout
         late: dict[str, tuple[Any, str]] = {}
@@ -95,18 +130,24 @@ class StatsReader:
                               "next tick") from None
             doms = dict(self._doms)   # the last tick's guests: new ones show when the listing answers
         self._doms = doms
+        for gone in self._balloon.keys() - doms.keys():
+            del self._balloon[gone]
         asked = {}
         for name, d in doms.items():
             if self.deadlines.busy(name):   # an earlier call for it is still waiting: do not add one
                 late[name] = (d, "an earlier libvirt call for it is still waiting for an answer")
             else:
                 asked[name] = d
-        names = list(asked)
-        k = max(1, min(CHUNKS, len(names) // PER_CHUNK))
-        chunks = {f"\0chunk{i}": names[i::k] for i in range(k) if names[i::k]}
+        now = time.monotonic()
+        due = {n for n, d in asked.items() if self._balloon_due(n, d.ID(), now)}
+        chunks: dict[str, list[str]] = {}
+        for tag, names in (("b", [n for n in asked if n in due]), ("", [n for n in asked if n not in due])):
+            k = max(1, min(CHUNKS, len(names) // PER_CHUNK))
+            chunks |= {f"\0chunk{tag}{i}": names[i::k] for i in range(k) if names[i::k]}
 
         def chunk_call(part: list[str]) -> Callable[[], list[Record]]:
-            return lambda: list(self._call(conn.domainListGetStats, [asked[n] for n in part], self.groups, flags))
+            groups = self.groups | (libvirt.VIR_DOMAIN_STATS_BALLOON if due.intersection(part) else 0)
+            return lambda: list(self._call(conn.domainListGetStats, [asked[n] for n in part], groups, flags))
 
         got = self.deadlines.run_many({key: chunk_call(part) for key, part in chunks.items()},
                                       max(0.0, end - time.monotonic()))
@@ -136,7 +177,21 @@ class StatsReader:
         records = self._again_if_skipped(records, chunk_call)
         order = {n: i for i, n in enumerate(doms)}
         records.sort(key=lambda r: order.get(r[0].name(), len(order)))
-        return records, late
+        self._carry_balloon(records, now)
+        return records, late, set(self._held)
+
+    def _carry_balloon(self, records: list[Record], now: float) -> None:
+        """Keep each answered balloon group; give the others the last one (after `skipped`
+        looked: the group's presence without balloon.rss means a skipped guest)."""
+        for d, st in records:
+            name = d.name()
+            if "balloon.current" in st:
+                if "balloon.rss" in st or d.ID() < 0:   # (skipped: its RSS is still to read)
+                    self._balloon[name] = (d.ID(), now, {k: st[k] for k in BALLOON if k in st})
+                else:
+                    self._balloon.pop(name, None)
+            elif (last := self._balloon.get(name)) is not None:
+                st.update(last[2])
 
     def _again_if_skipped(self, records: list[Record], chunk_call: Callable[[list[str]], Callable[[], list[Record]]],
                           ) -> list[Record]:
