@@ -250,7 +250,8 @@ cmd_down() {
 }
 
 # The scale lab: BIOS-only guests (SeaBIOS finds no OS and idles; ~41 MiB RSS, ~1-2 % of a CPU
-# each under TCG), one vCPU and a small empty disk each, so 50 fit this 2-CPU machine.
+# each under TCG), one vCPU and a small empty disk each, so 50 fit this 2-CPU machine; a virtio
+# balloon each, as virt-install gives a guest (its stats are a QEMU monitor query per guest).
 scale_name() { printf 'kvmtune-lab-scale-%02d' "$1"; }
 
 cmd_scale_up() {
@@ -279,7 +280,8 @@ scale_guest_up() {
     [ -e "$LAB/$name.qcow2" ] || qemu-img create -q -f qcow2 "$LAB/$name.qcow2" 16M
     if ! v dominfo "$name" >/dev/null 2>&1; then
         guest_xml "$name" plain | sed -e "s|<vcpu placement='static'>2</vcpu>|<vcpu placement='static'>1</vcpu>|" \
-            -e "s|<memory unit='MiB'>128</memory>|<memory unit='MiB'>64</memory>|" >"$LAB/$name.xml"
+            -e "s|<memory unit='MiB'>128</memory>|<memory unit='MiB'>64</memory>|" \
+            -e "s|<memballoon model='none'/>|<memballoon model='virtio'/>|" >"$LAB/$name.xml"
         v define "$LAB/$name.xml" >/dev/null
     fi
     [ "$(v domstate "$name")" = running ] || v start "$name" >/dev/null

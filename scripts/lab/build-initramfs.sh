@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the I/O guest's boot files from a downloaded Debian kernel package:
 #   build-initramfs.sh KERNEL.deb OUTDIR   ->  OUTDIR/vmlinuz, OUTDIR/initrd.gz
-# The initramfs is busybox-static plus the virtio modules (block and net), insmod'ed in dependency order,
+# The initramfs is busybox-static plus the virtio modules (block, net and balloon), insmod'ed in dependency order,
 # and an init that loops direct-I/O dd writes and reads on /dev/vda.
 set -euo pipefail
 deb=$1 out=$2
@@ -16,7 +16,7 @@ root=$work/root
 mkdir -p "$root"/{bin,dev,proc,sys,lib/modules}
 cp /bin/busybox "$root/bin/busybox"
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk \
-         failover net_failover virtio_net; do
+         failover net_failover virtio_net virtio_balloon; do
     # Debian 12 ships plain .ko; newer kernels compress them (.ko.xz / .ko.zst).
     f=$(find "$work/x/lib/modules" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n1)
     if [ -z "$f" ]; then

@@ -1,13 +1,14 @@
 #!/bin/busybox sh
-# /init of the I/O guest: load virtio_blk and virtio_net (eth0 up: it takes the ARP requests
-# the host sends into its tap), then read and write the disk forever with O_DIRECT so every
-# byte crosses the virtio queue (and the host's throttle).
+# /init of the I/O guest: load virtio_blk, virtio_net (eth0 up: it takes the ARP requests
+# the host sends into its tap) and virtio_balloon (`virsh setmem` moves its balloon), then
+# read and write the disk forever with O_DIRECT so every byte crosses the virtio queue (and
+# the host's throttle).
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk \
-         failover net_failover virtio_net; do
+         failover net_failover virtio_net virtio_balloon; do
     [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko
 done
 ip link set eth0 up 2>/dev/null || echo "kvmtune-lab-io: no eth0"
