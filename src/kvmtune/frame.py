@@ -12,16 +12,18 @@ the last known guests (`stale`), and `raw` keeps the feed's snapshot exactly as 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .advise import Finding, evaluate
+from .history import Pairs, Series
 from .model import Snapshot
 from .rates import GuestRate, guest_rates, host_cpu_percent
 
 HISTORY = 150   # samples kept per disk for the sparklines (5 minutes at 2 s)
 
 DiskSample = tuple[float | None, float | None]   # (read, write) bytes/s; for a NIC (rx, tx)
+_NO_CPU = Series()
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,10 @@ class Frame:
     cpu_pct: Mapping[int, float | None] = field(default_factory=dict)
     findings: Mapping[str, tuple[Finding, ...]] = field(default_factory=dict)   # per guest
     host_findings: tuple[Finding, ...] = ()
-    history: Mapping[str, Mapping[str, tuple[DiskSample, ...]]] = field(default_factory=dict)
-    net_history: Mapping[str, Mapping[str, tuple[DiskSample, ...]]] = field(default_factory=dict)  # by net_key
-    cpu_history: Mapping[str, tuple[float | None, ...]] = field(default_factory=dict)   # the guest's CPU %
+    # oldest first (history.py: arrays, not tuples of floats)
+    history: Mapping[str, Mapping[str, Sequence[DiskSample]]] = field(default_factory=dict)
+    net_history: Mapping[str, Mapping[str, Sequence[DiskSample]]] = field(default_factory=dict)  # by net_key
+    cpu_history: Mapping[str, Sequence[float | None]] = field(default_factory=dict)   # the guest's CPU %
 
     def guest_findings(self, name: str) -> tuple[Finding, ...]:
         return self.findings.get(name, ())
@@ -49,9 +52,9 @@ class Framer:
         self.size = history
         self.findings = findings   # False: rates only (a dump to csv or OpenMetrics shows no findings)
         self._last: Snapshot | None = None
-        self._history: dict[str, dict[str, tuple[DiskSample, ...]]] = {}
-        self._net: dict[str, dict[str, tuple[DiskSample, ...]]] = {}
-        self._cpu: dict[str, tuple[float | None, ...]] = {}
+        self._history: dict[str, dict[str, Pairs]] = {}
+        self._net: dict[str, dict[str, Pairs]] = {}
+        self._cpu: dict[str, Series] = {}
 
     def reset(self) -> None:
         """Forget the past: the next frame has no rates (e.g. after a replay jumps)."""
@@ -73,23 +76,23 @@ class Framer:
                      host_findings=advice.host if advice else (), history=history,
                      net_history=self._net, cpu_history=self._cpu)
 
-    def _record(self, snap: Snapshot, rates: Mapping[str, GuestRate]
-                ) -> dict[str, dict[str, tuple[DiskSample, ...]]]:
-        # Tuples, replaced per sample: a frame's history never changes after it is made.
+    def _record(self, snap: Snapshot, rates: Mapping[str, GuestRate]) -> dict[str, dict[str, Pairs]]:
+        # new objects per sample: a frame's history never changes after it is made
         n = self.size
         disks, nets, cpus = {}, {}, {}
+        none = Pairs()
         for g in snap.guests:
-            per, net, cpu = self._history.get(g.name, {}), self._net.get(g.name, {}), self._cpu.get(g.name, ())
+            per, net, cpu = self._history.get(g.name, {}), self._net.get(g.name, {}), self._cpu.get(g.name, _NO_CPU)
             r = rates.get(g.name)
             if r is not None:
                 per = dict(per)
                 for disk, dr in r.disks.items():
-                    per[disk] = (per.get(disk, ()) + ((dr.rd_bytes_s, dr.wr_bytes_s),))[-n:]
+                    per[disk] = per.get(disk, none).pushed(dr.rd_bytes_s, dr.wr_bytes_s, n)
                 if r.nics:
                     net = dict(net)
                     for key, nr in r.nics.items():
-                        net[key] = (net.get(key, ()) + ((nr.rx_bytes_s, nr.tx_bytes_s),))[-n:]
-                cpu = (cpu + (r.cpu_percent,))[-n:]
+                        net[key] = net.get(key, none).pushed(nr.rx_bytes_s, nr.tx_bytes_s, n)
+                cpu = cpu.pushed(r.cpu_percent, n)
             disks[g.name], nets[g.name], cpus[g.name] = per, net, cpu
         self._history, self._net, self._cpu = disks, nets, cpus
         return disks

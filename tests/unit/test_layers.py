@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "kvmtune"
 # top-level module or package of kvmtune -> layer (an import may only go to the same or lower)
 LAYERS = {
     **dict.fromkeys(["", "errors", "vocab", "cpuset", "units", "fmt", "parse", "hostfs", "model", "perfmodel",
-                     "devmodel", "inputs", "jsonfields", "xmlfacts", "gcfreeze"], 0),
+                     "devmodel", "inputs", "jsonfields", "xmlfacts", "gcfreeze", "history"], 0),
     "virt": 1,
     **dict.fromkeys(["source", "collect", "rates", "analysis", "advise", "frame", "feed", "demo"], 2),
     **dict.fromkeys(["actions", "record", "export", "report", "fixes"], 3),

@@ -4,7 +4,7 @@ catalogue entry, and the fixes several checks propose (the move, an XML edit).""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ from ..vocab import LIVE_NODESET_MODES
 from .codes import CODES
 from .findings import Finding, Fix
 
-DiskHistory = Mapping[str, Mapping[str, tuple[tuple[float | None, float | None], ...]]]
+DiskHistory = Mapping[str, Mapping[str, Sequence[tuple[float | None, float | None]]]]   # oldest first
 
 # A guest whose disks move at least this much on average over the frame's history is
 # "I/O-heavy" (6.3: cache=none for guests with large I/O needs).
