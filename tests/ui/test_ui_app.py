@@ -70,6 +70,24 @@ async def test_selection_and_scroll_survive_refreshes():
         assert t.selected == t._order[0] and t.scroll_y == 0
 
 
+async def test_the_tables_cells_read_back_as_the_last_refresh_shows_them():
+    """get_cell / get_row give the texts of the last refresh (the table keeps them itself,
+    not in DataTable's row data): a guest's CPU % changes between ticks, and reads back new."""
+    from kvmtune.ui.table import row_values
+    app = demo_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await ready(pilot, app)
+        t = table(app)
+        seen = []
+        for _ in range(3):
+            await next_tick(pilot, app)
+            want = row_values(app.frame.snap.guest("web-01"), app.frame)
+            assert t.get_cell("web-01", "cpu") == want["cpu"][0]
+            assert t.get_row("web-01") == [want[c.key][0] for c in t._cols]
+            seen.append(t.get_cell("web-01", "cpu"))
+        assert len(set(seen)) > 1, seen
+
+
 async def test_sort_keys_and_filter():
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:
