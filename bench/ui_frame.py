@@ -25,6 +25,7 @@ import time
 async def bench(guests: int, rounds: int) -> None:
     t_import = time.perf_counter()
     from kvmtune.demo import DemoFeed, open_demo
+    from kvmtune.frame import HISTORY
     from kvmtune.ui.app import KvmtuneApp
     from kvmtune.ui.panes import PANES
     from kvmtune.ui.table import GuestTable, row_values
@@ -64,10 +65,9 @@ async def bench(guests: int, rounds: int) -> None:
             await asyncio.sleep(0.02)
         t_settled = time.perf_counter()
         settle_ticks = app.ticks
-        frames = []
-        for _ in range(rounds + 1):
-            frames.append(await asyncio.to_thread(frame_and_rows))
-        app._show(*frames[0])
+        # one frame at a time, as the poll worker hands them over: holding all of them (a
+        # snapshot and 1000 rows each) had put the benchmark's own memory into the peak RSS
+        app._show(*await asyncio.to_thread(frame_and_rows))
         await pilot.pause()
 
         # painted: the screen's next compositor update after the show, timed where it ends
@@ -81,7 +81,8 @@ async def bench(guests: int, rounds: int) -> None:
             updates.append((time.perf_counter(), time.thread_time()))
         screen._compositor_refresh = timed_refresh
         refresh, paint, paint_cpu = [], [], []
-        for f in frames[1:]:
+        for _ in range(rounds):
+            f = await asyncio.to_thread(frame_and_rows)
             await asyncio.sleep(0.1)
             updates.clear()
             c0 = time.thread_time()
@@ -97,6 +98,7 @@ async def bench(guests: int, rounds: int) -> None:
         screen._compositor_refresh = compositor_refresh
         await pilot.pause()
         rows = app.query_one(GuestTable).row_count
+        frames_made = app.ticks   # (the bench's own frames are shown too)
 
         sort, sort_cpu = [], []
         for _ in range(3):
@@ -140,7 +142,9 @@ async def bench(guests: int, rounds: int) -> None:
           f" + first collection and paint {t_first - t_host:.2f} s   (imports before it: {t_start - t_import:.2f} s)")
     print(f"  ... {first_pending} guests' settings were still to read on it: all read "
           f"{t_settled - t_first:.2f} s later, over {settle_ticks - 1} more polls")
-    print(f"peak RSS (goal <= 150 MiB): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"peak RSS (goal <= 150 MiB): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+          f"   (after {frames_made} frames: the sparklines' history, {HISTORY} samples, is not full yet;"
+          " the README has a full one's from the TUI)")
     print(f"table refresh, UI thread:                   {ms(refresh)}")
     print(f"  ... including Textual's paint, UI-thread CPU (goal <= 25 ms): {ms(paint_cpu)}")
     print(f"  ... including Textual's paint, wall until painted: {ms(paint)}")
