@@ -1,9 +1,10 @@
 """The kept samples behind the sparklines: arrays of doubles, not tuples of float objects.
 
 A disk's or NIC's history of (read, write) rates was a tuple of pairs: 104 bytes a sample
-(the pair and its two floats), ~38 MiB for 1000 guests' 150 samples of disks, NICs and CPU;
-as arrays it is 16 bytes a sample. Unknown (None) is kept as NaN. Each push makes a new
-object: a frame's history never changes after it is made.
+(the pair and its two floats); as arrays it is 16. For the 1000-guest demo's 150 samples of
+disks, NICs and CPU: 20.7 MiB then, 7.6 now (tracemalloc), and the TUI's peak RSS with the
+history full 174 -> 139 MiB. Unknown (None) is kept as NaN. Each push makes a new object:
+a frame's history never changes after it is made.
 """
 
 from __future__ import annotations
