@@ -17,7 +17,6 @@ and for KSM it only places the merged pages over the nodes.
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, TypeVar
@@ -27,7 +26,7 @@ from ..errors import Disconnected, FileMissing, GuestGone, HostFSError, ParseErr
 from ..model import Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune, Vcpu
 from ..source import Source
 from ..virt.domxml import with_saved_cpu
-from ..virt.interface import BlockCounters, DomainConfig, DomainInfo, GuestStats, Hypervisor
+from ..virt.interface import BlockCounters, DomainConfig, DomainInfo, GuestStats, Hypervisor, spread
 from ..vocab import IOTUNE_BASE, PAGE_KIB, VCPU_STATE_BY_LETTER, VcpuState
 from . import ksm_memory, process
 from .nics import NicReader
@@ -167,9 +166,7 @@ class GuestCollector:
         old = self._settings.get(info.name)
         if (stale_stats or self._hold_settings) and old is not None:
             return old   # libvirt does not answer for it (or another guest) now: getters would wait too
-        # Spread periodic refreshes over [period/2, period] by name, so a host with many
-        # guests does not re-read everybody's settings on the same tick.
-        period = self.settings_every * (0.5 + (zlib.crc32(info.name.encode()) % 1000) / 2000)
+        period = spread(self.settings_every, info.name)
         stale = (old is None or old.run_id != info.id or now - old.read_at >= period
                  or (changed is not None and (info.name in changed or "*" in changed)))
         if old is not None and not stale:

@@ -14,6 +14,7 @@ Conventions:
 
 from __future__ import annotations
 
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,12 @@ from ..vocab import SCOPES, GuestState, Scope, VcpuState
 from .domxml import DiskConfig, DomainConfig, parse_domain_xml
 
 T = TypeVar("T")
+
+
+def spread(every: float, name: str) -> float:
+    """A guest's own period for a refresh due every `every` s, in [every/2, every] by its name:
+    a host with many guests does not re-read everybody's settings (or balloon) on one tick."""
+    return every * (0.5 + (zlib.crc32(name.encode()) % 1000) / 2000)
 
 __all__ = ["SCOPES", "BlockCounters", "Disconnected", "DiskConfig", "DomainConfig", "DomainInfo",
            "GuestGone", "GuestStats", "Hypervisor", "NetCounters", "NotSupported", "Stalled", "VirtError",

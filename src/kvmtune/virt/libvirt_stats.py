@@ -30,7 +30,6 @@ RSS is read from /proc here anyway. Between reads a guest's record carries the l
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,7 +42,7 @@ except ImportError:  # reported by LibvirtHypervisor()
 from ..errors import Disconnected, GuestGone, Stalled, VirtError
 from ..vocab import VCPU_STATE_BY_CODE
 from .deadline import Deadlines
-from .interface import BlockCounters, GuestStats, NetCounters
+from .interface import BlockCounters, GuestStats, NetCounters, spread
 
 CHUNKS = 4        # parallel stats calls at most: libvirtd serves 5 requests per client at once
 PER_CHUNK = 12    # guests per call at least: each call costs ~0.6 ms of CPU here, a few guests gain no wall
@@ -109,8 +108,7 @@ class StatsReader:
         last = self._balloon.get(name)
         if last is None or last[0] != domid:
             return True
-        # spread over 0.5-1x the cadence by name, as the settings are: one tick does not read them all
-        return now - last[1] >= BALLOON_EVERY * (0.5 + (zlib.crc32(name.encode()) % 1000) / 2000)
+        return now - last[1] >= spread(BALLOON_EVERY, name)   # (as the settings are: not all on one tick)
 
     def read(self, conn: Any) -> tuple[list[Record], dict[str, tuple[Any, str]], set[str]]:
         """(records, late, held): a record per guest that answered, with its balloon values
