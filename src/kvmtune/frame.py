@@ -23,7 +23,7 @@ from .rates import GuestRate, guest_rates, host_cpu_percent
 HISTORY = 150   # samples kept per disk for the sparklines (5 minutes at 2 s)
 
 DiskSample = tuple[float | None, float | None]   # (read, write) bytes/s; for a NIC (rx, tx)
-_NO_CPU = Series()
+_NO_CPU, _NO_PAIRS = Series(), Pairs()   # (a guest's, a disk's or NIC's first samples)
 
 
 @dataclass(frozen=True)
@@ -80,18 +80,17 @@ class Framer:
         # new objects per sample: a frame's history never changes after it is made
         n = self.size
         disks, nets, cpus = {}, {}, {}
-        none = Pairs()
         for g in snap.guests:
             per, net, cpu = self._history.get(g.name, {}), self._net.get(g.name, {}), self._cpu.get(g.name, _NO_CPU)
             r = rates.get(g.name)
             if r is not None:
                 per = dict(per)
                 for disk, dr in r.disks.items():
-                    per[disk] = per.get(disk, none).pushed(dr.rd_bytes_s, dr.wr_bytes_s, n)
+                    per[disk] = per.get(disk, _NO_PAIRS).pushed(dr.rd_bytes_s, dr.wr_bytes_s, n)
                 if r.nics:
                     net = dict(net)
                     for key, nr in r.nics.items():
-                        net[key] = net.get(key, none).pushed(nr.rx_bytes_s, nr.tx_bytes_s, n)
+                        net[key] = net.get(key, _NO_PAIRS).pushed(nr.rx_bytes_s, nr.tx_bytes_s, n)
                 cpu = cpu.pushed(r.cpu_percent, n)
             disks[g.name], nets[g.name], cpus[g.name] = per, net, cpu
         self._history, self._net, self._cpu = disks, nets, cpus

@@ -56,7 +56,8 @@ class Series(Sequence[float | None]):
 
 
 class Pairs(Sequence[tuple[float | None, float | None]]):
-    """A disk's (read, write) or a NIC's (rx, tx) samples, oldest first."""
+    """A disk's (read, write) or a NIC's (rx, tx) samples, oldest first. Two arrays, not two
+    Series: the objects a Series per side adds cost 4 ms a tick at 1000 guests (measured)."""
 
     __slots__ = ("_a", "_b")
 
