@@ -9,6 +9,8 @@ when the file is missing (FileMissing), so callers never test exists() and then 
 from __future__ import annotations
 
 import os
+import resource
+import threading
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -17,6 +19,7 @@ from .errors import AccessDenied, FileMissing, HostFSError, ProcessGone
 __all__ = ["AccessDenied", "FileMissing", "HostFS", "HostFSError", "ProcessGone"]
 
 _CHUNK = 65536   # most sysfs/procfs files fit in one read
+KEPT_MAX = 8192   # fds kept open at most (and half the soft fd limit): 1000 guests' per-tick files
 _RAISE: Any = object()
 T = TypeVar("T")
 
@@ -28,6 +31,14 @@ class HostFS:
             raise HostFSError(str(root), "not a directory")
         # Plain string joins: building a pathlib.Path per read was a third of a tick's cost.
         self._prefix = str(self.root).rstrip("/") + "/"
+        # Kept fds (read_bytes(keep=True)): only on the real host, where proc and cgroup
+        # files are made afresh by each read at offset 0 and an fd whose process or cgroup
+        # went fails instead of reading on; a tree's files are plain and may be replaced.
+        self._kept: dict[str, int] | None = {} if self._prefix == "/" else None
+        self._kept_read: set[str] = set()    # read since the last sweep_kept
+        self._kept_lock = threading.Lock()   # a fd is never read by one thread as another closes it
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        self._kept_max = min(KEPT_MAX, soft // 2) if soft != resource.RLIM_INFINITY else KEPT_MAX
 
     def path(self, rel: str) -> str:
         return self._prefix + rel.lstrip("/")
@@ -40,11 +51,18 @@ class HostFS:
         return HostFSError.from_os(self.show(rel), e)
 
     @overload
-    def read_bytes(self, rel: str) -> bytes: ...
+    def read_bytes(self, rel: str, *, keep: bool = False) -> bytes: ...
     @overload
-    def read_bytes(self, rel: str, default: T) -> bytes | T: ...
+    def read_bytes(self, rel: str, default: T, keep: bool = False) -> bytes | T: ...
 
-    def read_bytes(self, rel: str, default: Any = _RAISE) -> Any:
+    def read_bytes(self, rel: str, default: Any = _RAISE, keep: bool = False) -> Any:
+        """The file's bytes. keep: a file read every tick (a guest's counters): its fd stays
+        open and each read is one pread, not open, read, read and close (the collecting thread's
+        CPU on the 55-guest lab: 8.0 -> 7.4 ms a tick, measured); the real host only (__init__)."""
+        if keep and self._kept is not None:
+            data = self._read_kept(rel)
+            if data is not None:
+                return data
         # os.open/os.read: a buffered file object per read cost more than the read itself.
         try:
             fd = os.open(self.path(rel), os.O_RDONLY)
@@ -61,13 +79,66 @@ class HostFS:
             raise err from None
         return b"".join(chunks)
 
-    @overload
-    def read_text(self, rel: str) -> str: ...
-    @overload
-    def read_text(self, rel: str, default: T) -> str | T: ...
+    def _read_kept(self, rel: str) -> bytes | None:
+        """The file read through its kept fd; None: read it the usual way (too many kept, or
+        it cannot be opened, or its fd failed or read nothing: its process or cgroup went, and
+        the usual read opens the path afresh and says what is wrong, as without keep)."""
+        kept = self._kept
+        assert kept is not None
+        with self._kept_lock:
+            fd = kept.get(rel)
+            if fd is None:
+                if len(kept) >= self._kept_max:
+                    return None
+                try:
+                    fd = kept[rel] = os.open(self.path(rel), os.O_RDONLY)
+                except OSError:
+                    return None
+            try:
+                data = os.pread(fd, _CHUNK, 0)
+                if len(data) == _CHUNK:   # (a counter file is a few lines: seldom)
+                    chunks = [data]
+                    while chunk := os.pread(fd, _CHUNK, _CHUNK * len(chunks)):
+                        chunks.append(chunk)
+                    data = b"".join(chunks)
+            except OSError:
+                data = b""
+            if not data:
+                del kept[rel]
+                self._kept_read.discard(rel)
+                os.close(fd)
+                return None
+            self._kept_read.add(rel)
+            return data
 
-    def read_text(self, rel: str, default: Any = _RAISE) -> Any:
-        data = self.read_bytes(rel, _RAISE if default is _RAISE else None)
+    def sweep_kept(self) -> None:
+        """Close the kept fds not read since the last sweep (a guest that went); call once a tick.
+        When every kept file was read (a steady host), that is all it finds: a length compare."""
+        if self._kept is None:
+            return
+        with self._kept_lock:
+            if len(self._kept_read) != len(self._kept):
+                for rel in set(self._kept) - self._kept_read:
+                    os.close(self._kept.pop(rel))
+            self._kept_read.clear()
+
+    def close_kept(self) -> None:
+        """Close every kept fd (the source is closed)."""
+        if self._kept is None:
+            return
+        with self._kept_lock:
+            for fd in self._kept.values():
+                os.close(fd)
+            self._kept.clear()
+            self._kept_read.clear()
+
+    @overload
+    def read_text(self, rel: str, *, keep: bool = False) -> str: ...
+    @overload
+    def read_text(self, rel: str, default: T, keep: bool = False) -> str | T: ...
+
+    def read_text(self, rel: str, default: Any = _RAISE, keep: bool = False) -> Any:
+        data = self.read_bytes(rel, _RAISE if default is _RAISE else None, keep)
         return default if data is None else data.decode("utf-8", "replace")
 
     @overload

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
 from kvmtune.errors import FileMissing
@@ -64,3 +67,73 @@ def test_write(fs, tmp_path):
 def test_root_must_be_a_directory(tmp_path):
     with pytest.raises(HostFSError, match="not a directory"):
         HostFS(tmp_path / "nope")
+
+
+# -- kept fds (read every tick): on the real /proc, a live process's files and a gone one's --
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture
+def host():
+    fs = HostFS("/")
+    yield fs
+    fs.close_kept()
+
+
+def test_a_kept_file_is_read_afresh_through_one_fd(host):
+    first = host.read_text("proc/self/schedstat", keep=True)
+    fds = _open_fds()
+    sum(range(2_000_000))   # CPU time, so the run time moves
+    second = host.read_text("proc/self/schedstat", keep=True)
+    assert _open_fds() == fds   # the same fd, read again
+    assert int(second.split()[0]) > int(first.split()[0])
+
+
+def test_a_kept_file_of_a_gone_process_reads_as_missing(host):
+    child = subprocess.Popen(["sleep", "30"])
+    rel = f"proc/{child.pid}/statm"
+    try:
+        assert host.read_text(rel, keep=True).split()[0].isdigit()
+    finally:
+        child.kill()
+        child.wait()
+    fds = _open_fds()
+    with pytest.raises(FileMissing) as e:
+        host.read_text(rel, keep=True)
+    assert f"/proc/{child.pid}/statm" in str(e.value)
+    assert _open_fds() == fds - 1   # its kept fd was closed
+    assert host.read_text(rel, None, keep=True) is None
+
+
+def test_sweep_closes_the_fds_of_files_no_longer_read(host):
+    host.read_text("proc/self/stat", keep=True)
+    host.read_text("proc/self/statm", keep=True)
+    host.sweep_kept()
+    fds = _open_fds()
+    host.read_text("proc/self/stat", keep=True)   # statm is not read this time
+    host.sweep_kept()
+    assert _open_fds() == fds - 1
+    host.sweep_kept()   # nothing read since: the last one goes
+    assert _open_fds() == fds - 2
+
+
+def test_kept_fds_stop_at_the_cap_and_reads_go_on(host):
+    host._kept_max = 1
+    host.read_text("proc/self/stat", keep=True)
+    fds = _open_fds()
+    assert host.read_text("proc/self/statm", keep=True)   # read the usual way: no fd kept
+    assert _open_fds() == fds
+
+
+def test_a_tree_keeps_no_fd_its_files_may_be_replaced(tmp_path):
+    fs = HostFS(tmp_path)
+    (tmp_path / "proc").mkdir()
+    f = tmp_path / "proc" / "statm"
+    f.write_text("1 2\n")
+    assert fs.read_text("proc/statm", keep=True) == "1 2\n"
+    tmp = tmp_path / "proc" / ".statm"
+    tmp.write_text("3 4\n")
+    tmp.replace(f)   # as the demo writes its settings: a new file at the path
+    assert fs.read_text("proc/statm", keep=True) == "3 4\n"

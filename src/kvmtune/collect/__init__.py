@@ -37,12 +37,14 @@ class Collector:
             guests, disconnected = self.guests.collect(host.cpu_ids, errors)
         stamp = self.clock()
         guests = self.perf.annotate(guests, stamp, errors)
+        self.source.fs.sweep_kept()   # the fds of files no longer read (a guest that went)
         return Snapshot(time=stamp, host=host, guests=guests,
                         errors=tuple(errors), disconnected=disconnected)
 
     def close(self) -> None:
         """Release what collection holds: caches, and every perf counter's fd."""
         self.perf.close()
+        self.source.fs.close_kept()
         self.guests.reset()
         self.host.reset()
 

@@ -102,7 +102,7 @@ def vcpu_threads(fs: HostFS, pid: int, names: dict[str, int | None] | None = Non
             index = names[tid]
             if index is None or index == VHOST:
                 continue
-            st = parse.task_stat(fs.read_text(f"{task_dir}/{tid}/stat"))
+            st = parse.task_stat(fs.read_text(f"{task_dir}/{tid}/stat", keep=True))
         except FileMissing:
             continue   # the thread exited between listdir and read
         ns = thread_run_ns(fs, f"{task_dir}/{tid}", st)
@@ -113,7 +113,7 @@ def vcpu_threads(fs: HostFS, pid: int, names: dict[str, int | None] | None = Non
 def thread_run_ns(fs: HostFS, path: str, st: parse.TaskStat) -> int:
     """A thread's CPU time in ns: schedstat's run time, else (a kernel without SCHED_INFO) its
     stat's utime + stime in clock ticks."""
-    sched = fs.read_text(f"{path}/schedstat", None)
+    sched = fs.read_text(f"{path}/schedstat", None, keep=True)
     return (st.utime + st.stime) * _TICK_NS if sched is None else parse.schedstat_ns(sched)
 
 
@@ -179,7 +179,7 @@ def cpu_account(fs: HostFS, pid: int) -> CpuAccount:
 def cpu_time_ns(fs: HostFS, acct: CpuAccount) -> int:
     """The guest's CPU time now (ns), from where `cpu_account` found it."""
     try:
-        text = fs.read_text(acct.rel)
+        text = fs.read_text(acct.rel, keep=True)
         if acct.kind == "cpu.stat":
             return parse.cpu_stat_usage_ns(text)
         if acct.kind == "cpuacct.usage":
@@ -194,7 +194,7 @@ def anon_per_node_kib(fs: HostFS, cgroup_dir: str) -> dict[int, int]:
     """Anonymous memory per node (KiB) from the cgroup's memory.numa_stat (v1 or v2)."""
     rel = f"{cgroup_dir}/memory.numa_stat"
     try:
-        return parse.numa_stat_anon(fs.read_text(rel))
+        return parse.numa_stat_anon(fs.read_text(rel, keep=True))
     except parse.ParseError as e:
         raise parse.ParseError(f"{fs.show(rel)}: {e}") from None
 
@@ -228,7 +228,7 @@ def rss_kib(fs: HostFS, pid: int) -> int:
     which libvirt reads from proc/PID/stat). Hugetlbfs pages are not in it (HugetlbPages)."""
     rel = f"proc/{pid}/statm"
     try:
-        return parse.statm_rss_pages(fs.read_text(rel)) * PAGE_KIB
+        return parse.statm_rss_pages(fs.read_text(rel, keep=True)) * PAGE_KIB
     except parse.ParseError as e:
         raise parse.ParseError(f"{fs.show(rel)}: {e}") from None
 
@@ -236,7 +236,7 @@ def rss_kib(fs: HostFS, pid: int) -> int:
 def guest_ksm(fs: HostFS, pid: int) -> GuestKsm | None:
     """KSM for one process: ksm_stat (6.1+), else ksm_merging_pages (5.19+), else None."""
     rel = f"proc/{pid}/ksm_stat"
-    text = fs.read_text(rel, None)
+    text = fs.read_text(rel, None, keep=True)
     if text is not None:
         try:
             v = parse.ksm_stat(text)

@@ -37,9 +37,9 @@ def kernel_vhost(fs: HostFS) -> dict[int, list[str]]:
 def vhost_thread(fs: HostFS, path: str, kernel: bool) -> VhostThread:
     """The worker at `path` (proc/PID/task/TID, or proc/TID for a kernel thread): the CPU it
     last ran on, its CPU time, the CPUs it may run on."""
-    st = task_stat(fs.read_text(f"{path}/stat"))
+    st = task_stat(fs.read_text(f"{path}/stat", keep=True))
     ns = thread_run_ns(fs, path, st)
-    status = fs.read_text(f"{path}/status", None) or ""
+    status = fs.read_text(f"{path}/status", None, keep=True) or ""
     allowed = next((line.partition(":")[2].strip() for line in status.splitlines()
                     if line.startswith("Cpus_allowed_list:")), "")
     return VhostThread(int(path.rsplit("/", 1)[1]), st.processor, parse_cpus(allowed) if allowed else (),
