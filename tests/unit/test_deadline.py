@@ -69,3 +69,27 @@ def test_one_stuck_call_among_many_does_not_hold_up_the_others():
     assert isinstance(got["k3"], Stalled)
     assert {k: v for k, v in got.items() if k != "k3"} == {f"k{i}": f"k{i}" for i in range(20) if i != 3}
     assert took < 1.0
+
+
+
+def test_workers_are_kept_between_ticks_and_a_stuck_one_is_not_counted_idle():
+    d = Deadlines()
+    ran: list[threading.Thread] = []   # (held, as `warm` is: no thread object freed and its id reused)
+
+    def tick() -> dict[str, object]:
+        return d.run_many({f"g{i}": (lambda i=i: ran.append(threading.current_thread()) or i)
+                           for i in range(4)}, 5.0, workers=4)
+
+    for _ in range(3):
+        tick()
+    time.sleep(0.05)   # (the workers the last tick did not need are idle now)
+    warm = {t for t in threading.enumerate() if t.name == "kvmtune-deadline"}
+    ran.clear()
+    for _ in range(5):   # later ticks' calls run on the threads kept from the first ones
+        assert tick() == {f"g{i}": i for i in range(4)}
+    assert set(ran) <= warm
+    release = threading.Event()
+    out = d.run_many({"stuck": release.wait, "fine": lambda: 1}, 0.3, workers=2)
+    assert isinstance(out["stuck"], Stalled) and out["fine"] == 1
+    assert tick() == {f"g{i}": i for i in range(4)}   # one worker is stuck: the tick's calls still run
+    release.set()
