@@ -19,7 +19,7 @@ from .errors import AccessDenied, FileMissing, HostFSError, ProcessGone
 __all__ = ["AccessDenied", "FileMissing", "HostFS", "HostFSError", "ProcessGone"]
 
 _CHUNK = 65536   # most sysfs/procfs files fit in one read
-KEPT_MAX = 8192   # fds kept open at most (and half the soft fd limit): 1000 guests' per-tick files
+KEPT_MAX = 8192   # fds kept open at most (and a quarter of the soft fd limit, leaving perf's counters the rest)
 _RAISE: Any = object()
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ class HostFS:
         self._kept_read: set[str] = set()    # read since the last sweep_kept
         self._kept_lock = threading.Lock()   # a fd is never read by one thread as another closes it
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        self._kept_max = min(KEPT_MAX, soft // 2) if soft != resource.RLIM_INFINITY else KEPT_MAX
+        self._kept_max = min(KEPT_MAX, soft // 4) if soft != resource.RLIM_INFINITY else KEPT_MAX
 
     def path(self, rel: str) -> str:
         return self._prefix + rel.lstrip("/")
