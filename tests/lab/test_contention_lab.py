@@ -57,4 +57,7 @@ def test_one_shot_reads_keep_their_block_counters_while_another_client_reads_the
           f"first ask skipped {first_skips[0]} of {reads} guest reads, stale after asking again {stale}")
     assert ticks >= 20 and other[0] >= 20
     assert first_skips[0] > 0, "the other client never held a guest's job: the test proved nothing"
-    assert stale <= max(2, reads // 100), f"{stale} of {reads} guest reads stale"
+    # without the retries about 6 % of reads are stale (the first ask's skips); with them 0-0.8 %
+    # on a quiet machine (ten runs here) and 1.4 % while another process loaded both CPUs: 2 %
+    # tells the two apart without failing on a busy machine's timing
+    assert stale <= max(2, reads // 50), f"{stale} of {reads} guest reads stale"
