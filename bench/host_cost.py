@@ -1,7 +1,9 @@
 """What a tick costs the whole host: kvmtune's CPU, libvirtd's, QEMU's, and wall (no pass/fail).
 
 For the running guests of --uri (the lab: `make lab-up`), three ways of reading them, each
---ticks times, --interval apart, after one warm-up call:
+--ticks times in rounds (one call of each way per round, a round every --interval s,
+kvmtune's tick first: so it ticks at its own interval, and drift weighs on all alike),
+after one warm-up call:
 
   kvmtune tick             kvmtune.collect.Collector(open_live(uri)).collect()
   getAllDomainStats(all)   conn.getAllDomainStats(0, 0) on one plain connection kept open
@@ -21,7 +23,7 @@ median of stat deltas would be 0 or 10. Each phase also prints libvirtd's stat d
 summed over all its calls, as a check. Needs root, libvirt-python, a libvirtd and a running guest; otherwise it says
 which is missing in one line and exits 0.
 
-    python bench/host_cost.py [--uri qemu:///system] [--ticks 20] [--interval 1.0]
+    python bench/host_cost.py [--uri qemu:///system] [--ticks 20] [--interval 2.0]
 """
 
 from __future__ import annotations
@@ -95,32 +97,47 @@ class Phase:
         self.caller: list[float] = []
         self.lvd: list[float] = []
         self.q_call = self.q_idle = self.t_call = self.t_idle = 0.0
-        self.lvd_stat_ms = 0.0
+        self.stat_ticks = 0
 
     def run(self, call: Callable[[], object], reps: int, interval: float, lvd: int, qemu: list[int],
             caller_cpu: Callable[[], float] = time.process_time) -> Phase:
-        s0 = stat_ticks(lvd)
         for _ in range(reps):
-            q0 = cpu_ns(qemu)
-            tq0, l0 = time.perf_counter(), cpu_ns([lvd])
-            c0, w0 = caller_cpu(), time.perf_counter()
-            call()
-            w1, c1 = time.perf_counter(), caller_cpu()
-            l1, tq1 = cpu_ns([lvd]), time.perf_counter()
-            q1 = cpu_ns(qemu)
-            self.wall.append((w1 - w0) * 1e3)
-            self.caller.append((c1 - c0) * 1e3)
-            self.lvd.append((l1 - l0) / 1e6)
-            self.q_call += (q1 - q0) / 1e6
-            self.t_call += tq1 - tq0   # QEMU's window: the call and the libvirtd reads around it
-            if interval:
-                # jittered, so the calls do not keep step with a guest's periodic work
-                time.sleep(max(0.0, interval * random.uniform(0.75, 1.25) - (time.perf_counter() - w0)))
-                w2 = time.perf_counter()
-                self.q_idle += (cpu_ns(qemu) - q1) / 1e6
-                self.t_idle += w2 - tq1
-        self.lvd_stat_ms = (stat_ticks(lvd) - s0) * 1e3 / CLK / reps
+            self.once(call, interval, lvd, qemu, caller_cpu)
         return self
+
+    def once(self, call: Callable[[], object], interval: float, lvd: int, qemu: list[int],
+             caller_cpu: Callable[[], float] = time.process_time) -> float:
+        """One measured call, then (with `interval`) a sleep to `interval` after its start,
+        jittered so the calls do not keep step with a guest's periodic work. Returns when
+        the call ended."""
+        s0 = stat_ticks(lvd)
+        q0 = cpu_ns(qemu)
+        tq0, l0 = time.perf_counter(), cpu_ns([lvd])
+        c0, w0 = caller_cpu(), time.perf_counter()
+        call()
+        w1, c1 = time.perf_counter(), caller_cpu()
+        l1, tq1 = cpu_ns([lvd]), time.perf_counter()
+        q1 = cpu_ns(qemu)
+        self.stat_ticks += stat_ticks(lvd) - s0
+        self.wall.append((w1 - w0) * 1e3)
+        self.caller.append((c1 - c0) * 1e3)
+        self.lvd.append((l1 - l0) / 1e6)
+        self.q_call += (q1 - q0) / 1e6
+        self.t_call += tq1 - tq0   # QEMU's window: the call and the libvirtd reads around it
+        if interval:
+            self.gap(w0, interval, q1, tq1, qemu)
+        return tq1
+
+    def gap(self, start: float, interval: float, q1: float, t1: float, qemu: list[int]) -> None:
+        """Sleep to about `interval` after `start`; QEMU's CPU in the sleep is its idle rate."""
+        time.sleep(max(0.0, interval * random.uniform(0.75, 1.25) - (time.perf_counter() - start)))
+        self.q_idle += (cpu_ns(qemu) - q1) / 1e6
+        self.t_idle += time.perf_counter() - t1
+
+    @property
+    def lvd_stat_ms(self) -> float:
+        """libvirtd's CPU per call from /proc/PID/stat (10 ms ticks, summed over the calls)."""
+        return self.stat_ticks * 1e3 / CLK / len(self.wall) if self.wall else float("nan")
 
     def idle_rate(self) -> float:
         """QEMU's CPU in the sleeps between calls, ms per s of wall (all guests)."""
@@ -153,7 +170,8 @@ def main() -> int:
                                 "and virsh domstats (libvirtd, QEMU and the caller's CPU).")
     p.add_argument("--uri", default="qemu:///system", help="libvirt URI (default qemu:///system)")
     p.add_argument("--ticks", type=int, default=20, help="calls measured per way (default 20)")
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between calls (default 1)")
+    p.add_argument("--interval", type=float, default=2.0,
+                   help="seconds per round of calls: kvmtune's tick interval (default 2, the TUI's)")
     a = p.parse_args()
     try:
         import libvirt
@@ -197,21 +215,32 @@ def measure(a: argparse.Namespace, libvirt: Any, lvd: int, how: str) -> int:
             return 0
         qemu = [g.pid for g in guests if g.pid]
         print(f"{a.uri}: {len(guests)} running guests ({', '.join(g.name for g in guests)}), {len(snap.guests)} "
-              f"defined; libvirtd pid {lvd} (from {how}); {a.ticks} calls per way, ~{a.interval:g} s apart")
-        kv = Phase("kvmtune tick").run(col.collect, a.ticks, a.interval, lvd, qemu)
+              f"defined; libvirtd pid {lvd} (from {how}); {a.ticks} rounds of a call per way, {a.interval:g} s")
+        kv, ga, vs = Phase("kvmtune tick"), Phase("getAllDomainStats(all)"), Phase("virsh domstats")
+        ways: list[tuple[Phase, Callable[[], object], Callable[[], float]]] = [
+            (kv, col.collect, time.process_time),
+            (ga, lambda: conn.getAllDomainStats(0, 0), time.process_time)]
+        virsh = shutil.which("virsh")
+        if virsh:
+            argv = [virsh, "-c", a.uri, "domstats"]
+            vrun = lambda: subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            vrun()
+            ways.append((vs, vrun, children_cpu))
+        conn.getAllDomainStats(0, 0)
+        # In rounds of --interval: a kvmtune tick, then one call of each other way, then a
+        # sleep to the round's end. kvmtune ticks at its own interval (its settings and balloon
+        # refreshes per tick depend on it), and the guests' own load and the machine's drift
+        # over minutes (libvirtd's cost of one getAllDomainStats moved by a third between runs
+        # here) weigh on every way alike; each round gives a ratio of neighbouring calls.
+        for _ in range(a.ticks):
+            start = time.perf_counter()
+            for ph, call, clock in ways:
+                end = ph.once(call, 0, lvd, qemu, clock)
+            kv.gap(start, a.interval, cpu_ns(qemu), end, qemu)
         kv_thread = Phase("").run(col.collect, 3, 0, lvd, qemu, time.thread_time)
     finally:
         src.close()
-
-    conn.getAllDomainStats(0, 0)
-    phases = [kv, Phase("getAllDomainStats(all)").run(lambda: conn.getAllDomainStats(0, 0), a.ticks, a.interval,
-                                                        lvd, qemu)]
-    virsh = shutil.which("virsh")
-    if virsh:
-        argv = [virsh, "-c", a.uri, "domstats"]
-        vrun = lambda: subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        vrun()
-        phases.append(Phase("virsh domstats").run(vrun, a.ticks, a.interval, lvd, qemu, children_cpu))
+    phases = [ph for ph, _c, _k in ways]
     nowait = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
     groups = [(g, getattr(libvirt, "VIR_DOMAIN_STATS_" + g.upper().replace("-", "_"))) for g in GROUPS]
     by_group = [Phase(g).run(lambda f=f: conn.getAllDomainStats(f, nowait), a.ticks, 0, lvd, qemu)
@@ -229,23 +258,23 @@ def report(phases: list[Phase], by_group: list[Phase], first: Phase, kv_thread: 
             f"{'QEMU CPU ms (est.)':>19} {'total host CPU ms':>18} {'per guest µs':>13}")
     print(head)
     print("-" * len(head))
+    idle = kv.idle_rate()   # (the rounds' gaps: the guests' own rate, for every way)
     for ph in phases:
-        q = ph.qemu_share()
+        q = ph.qemu_share(idle)
         total = ph.host() + q
         print(f"{ph.name:<24} {ph.med(ph.wall):>8.1f} {ph.med(ph.caller):>14.2f} {ph.med(ph.lvd):>16.2f} "
               f"{q:>19.2f} {total:>18.2f} {total / n * 1e3:>13.0f}")
     print("caller CPU: the calling process's (libvirt's event thread included); virsh's from RUSAGE_CHILDREN.")
     print("total = caller + libvirtd (the median of their sum) + QEMU; QEMU, an estimate: its threads' CPU while "
-          "the call ran, less their idle rate in the gaps between calls, a mean over the calls.")
+          "the call ran, less their idle rate in the gaps between rounds, a mean over the calls.")
     for ph in phases:
         print(f"  {ph.name}: wall {min(ph.wall):.1f}–{max(ph.wall):.1f} ms; libvirtd mean "
-              f"{statistics.fmean(ph.lvd):.2f} ms (check, /proc/PID/stat over all calls: {ph.lvd_stat_ms:.1f} ms); "
-              f"QEMU idle {ph.idle_rate():.0f} ms per s for {n} guests")
+              f"{statistics.fmean(ph.lvd):.2f} ms (check, /proc/PID/stat over all calls: {ph.lvd_stat_ms:.1f} ms)")
+    print(f"  QEMU idle (in the gaps between rounds) {idle:.0f} ms per s for {n} guests")
     print(f"  kvmtune: first tick (every guest's settings) {first.wall[0]:.1f} ms wall, {first.caller[0]:.2f} ms "
           f"CPU, libvirtd {first.lvd[0]:.2f} ms; the ticks' mean CPU {statistics.fmean(kv.caller):.2f} ms, "
           f"max {max(kv.caller):.2f}; the collecting thread alone {kv_thread.med(kv_thread.caller):.2f} ms")
     print()
-    idle = statistics.fmean(ph.idle_rate() for ph in phases)
     print(f"by stats group, each alone with NOWAIT, {ticks} calls back to back (medians; QEMU: a mean, "
           f"less the idle rate above):")
     for ph in by_group:
@@ -253,10 +282,14 @@ def report(phases: list[Phase], by_group: list[Phase], first: Phase, kv_thread: 
               f"caller {ph.med(ph.caller):5.2f} ms  QEMU (est.) {ph.qemu_share(idle):6.2f} ms")
     print()
     ratio = kv.host() / ga.host() if ga.host() > 0 else float("inf")
-    both = (kv.host() + kv.qemu_share()) / (ga.host() + ga.qemu_share())
+    rounds = sorted((c + x) / (gc + gx) for c, x, gc, gx in zip(kv.caller, kv.lvd, ga.caller, ga.lvd) if gc + gx > 0)
+    both = (kv.host() + kv.qemu_share(idle)) / (ga.host() + ga.qemu_share(idle))
     print(f"headline: host CPU (kvmtune + libvirtd) per kvmtune tick {kv.host():.2f} ms / one getAllDomainStats(all) "
           f"{ga.host():.2f} ms = {ratio:.2f} (goal ≤ {GOAL}: {'met' if ratio <= GOAL else 'NOT met'}); "
-          f"with QEMU's estimate {both:.2f}; {n} guests, {ticks} calls each")
+          f"with QEMU's estimate {both:.2f}; {n} guests, {ticks} rounds")
+    if rounds:
+        print(f"  the same ratio round by round (a tick and the getAllDomainStats call after it): median "
+              f"{statistics.median(rounds):.2f}, {rounds[0]:.2f}–{rounds[-1]:.2f}")
 
 
 if __name__ == "__main__":
