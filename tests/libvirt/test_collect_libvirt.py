@@ -75,6 +75,42 @@ def test_vanished_guest_raises_guest_gone(two_guests):
         two_guests.hv.vcpu_affinity("no-such-guest")
 
 
+def test_settings_reads_use_the_listed_handles(two_guests, monkeypatch):
+    """A settings read made eight lookups by name (a round trip each) and a blockIoTune per
+    disk; the listing's handles and the live XML's <iotune> serve now. A handle names its
+    guest by UUID: it holds across a restart, and a namesake defined since is not taken for
+    the guest that was listed (the next listing has it)."""
+    hv = two_guests.hv
+    c = Collector(two_guests)
+    c.collect()
+    conn = hv._conn
+    lookups: list[str] = []
+    real = conn.lookupByName
+    monkeypatch.setattr(conn, "lookupByName", lambda n: lookups.append(n) or real(n))
+    asked: list[str] = []   # blockIoTune, a QEMU monitor query per disk: the live XML has the throttles
+    monkeypatch.setattr(hv, "block_iotune", lambda name, disk, *a: asked.append(disk))
+    c.guests.settings_every = 0
+    a = c.collect().guest("alpha")
+    assert lookups == [] and a.emulator_affinity == (2, 3) and a.disks[0].iotune["total_bytes_sec"] == 1048576
+    assert asked == []
+    n = len(hv.vcpu_affinity("beta"))
+    dom = real("beta")
+    dom.destroy()
+    dom.create()
+    assert len(hv.vcpu_affinity("beta")) == n and lookups == []   # restarted: the same handle
+    xml = dom.XMLDesc(0)
+    dom.destroy()
+    dom.undefine()
+    conn.defineXML(xml.replace(dom.UUIDString(), "8a5c2a6e-0f1b-4bde-9a41-0d1f6cbb00ff"))
+    with pytest.raises(GuestGone):
+        hv.vcpu_affinity("beta")   # the listed beta is gone: its namesake is another guest
+    conn.defineXML(xml.replace(dom.UUIDString(), "8a5c2a6e-0f1b-4bde-9a41-0d1f6cbb00fe")
+                   .replace("<name>beta</name>", "<name>gamma</name>"))
+    assert len(hv.vcpu_affinity("gamma")) == n and lookups == ["gamma"]   # not listed: by name
+    assert {g.name: g.uuid for g in hv.list_guests()}["beta"] == "8a5c2a6e-0f1b-4bde-9a41-0d1f6cbb00ff"
+    assert len(hv.vcpu_affinity("beta")) == n and lookups == ["gamma"]
+
+
 def test_json_round_trip_of_a_collected_snapshot(two_guests):
     snap = Collector(two_guests).collect()
     assert Snapshot.loads(snap.dumps()) == snap

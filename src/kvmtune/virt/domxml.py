@@ -101,6 +101,18 @@ class DiskXML(XMLNode):
     def source(self) -> str | None:
         return self._file or self._dev or self._name or self._volume
 
+    def iotune(self) -> tuple[tuple[str, int], ...]:
+        """The throttles set (<iotune>'s children, non-zero), as blockIoTune names them."""
+        it = self.el.find("iotune")
+        out = []
+        for e in () if it is None else it:
+            try:
+                if (v := int((e.text or "").strip())) > 0:
+                    out.append((e.tag, v))
+            except ValueError:
+                pass   # group_name, or a value libvirt would not have written
+        return tuple(out)
+
 
 class MemoryBackingXML(XMLNode):
     hugepages = Present("hugepages")
@@ -222,6 +234,9 @@ class DiskConfig:
     bus: str | None = None
     cache: str | None = None
     io: str | None = None
+    # A running guest's live XML holds the throttles libvirt set (it updates them with each
+    # blkdeviotune): blockIoTune asks QEMU again, a monitor query per disk (see collect/guests.py)
+    iotune: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -242,7 +257,7 @@ class DomainConfig:
 def _disk_config(d: DiskXML) -> DiskConfig:
     target = d.target
     assert target is not None  # DomainXML.disks() keeps only the disks that have a target
-    return DiskConfig(target=target, source=d.source, bus=d.bus, cache=d.cache, io=d.io)
+    return DiskConfig(target=target, source=d.source, bus=d.bus, cache=d.cache, io=d.io, iotune=d.iotune())
 
 
 def _cells(dom: DomainXML) -> tuple[GuestCell, ...]:
