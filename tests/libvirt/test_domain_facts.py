@@ -92,6 +92,18 @@ def _settle(hv, quiet: float = 0.3) -> None:
         time.sleep(0.02)
 
 
+def _wait_changed(hv, name: str) -> bool:
+    """Wait for libvirt's event about `name` and put it back for the collector to take."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        got = hv.changed_guests() or set()
+        if name in got:
+            hv._changed |= got
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def test_defined_domain_facts_match_its_xml(two_guests):
     _define(two_guests, RICH).create()
     g = Collector(two_guests).collect().guest("rich")
@@ -148,7 +160,8 @@ def test_a_running_guests_cpu_mode_is_its_saved_definitions(two_guests):
     <topology sockets='1' cores='2' threads='2'/>""", """<cpu mode='host-model'>
     <topology sockets='2' cores='1' threads='2'/>""")
     assert redefined != RICH
-    _define(two_guests, redefined.replace("<interface", "<!-- <interface").replace("</interface>", "</interface> -->"))
+    saved_def = redefined.replace("<interface", "<!-- <interface").replace("</interface>", "</interface> -->")
+    _define(two_guests, saved_def)
     hv = two_guests.hv
     reads: list[bool] = []   # rich's XML reads: inactive or not
     real = hv.domain_xml
@@ -167,6 +180,18 @@ def test_a_running_guests_cpu_mode_is_its_saved_definitions(two_guests):
     c.collect()
     c.collect()
     assert reads.count(True) == 1
+    # a periodic refresh of the same run keeps the saved CPU: the saved definition changes
+    # only with a lifecycle event ("defined"), which brings the inactive read back
+    c.guests.settings_every = 0
+    f = c.collect().guest("rich").domain
+    assert (f.cpu_mode, f.sockets) == ("host-model", 1) and reads.count(True) == 1 and reads[-1] is False
+    _define(two_guests, saved_def.replace("<cpu mode='host-model'>", "<cpu mode='host-passthrough'>"))
+    assert _wait_changed(hv, "rich")
+    f = c.collect().guest("rich").domain
+    assert f.cpu_mode == "host-passthrough" and reads.count(True) == 2
+    _define(two_guests, saved_def)
+    _settle(hv)
+    c.guests.settings_every = 3600
     # a shut-off guest's XML is its definition: one read
     two_guests.hv._conn.lookupByName("rich").destroy()
     _settle(hv)

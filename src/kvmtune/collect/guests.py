@@ -181,7 +181,11 @@ class GuestCollector:
         try:
             if self._settings_stalled:
                 raise Stalled("libvirt did not answer for another guest's settings this tick")
-            s = self._hv().guarded(info.name, lambda: self._read_settings(info, now, errors))
+            # the saved definition changes only with a lifecycle event (defined): a periodic
+            # re-read of the same run, with events, keeps its CPU (one XML call and parse less)
+            saved = (old.config if old is not None and not old.pending and old.run_id == info.id
+                     and changed is not None and info.name not in changed and "*" not in changed else None)
+            s = self._hv().guarded(info.name, lambda: self._read_settings(info, now, errors, saved))
         except Stalled as e:
             self._settings_stalled = True
             errors.append(Error(f"{info.name}: settings", f"not read: {e}"))
@@ -194,7 +198,8 @@ class GuestCollector:
         self._settings[info.name] = s
         return s
 
-    def _read_settings(self, info: DomainInfo, now: float, errors: list[Error]) -> Settings:
+    def _read_settings(self, info: DomainInfo, now: float, errors: list[Error],
+                       saved_as: DomainConfig | None = None) -> Settings:
         hv = self._hv()
         name = info.name
         s = Settings(read_at=now, run_id=info.id)
@@ -213,7 +218,8 @@ class GuestCollector:
         if info.id is not None and s.config.facts is not None:
             # a running guest's live <cpu> is the expanded one (host-model shows as custom):
             # its CPU mode and model come from the saved definition (a shut-off guest has only that)
-            saved = get("inactive domain XML", hv.domain_config, name, True)
+            saved = saved_as if saved_as is not None and saved_as.facts is not None else \
+                get("inactive domain XML", hv.domain_config, name, True)
             if saved is not None:
                 s.config = with_saved_cpu(s.config, saved)
         s.affinity = get("vcpupin", hv.vcpu_affinity, name)
