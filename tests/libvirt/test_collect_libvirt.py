@@ -111,6 +111,28 @@ def test_settings_reads_use_the_listed_handles(two_guests, monkeypatch):
     assert len(hv.vcpu_affinity("beta")) == n and lookups == ["gamma"]
 
 
+def test_a_periodic_re_read_asks_the_getters_only_when_the_xml_changed(two_guests, monkeypatch):
+    """libvirt writes each pin, numatune, memtune, blkiotune and throttle it makes into the live
+    XML: when a guest's period is up and its XML is as it was, its seven getters are not asked
+    again, except every settings_full_every s (a change made around libvirt shows then)."""
+    hv = two_guests.hv
+    c = Collector(two_guests)
+    c.collect()
+    asked: list[str] = []
+    real = hv.vcpu_affinity
+    monkeypatch.setattr(hv, "vcpu_affinity", lambda name, *a: asked.append(name) or real(name, *a))
+    c.guests.settings_every = 0   # every tick: the period is up for every guest
+    c.collect()
+    a = c.collect().guest("alpha")
+    assert asked == [] and a.vcpus[0].affinity == (1,) and a.memtune.hard_limit_kib == 1048576
+    # behind the collector, on its own connection (the test driver sends no event for it)
+    hv._conn.lookupByName("alpha").pinVcpuFlags(1, (False,) * 6 + (True, False), 0)
+    assert c.collect().guest("alpha").vcpus[1].affinity == (6,) and asked == ["alpha"]
+    c.guests.settings_full_every = 0
+    c.collect()
+    assert sorted(asked) == ["alpha", "alpha", "beta"]
+
+
 def test_json_round_trip_of_a_collected_snapshot(two_guests):
     snap = Collector(two_guests).collect()
     assert Snapshot.loads(snap.dumps()) == snap

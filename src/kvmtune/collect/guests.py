@@ -8,10 +8,11 @@ for a guest with KSM-merged pages, its status: see ksm_memory) — costs that do
 with guest memory. The vCPU count is the vCPU threads found (else the domain XML's).
 Settings (pins, numatune, memtune, blkio, iotune, XML) are cached and re-read when
 libvirt reports a change for the guest, when the guest restarts, and otherwise at most
-every `settings_every` seconds. numa_maps (a page-table walk) is read only for
-hugepage-backed guests and guests with KSM-merged pages, once per run (or merge) and
-then every `numa_maps_every` seconds: hugetlb backing does not move,
-and for KSM it only places the merged pages over the nodes.
+every `settings_every` seconds: then the live XML alone, and the getters only when it
+changed (or every `settings_full_every` s, for a change made around libvirt): settings.py.
+numa_maps (a page-table walk) is read only for hugepage-backed guests and guests with
+KSM-merged pages, once per run (or merge) and then every `numa_maps_every` seconds:
+hugetlb backing does not move, and for KSM it only places the merged pages over the nodes.
 """
 
 from __future__ import annotations
@@ -19,37 +20,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple
 
 from ..cpuset import default_cpus
 from ..errors import Disconnected, FileMissing, GuestGone, HostFSError, ParseError, Stalled, VirtError
-from ..model import Disk, Error, Guest, GuestKsm, IoThread, MemoryBacking, MemTune, NumaTune, Vcpu
+from ..model import Disk, Error, Guest, GuestKsm, MemoryBacking, Vcpu
 from ..source import Source
-from ..virt.domxml import with_saved_cpu
-from ..virt.interface import BlockCounters, DomainConfig, DomainInfo, GuestStats, Hypervisor, spread
-from ..vocab import IOTUNE_BASE, PAGE_KIB, VCPU_STATE_BY_LETTER, VcpuState
+from ..virt.interface import BlockCounters, DomainInfo, GuestStats, Hypervisor, spread
+from ..vocab import PAGE_KIB, VCPU_STATE_BY_LETTER, VcpuState
 from . import ksm_memory, process
 from .nics import NicReader
+from .settings import Settings, read_settings
 from .vhost import VhostReader
-
-T = TypeVar("T")
-
-
-@dataclass
-class Settings:
-    """One guest's slow-changing settings, as last read from libvirt."""
-    read_at: float
-    run_id: int | None
-    affinity: list[tuple[int, ...]] | None = None
-    emulator: tuple[int, ...] | None = None
-    iothreads: tuple[IoThread, ...] | None = None
-    numatune: NumaTune | None = None
-    memtune: MemTune | None = None
-    blkio_weight: int | None = None
-    config: DomainConfig = field(default_factory=DomainConfig)
-    # per disk target: every IOTUNE_BASE value (0 = unset), built once per read, not per tick
-    iotune: dict[str, dict[str, int]] = field(default_factory=dict)
-    pending: bool = False   # nothing read yet (over the tick's budget, or libvirt stalled): next tick
 
 
 @dataclass
@@ -81,6 +63,11 @@ class GuestCollector:
                  clock: Callable[[], float] = time.monotonic):
         self.source = source
         self.settings_every = settings_every
+        # A periodic re-read asks for the live XML only, and for the getters when it changed:
+        # libvirt writes each pin, numatune, memtune, blkiotune and blkdeviotune it makes there.
+        # A change made around it (a cgroup written by hand, a thread pinned with taskset) is
+        # seen by the getters that read the cgroup or the thread, within this many seconds.
+        self.settings_full_every = 300.0
         self.numa_maps_every = numa_maps_every
         self.clock = clock
         self._settings: dict[str, Settings] = {}
@@ -181,11 +168,12 @@ class GuestCollector:
         try:
             if self._settings_stalled:
                 raise Stalled("libvirt did not answer for another guest's settings this tick")
-            # the saved definition changes only with a lifecycle event (defined): a periodic
-            # re-read of the same run, with events, keeps its CPU (one XML call and parse less)
-            saved = (old.config if old is not None and not old.pending and old.run_id == info.id
-                     and changed is not None and info.name not in changed and "*" not in changed else None)
-            s = self._hv().guarded(info.name, lambda: self._read_settings(info, now, errors, saved))
+            # only its period is up (libvirt reported no change, it runs as it ran): a re-read
+            # that may keep what it knows (see settings_full_every)
+            last = (old if old is not None and not old.pending and old.run_id == info.id
+                    and changed is not None and info.name not in changed and "*" not in changed else None)
+            s = self._hv().guarded(info.name, lambda: read_settings(self._hv(), info, now, errors, last,
+                                                                   self.settings_full_every))
         except Stalled as e:
             self._settings_stalled = True
             errors.append(Error(f"{info.name}: settings", f"not read: {e}"))
@@ -196,49 +184,6 @@ class GuestCollector:
         finally:
             self._settings_spent += time.perf_counter() - t0
         self._settings[info.name] = s
-        return s
-
-    def _read_settings(self, info: DomainInfo, now: float, errors: list[Error],
-                       saved_as: DomainConfig | None = None) -> Settings:
-        hv = self._hv()
-        name = info.name
-        s = Settings(read_at=now, run_id=info.id)
-
-        def get(what: str, fn: Callable[..., T], *args: Any) -> T | None:
-            try:
-                return fn(*args)
-            except (GuestGone, Disconnected):
-                raise
-            except VirtError as e:
-                errors.append(Error(f"{name}: {what}", str(e)))
-                return None
-
-        # The XML once per refresh: everything that needs it reads s.config.
-        s.config = get("domain XML", hv.domain_config, name) or DomainConfig()
-        if info.id is not None and s.config.facts is not None:
-            # a running guest's live <cpu> is the expanded one (host-model shows as custom):
-            # its CPU mode and model come from the saved definition (a shut-off guest has only that)
-            saved = saved_as if saved_as is not None and saved_as.facts is not None else \
-                get("inactive domain XML", hv.domain_config, name, True)
-            if saved is not None:
-                s.config = with_saved_cpu(s.config, saved)
-        s.affinity = get("vcpupin", hv.vcpu_affinity, name)
-        s.emulator = get("emulatorpin", hv.emulator_affinity, name)
-        threads = get("iothreads", hv.iothreads, name)
-        s.iothreads = None if threads is None else tuple(threads)
-        # libvirt reports defaults for a domain without <numatune>: only a declared one counts
-        s.numatune = get("numatune", hv.numatune, name) if s.config.has_numatune else None
-        s.memtune = get("memtune", hv.memtune, name)
-        blkio = get("blkiotune", hv.blkio, name)
-        if blkio is not None and blkio.get("weight"):  # 0 = never set
-            s.blkio_weight = int(blkio["weight"])
-        for d in s.config.disks:
-            # throttles are a property of a running guest's disks, read from its live XML: libvirt
-            # writes there each blkdeviotune it makes, and blockIoTune (what virsh blkdeviotune
-            # shows) asks QEMU again, a monitor query per disk (libvirtd ~0.6 ms each) that waits on
-            # a stalled QEMU. Both were equal on the lab's 55 disks, with and without limits.
-            tune = dict(d.iotune) if info.id is not None else {}
-            s.iotune[d.target] = {k: tune.get(k, 0) for k in IOTUNE_BASE}
         return s
 
     # -- per tick ----------------------------------------------------------------------------

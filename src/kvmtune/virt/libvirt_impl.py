@@ -155,6 +155,7 @@ class LibvirtHypervisor(Hypervisor):
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         self._events_ok = False
+        self._doms = (None, {})   # (its handles hold the connection open)
         if conn is None:
             return
         for cb in self._callbacks:
