@@ -35,7 +35,6 @@ class Settings:
     full_at: float = float("-inf")   # when they were
 
 
-
 def read_settings(hv: Hypervisor, info: DomainInfo, now: float, errors: list[Error],
                   last: Settings | None = None, full_every: float = 300.0) -> Settings:
     """A guest's settings from libvirt (its getters' errors added to `errors`). With `last`, the
@@ -89,4 +88,3 @@ def read_settings(hv: Hypervisor, info: DomainInfo, now: float, errors: list[Err
         tune = dict(d.iotune) if info.id is not None else {}
         s.iotune[d.target] = {k: tune.get(k, 0) for k in IOTUNE_BASE}
     return s
-

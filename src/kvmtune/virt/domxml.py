@@ -235,7 +235,7 @@ class DiskConfig:
     cache: str | None = None
     io: str | None = None
     # A running guest's live XML holds the throttles libvirt set (it updates them with each
-    # blkdeviotune): blockIoTune asks QEMU again, a monitor query per disk (see collect/guests.py)
+    # blkdeviotune): blockIoTune asks QEMU again, a monitor query per disk (see collect/settings.py)
     iotune: tuple[tuple[str, int], ...] = ()
 
 
