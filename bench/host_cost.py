@@ -99,17 +99,16 @@ class Phase:
         self.q_call = self.q_idle = self.t_call = self.t_idle = 0.0
         self.stat_ticks = 0
 
-    def run(self, call: Callable[[], object], reps: int, interval: float, lvd: int, qemu: list[int],
+    def run(self, call: Callable[[], object], reps: int, lvd: int, qemu: list[int],
             caller_cpu: Callable[[], float] = time.process_time) -> Phase:
+        """`reps` calls back to back."""
         for _ in range(reps):
-            self.once(call, interval, lvd, qemu, caller_cpu)
+            self.once(call, lvd, qemu, caller_cpu)
         return self
 
-    def once(self, call: Callable[[], object], interval: float, lvd: int, qemu: list[int],
+    def once(self, call: Callable[[], object], lvd: int, qemu: list[int],
              caller_cpu: Callable[[], float] = time.process_time) -> float:
-        """One measured call, then (with `interval`) a sleep to `interval` after its start,
-        jittered so the calls do not keep step with a guest's periodic work. Returns when
-        the call ended."""
+        """One measured call; returns when it ended."""
         s0 = stat_ticks(lvd)
         q0 = cpu_ns(qemu)
         tq0, l0 = time.perf_counter(), cpu_ns([lvd])
@@ -124,12 +123,11 @@ class Phase:
         self.lvd.append((l1 - l0) / 1e6)
         self.q_call += (q1 - q0) / 1e6
         self.t_call += tq1 - tq0   # QEMU's window: the call and the libvirtd reads around it
-        if interval:
-            self.gap(w0, interval, q1, tq1, qemu)
         return tq1
 
     def gap(self, start: float, interval: float, q1: float, t1: float, qemu: list[int]) -> None:
-        """Sleep to about `interval` after `start`; QEMU's CPU in the sleep is its idle rate."""
+        """Sleep to about `interval` after `start` (jittered, so the calls do not keep step with
+        a guest's periodic work); QEMU's CPU in the sleep is its idle rate."""
         time.sleep(max(0.0, interval * random.uniform(0.75, 1.25) - (time.perf_counter() - start)))
         self.q_idle += (cpu_ns(qemu) - q1) / 1e6
         self.t_idle += time.perf_counter() - t1
@@ -207,7 +205,7 @@ def measure(a: argparse.Namespace, libvirt: Any, lvd: int, how: str) -> int:
     src = open_live(a.uri)
     try:
         col = Collector(src)
-        first = Phase("").run(col.collect, 1, 0, lvd, [])   # reads every guest's settings: reported apart
+        first = Phase("").run(col.collect, 1, lvd, [])   # reads every guest's settings: reported apart
         snap = col.collect()
         guests = [g for g in snap.guests if g.running and g.pid]
         if not guests:
@@ -235,17 +233,17 @@ def measure(a: argparse.Namespace, libvirt: Any, lvd: int, how: str) -> int:
         for _ in range(a.ticks):
             start = time.perf_counter()
             for ph, call, clock in ways:
-                end = ph.once(call, 0, lvd, qemu, clock)
+                end = ph.once(call, lvd, qemu, clock)
             kv.gap(start, a.interval, cpu_ns(qemu), end, qemu)
-        kv_thread = Phase("").run(col.collect, 3, 0, lvd, qemu, time.thread_time)
+        kv_thread = Phase("").run(col.collect, 3, lvd, qemu, time.thread_time)
     finally:
         src.close()
     phases = [ph for ph, _c, _k in ways]
     nowait = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
     groups = [(g, getattr(libvirt, "VIR_DOMAIN_STATS_" + g.upper().replace("-", "_"))) for g in GROUPS]
-    by_group = [Phase(g).run(lambda f=f: conn.getAllDomainStats(f, nowait), a.ticks, 0, lvd, qemu)
+    by_group = [Phase(g).run(lambda f=f: conn.getAllDomainStats(f, nowait), a.ticks, lvd, qemu)
                 for g, f in groups]
-    by_group.append(Phase("all (0), NOWAIT").run(lambda: conn.getAllDomainStats(0, nowait), a.ticks, 0, lvd, qemu))
+    by_group.append(Phase("all (0), NOWAIT").run(lambda: conn.getAllDomainStats(0, nowait), a.ticks, lvd, qemu))
     conn.close()
     report(phases, by_group, first, kv_thread, len(guests), a.ticks)
     return 0

@@ -154,9 +154,9 @@ class GuestCollector:
         if (stale_stats or self._hold_settings) and old is not None:
             return old   # libvirt does not answer for it (or another guest) now: getters would wait too
         period = spread(self.settings_every, info.name)
-        stale = (old is None or old.run_id != info.id or now - old.read_at >= period
-                 or (changed is not None and (info.name in changed or "*" in changed)))
-        if old is not None and not stale:
+        same_run = old is not None and old.run_id == info.id
+        event = changed is not None and (info.name in changed or "*" in changed)
+        if old is not None and same_run and not event and now - old.read_at < period:
             return old
         if self.settings_budget is not None and self._settings_spent >= self.settings_budget:
             # this tick's share is read: a refresh waits a tick, a guest never read shows pending
@@ -170,8 +170,8 @@ class GuestCollector:
                 raise Stalled("libvirt did not answer for another guest's settings this tick")
             # only its period is up (libvirt reported no change, it runs as it ran): a re-read
             # that may keep what it knows (see settings_full_every)
-            last = (old if old is not None and not old.pending and old.run_id == info.id
-                    and changed is not None and info.name not in changed and "*" not in changed else None)
+            last = old if old is not None and same_run and not old.pending and changed is not None and not event \
+                else None
             s = self._hv().guarded(info.name, lambda: read_settings(self._hv(), info, now, errors, last,
                                                                    self.settings_full_every))
         except Stalled as e:
