@@ -39,6 +39,7 @@ from .filtering import Filtering
 from .findings import FindingList
 from .footer import FitFooter
 from .keys import ACTION_KEYS, BINDINGS
+from .livetext import LiveText
 from .paneview import PaneScroll, PaneView
 from .perfpane import PerfToggle
 from .recording import Recordable
@@ -135,7 +136,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Filt
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(id="header")
+        yield LiveText(id="header")
         yield Input(placeholder="filter guests by name (Enter keeps it, Esc clears)", id="filter")
         yield Input(placeholder="go to HH:MM[:SS] or YYYY-MM-DD HH:MM[:SS] (Enter goes, Esc cancels)", id="goto")
         yield GuestTable(id="guests")
@@ -144,15 +145,15 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Filt
                 for i, (key, title) in enumerate(panes.PANES):
                     if key == "advice":   # a summary line over a list to move in (ui/advising.py)
                         with TabPane(f"{i + 1} {title}", id=f"tab-{key}"):
-                            yield Static(id=f"pane-{key}", classes="pane")
+                            yield LiveText(id=f"pane-{key}", classes="pane")
                             yield FindingList(id="advice-list")
                         continue
                     with TabPane(f"{i + 1} {title}", id=f"tab-{key}"), PaneScroll(id=f"scroll-{key}"):
-                        yield Static(id=f"pane-{key}", classes="pane")
+                        yield LiveText(id=f"pane-{key}", classes="pane")
             with Vertical(id="side"):   # a second pane on wide terminals (ui/paneview.py)
-                yield Static(id="side-title")
+                yield LiveText(id="side-title")
                 with PaneScroll(id="scroll-side"):
-                    yield Static(id="pane-side", classes="pane")
+                    yield LiveText(id="pane-side", classes="pane")
         yield Static(id="pane-more")
         yield Static(id="status")
         yield FitFooter()
@@ -281,7 +282,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Filt
         text = panes.header(f, view_seconds=secs, interval=self.interval, badges=self.badges(),
                             width=self.size.width, compact=self.size.height < COMPACT_BELOW,
                             replay=self.replay is not None, age=age)
-        self.query_one("#header", Static).update(self.with_replay_line(text))
+        self.query_one("#header", LiveText).show(self.with_replay_line(text))
 
     def sample_age(self) -> float | None:
         """Seconds since the shown sample was taken; None in a replay (its time is the recorded one)."""

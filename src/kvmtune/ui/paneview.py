@@ -21,6 +21,7 @@ from ..frame import Frame
 from ..model import Guest
 from . import panes
 from .blockpane import block_pane
+from .livetext import LiveText
 from .netpane import net_pane
 from .perfpane import perf_pane
 
@@ -141,12 +142,12 @@ class PaneView:
         width = self.size.width // 2 if side else self.size.width
         if key == "advice":
             self.fill_advice(g)
-        self.query_one(f"#pane-{key}", Static).update(self.pane_text(key, f, g, width))
+        self.query_one(f"#pane-{key}", LiveText).show(self.pane_text(key, f, g, width))
         if side:
             other = self.side_key()
-            self.query_one("#side-title", Static).update(
+            self.query_one("#side-title", LiveText).show(
                 f"[b]{KEYS.index(other) + 1} {TITLES[other]}[/]  [$text-muted]beside it[/]")
-            self.query_one("#pane-side", Static).update(self.pane_text(other, f, g, width))
+            self.query_one("#pane-side", LiveText).show(self.pane_text(other, f, g, width))
         shown = (key, None if g is None else g.name)
         if shown != self._pane_for:
             self._pane_for = shown
