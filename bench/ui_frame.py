@@ -37,6 +37,7 @@ async def bench(guests: int, rounds: int) -> None:
 
     def frame_and_rows():
         # what the poll worker does off the UI thread
+        app.let_go()
         f = app.framer.push(feed.next())
         return f, {g.name: row_values(g, f) for g in f.snap.guests}
 
