@@ -160,7 +160,10 @@ def test_replay_in_tmux_shows_the_timeline_and_steps(tmux, tmp_path):
     path = tmp_path / "demo.kvmrec"
     make_recording(path, samples=40, action_at=20)
     tmux.start([sys.executable, "-m", "kvmtune.cli", "replay", str(path)])
-    s = tmux.wait("1/40")
+    tmux.wait("1/40")
+    # (the replay line is up a moment before the first sample is shown: a full UI run here
+    # once caught the header still "collecting the first snapshot" beside "1/40")
+    s = tmux.wait("hv-demo-01")
     assert "REPLAY" in s and "●" in s and "⏸" in s and "hv-demo-01" in s
     lines = s.splitlines()
     assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
