@@ -292,7 +292,12 @@ class GuestTable(DataTable[str]):
             # widths are fixed and every row is one line: nothing for DataTable to measure
             self._new_rows.clear()
             if changed:
-                self._update_count += 1      # the key of DataTable's render caches
+                # what shows changed, not which rows or where: DataTable's render caches go,
+                # not (as with its update count) the row order and offsets, rebuilt for
+                # every row (~3 ms a refresh at 1000 guests)
+                for cache in (self._row_render_cache, self._cell_render_cache, self._row_renderable_cache,
+                              self._line_cache):
+                    cache.clear()
                 self._refresh_wanted = True
             if order != self._order:
                 pos = {n: i for i, n in enumerate(order)}
