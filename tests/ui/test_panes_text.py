@@ -123,6 +123,34 @@ def test_header_says_the_hosts_uptime_load_and_each_nodes_cpu_as_top_does():
     assert len([x for x in small.splitlines() if not x.startswith(("[b]N", "[$warning]"))]) == 2
 
 
+def test_the_header_shows_each_host_finding_on_a_line_and_counts_those_it_has_no_room_for():
+    """Wrapped, the first findings filled the header's 10 lines and the rest were cut off
+    unseen: now one line each (cut short, keeping the guide's §), and the last one shown says
+    how many more the host view (H) has; a replay's timeline takes a line of the room."""
+    from rich.cells import cell_len
+
+    from kvmtune.demo import DemoFeed, open_demo
+    feed = DemoFeed(open_demo(seed=1))
+    try:
+        framer = Framer()
+        framer.push(feed.next())
+        frame = framer.push(feed.next())
+    finally:
+        feed.close()
+    warns = frame.host_findings
+    assert len(warns) >= 5   # the demo host has findings enough to overflow the header
+    for width, replay in ((120, False), (120, True), (200, False), (81, False)):
+        lines = _plain(panes.header(frame, view_seconds=90, interval=2, badges=[], width=width, replay=replay))
+        assert all(cell_len(x) <= width - 2 for x in lines), (width, [cell_len(x) for x in lines])
+        found = [x for x in lines if x.startswith("! ")]
+        shown = len(lines) - len(found) + replay   # (with the timeline the app adds)
+        assert len(found) == min(len(warns), max(1, panes.HEADER_LINES - shown)), (width, lines)
+        assert all(f"§{w.section}" in x for w, x in zip(warns, found))
+        more = len(warns) - len(found)
+        assert found[-1].endswith(f"(+{more}, H)") if more else "(+" not in found[-1]
+        assert len(lines) + replay <= panes.HEADER_LINES
+
+
 def _plain(markup: str) -> list[str]:
     from textual.markup import to_content
     return [to_content(line).plain for line in markup.splitlines()]

@@ -7,6 +7,7 @@ findings, the history); the figures come from `kvmtune.analysis`. Colours are th
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
 from textual.markup import escape
 
 from .. import analysis as a
@@ -22,6 +23,7 @@ __all__ = ["PANES"]   # (and the pane functions below)
 
 
 MUTED = "$text-muted"
+HEADER_LINES = 10   # the header's max-height (app.tcss)
 
 
 def _bar_width(width: int, used: int) -> int:
@@ -103,9 +105,26 @@ def header(frame: Frame | None, *, view_seconds: float, interval: float,
             f"[b]N{n.id:<2}[/] cpu {cpuset.format(n.cpus) or '-':<{cw}.{cw}} {_node_busy(frame, n.cpus):>4} "
             f"[$primary]{fmt.bar(frac, bw)}[/] {fmt.fmt_kib(n.mem_used_kib):>5}/{fmt.fmt_kib(n.mem_total_kib):<5}"
             + (f" huge {huge}" if huge else ""))
-    for w in frame.host_findings:
-        lines.append(f"[$warning]! {escape(finding_text(w))}[/] [{MUTED}]§{w.section}[/]")
+    # the host's findings a line each, as many as the header has room for, the rest counted:
+    # wrapped, the first two or three filled its lines and the others were cut off unseen
+    warns = frame.host_findings
+    room = max(1, HEADER_LINES - len(lines) - replay)   # (a replay's timeline is a line more)
+    shown = warns if len(warns) <= room else warns[:room]
+    for i, w in enumerate(shown):
+        more = len(warns) - len(shown) if i == len(shown) - 1 else 0
+        lines.append(_finding_line(w, width - 2, more))
     return "\n".join(lines)
+
+
+def _finding_line(w: Finding, room: int, more: int) -> str:
+    """A host finding in `room` cells: its text cut short (…) to keep its § and the count of
+    the findings not shown (`more`; the host view, H, lists them all)."""
+    tail = f" §{w.section}" + (f" (+{more}, H)" if more else "")
+    text = finding_text(w)
+    fit = room - 2 - cell_len(tail)
+    if cell_len(text) > fit:
+        text = set_cell_size(text, max(0, fit - 1)) + "…"
+    return f"[$warning]! {escape(text)}[/] [{MUTED}]{escape(tail.lstrip())}[/]"
 
 
 def _interval_pieces(interval: float, age: float | None, compact: bool) -> list[tuple[str, str]]:
