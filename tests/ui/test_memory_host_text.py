@@ -12,7 +12,7 @@ from kvmtune import fmt
 from kvmtune.frame import Framer
 from kvmtune.model import Snapshot
 from kvmtune.rates import numastat_rates
-from kvmtune.ui import hostview, panes
+from kvmtune.ui import headertext, hostview, panes
 from kvmtune.ui.table import row_values
 from kvmtune.vocab import NUMASTAT_KEYS
 
@@ -96,7 +96,7 @@ def test_header_says_the_samples_age_and_colours_it_when_late(frames):
     _, frame = frames
 
     def head(age, compact=False, replay=False, badges=()):
-        return panes.header(frame, view_seconds=5, interval=2, badges=list(badges), width=80,
+        return headertext.header(frame, view_seconds=5, interval=2, badges=list(badges), width=80,
                             compact=compact, replay=replay, age=None if replay else age)
     assert "every 2s  age 0.4s" in plain(head(0.4))
     assert "[$warning]age 4.5s[/]" in head(4.5) and "[$error]age 12s[/]" in head(12)

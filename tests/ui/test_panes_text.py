@@ -5,7 +5,7 @@ from pathlib import Path
 
 from kvmtune.frame import Framer
 from kvmtune.model import Snapshot
-from kvmtune.ui import blockpane, panes
+from kvmtune.ui import blockpane, headertext, panes
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "snapshot-2node.json"
 
@@ -106,7 +106,7 @@ def test_header_says_the_hosts_uptime_load_and_each_nodes_cpu_as_top_does():
     framer = Framer()
     framer.push(a)
     frame = framer.push(b)
-    text = panes.header(frame, view_seconds=90, interval=2, badges=[], width=120)
+    text = headertext.header(frame, view_seconds=90, interval=2, badges=[], width=120)
     assert b.host.uptime_s is not None and b.host.loadavg is not None
     assert f"up {fmt.uptime(b.host.uptime_s)}" in text and "rec +" not in text
     assert "load " + " ".join(f"{x:.2f}" for x in b.host.loadavg) in text
@@ -114,10 +114,10 @@ def test_header_says_the_hosts_uptime_load_and_each_nodes_cpu_as_top_does():
         pct = [frame.cpu_pct[c] for c in n.cpus]
         line = next(x for x in text.splitlines() if f"N{n.id} " in x)
         assert f" {sum(pct) / len(pct):.0f}% " in line
-    assert "rec +0:01:30" in panes.header(frame, view_seconds=90, interval=2, badges=[], width=120, replay=True)
+    assert "rec +0:01:30" in headertext.header(frame, view_seconds=90, interval=2, badges=[], width=120, replay=True)
     assert [fmt.uptime(s) for s in (59, 720, 3 * 3600 + 300, 86400 + 60, 41 * 86400)] == [
         "0 min", "12 min", "3:05", "1 day, 0:01", "41 days, 0:00"]
-    small = panes.header(frame, view_seconds=90, interval=2, badges=["REPLAY"], width=80, compact=True,
+    small = headertext.header(frame, view_seconds=90, interval=2, badges=["REPLAY"], width=80, compact=True,
                          replay=True)
     assert f"up {fmt.uptime(b.host.uptime_s, short=True)}" in small and "d " in small
     assert len([x for x in small.splitlines() if not x.startswith(("[b]N", "[$warning]"))]) == 2
@@ -140,15 +140,15 @@ def test_the_header_shows_each_host_finding_on_a_line_and_counts_those_it_has_no
     warns = frame.host_findings
     assert len(warns) >= 5   # the demo host has findings enough to overflow the header
     for width, replay in ((120, False), (120, True), (200, False), (81, False)):
-        lines = _plain(panes.header(frame, view_seconds=90, interval=2, badges=[], width=width, replay=replay))
+        lines = _plain(headertext.header(frame, view_seconds=90, interval=2, badges=[], width=width, replay=replay))
         assert all(cell_len(x) <= width - 2 for x in lines), (width, [cell_len(x) for x in lines])
         found = [x for x in lines if x.startswith("! ")]
         shown = len(lines) - len(found) + replay   # (with the timeline the app adds)
-        assert len(found) == min(len(warns), max(1, panes.HEADER_LINES - shown)), (width, lines)
+        assert len(found) == min(len(warns), max(1, headertext.HEADER_LINES - shown)), (width, lines)
         assert all(f"§{w.section}" in x for w, x in zip(warns, found))
         more = len(warns) - len(found)
         assert found[-1].endswith(f"(+{more}, H)") if more else "(+" not in found[-1]
-        assert len(lines) + replay <= panes.HEADER_LINES
+        assert len(lines) + replay <= headertext.HEADER_LINES
 
 
 def _plain(markup: str) -> list[str]:

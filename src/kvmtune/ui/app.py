@@ -32,7 +32,7 @@ from ..actions import Executor
 from ..feed import Feed
 from ..frame import Frame, Framer
 from ..model import Guest, Snapshot
-from . import palette, panes
+from . import headertext, palette, panes
 from .acting import Acting, ActionDone
 from .advising import Advising
 from .filtering import Filtering
@@ -290,7 +290,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Filt
         secs = 0.0 if f is None or self.first_time is None else f.snap.time - self.first_time
         age = self.sample_age()
         self._age_text = "" if age is None else fmt.age(age)
-        text = panes.header(f, view_seconds=secs, interval=self.interval, badges=self.badges(),
+        text = headertext.header(f, view_seconds=secs, interval=self.interval, badges=self.badges(),
                             width=self.size.width, compact=self.size.height < COMPACT_BELOW,
                             replay=self.replay is not None, age=age)
         self.query_one("#header", LiveText).show(self.with_replay_line(text))
