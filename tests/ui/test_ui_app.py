@@ -484,3 +484,29 @@ async def test_a_refresh_leaves_the_frame_it_replaces_to_the_next_poll():
         gc.collect()
         assert old() is None
         assert len(app._retired) == 1   # (the frame this tick replaced, for the next poll)
+
+
+async def test_the_tables_rows_paint_as_datatable_paints_them():
+    """GuestTable paints a body row by its own path (tablepaint.py): the same segments, text
+    and styles, as DataTable's for every row on screen, with the cursor and the mouse's hover
+    on it or elsewhere."""
+    from textual.coordinate import Coordinate
+    from textual.widgets import DataTable
+    app = demo_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        t = table(app)
+        base = t.rich_style
+        compared = 0
+        for index in range(min(t.row_count, 12)):
+            key = t._row_locations.get_key(index)
+            for cursor in (Coordinate(index, 0), Coordinate((index + 1) % t.row_count, 0)):
+                for hover in (Coordinate(index, 2), Coordinate(-1, 0)):
+                    for shown in (True, False):
+                        t._show_hover_cursor = shown
+                        ours = t._render_line_in_row(key, 0, base, cursor, hover)
+                        t._row_render_cache.clear()
+                        theirs = DataTable._render_line_in_row(t, key, 0, base, cursor, hover)
+                        assert ours == theirs, (index, cursor, hover, shown)
+                        compared += 1
+        assert compared == 8 * min(t.row_count, 12)

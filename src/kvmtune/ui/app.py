@@ -314,8 +314,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Filt
             return
         t = self.query_one(GuestTable)
         v = self.theme_variables
-        t.colours = {"warning": v.get("warning", "yellow"), "error": v.get("error", "red"),
-                     "muted": v.get("text-muted", "dim")}
+        t.set_colours({"warning": v.get("warning", "yellow"), "error": v.get("error", "red"),
+                       "muted": v.get("text-muted", "dim")})
         t.show(self.rows, self.sort_key, self.sort_reverse, self.name_filter,
                width=self.size.width, force=force)
 

@@ -11,12 +11,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from rich.cells import cell_len, set_cell_size
-from rich.segment import Segment
-from rich.style import Style
+from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import DataTable
-from textual.widgets._data_table import RowRenderables
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from .. import analysis as a
@@ -25,9 +21,9 @@ from ..advise import SEVERITIES, Finding, rank
 from ..frame import Frame
 from ..model import Guest
 from ..vocab import STATE_SHORT
+from .tablepaint import PaintedTable
 
 NARROW_BELOW = 110   # terminal columns under which the table drops its least urgent columns
-PAINTED_MAX = 20_000   # body cells kept painted (a screenful is a few hundred)
 
 
 @dataclass(frozen=True)
@@ -163,30 +159,23 @@ def _rate_cell(v: float | None) -> tuple[str, Any, str]:
 Rows = Mapping[str, Mapping[str, tuple[str, Any, str]]]   # guest -> column -> (text, sort value, role)
 
 
-class GuestTable(DataTable[str]):
+class GuestTable(PaintedTable):
     """The top part: guests, live. `show()` is the only way rows change.
 
     Rows are precomputed off the UI thread (`row_values`). `show()` only stores each
     row's cells and re-sorts the rows the table already holds; cells become segments
     when painted, i.e. only for the rows on screen, by a direct path that gives the same
-    segments as DataTable's Rich one (which costs ~0.2 ms a cell) — so 1000 guests stay
-    cheap. Relies on DataTable internals (textual is pinned to a minor version).
+    segments as DataTable's Rich one (which costs ~0.2 ms a cell; tablepaint.py) — so
+    1000 guests stay cheap. Relies on DataTable internals (textual is pinned to a minor version).
     """
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self.narrow: bool | None = None
-        self.name_width = 0
         self.mark: tuple[str, bool] | None = None   # the sorted column and whether descending
         self._order: list[str] = []
-        # guest -> per shown column (text, sort value, role)
-        self._cells: dict[str, tuple[tuple[str, Any, str], ...]] = {}
-        self._header_cache: dict[tuple[Any, ...], list[list[Segment]]] = {}
-        self._painted: dict[tuple[Any, ...], list[list[Segment]]] = {}   # body cells by what they show
-        self._cols: list[Column] = []
         self._batching = False
         self._refresh_wanted = False
-        self.colours: Mapping[str, str] = {}
 
     def refresh(self, *args: Any, **kw: Any) -> Self:
         # one repaint per show(), not one per changed row
@@ -230,12 +219,6 @@ class GuestTable(DataTable[str]):
         self._require_update_dimensions = True
         self._update_count += 1
         self._refresh_wanted = True
-
-    def _cell(self, col: Column, text: str, role: str) -> Text:
-        style = self.colours.get(role, "") if role else ""
-        text = fmt.shorten_middle(text, self.name_width) if col.key == "name" else text[:col.width]
-        return Text(text, style=style, no_wrap=True,
-                    overflow="ellipsis", justify="right" if col.right else "left")
 
     @property
     def selected(self) -> str | None:
@@ -323,75 +306,6 @@ class GuestTable(DataTable[str]):
     def get_row(self, row_key: RowKey | str) -> list[Any]:
         cells = self._cells.get(str(row_key.value if isinstance(row_key, RowKey) else row_key))
         return super().get_row(row_key) if cells is None else [text for text, _, _ in cells]
-
-    # -- painting: DataTable calls these for the rows on screen only -----------------------
-    def notify_style_update(self) -> None:
-        self._header_cache, self._painted = {}, {}
-        super().notify_style_update()
-
-    def _compute_row_renderables(self, row_index: int) -> RowRenderables:
-        """A row's cells as Text, made from `_cells` when painted (DataTable's slow path)."""
-        row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
-        cells = self._cells.get(row_key.value) if row_key is not None and row_key.value is not None else None
-        if cells is None:
-            return super()._compute_row_renderables(row_index)
-        return RowRenderables(None, [self._cell(c, text, role)
-                                     for c, (text, _, role) in zip(self._cols, cells)])
-
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
-                     cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
-        """One body cell as segment lines: the same segments as DataTable's Rich render of
-        Padding(Text) would give, built directly (Rich's path is ~0.2 ms a cell)."""
-        if row_index == -1:
-            # the header changes only with the columns or the styles, not with each update
-            key = (column_index, base_style, width, cursor, hover, self._show_hover_cursor,
-                   self._pseudo_class_state, self.show_cursor, self.cursor_type)
-            lines = self._header_cache.get(key)
-            if lines is None:
-                lines = self._header_cache[key] = super()._render_cell(
-                    row_index, column_index, base_style, width, cursor, hover)
-            return lines
-        row_key = self._row_locations.get_key(row_index)
-        column_key = self._column_locations.get_key(column_index)
-        cells = self._cells.get(row_key.value) if row_key is not None and row_key.value is not None else None
-        if (cells is None or row_key is None or column_key is None or column_index < 0
-                or self.cell_padding != 1):
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        text, _, role = cells[column_index]
-        colour = self.colours.get(role, "") if role else ""
-        # by what the cell shows, not DataTable's update count: most cells of a refresh (names,
-        # states, sizes) are as they were, and were painted again (a fifth of a refresh's paint)
-        cache_key = (row_index, column_index, text, colour, width, base_style, cursor, hover,
-                     self._show_hover_cursor, self._pseudo_class_state, self.show_cursor)
-        lines = self._painted.get(cache_key)
-        if lines is not None:
-            return lines
-        col = self._cols[column_index]
-        text = fmt.shorten_middle(text, width - 2) if col.key == "name" else text[:col.width]
-        if not text.isprintable():             # tabs, control codes: Rich's own path
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        # what Text.wrap() does with no_wrap, overflow="ellipsis" and Lines.justify()
-        inner = width - 2
-        if col.right:
-            text = text.rstrip()
-        if cell_len(text) > inner:
-            text = set_cell_size(text, inner - 1) + "…"
-        if col.right:
-            text = " " * (inner - cell_len(text)) + text
-        else:
-            text += " " * (inner - cell_len(text))
-        component_style, post_style = self._get_styles_to_render_cell(
-            False, False, row_index < self.fixed_rows or column_index < self.fixed_columns,
-            hover, cursor, self.show_cursor, self._show_hover_cursor,
-            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
-        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
-        text_style = self.app.console.get_style(colour, default=Style.null()) if colour else None
-        pad = Segment(" ", pre + post_style)
-        lines = [[pad, Segment(text, pre + text_style + post_style), pad]]
-        if len(self._painted) > PAINTED_MAX:
-            self._painted.clear()
-        self._painted[cache_key] = lines
-        return lines
 
 
 def _sortable(v: Any, reverse: bool = False) -> tuple[int, float | str]:
