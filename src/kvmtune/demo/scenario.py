@@ -63,6 +63,7 @@ tests/unit/test_demo_advice.py keeps this list honest.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,7 @@ def cpu_core(cpu: int) -> int:
     return (cpu % CORES) % (CORES // SOCKETS)
 
 
+@functools.cache   # (asked a few times per guest while a demo host is built: 1000 guests, 3000 times)
 def node_cpus(node: int) -> tuple[int, ...]:
     return tuple(c for c in range(NCPUS) if cpu_node(c) == node)
 
