@@ -151,6 +151,38 @@ def test_the_header_shows_each_host_finding_on_a_line_and_counts_those_it_has_no
         assert len(lines) + replay <= headertext.HEADER_LINES
 
 
+def test_text_with_brackets_reads_back_as_it_is_in_any_markup():
+    """Guest names and findings go into markup: a `[` with no `]` (a name cut short), a
+    closing-tag look-alike, a trailing backslash all read back as the text, and the tag
+    after them still closes (Textual's escape() leaves "web[a" to take the "[/]" that follows,
+    and "x[/y" does not parse at all)."""
+    from textual.markup import to_content
+
+    from kvmtune.ui.markup import escape
+    for text in ("web[a…", "web[ab] x", "x[/y", "z [b", "[[", "]", "c:\\d", "\\[x]", "a\\", "[$warning] q", "ok"):
+        content = to_content(f"[$warning]! {escape(text)}[/] [b]§1.2[/]")
+        assert content.plain.rstrip() in (f"! {text} §1.2", f"! {text}  §1.2"), text
+        bold = [s for s in content.spans if "b" in str(s.style).split()]
+        assert [content.plain[s.start:s.end] for s in bold] == ["§1.2"], text
+
+
+def test_a_host_finding_cut_short_in_the_header_inside_brackets_stays_one_line():
+    from dataclasses import replace as _replace
+
+    from rich.cells import cell_len
+
+    from kvmtune.advise import Finding
+    snap = Snapshot.loads(FIXTURE.read_text())
+    base = Framer().push(snap)
+    name = "[web" + "a" * 150   # a guest named with brackets, its name cut at the line's end
+    frame = _replace(base, host_findings=(
+        Finding("host.test", "warning", None, f"guests {name}] and x[/y", "many words " * 20, "1.2"),))
+    lines = _plain(headertext.header(frame, view_seconds=1, interval=2, badges=[], width=120))
+    found = [x for x in lines if x.startswith("! ")]
+    assert len(found) == 1 and found[0].startswith("! guests [webaaa") and found[0].endswith("… §1.2")
+    assert cell_len(found[0]) <= 118 and "[/]" not in found[0]
+
+
 def _plain(markup: str) -> list[str]:
     from textual.markup import to_content
     return [to_content(line).plain for line in markup.splitlines()]

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from textual.markup import escape
 from textual.widgets import DataTable, OptionList
 
 from ..advise import SEVERITIES, Finding, worst_first
@@ -20,6 +19,7 @@ from ..model import Guest
 from . import fixforms, forms
 from .findings import FindingList, FindingsScreen, XmlFixScreen
 from .keys import MUTE_KEY, PANES
+from .markup import escape
 from .table import Rows, row_values
 
 ADVICE_PANE = [k for k, _ in PANES].index("advice")

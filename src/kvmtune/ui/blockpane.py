@@ -5,13 +5,12 @@ writes and flushes), flushes and errors. A pure function of a frame, as the othe
 
 from __future__ import annotations
 
-from textual.markup import escape
-
 from .. import analysis as a
 from .. import fmt
 from ..frame import HISTORY, Frame
 from ..model import Guest
 from ..vocab import IOTUNE_BASE
+from .markup import escape
 
 MUTED = "$text-muted"
 STALE_NOTE = ("[$warning b]stale[/]: libvirt did not answer for the guest this tick (its QEMU stopped or "

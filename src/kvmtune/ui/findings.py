@@ -10,7 +10,6 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.markup import escape
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, OptionList, Static, TextArea
@@ -18,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from ..advise import SEVERITIES, Finding, rank
 from .keys import MUTE_KEY, fix_key
+from .markup import escape
 from .paneview import TellsScroll
 
 SEVERITY_LETTER = {"critical": "C", "warning": "W", "info": "i"}

@@ -4,13 +4,13 @@ and the host's findings, in at most HEADER_LINES lines (its max-height in app.tc
 from __future__ import annotations
 
 from rich.cells import cell_len, set_cell_size
-from textual.markup import escape
 
 from .. import analysis as a
 from .. import cpuset, fmt
 from ..advise import Finding
 from ..frame import Frame
 from .keys import finding_text
+from .markup import escape
 from .panes import MUTED, bar_width, size_label
 
 HEADER_LINES = 10   # the header's max-height (app.tcss)

@@ -9,9 +9,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from textual.binding import Binding
-from textual.markup import escape
 
 from .keys import ACTION_KEYS, PANES
+from .markup import escape
 from .table import COLUMNS
 
 # binding id -> what the key does

@@ -5,8 +5,6 @@ A pure function of a Frame, as the panes are (panes.py)."""
 
 from __future__ import annotations
 
-from textual.markup import escape
-
 from .. import analysis as a
 from .. import cpuset, fmt
 from ..frame import Frame
@@ -14,6 +12,7 @@ from ..model import Node
 from ..rates import numastat_rates
 from ..vocab import NUMASTAT_KEYS
 from .cpumap import cpu_map
+from .markup import escape
 from .panes import MUTED, size_label
 
 

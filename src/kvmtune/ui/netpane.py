@@ -9,13 +9,12 @@ and says why it has no counters. A pure function of a frame, as the other panes 
 
 from __future__ import annotations
 
-from textual.markup import escape
-
 from .. import fmt
 from ..devmodel import NetIf
 from ..frame import HISTORY, Frame
 from ..model import Guest
 from ..rates import NO_NET_RATE, NetRate, net_key
+from .markup import escape
 from .panes import _warnings  # (the findings' lines, as every pane writes them)
 
 MUTED = "$text-muted"

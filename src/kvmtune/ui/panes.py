@@ -7,8 +7,6 @@ findings, the history); the figures come from `kvmtune.analysis`. Colours are th
 
 from __future__ import annotations
 
-from textual.markup import escape
-
 from .. import analysis as a
 from .. import cpuset, fmt
 from ..advise import Finding
@@ -17,6 +15,7 @@ from ..model import Guest
 from ..rates import ksm_scan_rate
 from .cpumap import cpu_map
 from .keys import PANES, finding_text
+from .markup import escape
 
 __all__ = ["PANES"]   # (and the pane functions below)
 

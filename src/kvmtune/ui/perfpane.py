@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from textual.markup import escape
-
 from .. import cpuset, fmt
 from ..frame import Frame
 from ..model import Guest
 from ..perfmodel import HARDWARE
 from ..rates import CounterRate
+from .markup import escape
 
 MUTED = "$text-muted"
 OFF = ("perf counters are off: press [b]P[/] to count them (or start kvmtune with [b]--perf[/]); "

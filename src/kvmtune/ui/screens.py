@@ -9,12 +9,12 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.markup import escape
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
 
 from .. import fmt
 from . import helptext, hostview
+from .markup import escape
 
 
 class Viewing:
