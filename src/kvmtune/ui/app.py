@@ -171,6 +171,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Filt
             self.set_status(f"no theme {self._want_theme!r}; themes: {', '.join(self._theme_names)}", "warning")
             name = self._theme_names[0]
         self.theme = name
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.query_one(GuestTable).focus()
         self._render_header()
         self.record_on_start()
@@ -178,9 +179,10 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Filt
         self.set_interval(0.5, self._age_tick)   # the age grows while a collection is late
 
     # -- reactive view state -----------------------------------------------------------------
-    def watch_theme(self, _name: str) -> None:
-        # the table's cell colours come from the theme: repaint them (App.is_mounted is a
-        # method taking a widget, not a flag: a frame shown means the table exists)
+    def _theme_changed(self, _theme: object) -> None:
+        # the table's cell colours come from the theme: repaint them once its variables are in
+        # (theme_changed_signal comes after Textual's CSS refresh; watch_theme came before it,
+        # and painted the previous theme's colours). A frame shown means the table exists.
         if self.frame is not None:
             self._render_table(force=True)
 

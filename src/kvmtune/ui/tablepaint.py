@@ -68,7 +68,9 @@ class PaintedTable(DataTable[str]):
         """The theme's colours for the cells' roles (warning, error, muted)."""
         if colours != self.colours:
             self.colours = colours
-            self._row_lines, self._painted = {}, {}
+            self._clear_caches()   # (every painted cell, row and line)
+            self._painted = {}
+            self.refresh()
 
     def _compute_row_renderables(self, row_index: int) -> RowRenderables:
         """A row's cells as Text, made from `_cells` when painted (DataTable's slow path)."""
