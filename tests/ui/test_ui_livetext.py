@@ -63,3 +63,27 @@ async def test_the_height_follows_the_text_and_the_layout_runs_only_when_it_may_
         w.show(f"x\n{long}{long}\nz")       # another wide line: laid out, higher again
         await pilot.pause()
         assert True in asked and w.size.height > high
+
+
+async def test_hidden_it_asks_for_no_layout_and_shown_again_it_has_its_texts_height():
+    """The header is hidden under a zoomed pane and still told each tick's text: no layout
+    for it then (its width is 0: every line would count as too wide), the right height after."""
+    app = OneText()
+    async with app.run_test(size=(40, 20)) as pilot:
+        w = app.query_one(LiveText)
+        w.show("a")
+        await pilot.pause()
+        w.display = False
+        await pilot.pause()
+        asked = layouts(w)
+        w.show("a\nb\nc")
+        w.show("a\nb\nc\nd")
+        await pilot.pause()
+        assert True not in asked
+        w.display = True
+        await pilot.pause()
+        assert w.size.height == 4
+        w.show("e\nf\ng\nh")           # the first text after: laid out (its shape was not kept)
+        w.show("i\nj\nk\nl")           # then as before: no layout for text as high
+        await pilot.pause()
+        assert asked[-2:] == [True, False] and w.size.height == 4

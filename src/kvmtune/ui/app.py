@@ -236,7 +236,7 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Filt
     def let_go(self) -> None:
         """Free the frames _show replaced: by the poll's thread, off the UI thread."""
         retired, self._retired = self._retired, []
-        del retired   # (an append racing the swap went into this list: freed here too)
+        del retired
 
     @on(SnapshotReady)
     def _snapshot_ready(self, message: SnapshotReady) -> None:

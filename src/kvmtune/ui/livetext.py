@@ -28,6 +28,9 @@ class LiveText(Static):
         if last is not None and self.content is last[0] and text == last[0]:
             return   # the same text as shown: nothing to parse, lay out or paint
         self.update(text, layout=False)
+        if not self.display:   # (hidden, as the header under a zoomed pane: laid out when shown)
+            self._shown = None
+            return
         width = self.size.width
         shape = self._shape(width)
         if last is None or shape is None or (shape, width) != last[1:]:

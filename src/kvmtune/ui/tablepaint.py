@@ -140,8 +140,9 @@ class PaintedTable(DataTable[str]):
                             cursor_location: Coordinate, hover_location: Coordinate
                             ) -> tuple[SegmentLines, SegmentLines]:
         """A body row's line: its cells' segments and the fill to the table's width, as
-        DataTable makes them for a row cursor, cached by what the row shows and where (a
-        row of a refresh whose texts did not change is not painted again). DataTable's
+        DataTable makes them for a row cursor, cached by its cells (texts, roles and sort
+        values) and where it is (a row of a refresh whose cells did not change is not
+        painted again). DataTable's
         own for the header and for what this table never has (fixed rows or columns, row
         labels, zebra stripes, another cursor)."""
         cells = self._cells.get(row_key.value) if row_key.value is not None else None
