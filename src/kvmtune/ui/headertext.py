@@ -1,5 +1,6 @@
 """The header's text, as Textual markup: the host, its nodes, the sample's age, the badges,
-and the host's findings, in at most HEADER_LINES lines (its max-height in app.tcss)."""
+and the host's findings, a line each, as many as fit in HEADER_LINES (its max-height in
+app.tcss) under the rest; in a small terminal (compact) only the first, with their count."""
 
 from __future__ import annotations
 
