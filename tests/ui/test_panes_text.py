@@ -95,17 +95,22 @@ def test_numa_pane_marks_no_node_for_a_stopped_guest_and_says_0_for_an_empty_nod
     assert empty and all(" 0   0%" in x and "0K" not in x for x in empty)
 
 
-def test_header_says_the_hosts_uptime_load_and_each_nodes_cpu_as_top_does():
-    from kvmtune import fmt
+def _demo_frame():
+    """The demo host's second frame (rates need two snapshots)."""
     from kvmtune.demo import DemoFeed, open_demo
     feed = DemoFeed(open_demo(seed=1))
     try:
-        a, b = feed.next(), feed.next()
+        framer = Framer()
+        framer.push(feed.next())
+        return framer.push(feed.next())
     finally:
         feed.close()
-    framer = Framer()
-    framer.push(a)
-    frame = framer.push(b)
+
+
+def test_header_says_the_hosts_uptime_load_and_each_nodes_cpu_as_top_does():
+    from kvmtune import fmt
+    frame = _demo_frame()
+    b = frame.snap
     text = headertext.header(frame, view_seconds=90, interval=2, badges=[], width=120)
     assert b.host.uptime_s is not None and b.host.loadavg is not None
     assert f"up {fmt.uptime(b.host.uptime_s)}" in text and "rec +" not in text
@@ -128,15 +133,7 @@ def test_the_header_shows_each_host_finding_on_a_line_and_counts_those_it_has_no
     unseen: now one line each (cut short, keeping the guide's §), and the last one shown says
     how many more the host view (H) has; a replay's timeline takes a line of the room."""
     from rich.cells import cell_len
-
-    from kvmtune.demo import DemoFeed, open_demo
-    feed = DemoFeed(open_demo(seed=1))
-    try:
-        framer = Framer()
-        framer.push(feed.next())
-        frame = framer.push(feed.next())
-    finally:
-        feed.close()
+    frame = _demo_frame()
     warns = frame.host_findings
     assert len(warns) >= 5   # the demo host has findings enough to overflow the header
     for width, replay in ((120, False), (120, True), (200, False), (81, False)):
