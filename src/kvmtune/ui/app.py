@@ -293,8 +293,8 @@ class KvmtuneApp(Replaying, Recordable, Acting, Advising, Viewing, Sorting, Filt
         age = self.sample_age()
         self._age_text = "" if age is None else fmt.age(age)
         text = headertext.header(f, view_seconds=secs, interval=self.interval, badges=self.badges(),
-                            width=self.size.width, compact=self.size.height < COMPACT_BELOW,
-                            replay=self.replay is not None, age=age)
+                                 width=self.size.width, compact=self.size.height < COMPACT_BELOW,
+                                 replay=self.replay is not None, age=age)
         self.query_one("#header", LiveText).show(self.with_replay_line(text))
 
     def sample_age(self) -> float | None:

@@ -89,7 +89,7 @@ def header(frame: Frame | None, *, view_seconds: float, interval: float,
     # wrapped, the first two or three filled its lines and the others were cut off unseen
     warns = frame.host_findings
     room = max(1, HEADER_LINES - len(lines) - replay)   # (a replay's timeline is a line more)
-    shown = warns if len(warns) <= room else warns[:room]
+    shown = warns[:room]
     for i, w in enumerate(shown):
         more = len(warns) - len(shown) if i == len(shown) - 1 else 0
         lines.append(_finding_line(w, width - 2, more))
