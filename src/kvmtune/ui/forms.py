@@ -29,6 +29,7 @@ from .. import cpuset
 from ..actions import display
 from ..model import Snapshot
 from . import cpumap
+from .markup import escape
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Choice(Static, can_focus=True):
 
     def _draw(self) -> None:
         more = len(self.choices) > 1
-        self.update(f"{'◀ ' if more else ''}{_esc(self.value)}{' ▶' if more else ''}"
+        self.update(f"{'◀ ' if more else ''}{escape(self.value)}{' ▶' if more else ''}"
                     f"{f'  [$text-muted]({self._i + 1}/{len(self.choices)})[/]' if more else ''}")
 
     def _changed(self) -> None:
@@ -237,7 +238,7 @@ class ActionForm(ModalScreen["act.Action | None"]):
                 yield CpuPicker(self.snap, initial, taken, id="picker")
                 if taken:
                     who = "; ".join(f"{g} {cpuset.format(c)}" for g, c in self.pins_of_others.items())
-                    yield Static(f"[$warning]p[/] pinned by other guests: {_esc(who)}", id="picker-taken")
+                    yield Static(f"[$warning]p[/] pinned by other guests: {escape(who)}", id="picker-taken")
                 yield Static("[$text-muted]arrows move · space toggles a CPU · a toggles its node[/]",
                              classes="hint")
             yield Static(id="problems")
@@ -293,15 +294,15 @@ class ActionForm(ModalScreen["act.Action | None"]):
         preview.display = bool(said)   # (an empty Static would still take a line)
         p = self.query_one("#problems", Static)
         if problems:
-            p.update("\n".join(f"[$error]✗ {_esc(x)}[/]" for x in problems))
+            p.update("\n".join(f"[$error]✗ {escape(x)}[/]" for x in problems))
         else:
             p.update("[$success]✓ valid[/]")
-        shown = [f"[b]$ {_esc(display(c))}[/]" for c in cmds[:MAX_COMMANDS]]
+        shown = [f"[b]$ {escape(display(c))}[/]" for c in cmds[:MAX_COMMANDS]]
         if len(cmds) > MAX_COMMANDS:
             shown.append(f"[$text-muted]… and {len(cmds) - MAX_COMMANDS} more like these[/]")
         self.query_one("#command", Static).update("\n".join(shown))
         self.query_one("#risks", Static).update(
-            "\n".join(f"[$warning]⚠ risk: {_esc(r)}[/] (you will be asked to confirm)" for r in risks))
+            "\n".join(f"[$warning]⚠ risk: {escape(r)}[/] (you will be asked to confirm)" for r in risks))
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
@@ -334,10 +335,6 @@ class ActionForm(ModalScreen["act.Action | None"]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def _esc(text: str) -> str:
-    return text.replace("[", r"\[")
 
 
 __all__ = ["ActionForm", "Choice", "CpuPicker", "Field", "NoForm", "Preview", "display"]

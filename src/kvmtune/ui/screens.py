@@ -184,7 +184,7 @@ class ConfirmScreen(ModalScreen[bool]):
             else:
                 yield Label("[b $warning]Confirm: this change carries a risk[/]")
             yield Static("\n".join(f"[$warning]⚠ {r.replace('[', chr(92) + '[')}[/]" for r in self.risks))
-            shown = ["$ " + display(c).replace("[", r"\[") for c in self.commands[:4]]
+            shown = ["$ " + escape(display(c)) for c in self.commands[:4]]
             if len(self.commands) > 4:
                 shown.append(f"[$text-muted]… and {len(self.commands) - 4} more like these[/]")
             yield Static("\n".join(shown))

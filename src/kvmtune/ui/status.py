@@ -11,6 +11,8 @@ from typing import Any
 from rich.cells import cell_len
 from textual.widgets import Static
 
+from .markup import escape
+
 # how long a message stays: what went wrong stays longer than what went right
 EXPIRE_S = {"info": 15.0, "ok": 15.0, "warning": 30.0, "error": 60.0}
 KEPT = 200   # messages the log screen lists
@@ -53,7 +55,7 @@ class StatusLine:
         if cell_len(text) > room:
             more = " … (L: in full)"
             shown = text[:max(0, room - len(more))] + more
-        st.update(shown.replace("[", r"\["))
+        st.update(escape(shown))
         if self._status_timer is not None:
             self._status_timer.stop()
         self._status_timer = self.set_timer(EXPIRE_S.get(level, 15.0), self._status_expired)

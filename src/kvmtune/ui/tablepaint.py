@@ -55,7 +55,6 @@ class PaintedTable(DataTable[str]):
         return Text(text, style=style, no_wrap=True,
                     overflow="ellipsis", justify="right" if col.right else "left")
 
-
     def notify_style_update(self) -> None:
         self._header_cache, self._painted, self._row_lines = {}, {}, {}
         super().notify_style_update()
